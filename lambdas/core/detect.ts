@@ -1,0 +1,110 @@
+import { AppError } from './errors.js';
+import type { DocumentFormat } from './document.js';
+import { decodeText } from './encoding.js';
+
+const ascii = (text: string): Uint8Array => Uint8Array.from(text, (char) => char.charCodeAt(0));
+
+const indexOfBytes = (bytes: Uint8Array, needle: Uint8Array, from = 0, to = bytes.length): number =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(to, bytes.length)).indexOf(needle, from);
+
+const startsWith = (bytes: Uint8Array, prefix: readonly number[]): boolean =>
+  prefix.every((byte, index) => bytes[index] === byte);
+
+/** Binary formats we recognise only to refuse them with a useful message. */
+const REFUSED_MAGIC: ReadonlyArray<[readonly number[], string]> = [
+  [[0xd0, 0xcf, 0x11, 0xe0], 'a legacy Office (OLE2) file such as .doc or .xls; save it as DOCX or PDF'],
+  [[0x89, 0x50, 0x4e, 0x47], 'a PNG image; images would need OCR, which this service does not do'],
+  [[0xff, 0xd8, 0xff], 'a JPEG image; images would need OCR, which this service does not do'],
+  [[0x47, 0x49, 0x46, 0x38], 'a GIF image; images would need OCR, which this service does not do'],
+  [[0x49, 0x49, 0x2a, 0x00], 'a TIFF image; images would need OCR, which this service does not do'],
+  [[0x4d, 0x4d, 0x00, 0x2a], 'a TIFF image; images would need OCR, which this service does not do'],
+  [[0x1f, 0x8b], 'a gzip archive; upload the document itself'],
+  [[0x7b, 0x5c, 0x72, 0x74, 0x66], 'an RTF file; save it as DOCX or PDF'],
+];
+
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+const PDF_MAGIC = ascii('%PDF-');
+const DOCX_PART = ascii('word/document.xml');
+const OTHER_ZIP_PARTS: ReadonlyArray<[Uint8Array, string]> = [
+  [ascii('xl/workbook.xml'), 'an Excel workbook (XLSX)'],
+  [ascii('ppt/presentation.xml'), 'a PowerPoint presentation (PPTX)'],
+  [ascii('mimetypeapplication/vnd.oasis.opendocument'), 'an OpenDocument file'],
+];
+
+const HTML_START = /^\s*(?:<\?xml[^>]*>\s*)?(?:<!--[\s\S]*?-->\s*)*<(?:!doctype\s+html|html|head|body|title|meta)\b/i;
+
+const CONTENT_TYPES: Record<string, DocumentFormat> = {
+  'application/pdf': 'pdf',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
+  'text/html': 'html',
+  'application/xhtml+xml': 'html',
+  'application/json': 'text',
+  'application/ld+json': 'text',
+  'application/xml': 'text',
+  'application/csv': 'text',
+};
+
+const EXTENSIONS: Record<string, DocumentFormat> = {
+  pdf: 'pdf',
+  docx: 'docx',
+  html: 'html',
+  htm: 'html',
+  xhtml: 'html',
+  txt: 'text',
+  text: 'text',
+  md: 'text',
+  markdown: 'text',
+  csv: 'text',
+  tsv: 'text',
+  json: 'text',
+  jsonl: 'text',
+  ndjson: 'text',
+  log: 'text',
+  xml: 'text',
+  rst: 'text',
+};
+
+const fromContentType = (contentType: string | undefined): DocumentFormat | undefined => {
+  const mime = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (!mime) return undefined;
+  return CONTENT_TYPES[mime] ?? (mime.startsWith('text/') ? 'text' : undefined);
+};
+
+const fromFilename = (filename: string): DocumentFormat | undefined => {
+  const match = /\.([a-z0-9]+)$/i.exec(filename);
+  return match?.[1] ? EXTENSIONS[match[1].toLowerCase()] : undefined;
+};
+
+const unsupported = (what: string): AppError =>
+  new AppError(
+    'UNSUPPORTED_DOCUMENT_TYPE',
+    `This looks like ${what}. Supported types: PDF, DOCX, HTML, and text (TXT, Markdown, CSV, JSON).`,
+  );
+
+/** Text has no NUL bytes once its encoding is known; binary data usually does. */
+const looksLikeText = (head: string): boolean => !head.includes('\u0000');
+
+/**
+ * The document's format: from its bytes first (magic numbers, HTML markup),
+ * then the declared content type, then the file name's extension.
+ */
+export const detectFormat = (bytes: Uint8Array, filename: string, contentType?: string): DocumentFormat => {
+  if (indexOfBytes(bytes, PDF_MAGIC, 0, 1024) !== -1) return 'pdf';
+  if (startsWith(bytes, ZIP_MAGIC)) {
+    if (indexOfBytes(bytes, DOCX_PART) !== -1) return 'docx';
+    const other = OTHER_ZIP_PARTS.find(([part]) => indexOfBytes(bytes, part) !== -1);
+    throw unsupported(other ? other[1] : 'a ZIP archive');
+  }
+  const refused = REFUSED_MAGIC.find(([magic]) => startsWith(bytes, magic));
+  if (refused) throw unsupported(refused[1]);
+
+  const head = decodeText(bytes.subarray(0, 4096 & ~1), { html: true }).text;
+  if (HTML_START.test(head)) return 'html';
+
+  const declared = fromContentType(contentType) ?? fromFilename(filename);
+  const textual = bytes.length === 0 || looksLikeText(head);
+  if (declared === 'text' && !textual) throw unsupported('binary data, not text');
+  if (declared) return declared;
+  if (textual) return 'text';
+  throw unsupported('binary data of an unknown type');
+};

@@ -1,0 +1,30 @@
+/**
+ * Resource limits applied while turning bytes into documents. The worker reads
+ * them from its configuration; the defaults suit a 2–3 GB Lambda.
+ */
+export interface ProcessingLimits {
+  /** Largest input accepted, in bytes. */
+  maxInputBytes: number;
+  /** PDFs with more pages are refused with DOCUMENT_TOO_LARGE. */
+  maxPages: number;
+  /** Sum of the uncompressed sizes of a DOCX's parts (zip-bomb guard). */
+  maxDocxUncompressedBytes: number;
+  /** Largest HTML or text input, in bytes (decoded text is about as large). */
+  maxTextBytes: number;
+  /** Largest number of documents a result may hold (chunks included). */
+  maxDocuments: number;
+  /** Worker threads used for large PDFs; 1 disables them. */
+  pdfThreads: number;
+  /** PDFs with fewer pages than this are read on the calling thread. */
+  pdfParallelMinPages: number;
+}
+
+export const DEFAULT_LIMITS: ProcessingLimits = {
+  maxInputBytes: 500 * 1024 * 1024,
+  maxPages: 5000,
+  maxDocxUncompressedBytes: 256 * 1024 * 1024,
+  maxTextBytes: 100 * 1024 * 1024,
+  maxDocuments: 200_000,
+  pdfThreads: 0, // 0: one per available core
+  pdfParallelMinPages: 48,
+};

@@ -1,0 +1,120 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { PDF_THREAD_ROLE, pdfThreadEntry } from './pdf-thread.js';
+
+export interface PageRange {
+  first: number;
+  last: number;
+}
+
+export interface PageText {
+  num: number;
+  text: string;
+}
+
+/** Messages a PDF thread accepts. */
+export type ThreadRequest =
+  { type: 'read'; doc: number; bytes?: Uint8Array; range: PageRange } | { type: 'close'; doc: number };
+/** Messages a PDF thread answers with. */
+export type ThreadReply = { pages: PageText[] } | { error: { name: string; message: string } };
+
+/**
+ * A long-lived PDF worker thread. It stays up between documents so that its
+ * pdf.js code is already optimised by V8 when the next large PDF arrives (a
+ * cold thread reads pages about 1.4× slower), and it is `unref`ed so that it
+ * never keeps the process alive.
+ */
+class PdfThread {
+  private readonly worker: Worker;
+  private pending: { resolve: (pages: PageText[]) => void; reject: (error: unknown) => void } | undefined;
+  private openDoc = -1;
+  dead = false;
+
+  constructor() {
+    const fromSource = pdfThreadEntry.pathname.endsWith('.ts');
+    this.worker = new Worker(pdfThreadEntry, {
+      workerData: { role: PDF_THREAD_ROLE },
+      // Development runs TypeScript through tsx; the bundle needs no loader.
+      ...(fromSource ? { execArgv: [...process.execArgv, '--import', 'tsx'] } : {}),
+    });
+    this.worker.on('message', (reply: ThreadReply) => {
+      const pending = this.pending;
+      this.pending = undefined;
+      this.worker.unref();
+      if ('error' in reply) pending?.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
+      else pending?.resolve(reply.pages);
+    });
+    const die = (error: unknown) => {
+      this.dead = true;
+      this.pending?.reject(error);
+      this.pending = undefined;
+    };
+    this.worker.on('error', die);
+    this.worker.on('exit', (code) => die(new Error(`PDF thread exited with code ${code}`)));
+    // Only a pending read keeps the process alive; an idle thread never does.
+    // (After the listeners: adding a 'message' listener refs the thread again.)
+    this.worker.unref();
+  }
+
+  read(doc: number, bytes: Uint8Array, range: PageRange): Promise<PageText[]> {
+    if (this.dead) return Promise.reject(new Error('PDF thread is gone'));
+    return new Promise<PageText[]>((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.ref();
+      const request: ThreadRequest = { type: 'read', doc, range, ...(this.openDoc === doc ? {} : { bytes }) };
+      this.openDoc = doc;
+      this.worker.postMessage(request);
+    });
+  }
+
+  /** Lets the thread drop its copy of the document (pdf.js keeps fonts and pages cached). */
+  close(doc: number): void {
+    if (this.dead || this.openDoc !== doc) return;
+    this.openDoc = -1;
+    const request: ThreadRequest = { type: 'close', doc };
+    this.worker.postMessage(request);
+  }
+
+  /** Stops a thread that may be busy (cancellation, time limit); a new one replaces it next time. */
+  async kill(): Promise<void> {
+    this.dead = true;
+    await this.worker.terminate();
+  }
+}
+
+let threads: PdfThread[] = [];
+let busy = false;
+let nextDoc = 0;
+
+export interface Lease {
+  doc: number;
+  threads: PdfThread[];
+  release(options?: { kill?: boolean }): Promise<void>;
+}
+
+/**
+ * Borrows up to `wanted` threads for one document. One document at a time
+ * uses the pool; a second concurrent caller gets none and reads on its own
+ * thread.
+ */
+export const leaseThreads = (wanted: number): Lease => {
+  const doc = nextDoc++;
+  if (busy || wanted <= 0) return { doc, threads: [], release: async () => {} };
+  busy = true;
+  threads = threads.filter((thread) => !thread.dead);
+  while (threads.length < wanted) threads.push(new PdfThread());
+  const leased = threads.slice(0, wanted);
+  return {
+    doc,
+    threads: leased,
+    release: async ({ kill = false } = {}) => {
+      if (kill) await Promise.all(leased.map((thread) => thread.kill()));
+      else for (const thread of leased) thread.close(doc);
+      busy = false;
+    },
+  };
+};
+
+export const defaultThreadCount = (): number => availableParallelism();
+
+export type { PdfThread };

@@ -1,0 +1,150 @@
+import './pdf-runtime.js';
+import { parentPort } from 'node:worker_threads';
+import { FormatError, InvalidPDFException, PasswordException, PDFParse } from 'pdf-parse';
+import type { Document } from '../document.js';
+import { AppError } from '../errors.js';
+import { defaultThreadCount, leaseThreads, type PageRange, type PageText, type ThreadRequest } from './pdf-pool.js';
+import { baseMetadata, type LoadInput, type Loaded, type Loader } from './types.js';
+
+/** Pages per unit of work: small enough to balance readers, large enough to amortise messages. */
+const BLOCK_PAGES = 12;
+
+const openParser = (bytes: Uint8Array): PDFParse =>
+  // pdf.js takes ownership of (and may detach) the buffer it is given.
+  new PDFParse({ data: bytes.slice(), verbosity: 0, isEvalSupported: false, disableFontFace: true });
+
+const readRange = async (parser: PDFParse, { first, last }: PageRange): Promise<PageText[]> => {
+  const result = await parser.getText({ first, last, pageJoiner: '' });
+  return result.pages.map(({ num, text }) => ({ num, text }));
+};
+
+const isNamed = (error: unknown, name: string): boolean => (error as Error | undefined)?.name === name;
+
+/** Map pdf.js failures (from this thread or a PDF thread) to stable codes. */
+const classify = (error: unknown): unknown => {
+  if (error instanceof AppError) return error;
+  if (error instanceof PasswordException || isNamed(error, 'PasswordException')) {
+    return new AppError('PDF_PASSWORD_PROTECTED', 'The PDF is encrypted with a password; upload an unprotected copy.');
+  }
+  const known =
+    error instanceof InvalidPDFException || error instanceof FormatError || isNamed(error, 'InvalidPDFException');
+  const detail = known ? `: ${(error as Error).message}` : '';
+  return new AppError('DOCUMENT_PARSE_ERROR', `The PDF could not be read${detail}.`, { cause: error });
+};
+
+/** Runs in a PDF worker thread: keeps the current document open and reads the ranges it is sent. */
+export const servePdfThread = (): void => {
+  const port = parentPort;
+  if (!port) return;
+  let open: { doc: number; parser: PDFParse } | undefined;
+  port.on('message', (request: ThreadRequest) => {
+    if (request.type === 'close') {
+      if (open?.doc === request.doc) void open.parser.destroy().catch(() => {});
+      open = undefined;
+      return;
+    }
+    if (open?.doc !== request.doc && request.bytes) {
+      void open?.parser.destroy().catch(() => {});
+      open = { doc: request.doc, parser: openParser(request.bytes) };
+    }
+    if (!open || open.doc !== request.doc) {
+      port.postMessage({ error: { name: 'Error', message: 'PDF thread has no open document' } });
+      return;
+    }
+    readRange(open.parser, request.range).then(
+      (pages) => port.postMessage({ pages }),
+      (error: unknown) => {
+        const { name, message } = error instanceof Error ? error : new Error(String(error));
+        port.postMessage({ error: { name, message } });
+      },
+    );
+  });
+};
+
+const blocksOf = (from: number, to: number): PageRange[] => {
+  const blocks: PageRange[] = [];
+  for (let first = from; first <= to; first += BLOCK_PAGES) {
+    blocks.push({ first, last: Math.min(to, first + BLOCK_PAGES - 1) });
+  }
+  return blocks;
+};
+
+/**
+ * PDF threads to use for a document: none for short ones; otherwise one per
+ * core. The calling thread then only hands out work, which keeps its event
+ * loop free (progress writes, time limits, cancellation): pdf.js reads a page
+ * in one long run of microtasks, during which nothing else on its thread runs.
+ */
+const threadsFor = (pages: number, input: LoadInput): number => {
+  if (pages < input.limits.pdfParallelMinPages) return 0;
+  const wanted = input.limits.pdfThreads > 0 ? input.limits.pdfThreads : defaultThreadCount();
+  return wanted > 1 ? Math.min(wanted, Math.ceil(pages / BLOCK_PAGES)) : 0;
+};
+
+type ReadBlock = (range: PageRange) => Promise<PageText[]>;
+
+/**
+ * Reads pages 2..total with every reader pulling the next block from one
+ * shared list, so a faster reader takes more blocks.
+ */
+const readRest = async (readers: ReadBlock[], total: number, input: LoadInput): Promise<PageText[]> => {
+  const blocks = blocksOf(2, total);
+  const results: PageText[][] = [];
+  let next = 0;
+  let done = 1;
+  const drain = async (read: ReadBlock): Promise<void> => {
+    while (next < blocks.length) {
+      input.signal?.throwIfAborted();
+      const index = next++;
+      const block = blocks[index] as PageRange;
+      results[index] = await read(block);
+      done += block.last - block.first + 1;
+      input.onProgress?.(done / total);
+    }
+  };
+  await Promise.all(readers.map(drain));
+  return results.flat();
+};
+
+export const loadPdf: Loader = async (input): Promise<Loaded> => {
+  input.signal?.throwIfAborted();
+  const parser = openParser(input.bytes);
+  let lease: ReturnType<typeof leaseThreads> | undefined;
+  let failed = false;
+  try {
+    // Reading page 1 also loads the document and tells the page count.
+    const head = await parser.getText({ first: 1, last: 1, pageJoiner: '' });
+    const total = head.total;
+    if (total > input.limits.maxPages) {
+      throw new AppError(
+        'DOCUMENT_TOO_LARGE',
+        `The PDF has ${total} pages; the limit is ${input.limits.maxPages}. Split it into smaller files.`,
+      );
+    }
+    input.onProgress?.(1 / Math.max(total, 1));
+    const leased = leaseThreads(threadsFor(total, input));
+    lease = leased;
+    const readers: ReadBlock[] = leased.threads.length
+      ? leased.threads.map((thread) => (range: PageRange) => thread.read(leased.doc, input.bytes, range))
+      : [(range) => readRange(parser, range)];
+    const pages = [...head.pages, ...(await readRest(readers, total, input))];
+    const documents: Document[] = [];
+    for (const page of pages) {
+      const text = page.text.trim();
+      if (text) {
+        documents.push({
+          page_content: text,
+          metadata: { ...baseMetadata(input), page: page.num, total_pages: total },
+        });
+      }
+    }
+    return { documents, pages: total };
+  } catch (error) {
+    failed = true;
+    throw error === input.signal?.reason ? error : classify(error);
+  } finally {
+    // A failed or aborted read may leave a thread busy; replace it rather than wait.
+    await lease?.release({ kill: failed });
+    await parser.destroy().catch(() => {});
+  }
+};

@@ -1,0 +1,113 @@
+import type { Document, ProcessingResult, ResultWarning } from './document.js';
+import { detectFormat } from './detect.js';
+import { AppError } from './errors.js';
+import { DEFAULT_LIMITS, type ProcessingLimits } from './limits.js';
+import { loaderFor } from './loaders/index.js';
+import type { ProcessingOptions } from './options.js';
+import { monotonicProgress, type ProgressListener } from './progress.js';
+import { RecursiveCharacterSplitter } from './splitter.js';
+
+export interface DocumentInput {
+  bytes: Uint8Array;
+  /** File name as the client gave it (data only: never used as a path). */
+  filename: string;
+  /** Content type the client or the remote server declared, if any. */
+  contentType?: string | undefined;
+  /** `metadata.source`: the file name, URL or s3 URI. Defaults to `filename`. */
+  source?: string | undefined;
+}
+
+export interface ProcessContext {
+  onProgress?: ProgressListener | undefined;
+  /**
+   * Checked between stages and between blocks of pages. Abort it with an
+   * AppError as the reason (SOFT_TIME_LIMIT, TASK_REVOKED…): that error is what
+   * `processDocument` throws.
+   */
+  signal?: AbortSignal | undefined;
+  limits?: Partial<ProcessingLimits> | undefined;
+}
+
+const splitDocuments = (documents: Document[], options: ProcessingOptions): Document[] => {
+  const splitter = new RecursiveCharacterSplitter({
+    chunkSize: options.chunk_size,
+    chunkOverlap: options.chunk_overlap,
+  });
+  return documents.flatMap((parent) =>
+    splitter.split(parent.page_content).map((chunk, index) => ({
+      page_content: chunk.text,
+      metadata: { ...parent.metadata, chunk_index: index, start_index: chunk.start },
+    })),
+  );
+};
+
+/**
+ * Bytes in, the `result` object of API.md out; no AWS, no I/O. Throws an
+ * AppError with a stable code when the document cannot be processed.
+ */
+export const processDocument = async (
+  input: DocumentInput,
+  options: ProcessingOptions,
+  context: ProcessContext = {},
+): Promise<ProcessingResult> => {
+  const limits: ProcessingLimits = { ...DEFAULT_LIMITS, ...context.limits };
+  const { signal } = context;
+  const report = monotonicProgress(context.onProgress);
+  const source = input.source ?? input.filename;
+
+  if (input.bytes.length > limits.maxInputBytes) {
+    throw new AppError(
+      'DOCUMENT_TOO_LARGE',
+      `The document is ${input.bytes.length} bytes; the limit is ${limits.maxInputBytes}.`,
+    );
+  }
+  signal?.throwIfAborted();
+  report('parsing', 0);
+  const format = detectFormat(input.bytes, input.filename, input.contentType);
+  const load = await loaderFor(format);
+  const loaded = await load({
+    bytes: input.bytes,
+    filename: input.filename,
+    source,
+    contentType: input.contentType,
+    limits,
+    signal,
+    onProgress: (fraction) => report('parsing', fraction),
+  });
+  signal?.throwIfAborted();
+
+  let documents = loaded.documents;
+  if (options.split) {
+    report('splitting', 0);
+    documents = splitDocuments(documents, options);
+    report('splitting', 1);
+    signal?.throwIfAborted();
+  }
+  if (documents.length > limits.maxDocuments) {
+    throw new AppError(
+      'DOCUMENT_TOO_LARGE',
+      `Processing produced ${documents.length} documents; the limit is ${limits.maxDocuments}. Use a larger chunk_size.`,
+    );
+  }
+
+  const warnings: ResultWarning[] = [];
+  if (loaded.documents.length === 0) {
+    warnings.push({
+      code: 'NO_TEXT',
+      message:
+        format === 'pdf'
+          ? 'The PDF has no extractable text (a scanned PDF needs OCR, which this service does not do).'
+          : 'The document contains no text.',
+    });
+  }
+  const characters = loaded.documents.reduce((sum, doc) => sum + doc.page_content.length, 0);
+  return {
+    status: 'success',
+    filename: input.filename,
+    format,
+    document_count: documents.length,
+    documents,
+    warnings,
+    stats: { bytes: input.bytes.length, ...(loaded.pages === undefined ? {} : { pages: loaded.pages }), characters },
+  };
+};

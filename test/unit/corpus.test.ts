@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../lambdas/core/errors.js';
+import type { ProcessingResult } from '../../lambdas/core/document.js';
+import { processDocument } from '../../lambdas/core/process-document.js';
+import { corpusFiles, fileNameOf, readCorpus } from '../support/corpus.js';
+
+/** Files that must fail, and how. Everything else must yield documents. */
+const EXPECTED_FAILURES: Record<string, string> = {
+  'pdf/password.pdf': 'PDF_PASSWORD_PROTECTED',
+};
+const NO_TEXT = new Set(['text/empty.txt', 'text/fake-text-all-whitespace.txt']);
+/** Damaged files: either they extract, or they fail with DOCUMENT_PARSE_ERROR. */
+const DAMAGED = new Set(['pdf/failure-after-repair.pdf', 'pdf/invalid-pdf-structure-pdfminer-one-page.pdf']);
+/** Read once (with split) to keep the suite fast; the bench measures them. */
+const LARGE = new Set(['pdf/DA-619p.pdf', 'docx/handbook-872p.docx']);
+
+const run = async (file: string, split: boolean): Promise<ProcessingResult | AppError> => {
+  try {
+    return await processDocument(
+      { bytes: readCorpus(file), filename: fileNameOf(file), source: `corpus/${file}` },
+      { split, chunk_size: 1000, chunk_overlap: 200 },
+    );
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+};
+
+const cases = corpusFiles().flatMap((file) =>
+  (LARGE.has(file) ? [true] : [false, true]).map((split) => [file, split] as const),
+);
+
+describe('processDocument on every corpus file', () => {
+  it.each(cases)('%s (split: %s)', async (file, split) => {
+    const outcome = await run(file, split);
+    const expectedCode = EXPECTED_FAILURES[file];
+    if (expectedCode) {
+      expect(outcome).toBeInstanceOf(AppError);
+      expect((outcome as AppError).code).toBe(expectedCode);
+      return;
+    }
+    if (outcome instanceof AppError) {
+      expect(DAMAGED.has(file), `${file} failed with ${outcome.code}: ${outcome.message}`).toBe(true);
+      expect(outcome.code).toBe('DOCUMENT_PARSE_ERROR');
+      return;
+    }
+    expect(outcome.status).toBe('success');
+    expect(outcome.document_count).toBe(outcome.documents.length);
+    if (NO_TEXT.has(file)) {
+      expect(outcome.documents).toEqual([]);
+      expect(outcome.warnings.map((warning) => warning.code)).toEqual(['NO_TEXT']);
+      return;
+    }
+    expect(outcome.documents.length).toBeGreaterThan(0);
+    for (const document of outcome.documents) {
+      expect(document.page_content.trim()).not.toBe('');
+      expect(document.metadata.source).toBe(`corpus/${file}`);
+      expect(document.metadata.filename).toBe(fileNameOf(file));
+      if (split) {
+        expect(document.page_content.length).toBeLessThanOrEqual(1000);
+        expect(document.metadata.chunk_index).toEqual(expect.any(Number));
+        expect(document.metadata.start_index).toEqual(expect.any(Number));
+      }
+    }
+  });
+});

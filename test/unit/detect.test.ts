@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { detectFormat } from '../../lambdas/core/detect.js';
+import { charsetOf, decodeText } from '../../lambdas/core/encoding.js';
+import type { AppError } from '../../lambdas/core/errors.js';
+import { readCorpus } from '../support/corpus.js';
+
+const codeOf = (run: () => unknown): string | undefined => {
+  try {
+    run();
+  } catch (error) {
+    return (error as AppError).code;
+  }
+  return undefined;
+};
+
+describe('detectFormat', () => {
+  it('trusts the bytes over the name and the declared type', () => {
+    expect(detectFormat(readCorpus('pdf/fake-memo.pdf'), 'notes.txt', 'text/plain')).toBe('pdf');
+    expect(detectFormat(readCorpus('docx/fake.docx'), 'file.bin')).toBe('docx');
+    expect(detectFormat(readCorpus('html/fake-html.html'), 'page.txt', 'text/plain')).toBe('html');
+    expect(detectFormat(readCorpus('html/example-steelJIS-datasheet-utf-16.html'), 'x')).toBe('html');
+  });
+
+  it('falls back to the declared type, then the extension', () => {
+    const text = Buffer.from('plain words');
+    expect(detectFormat(text, 'x.bin', 'text/markdown')).toBe('text');
+    expect(detectFormat(text, 'notes.md')).toBe('text');
+    expect(detectFormat(text, 'noextension')).toBe('text');
+    expect(detectFormat(Buffer.from('not really'), 'fake.pdf')).toBe('pdf');
+  });
+
+  it.each([
+    ['PNG', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0])],
+    ['OLE2', Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1])],
+    ['zip', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0])],
+    ['binary', Buffer.from([0, 1, 2, 3, 0, 0, 0xff, 0x00, 0x10])],
+  ])('refuses %s data with UNSUPPORTED_DOCUMENT_TYPE', (_name, bytes) => {
+    expect(codeOf(() => detectFormat(bytes, 'upload'))).toBe('UNSUPPORTED_DOCUMENT_TYPE');
+  });
+
+  it('refuses binary data that claims to be text', () => {
+    expect(codeOf(() => detectFormat(Buffer.from([0, 1, 2, 0, 0, 9, 0, 0]), 'a.txt', 'text/plain'))).toBe(
+      'UNSUPPORTED_DOCUMENT_TYPE',
+    );
+  });
+});
+
+describe('decodeText', () => {
+  it.each([
+    ['utf-8', Buffer.from([0xef, 0xbb, 0xbf, ...Buffer.from('héllo')])],
+    ['utf-16le', Buffer.from([0xff, 0xfe, ...Buffer.from('héllo', 'utf16le')])],
+    ['utf-16be', Buffer.from([0xfe, 0xff, ...Buffer.from('héllo', 'utf16le').swap16()])],
+    [
+      'utf-32le',
+      Buffer.from([0xff, 0xfe, 0, 0, 0x68, 0, 0, 0, 0xe9, 0, 0, 0, 0x6c, 0, 0, 0, 0x6c, 0, 0, 0, 0x6f, 0, 0, 0]),
+    ],
+    [
+      'utf-32be',
+      Buffer.from([0, 0, 0xfe, 0xff, 0, 0, 0, 0x68, 0, 0, 0, 0xe9, 0, 0, 0, 0x6c, 0, 0, 0, 0x6c, 0, 0, 0, 0x6f]),
+    ],
+  ])('reads a %s BOM', (encoding, bytes) => {
+    expect(decodeText(bytes)).toEqual({ text: 'héllo', encoding });
+  });
+
+  it('uses <meta charset> for HTML, then UTF-8, then windows-1252', () => {
+    const latin = Buffer.from('<html><head><meta charset="iso-8859-1"></head><body>caf\xe9</body></html>', 'latin1');
+    expect(decodeText(latin, { html: true }).text).toContain('café');
+    expect(decodeText(Buffer.from('naïve ✓')).encoding).toBe('utf-8');
+    expect(decodeText(Buffer.from('caf\xe9 \x80', 'latin1'))).toEqual({ text: 'café €', encoding: 'windows-1252' });
+  });
+
+  it('honours a declared charset', () => {
+    expect(charsetOf('text/html; charset="Shift_JIS"')).toBe('Shift_JIS');
+    expect(decodeText(Buffer.from([0x82, 0xa0]), { declaredCharset: 'shift_jis' }).text).toBe('あ');
+  });
+});

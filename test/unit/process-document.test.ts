@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import JSZip from 'jszip';
+import { describe, expect, it } from 'vitest';
+import { AppError } from '../../lambdas/core/errors.js';
+import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
+import { processDocument } from '../../lambdas/core/process-document.js';
+import type { ProgressUpdate } from '../../lambdas/core/progress.js';
+import { readCorpus } from '../support/corpus.js';
+
+const failureOf = async (promise: Promise<unknown>): Promise<AppError> => {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof AppError) return error;
+    throw error;
+  }
+  throw new Error('expected an AppError');
+};
+
+const docxWith = async (documentXml: string | Uint8Array): Promise<Buffer> => {
+  const zip = new JSZip();
+  zip.file('[Content_Types].xml', '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>');
+  zip.file('word/document.xml', documentXml);
+  return zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE', compressionOptions: { level: 9 } });
+};
+
+describe('processDocument', () => {
+  it('reports monotonic progress through parsing and splitting', async () => {
+    const updates: ProgressUpdate[] = [];
+    await processDocument(
+      { bytes: readCorpus('pdf/layout-parser-paper-fast.pdf'), filename: 'paper.pdf' },
+      { split: true, chunk_size: 500, chunk_overlap: 50 },
+      { onProgress: (update) => updates.push(update) },
+    );
+    expect(updates.map((update) => update.stage)).toContain('parsing');
+    expect(updates.at(-1)).toEqual({ stage: 'splitting', progress: 90 });
+    for (let index = 1; index < updates.length; index++) {
+      expect(updates[index]!.progress).toBeGreaterThanOrEqual(updates[index - 1]!.progress);
+    }
+  });
+
+  it('throws the abort reason when cancelled before it starts', async () => {
+    const controller = new AbortController();
+    const reason = new AppError('TASK_REVOKED', 'cancelled');
+    controller.abort(reason);
+    const error = await failureOf(
+      processDocument({ bytes: readCorpus('text/fake-text.txt'), filename: 'a.txt' }, OPTION_DEFAULTS, {
+        signal: controller.signal,
+      }),
+    );
+    expect(error).toBe(reason);
+  });
+
+  it('stops between blocks of pages when the signal fires mid-document', async () => {
+    const controller = new AbortController();
+    const reason = new AppError('SOFT_TIME_LIMIT', 'out of time');
+    let pagesSeen = 0;
+    const error = await failureOf(
+      processDocument({ bytes: readCorpus('pdf/DA-619p.pdf'), filename: 'da.pdf' }, OPTION_DEFAULTS, {
+        signal: controller.signal,
+        limits: { pdfThreads: 1 },
+        onProgress: ({ progress }) => {
+          pagesSeen++;
+          if (progress >= 12) controller.abort(reason);
+        },
+      }),
+    );
+    expect(error).toBe(reason);
+    expect(pagesSeen).toBeLessThan(10);
+  });
+
+  it('gives the same pages with PDF threads as without', async () => {
+    const bytes = readCorpus('pdf/layout-parser-paper-fast.pdf');
+    const sequential = await processDocument({ bytes, filename: 'p.pdf' }, OPTION_DEFAULTS, {
+      limits: { pdfThreads: 1 },
+    });
+    const threaded = await processDocument({ bytes, filename: 'p.pdf' }, OPTION_DEFAULTS, {
+      limits: { pdfThreads: 2, pdfParallelMinPages: 2 },
+    });
+    expect(threaded.documents).toEqual(sequential.documents);
+    expect(threaded.documents.length).toBeGreaterThan(1);
+  });
+
+  it('refuses PDFs with more pages than allowed', async () => {
+    const error = await failureOf(
+      processDocument({ bytes: readCorpus('pdf/multi-column-2p.pdf'), filename: 'a.pdf' }, OPTION_DEFAULTS, {
+        limits: { maxPages: 1 },
+      }),
+    );
+    expect(error.code).toBe('DOCUMENT_TOO_LARGE');
+  });
+
+  it('refuses inputs over the size limit before parsing', async () => {
+    const error = await failureOf(
+      processDocument({ bytes: Buffer.alloc(2048, 'a'), filename: 'a.txt' }, OPTION_DEFAULTS, {
+        limits: { maxInputBytes: 1024 },
+      }),
+    );
+    expect(error.code).toBe('DOCUMENT_TOO_LARGE');
+  });
+
+  it('stops a DOCX zip bomb before it fills memory', async () => {
+    const bomb = await docxWith(new Uint8Array(64 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(200 * 1024);
+    const before = process.memoryUsage().rss;
+    const error = await failureOf(
+      processDocument({ bytes: bomb, filename: 'bomb.docx' }, OPTION_DEFAULTS, {
+        limits: { maxDocxUncompressedBytes: 8 * 1024 * 1024 },
+      }),
+    );
+    expect(error.code).toBe('DOCUMENT_TOO_LARGE');
+    expect(process.memoryUsage().rss - before).toBeLessThan(48 * 1024 * 1024);
+  });
+
+  it('catches a DOCX entry that lies about its uncompressed size', async () => {
+    const bytes = Buffer.from(await docxWith(new Uint8Array(4 * 1024 * 1024)));
+    // Rewrite every declared size (central directory and local headers) to 1 KB.
+    for (let offset = 0; offset < bytes.length - 4; offset++) {
+      const signature = bytes.readUInt32LE(offset);
+      if (signature === 0x02014b50) bytes.writeUInt32LE(1024, offset + 24);
+      if (signature === 0x04034b50) bytes.writeUInt32LE(1024, offset + 22);
+    }
+    const error = await failureOf(
+      processDocument({ bytes, filename: 'liar.docx' }, OPTION_DEFAULTS, {
+        limits: { maxDocxUncompressedBytes: 1024 * 1024 },
+      }),
+    );
+    expect(error.code).toBe('DOCUMENT_TOO_LARGE');
+  });
+
+  it('reports a damaged DOCX as DOCUMENT_PARSE_ERROR', async () => {
+    const bytes = Buffer.from(readCorpus('docx/fake.docx'));
+    const truncated = bytes.subarray(0, bytes.length - 200);
+    const error = await failureOf(processDocument({ bytes: truncated, filename: 'broken.docx' }, OPTION_DEFAULTS));
+    expect(error.code).toBe('DOCUMENT_PARSE_ERROR');
+  });
+
+  it('bundles the pdf.js worker of the same version pdf-parse was built with', () => {
+    const manifest = (name: string) => new URL(`../../node_modules/${name}/package.json`, import.meta.url);
+    const pdfParse = JSON.parse(readFileSync(manifest('pdf-parse'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const pdfjs = JSON.parse(readFileSync(manifest('pdfjs-dist'), 'utf8')) as { version: string };
+    expect(pdfParse.dependencies['pdfjs-dist']).toBe(pdfjs.version);
+  });
+});

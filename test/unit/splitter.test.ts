@@ -1,0 +1,92 @@
+import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
+import { processDocument } from '../../lambdas/core/process-document.js';
+import { RecursiveCharacterSplitter, type Chunk } from '../../lambdas/core/splitter.js';
+import { corpusFiles, readCorpus } from '../support/corpus.js';
+
+const SETTINGS: Array<[number, number]> = [
+  [1000, 200],
+  [200, 50],
+  [50, 0],
+  [4000, 200],
+  [100, 99],
+  [1, 0],
+  [2, 1],
+];
+
+const langchain = (text: string, chunkSize: number, chunkOverlap: number): Promise<string[]> =>
+  new RecursiveCharacterTextSplitter({ chunkSize, chunkOverlap }).splitText(text);
+
+const ours = (text: string, chunkSize: number, chunkOverlap: number): Chunk[] =>
+  new RecursiveCharacterSplitter({ chunkSize, chunkOverlap }).split(text);
+
+const expectStartIndexInvariant = (text: string, chunks: Chunk[]) => {
+  for (const chunk of chunks) expect(text.slice(chunk.start, chunk.start + chunk.text.length)).toBe(chunk.text);
+};
+
+/** The texts the service really splits: what the loaders make of every corpus file. */
+const loaded = new Map<string, Promise<string[]>>();
+const loadedTexts = (file: string): Promise<string[]> => {
+  const texts =
+    loaded.get(file) ??
+    processDocument({ bytes: readCorpus(file), filename: file }, OPTION_DEFAULTS).then(
+      (result) => result.documents.map((document) => document.page_content),
+      () => [], // files that fail to load are covered by the corpus test
+    );
+  loaded.set(file, texts);
+  return texts;
+};
+
+describe('RecursiveCharacterSplitter', () => {
+  describe.each(corpusFiles())('on the text of %s', (file) => {
+    it.each(SETTINGS.filter(([size]) => size >= 50))('matches LangChain at (%i, %i)', async (size, overlap) => {
+      for (const text of await loadedTexts(file)) {
+        const chunks = ours(text, size, overlap);
+        expect(chunks.map((chunk) => chunk.text)).toEqual(await langchain(text, size, overlap));
+        expectStartIndexInvariant(text, chunks);
+      }
+    });
+  });
+
+  const alphabet = fc.constantFrom('a', 'b', ' ', '\n', '\n\n', 'xyz ', '  ', '\t', '\u3000', '中文', '😀', 'é');
+  const texts = fc.array(alphabet, { maxLength: 400 }).map((parts) => parts.join(''));
+
+  it.each(SETTINGS)('matches LangChain on generated strings at (%i, %i)', async (size, overlap) => {
+    await fc.assert(
+      fc.asyncProperty(texts, async (text) => {
+        const chunks = ours(text, size, overlap);
+        expect(chunks.map((chunk) => chunk.text)).toEqual(await langchain(text, size, overlap));
+        expectStartIndexInvariant(text, chunks);
+      }),
+      { numRuns: 150, seed: 20261127 },
+    );
+  });
+
+  it('matches LangChain on generated settings', async () => {
+    const settings = fc
+      .tuple(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 0, max: 299 }))
+      .filter(([size, overlap]) => overlap < size);
+    await fc.assert(
+      fc.asyncProperty(texts, settings, async (text, [size, overlap]) => {
+        expect(ours(text, size, overlap).map((chunk) => chunk.text)).toEqual(await langchain(text, size, overlap));
+      }),
+      { numRuns: 200, seed: 7 },
+    );
+  });
+
+  it('places repeated passages at their own offsets, unlike an indexOf search', () => {
+    const paragraph = 'The same paragraph again and again.';
+    const text = Array.from({ length: 6 }, () => paragraph).join('\n\n');
+    const chunks = ours(text, 40, 0);
+    expect(chunks.map((chunk) => chunk.start)).toEqual([0, 37, 74, 111, 148, 185]);
+    expectStartIndexInvariant(text, chunks);
+  });
+
+  it('rejects an overlap that is not smaller than the chunk size', () => {
+    expect(() => new RecursiveCharacterSplitter({ chunkSize: 100, chunkOverlap: 100 })).toThrow(RangeError);
+    expect(() => new RecursiveCharacterSplitter({ chunkSize: 100, chunkOverlap: 150 })).toThrow(RangeError);
+    expect(() => new RecursiveCharacterSplitter({ chunkSize: 0, chunkOverlap: 0 })).toThrow(RangeError);
+  });
+});

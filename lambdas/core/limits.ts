@@ -17,6 +17,8 @@ export interface ProcessingLimits {
   pdfThreads: number;
   /** PDFs with fewer pages than this are read on the calling thread. */
   pdfParallelMinPages: number;
+  /** Old-generation heap of each PDF thread, in MB. */
+  pdfThreadHeapMb: number;
 }
 
 export const DEFAULT_LIMITS: ProcessingLimits = {
@@ -27,4 +29,5 @@ export const DEFAULT_LIMITS: ProcessingLimits = {
   maxDocuments: 200_000,
   pdfThreads: 0, // 0: one per available core
   pdfParallelMinPages: 48,
+  pdfThreadHeapMb: 128,
 };

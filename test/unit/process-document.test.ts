@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import JSZip from 'jszip';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../lambdas/core/errors.js';
+import { poolStats } from '../../lambdas/core/loaders/pdf-pool.js';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
 import type { ProgressUpdate } from '../../lambdas/core/progress.js';
@@ -79,6 +80,19 @@ describe('processDocument', () => {
     });
     expect(threaded.documents).toEqual(sequential.documents);
     expect(threaded.documents.length).toBeGreaterThan(1);
+  });
+
+  it('reads the blocks of a PDF thread that runs out of memory on the calling thread', async () => {
+    const bytes = readCorpus('pdf/layout-parser-paper-fast.pdf');
+    const sequential = await processDocument({ bytes, filename: 'p.pdf' }, OPTION_DEFAULTS, {
+      limits: { pdfThreads: 1 },
+    });
+    const diedBefore = poolStats.died;
+    const starved = await processDocument({ bytes, filename: 'p.pdf' }, OPTION_DEFAULTS, {
+      limits: { pdfThreads: 2, pdfParallelMinPages: 2, pdfThreadHeapMb: 8 },
+    });
+    expect(poolStats.died).toBeGreaterThan(diedBefore);
+    expect(starved.documents).toEqual(sequential.documents);
   });
 
   it('refuses PDFs with more pages than allowed', async () => {

@@ -122,11 +122,20 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
       );
     }
     input.onProgress?.(1 / Math.max(total, 1));
-    const leased = leaseThreads(threadsFor(total, input));
+    const leased = leaseThreads(threadsFor(total, input), input.limits.pdfThreadHeapMb);
     lease = leased;
+    const local: ReadBlock = (range) => readRange(parser, range);
     const readers: ReadBlock[] = leased.threads.length
-      ? leased.threads.map((thread) => (range: PageRange) => thread.read(leased.doc, input.bytes, range))
-      : [(range) => readRange(parser, range)];
+      ? leased.threads.map((thread) => async (range: PageRange) => {
+          try {
+            return await thread.read(leased.doc, input.bytes, range);
+          } catch (error) {
+            // A thread that died (out of memory, crashed) leaves its block to this thread.
+            if (!thread.dead) throw error;
+            return local(range);
+          }
+        })
+      : [local];
     const pages = [...head.pages, ...(await readRest(readers, total, input))];
     const documents: Document[] = [];
     for (const page of pages) {

@@ -1,0 +1,31 @@
+/**
+ * `npm run bench`: loader, splitter (and, as they land, pipeline and bundle)
+ * figures. Prints tables and writes bench/results/latest.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { benchLoaders } from './loaders.js';
+import { benchSplitter } from './splitter.js';
+import { ROOT } from './support.js';
+
+const sections: Record<string, () => Promise<unknown>> = {
+  loaders: benchLoaders,
+  splitter: benchSplitter,
+};
+
+const only = process.argv.slice(2);
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+const report: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+};
+for (const [name, run] of Object.entries(sections)) {
+  if (only.length && !only.includes(name)) continue;
+  report[name] = await run();
+}
+const out = join(ROOT, 'bench/results/latest.json');
+writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`\nwrote ${out}`);

@@ -1,0 +1,50 @@
+// One measurement in a fresh process, so that peak RSS belongs to it alone.
+// argv: <mode> <file> <runs> [bundle]; prints JSON {times: [ms...], maxRssMb, units}.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+
+const [mode, file, runsArg, bundle] = process.argv.slice(2);
+const runs = Number(runsArg);
+const bytes = readFileSync(file);
+
+const raw = {
+  pdf: async () => {
+    const { PDFParse } = await import('pdf-parse');
+    return async () => {
+      const parser = new PDFParse({ data: new Uint8Array(bytes) });
+      const result = await parser.getText();
+      await parser.destroy();
+      return result.total;
+    };
+  },
+  docx: async () => {
+    const mammoth = (await import('mammoth')).default;
+    return async () => (await mammoth.extractRawText({ buffer: bytes })).value.length;
+  },
+  html: async () => {
+    const { load } = await import('cheerio');
+    return async () => load(bytes.toString('utf8')).root().text().length;
+  },
+  text: async () => async () => new TextDecoder().decode(bytes).length,
+};
+
+const service = async () => {
+  const { processDocument } = await import(bundle);
+  return async () => {
+    const result = await processDocument(
+      { bytes, filename: basename(file) },
+      { split: false, chunk_size: 1000, chunk_overlap: 200 },
+    );
+    return result.stats.pages ?? result.stats.characters;
+  };
+};
+
+const run = mode === 'service' ? await service() : await raw[mode]();
+const times = [];
+let units = 0;
+for (let index = 0; index < runs; index++) {
+  const started = performance.now();
+  units = await run();
+  times.push(performance.now() - started);
+}
+process.stdout.write(JSON.stringify({ times, units, maxRssMb: process.resourceUsage().maxRSS / 1024 }));

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-export const CORPUS = resolve(ROOT, '../shared/corpus');
+export const CORPUS = resolve(process.env.DOCPROC_CORPUS ?? resolve(ROOT, '../shared/corpus'));
 
 export const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,8 +1,14 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 
-/** The shared test corpus lives beside the project, never inside it. */
-export const CORPUS_DIR = resolve(import.meta.dirname, '../../../shared/corpus');
+/**
+ * The shared test corpus lives beside the project (`../shared/corpus`), never
+ * inside it; `DOCPROC_CORPUS` points elsewhere.
+ */
+export const CORPUS_DIR = resolve(process.env.DOCPROC_CORPUS ?? resolve(import.meta.dirname, '../../../shared/corpus'));
+if (!existsSync(CORPUS_DIR)) {
+  throw new Error(`Test corpus not found at ${CORPUS_DIR}: clone the project beside ../shared or set DOCPROC_CORPUS.`);
+}
 
 export const corpusPath = (relativePath: string): string => join(CORPUS_DIR, relativePath);
 

@@ -31,3 +31,8 @@ export interface FailureBody {
   status: 'failure';
   error: { code: ErrorCode; message: string; retryable: boolean };
 }
+
+/** A result without its documents. */
+export type ResultHeadline = Omit<ProcessingResult, 'documents'>;
+
+export const headlineOf = ({ documents: _documents, ...headline }: ProcessingResult): ResultHeadline => headline;

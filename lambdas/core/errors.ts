@@ -40,6 +40,8 @@ export interface AppErrorOptions {
   cause?: unknown;
   /** Whether `message` may be shown to the client. Defaults to true below 500. */
   expose?: boolean;
+  /** HTTP status when it differs from the catalogue (a task failure code refused at submission is a 400). */
+  status?: number;
 }
 
 export class AppError extends Error {
@@ -53,7 +55,7 @@ export class AppError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
-    this.status = ERROR_CATALOGUE[code].status;
+    this.status = options.status ?? ERROR_CATALOGUE[code].status;
     this.retryable = ERROR_CATALOGUE[code].retryable;
     this.expose = options.expose ?? this.status < 500;
     this.details = options.details;

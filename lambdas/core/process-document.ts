@@ -21,12 +21,29 @@ export interface ProcessContext {
   onProgress?: ProgressListener | undefined;
   /**
    * Checked between stages and between blocks of pages. Abort it with an
-   * AppError as the reason (SOFT_TIME_LIMIT, TASK_REVOKED…): that error is what
+   * AppError as the reason (TASK_REVOKED…): that error is what
    * `processDocument` throws.
    */
   signal?: AbortSignal | undefined;
+  /**
+   * Epoch ms after which processing stops with SOFT_TIME_LIMIT. Compared with
+   * the clock at each checkpoint rather than left to a timer: pdf.js reads a
+   * block of pages without giving timers a turn.
+   */
+  deadline?: number | undefined;
   limits?: Partial<ProcessingLimits> | undefined;
 }
+
+const checkpointFor = (signal: AbortSignal | undefined, deadline: number | undefined) => async (): Promise<void> => {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  signal?.throwIfAborted();
+  if (deadline !== undefined && Date.now() > deadline) {
+    throw new AppError(
+      'SOFT_TIME_LIMIT',
+      'Processing stopped at the soft time limit before it finished; split the document or retry it on the large queue.',
+    );
+  }
+};
 
 const splitDocuments = (documents: Document[], options: ProcessingOptions): Document[] => {
   const splitter = new RecursiveCharacterSplitter({
@@ -52,6 +69,7 @@ export const processDocument = async (
 ): Promise<ProcessingResult> => {
   const limits: ProcessingLimits = { ...DEFAULT_LIMITS, ...context.limits };
   const { signal } = context;
+  const checkpoint = checkpointFor(signal, context.deadline);
   const report = monotonicProgress(context.onProgress);
   const source = input.source ?? input.filename;
 
@@ -61,7 +79,7 @@ export const processDocument = async (
       `The document is ${input.bytes.length} bytes; the limit is ${limits.maxInputBytes}.`,
     );
   }
-  signal?.throwIfAborted();
+  await checkpoint();
   report('parsing', 0);
   const format = detectFormat(input.bytes, input.filename, input.contentType);
   const load = await loaderFor(format);
@@ -72,16 +90,17 @@ export const processDocument = async (
     contentType: input.contentType,
     limits,
     signal,
+    checkpoint,
     onProgress: (fraction) => report('parsing', fraction),
   });
-  signal?.throwIfAborted();
+  await checkpoint();
 
   let documents = loaded.documents;
   if (options.split) {
     report('splitting', 0);
     documents = splitDocuments(documents, options);
     report('splitting', 1);
-    signal?.throwIfAborted();
+    await checkpoint();
   }
   if (documents.length > limits.maxDocuments) {
     throw new AppError(

@@ -5,7 +5,7 @@ import { checkZipExpansion } from './zip-guard.js';
 
 export const loadDocx: Loader = async (input) => {
   checkZipExpansion(input.bytes, input.limits.maxDocxUncompressedBytes);
-  input.signal?.throwIfAborted();
+  await input.checkpoint();
   let text: string;
   try {
     ({ value: text } = await mammoth.extractRawText({ buffer: Buffer.from(input.bytes) }));

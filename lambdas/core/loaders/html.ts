@@ -173,7 +173,7 @@ export const htmlToText = (html: string): { title: string; text: string } => {
 export const loadHtml: Loader = async (input) => {
   checkTextSize(input.bytes, input.limits, 'HTML');
   const { text: html } = decodeText(input.bytes, { html: true, declaredCharset: charsetOf(input.contentType) });
-  input.signal?.throwIfAborted();
+  await input.checkpoint();
   const { title, text } = htmlToText(html);
   input.onProgress?.(1);
   if (!text) return { documents: [] };

@@ -22,7 +22,7 @@ const isNamed = (error: unknown, name: string): boolean => (error as Error | und
 
 /** Map pdf.js failures (from this thread or a PDF thread) to stable codes. */
 const classify = (error: unknown): unknown => {
-  if (error instanceof AppError) return error;
+  if (error instanceof AppError || error === undefined) return error;
   if (error instanceof PasswordException || isNamed(error, 'PasswordException')) {
     return new AppError('PDF_PASSWORD_PROTECTED', 'The PDF is encrypted with a password; upload an unprotected copy.');
   }
@@ -94,7 +94,7 @@ const readRest = async (readers: ReadBlock[], total: number, input: LoadInput): 
   let done = 1;
   const drain = async (read: ReadBlock): Promise<void> => {
     while (next < blocks.length) {
-      input.signal?.throwIfAborted();
+      await input.checkpoint();
       const index = next++;
       const block = blocks[index] as PageRange;
       results[index] = await read(block);
@@ -107,7 +107,7 @@ const readRest = async (readers: ReadBlock[], total: number, input: LoadInput): 
 };
 
 export const loadPdf: Loader = async (input): Promise<Loaded> => {
-  input.signal?.throwIfAborted();
+  await input.checkpoint();
   const parser = openParser(input.bytes);
   let lease: ReturnType<typeof leaseThreads> | undefined;
   let failed = false;
@@ -150,7 +150,7 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     return { documents, pages: total };
   } catch (error) {
     failed = true;
-    throw error === input.signal?.reason ? error : classify(error);
+    throw classify(error);
   } finally {
     // A failed or aborted read may leave a thread busy; replace it rather than wait.
     await lease?.release({ kill: failed });

@@ -8,7 +8,13 @@ export interface LoadInput {
   source: string;
   contentType?: string | undefined;
   limits: ProcessingLimits;
-  /** Aborted on cancellation or when the time budget runs out; its reason is thrown. */
+  /**
+   * Called between units of work (blocks of pages, stages). It yields to the
+   * event loop, so that timers and I/O (progress writes, cancellation) get a
+   * turn, then throws if the task was cancelled or ran out of time.
+   */
+  checkpoint: () => Promise<void>;
+  /** Aborted on cancellation; the reader threads stop at once. */
   signal?: AbortSignal | undefined;
   /** Fraction (0–1) of the loading done so far. */
   onProgress?: ((fraction: number) => void) | undefined;

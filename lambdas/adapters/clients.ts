@@ -1,0 +1,29 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export interface AwsClients {
+  dynamo: DynamoDBDocumentClient;
+  s3: S3Client;
+  sqs: SQSClient;
+}
+
+let clients: AwsClients | undefined;
+
+/**
+ * SDK clients, created once per cold start and shared by every invocation.
+ * Endpoints and credentials come from the standard SDK environment
+ * (`AWS_REGION`, `AWS_ENDPOINT_URL_*`), which is how the local stack points
+ * them at its emulators.
+ */
+export const awsClients = (options: { forcePathStyle?: boolean } = {}): AwsClients => {
+  clients ??= {
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+    }),
+    s3: new S3Client({ forcePathStyle: options.forcePathStyle ?? false }),
+    sqs: new SQSClient({}),
+  };
+  return clients;
+};

@@ -1,0 +1,73 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { AppError } from '../core/errors.js';
+import type { BlobStore } from '../core/ports.js';
+
+const isMissing = (error: unknown) => {
+  const name = (error as Error | undefined)?.name;
+  return name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket';
+};
+
+export class S3BlobStore implements BlobStore {
+  constructor(private readonly client: S3Client) {}
+
+  async put(bucket: string, key: string, body: Uint8Array | string, contentType: string) {
+    await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+  }
+
+  async get(bucket: string, key: string, maxBytes: number) {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if ((response.ContentLength ?? 0) > maxBytes) {
+        await response.Body?.transformToByteArray().catch(() => undefined);
+        throw new AppError(
+          'SOURCE_TOO_LARGE',
+          `The object is ${response.ContentLength} bytes; the limit is ${maxBytes}.`,
+        );
+      }
+      const bytes = (await response.Body?.transformToByteArray()) ?? new Uint8Array();
+      return { bytes, contentType: response.ContentType };
+    } catch (error) {
+      if (isMissing(error)) throw new AppError('SOURCE_NOT_FOUND', `s3://${bucket}/${key} does not exist.`);
+      throw error;
+    }
+  }
+
+  async head(bucket: string, key: string) {
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { size: response.ContentLength ?? 0, contentType: response.ContentType };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  presignPut(bucket: string, key: string, options: { contentType: string; contentLength: number; expiresIn: number }) {
+    // Content-Length is signed: S3 refuses a body of any other size.
+    return getSignedUrl(
+      this.client,
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ContentType: options.contentType,
+        ContentLength: options.contentLength,
+      }),
+      { expiresIn: options.expiresIn, signableHeaders: new Set(['content-type', 'content-length']) },
+    );
+  }
+
+  presignGet(bucket: string, key: string, expiresIn: number) {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn });
+  }
+
+  async delete(bucket: string, key: string) {
+    await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+}

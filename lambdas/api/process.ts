@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { AppError } from '../core/errors.js';
+import { cleanFilename, filenameFromUrl } from '../core/filenames.js';
+import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';
+import type { TaskInput, TaskSource } from '../core/task.js';
+import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
+import { checkUrl } from '../core/url-policy.js';
+import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
+import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
+
+const bodySchema = z
+  .strictObject({ source: z.string().trim().min(1, 'required'), ...optionsShape })
+  .transform(({ source, ...options }, ctx) => ({ source, options: withOptionDefaults(options, ctx) }));
+
+const NOT_A_SOURCE =
+  'source must be an http(s) URL or an s3://bucket/key URI. To process a local file, upload it with POST /documents/async/upload (or POST /documents/async/upload-url for large files), or put it in S3 and pass its s3:// URI.';
+
+const sourceError = (message: string) =>
+  new AppError('VALIDATION_ERROR', `source: ${message}`, { details: [{ field: 'source', message }] });
+
+interface ResolvedSource {
+  source: TaskSource;
+  input: TaskInput;
+  sizeBytes?: number | undefined;
+}
+
+const resolveS3 = async (deps: ApiDeps, raw: string): Promise<ResolvedSource> => {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/.exec(raw);
+  if (!match) throw sourceError('an s3 URI looks like s3://bucket/key.');
+  const [, bucket = '', key = ''] = match;
+  const allowed = [deps.config.BUCKET_NAME, ...deps.config.ALLOWED_SOURCE_BUCKETS];
+  if (!allowed.includes(bucket)) {
+    throw new AppError('SOURCE_URL_FORBIDDEN', `source: bucket ${bucket} is not one this deployment reads from.`, {
+      status: 400,
+      details: [{ field: 'source', message: 'bucket not allowed' }],
+    });
+  }
+  const head = await deps.blobs.head(bucket, key);
+  if (!head) throw sourceError(`${raw} does not exist (or cannot be read).`);
+  return {
+    source: { type: 's3', uri: raw, filename: cleanFilename(key.split('/').pop()), size_bytes: head.size },
+    input: { kind: 's3', bucket, key },
+    sizeBytes: head.size,
+  };
+};
+
+const resolveSource = async (deps: ApiDeps, raw: string): Promise<ResolvedSource> => {
+  if (/^s3:\/\//i.test(raw)) return resolveS3(deps, raw);
+  if (!/^https?:\/\//i.test(raw)) throw sourceError(NOT_A_SOURCE);
+  let url: URL;
+  try {
+    url = checkUrl(raw, { allowPrivateAddresses: deps.config.ALLOW_PRIVATE_URLS });
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    throw new AppError(error.code, `source: ${error.message}`, {
+      status: 400,
+      details: [{ field: 'source', message: error.message }],
+    });
+  }
+  return {
+    source: { type: 'url', url: url.href, filename: filenameFromUrl(url) },
+    input: { kind: 'url', url: url.href },
+  };
+};
+
+/** POST /documents/async/process: a URL or an s3:// URI, as JSON or a form. */
+export const makeProcessHandler = (deps: () => ApiDeps) =>
+  httpHandler(async (event) => {
+    const { source: rawSource, options } = parseOrThrow(bodySchema, readFields(event), 'Invalid request');
+    const resolved = await resolveSource(deps(), rawSource);
+    const idempotencyKey = idempotencyKeyOf(event);
+    const owner = callerOf(event);
+    const outcome = await submitTask(deps(), submissionPolicy(deps().config), {
+      taskId: deps().newId(),
+      status: 'PENDING',
+      ...resolved,
+      options,
+      owner,
+      idempotency:
+        idempotencyKey === undefined
+          ? undefined
+          : { key: scopedKey(idempotencyKey, owner), fingerprint: fingerprint('process', resolved.input, options) },
+    });
+    return json(outcome.replayed ? 200 : 202, {
+      task_id: outcome.task.task_id,
+      status: outcome.task.status,
+      message: SUBMITTED_MESSAGE,
+    });
+  });
+
+export const handler = makeProcessHandler(apiDeps);

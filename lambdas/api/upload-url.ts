@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { cleanFilename } from '../core/filenames.js';
+import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';
+import type { Task } from '../core/task.js';
+import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
+import { PREFIX } from '../../lib/definitions.js';
+import { apiDeps, submissionPolicy, type ApiDeps } from './deps.js';
+import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
+
+const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(?:\s*;\s*[\w.+-]+=[\w.+-]+)*$/;
+
+const bodySchema = (maxBytes: number) =>
+  z
+    .strictObject({
+      filename: z.string().trim().min(1, 'required').max(1024),
+      content_type: z.string().trim().regex(CONTENT_TYPE, 'expected a media type such as application/pdf').optional(),
+      size_bytes: z.number().int('expected an integer').min(0).max(maxBytes, `the largest upload is ${maxBytes} bytes`),
+      ...optionsShape,
+    })
+    .transform(({ filename, content_type, size_bytes, ...options }, ctx) => ({
+      filename: cleanFilename(filename),
+      contentType: content_type ?? 'application/octet-stream',
+      sizeBytes: size_bytes,
+      options: withOptionDefaults(options, ctx),
+    }));
+
+const uploadInstructions = async (deps: ApiDeps, task: Task) => {
+  const { config, blobs } = deps;
+  if (task.input.kind !== 's3' || task.source.type !== 'presigned') return undefined;
+  const contentType = task.source.content_type ?? 'application/octet-stream';
+  const url = await blobs.presignPut(task.input.bucket, task.input.key, {
+    contentType,
+    contentLength: task.source.size_bytes,
+    expiresIn: config.PRESIGNED_URL_TTL_SECONDS,
+  });
+  return { url, method: 'PUT', headers: { 'content-type': contentType }, expires_at: task.upload_expires_at };
+};
+
+/** POST /documents/async/upload-url: a presigned PUT for large files; the upload starts the task by itself. */
+export const makeUploadUrlHandler = (deps: () => ApiDeps) =>
+  httpHandler(async (event) => {
+    const { config, clock } = deps();
+    const body = parseOrThrow(bodySchema(config.PRESIGNED_UPLOAD_MAX_BYTES), readFields(event), 'Invalid request');
+    const taskId = deps().newId();
+    const idempotencyKey = idempotencyKeyOf(event);
+    const owner = callerOf(event);
+    const outcome = await submitTask(deps(), submissionPolicy(config), {
+      taskId,
+      status: 'AWAITING_UPLOAD',
+      source: {
+        type: 'presigned',
+        filename: body.filename,
+        size_bytes: body.sizeBytes,
+        content_type: body.contentType,
+      },
+      input: { kind: 's3', bucket: config.BUCKET_NAME, key: `${PREFIX.uploads}${taskId}/input` },
+      options: body.options,
+      sizeBytes: body.sizeBytes,
+      uploadExpiresAt: new Date(clock.now().getTime() + config.PRESIGNED_URL_TTL_SECONDS * 1000).toISOString(),
+      owner,
+      idempotency:
+        idempotencyKey === undefined
+          ? undefined
+          : {
+              key: scopedKey(idempotencyKey, owner),
+              fingerprint: fingerprint('upload-url', body.filename, body.contentType, body.sizeBytes, body.options),
+            },
+    });
+    const { task } = outcome;
+    const upload = task.status === 'AWAITING_UPLOAD' ? await uploadInstructions(deps(), task) : undefined;
+    return json(outcome.replayed ? 200 : 201, {
+      task_id: task.task_id,
+      status: task.status,
+      ...(upload ? { upload } : {}),
+    });
+  });
+
+export const handler = makeUploadUrlHandler(apiDeps);

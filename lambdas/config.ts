@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/**
+ * Runtime configuration, read from the environment once per cold start. Each
+ * function kind declares the variables it needs; a missing or malformed one
+ * fails the cold start with a message that names it.
+ */
+const int = z.coerce.number().int().nonnegative();
+const list = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((value) => value === 'true' || value === '1');
+
+const storage = {
+  TABLE_NAME: z.string().min(1),
+  BUCKET_NAME: z.string().min(1),
+  /** Local emulators need path-style S3 URLs. */
+  S3_FORCE_PATH_STYLE: flag,
+};
+
+const queues = {
+  QUEUE_URL: z.string().min(1),
+  LARGE_QUEUE_URL: z.string().min(1),
+};
+
+export const apiConfigSchema = z.object({
+  ...storage,
+  ...queues,
+  LARGE_INPUT_THRESHOLD_BYTES: int,
+  DIRECT_UPLOAD_MAX_BYTES: int,
+  PRESIGNED_UPLOAD_MAX_BYTES: int,
+  PRESIGNED_URL_TTL_SECONDS: int,
+  RESULT_INLINE_LIMIT_BYTES: int,
+  RESULT_URL_TTL_SECONDS: int.default(3600),
+  TASK_RETENTION_DAYS: int,
+  ALLOWED_SOURCE_BUCKETS: list,
+  /** Lets URL sources point at private addresses; for local tests only, never set by the CDK stack. */
+  ALLOW_PRIVATE_URLS: flag,
+});
+export type ApiConfig = z.infer<typeof apiConfigSchema>;
+
+export const workerConfigSchema = z.object({
+  ...storage,
+  ...queues,
+  QUEUE_CLASS: z.enum(['standard', 'large']),
+  SOFT_TIME_LIMIT_MARGIN_MS: int,
+  FUNCTION_TIMEOUT_MS: int,
+  URL_FETCH_MAX_BYTES: int,
+  URL_FETCH_TIMEOUT_MS: int,
+  MAX_INPUT_BYTES: int,
+  MAX_PAGES: int.default(5000),
+  ALLOWED_SOURCE_BUCKETS: list,
+  ALLOW_PRIVATE_URLS: flag,
+});
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+export const maintenanceConfigSchema = z.object({
+  ...storage,
+  ...queues,
+  FUNCTION_TIMEOUT_MS: int,
+  PENDING_REQUEUE_MINUTES: int.default(60),
+});
+export type MaintenanceConfig = z.infer<typeof maintenanceConfigSchema>;
+
+export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> => {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new Error(`Invalid function configuration (environment): ${problems}`);
+  }
+  return parsed.data;
+};

@@ -1,0 +1,34 @@
+import type { Task } from './task.js';
+
+/** The public `source` of a task: what the client gave, never internal locations. */
+const sourceView = (source: Task['source']) => {
+  switch (source.type) {
+    case 'upload':
+    case 'presigned':
+      return { type: source.type, filename: source.filename, size_bytes: source.size_bytes };
+    case 'url':
+      return { type: 'url', url: source.url, filename: source.filename };
+    case 's3':
+      return { type: 's3', uri: source.uri, filename: source.filename };
+  }
+};
+
+/** A task as `GET tasks/{id}` and the list show it, without `result`. */
+export const taskSummary = (task: Task) => ({
+  task_id: task.task_id,
+  status: task.status,
+  progress: task.progress,
+  stage: task.stage,
+  source: sourceView(task.source),
+  options: task.options,
+  attempts: task.attempts,
+  created_at: task.created_at,
+  ...(task.started_at ? { started_at: task.started_at } : {}),
+  ...(task.finished_at ? { finished_at: task.finished_at } : {}),
+  updated_at: task.updated_at,
+  expires_at: task.expires_at,
+  ...(task.status === 'AWAITING_UPLOAD' && task.upload_expires_at ? { upload_expires_at: task.upload_expires_at } : {}),
+  ...(task.status === 'FAILURE' && task.error ? { error: task.error } : {}),
+});
+
+export type TaskSummary = ReturnType<typeof taskSummary>;

@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import type { ResultHeadline } from './document.js';
+import type { TaskErrorBody } from './errors.js';
+import type { ProcessingOptions } from './options.js';
+import type { Stage } from './progress.js';
+
+export const TASK_STATUSES = ['AWAITING_UPLOAD', 'PENDING', 'STARTED', 'SUCCESS', 'FAILURE', 'REVOKED'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+export const isTerminal = (status: TaskStatus): boolean => TERMINAL_STATUSES.has(status);
+
+/**
+ * Every status change the service makes, and the statuses it may start from.
+ * The task store enforces these with conditional writes, so a change that is
+ * not listed here cannot happen, however requests and workers interleave.
+ */
+export const TRANSITIONS = {
+  /** S3 says the presigned upload landed. */
+  uploadArrived: { from: ['AWAITING_UPLOAD'], to: 'PENDING' },
+  /** A worker claims the task (STARTED again: a redelivery after a crashed run). */
+  start: { from: ['PENDING', 'STARTED'], to: 'STARTED' },
+  succeed: { from: ['STARTED'], to: 'SUCCESS' },
+  /** A worker, the DLQ consumer or the janitor records a failure. */
+  fail: { from: ['AWAITING_UPLOAD', 'PENDING', 'STARTED'], to: 'FAILURE' },
+  cancel: { from: ['AWAITING_UPLOAD', 'PENDING', 'STARTED'], to: 'REVOKED' },
+  retry: { from: ['FAILURE', 'REVOKED'], to: 'PENDING' },
+} as const satisfies Record<string, { from: readonly TaskStatus[]; to: TaskStatus }>;
+
+export type Transition = keyof typeof TRANSITIONS;
+
+export const canTransition = (from: TaskStatus, transition: Transition): boolean =>
+  (TRANSITIONS[transition].from as readonly TaskStatus[]).includes(from);
+
+export const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export type QueueClass = 'standard' | 'large';
+
+export type TaskSource =
+  | { type: 'upload'; filename: string; size_bytes: number; content_type?: string | undefined }
+  | { type: 'presigned'; filename: string; size_bytes: number; content_type?: string | undefined }
+  | { type: 'url'; url: string; filename: string }
+  | { type: 's3'; uri: string; filename: string; size_bytes?: number | undefined };
+
+/** Where the worker reads the bytes from. */
+export type TaskInput = { kind: 's3'; bucket: string; key: string } | { kind: 'url'; url: string };
+
+export interface ResultPointer {
+  bucket: string;
+  key: string;
+  /** Size of the full result JSON, to decide between inlining and a link. */
+  json_bytes: number;
+  /** The result without its documents, so a large result is described without reading it. */
+  headline: ResultHeadline;
+}
+
+/** A task row as the store keeps it. */
+export interface Task {
+  task_id: string;
+  status: TaskStatus;
+  progress: number;
+  stage: Stage;
+  source: TaskSource;
+  input: TaskInput;
+  options: ProcessingOptions;
+  queue: QueueClass;
+  /** 1 for the first run; each `retry` adds one. */
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+  started_at?: string | undefined;
+  finished_at?: string | undefined;
+  expires_at: string;
+  /** Presigned uploads: when the URL stops working. */
+  upload_expires_at?: string | undefined;
+  error?: TaskErrorBody | undefined;
+  result?: ResultPointer | undefined;
+  /** The worker run that holds the task while STARTED, and until when. */
+  run_id?: string | undefined;
+  lease_expires_at?: string | undefined;
+  /** The client (API key id) that created it, for idempotency scoping. */
+  owner?: string | undefined;
+}
+
+/** The body of a queue message: versioned, validated by every consumer. */
+export const taskMessageSchema = z.object({
+  v: z.literal(1),
+  task_id: z.uuid(),
+  attempt: z.number().int().positive(),
+});
+export type TaskMessage = z.infer<typeof taskMessageSchema>;
+
+export const taskMessage = (task: Pick<Task, 'task_id' | 'attempts'>): TaskMessage => ({
+  v: 1,
+  task_id: task.task_id,
+  attempt: task.attempts,
+});

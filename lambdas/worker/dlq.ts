@@ -1,0 +1,66 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { ERROR_CATALOGUE } from '../core/errors.js';
+import { isTerminal, taskMessageSchema, type Task } from '../core/task.js';
+import { logger } from '../observability.js';
+import { parseJson } from './handler-support.js';
+import { maintenanceDeps, type MaintenanceDeps } from './maintenance-deps.js';
+
+/**
+ * A run that kept its row updated until close to the function timeout was
+ * most likely killed by the timeout; otherwise the worker crashed (out of
+ * memory, a bug) on every delivery.
+ */
+export const failureCodeFor = (task: Task, functionTimeoutMs: number) => {
+  if (task.status === 'STARTED' && task.started_at) {
+    const ranFor = Date.parse(task.updated_at) - Date.parse(task.started_at);
+    if (ranFor >= functionTimeoutMs * 0.8) return 'TIME_LIMIT_EXCEEDED' as const;
+  }
+  return 'WORKER_CRASHED' as const;
+};
+
+const MESSAGES = {
+  TIME_LIMIT_EXCEEDED:
+    'The worker was stopped by its time limit on every attempt; try the document on its own or split it.',
+  WORKER_CRASHED:
+    'The worker failed on every delivery of this task (it may have run out of memory); the cause is in the worker logs.',
+};
+
+/**
+ * Consumes both DLQs: a message lands here after maxReceiveCount deliveries
+ * failed, and its task becomes FAILURE, so that nothing waits forever.
+ */
+export const makeDlqHandler = (deps: () => MaintenanceDeps) => {
+  const processor = new BatchProcessor(EventType.SQS);
+  return async (event: SQSEvent, context: Context) => {
+    const recordHandler = async (record: SQSRecord) => {
+      const parsed = taskMessageSchema.safeParse(parseJson(record.body));
+      if (!parsed.success) {
+        logger.error('Dead letter is not a task message; dropped', { message_id: record.messageId });
+        return;
+      }
+      const { store, clock, config } = deps();
+      const task = await store.get(parsed.data.task_id);
+      if (!task || isTerminal(task.status) || task.attempts !== parsed.data.attempt) return;
+      const code = failureCodeFor(task, config.FUNCTION_TIMEOUT_MS);
+      const failed = await store.transition(
+        task.task_id,
+        'fail',
+        {
+          error: { code, message: MESSAGES[code], retryable: ERROR_CATALOGUE[code].retryable },
+          finished_at: clock.now().toISOString(),
+          lease_expires_at: undefined,
+        },
+        { attempt: task.attempts },
+      );
+      logger.warn('Dead-lettered task marked FAILURE', { task_id: task.task_id, code, recorded: Boolean(failed) });
+    };
+    return processPartialResponse(event, recordHandler, processor, {
+      context,
+      processInParallel: false,
+      throwOnFullBatchFailure: false,
+    });
+  };
+};
+
+export const handler = makeDlqHandler(maintenanceDeps);

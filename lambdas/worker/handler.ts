@@ -1,0 +1,59 @@
+// First import: PDF worker threads re-enter this bundle and must be routed to their loop.
+import '../core/loaders/pdf-thread.js';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { taskMessageSchema } from '../core/task.js';
+import { parseJson } from './handler-support.js';
+import { logger } from '../observability.js';
+import { workerDeps, type WorkerDeps } from './deps.js';
+import { runTask } from './run-task.js';
+
+/** Records that start with less time than this left go back to the queue untouched. */
+const MIN_TIME_FOR_A_RECORD_MS = 2_000;
+
+class ReturnToQueue extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'ReturnToQueue';
+  }
+}
+
+/**
+ * The SQS-triggered worker. Records of a batch run one after another (a PDF
+ * may use every core); each gets the soft time limit that remains, and
+ * failures are reported per record (ReportBatchItemFailures).
+ */
+export const makeWorkerHandler = (deps: () => WorkerDeps) => {
+  const processor = new BatchProcessor(EventType.SQS);
+  return async (event: SQSEvent, context: Context) => {
+    const { config } = deps();
+    const recordHandler = async (record: SQSRecord) => {
+      const parsed = taskMessageSchema.safeParse(parseJson(record.body));
+      if (!parsed.success) {
+        // Not a task message: no retry can help and there is no task to fail.
+        logger.error('Dropping a malformed message', { message_id: record.messageId, issues: parsed.error.issues });
+        return;
+      }
+      logger.appendKeys({ task_id: parsed.data.task_id, message_id: record.messageId });
+      try {
+        const remaining = context.getRemainingTimeInMillis() - config.SOFT_TIME_LIMIT_MARGIN_MS;
+        if (remaining < MIN_TIME_FOR_A_RECORD_MS) throw new ReturnToQueue('no time left in this invocation');
+        const outcome = await runTask(deps(), parsed.data, Date.now() + remaining);
+        if (outcome === 'retry') throw new ReturnToQueue('another run holds the task');
+      } catch (error) {
+        if (!(error instanceof ReturnToQueue))
+          logger.error('Record failed; SQS will deliver it again', { error: error as Error });
+        throw error;
+      } finally {
+        logger.removeKeys(['task_id', 'message_id', 'attempt', 'run_id']);
+      }
+    };
+    return processPartialResponse(event, recordHandler, processor, {
+      context,
+      processInParallel: false,
+      throwOnFullBatchFailure: false,
+    });
+  };
+};
+
+export const handler = makeWorkerHandler(workerDeps);

@@ -1,0 +1,65 @@
+import { AppError, toTaskError } from '../core/errors.js';
+import { taskMessage } from '../core/task.js';
+import { logger } from '../observability.js';
+import { maintenanceDeps, type MaintenanceDeps } from './maintenance-deps.js';
+import { startUploadedTask } from './upload-events.js';
+
+/** A PUT that began just before the URL expired may still be running. */
+const UPLOAD_GRACE_MS = 5 * 60 * 1000;
+const BATCH = 100;
+
+export interface JanitorReport {
+  uploadsExpired: number;
+  uploadsRecovered: number;
+  requeued: number;
+}
+
+/**
+ * Runs on a schedule so that no task waits forever:
+ * - AWAITING_UPLOAD past its URL's expiry becomes FAILURE / UPLOAD_EXPIRED,
+ *   unless the object is there after all (a lost S3 event), which starts it;
+ * - PENDING for longer than `PENDING_REQUEUE_MINUTES` is queued again (its
+ *   message may have been lost between the row and the queue); a duplicate
+ *   message is harmless.
+ */
+export const sweep = async (deps: MaintenanceDeps): Promise<JanitorReport> => {
+  const { store, blobs, queue, clock, config } = deps;
+  const now = clock.now();
+  const report: JanitorReport = { uploadsExpired: 0, uploadsRecovered: 0, requeued: 0 };
+
+  const awaiting = await store.listOlderThan('AWAITING_UPLOAD', now.toISOString(), BATCH);
+  for (const task of awaiting) {
+    if (!task.upload_expires_at || Date.parse(task.upload_expires_at) + UPLOAD_GRACE_MS > now.getTime()) continue;
+    if (task.input.kind === 's3') {
+      const object = await blobs.head(task.input.bucket, task.input.key);
+      if (object) {
+        await startUploadedTask(deps, task, object.size);
+        report.uploadsRecovered++;
+        continue;
+      }
+    }
+    const error = new AppError(
+      'UPLOAD_EXPIRED',
+      'The upload URL expired before a file was uploaded; request a new one.',
+    );
+    const failed = await store.transition(task.task_id, 'fail', {
+      error: toTaskError(error),
+      finished_at: now.toISOString(),
+    });
+    if (failed) report.uploadsExpired++;
+  }
+
+  const cutoff = new Date(now.getTime() - config.PENDING_REQUEUE_MINUTES * 60_000).toISOString();
+  const stuck = await store.listOlderThan('PENDING', cutoff, BATCH);
+  for (const task of stuck) {
+    if (task.updated_at > cutoff) continue;
+    await queue.send(task.queue, taskMessage(task));
+    report.requeued++;
+  }
+  if (report.uploadsExpired || report.uploadsRecovered || report.requeued) logger.info('Janitor sweep', { ...report });
+  return report;
+};
+
+export const makeJanitorHandler = (deps: () => MaintenanceDeps) => async () => sweep(deps());
+
+export const handler = makeJanitorHandler(maintenanceDeps);

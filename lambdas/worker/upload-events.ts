@@ -1,0 +1,73 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, S3Event, SQSEvent, SQSRecord } from 'aws-lambda';
+import { AppError, toTaskError } from '../core/errors.js';
+import { TASK_ID_PATTERN, taskMessage, type Task } from '../core/task.js';
+import { PREFIX } from '../../lib/definitions.js';
+import { logger } from '../observability.js';
+import { parseJson } from './handler-support.js';
+import { maintenanceDeps, type MaintenanceDeps } from './maintenance-deps.js';
+
+const taskIdFromKey = (key: string): string | undefined => {
+  const match = new RegExp(`^${PREFIX.uploads}([^/]+)/input$`).exec(decodeURIComponent(key.replace(/\+/g, ' ')));
+  return match?.[1] && TASK_ID_PATTERN.test(match[1]) ? match[1] : undefined;
+};
+
+/**
+ * AWAITING_UPLOAD → PENDING once the object is there, then queue the task.
+ * Safe to repeat (S3 notifications and this function's retries may deliver
+ * the same upload twice): a second call finds the task PENDING and only
+ * queues it again, which the worker's claim makes harmless.
+ */
+export const startUploadedTask = async (deps: MaintenanceDeps, task: Task, objectSize: number): Promise<void> => {
+  const { store, queue, clock } = deps;
+  if (task.status === 'AWAITING_UPLOAD') {
+    if (task.source.type === 'presigned' && objectSize > task.source.size_bytes) {
+      const error = new AppError(
+        'UPLOAD_SIZE_MISMATCH',
+        `The upload is ${objectSize} bytes but ${task.source.size_bytes} were announced.`,
+      );
+      await store.transition(task.task_id, 'fail', {
+        error: toTaskError(error),
+        finished_at: clock.now().toISOString(),
+      });
+      return;
+    }
+    const started = await store.transition(task.task_id, 'uploadArrived', { stage: 'queued' });
+    if (!started) return;
+    await queue.send(started.queue, taskMessage(started));
+    return;
+  }
+  // A repeat of this event after the status change but before the message went out.
+  if (task.status === 'PENDING' && task.attempts === 1) await queue.send(task.queue, taskMessage(task));
+};
+
+/** S3 ObjectCreated notifications for presigned uploads, delivered through SQS. */
+export const makeUploadEventsHandler = (deps: () => MaintenanceDeps) => {
+  const processor = new BatchProcessor(EventType.SQS);
+  return async (event: SQSEvent, context: Context) => {
+    const recordHandler = async (record: SQSRecord) => {
+      const notification = parseJson(record.body) as Partial<S3Event> | undefined;
+      for (const entry of notification?.Records ?? []) {
+        if (!entry.eventName?.startsWith('ObjectCreated:')) continue;
+        const taskId = taskIdFromKey(entry.s3.object.key);
+        if (!taskId) {
+          logger.warn('Object outside the upload layout; ignored', { key: entry.s3.object.key });
+          continue;
+        }
+        const task = await deps().store.get(taskId);
+        if (!task) continue;
+        logger.appendKeys({ task_id: taskId });
+        await startUploadedTask(deps(), task, entry.s3.object.size);
+        logger.info('Upload arrived');
+        logger.removeKeys(['task_id']);
+      }
+    };
+    return processPartialResponse(event, recordHandler, processor, {
+      context,
+      processInParallel: false,
+      throwOnFullBatchFailure: false,
+    });
+  };
+};
+
+export const handler = makeUploadEventsHandler(maintenanceDeps);

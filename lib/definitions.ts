@@ -1,0 +1,58 @@
+/**
+ * Resource definitions shared by the CDK stack and the embedded local stack,
+ * so that the two cannot drift: key schema, indexes, TTL, routes, and how
+ * queue settings follow from the configuration. Plain data: no CDK imports.
+ */
+export const TABLE = {
+  partitionKey: 'pk',
+  ttlAttribute: 'ttl',
+  /** Every task row carries this constant so one index can list them all by date. */
+  listPartitionKey: 'list_pk',
+  listPartitionValue: 'TASK',
+  indexes: {
+    byStatus: { name: 'by_status', partitionKey: 'status', sortKey: 'created_at' },
+    byCreated: { name: 'by_created', partitionKey: 'list_pk', sortKey: 'created_at' },
+  },
+} as const;
+
+/** Object key prefixes in the bucket. */
+export const PREFIX = {
+  /** Presigned PUTs land here; ObjectCreated on it starts the task. */
+  uploads: 'uploads/',
+  /** Files uploaded through the API itself. */
+  direct: 'direct/',
+  results: 'results/',
+} as const;
+
+export const API_BASE_PATH = 'documents/async';
+
+export type RouteHandler = 'upload' | 'process' | 'uploadUrl' | 'getTask' | 'listTasks' | 'cancelTask' | 'retryTask';
+
+/** Every route of API.md, relative to the base path. */
+export const ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string; handler: RouteHandler }> = [
+  { method: 'POST', path: 'upload', handler: 'upload' },
+  { method: 'POST', path: 'process', handler: 'process' },
+  { method: 'POST', path: 'upload-url', handler: 'uploadUrl' },
+  { method: 'GET', path: 'tasks', handler: 'listTasks' },
+  { method: 'GET', path: 'tasks/{task_id}', handler: 'getTask' },
+  { method: 'POST', path: 'tasks/{task_id}/cancel', handler: 'cancelTask' },
+  { method: 'POST', path: 'tasks/{task_id}/retry', handler: 'retryTask' },
+];
+
+export interface QueueSettings {
+  /** SQS visibility timeout: at least six times the worker's timeout (AWS's advice for Lambda triggers). */
+  visibilityTimeoutSeconds: number;
+  maxReceiveCount: number;
+  retentionSeconds: number;
+  dlqRetentionSeconds: number;
+  /** Long polling. */
+  receiveWaitSeconds: number;
+}
+
+export const queueSettings = (workerTimeoutSeconds: number, maxReceiveCount: number): QueueSettings => ({
+  visibilityTimeoutSeconds: 6 * workerTimeoutSeconds,
+  maxReceiveCount,
+  retentionSeconds: 4 * 24 * 3600,
+  dlqRetentionSeconds: 14 * 24 * 3600,
+  receiveWaitSeconds: 20,
+});

@@ -32,9 +32,13 @@ const queues = {
   LARGE_QUEUE_URL: z.string().min(1),
 };
 
+/** API functions get only what their route touches: a route that never queues has no queue URL. */
 export const apiConfigSchema = z.object({
-  ...storage,
-  ...queues,
+  TABLE_NAME: storage.TABLE_NAME,
+  BUCKET_NAME: z.string().default(''),
+  S3_FORCE_PATH_STYLE: storage.S3_FORCE_PATH_STYLE,
+  QUEUE_URL: z.string().default(''),
+  LARGE_QUEUE_URL: z.string().default(''),
   LARGE_INPUT_THRESHOLD_BYTES: int,
   DIRECT_UPLOAD_MAX_BYTES: int,
   PRESIGNED_UPLOAD_MAX_BYTES: int,
@@ -50,7 +54,6 @@ export type ApiConfig = z.infer<typeof apiConfigSchema>;
 
 export const workerConfigSchema = z.object({
   ...storage,
-  ...queues,
   QUEUE_CLASS: z.enum(['standard', 'large']),
   SOFT_TIME_LIMIT_MARGIN_MS: int,
   FUNCTION_TIMEOUT_MS: int,
@@ -63,13 +66,20 @@ export const workerConfigSchema = z.object({
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
-export const maintenanceConfigSchema = z.object({
+export const dlqConfigSchema = z.object({
+  TABLE_NAME: storage.TABLE_NAME,
+  /** The standard worker's timeout, to tell a timed-out run from a crash. */
+  FUNCTION_TIMEOUT_MS: int,
+});
+
+export const uploadEventsConfigSchema = z.object({ TABLE_NAME: storage.TABLE_NAME, ...queues });
+
+export const janitorConfigSchema = z.object({
   ...storage,
   ...queues,
-  FUNCTION_TIMEOUT_MS: int,
   PENDING_REQUEUE_MINUTES: int.default(60),
 });
-export type MaintenanceConfig = z.infer<typeof maintenanceConfigSchema>;
+export type JanitorConfig = z.infer<typeof janitorConfigSchema>;
 
 export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> => {
   const parsed = schema.safeParse(env);

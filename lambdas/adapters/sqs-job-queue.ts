@@ -9,6 +9,7 @@ export class SqsJobQueue implements JobQueue {
   ) {}
 
   async send(queue: QueueClass, message: TaskMessage) {
+    if (!this.queueUrls[queue]) throw new Error(`No URL configured for the ${queue} queue in this function`);
     await this.client.send(
       new SendMessageCommand({ QueueUrl: this.queueUrls[queue], MessageBody: JSON.stringify(message) }),
     );

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { awsClients } from '../adapters/clients.js';
 import { DynamoTaskStore } from '../adapters/dynamo-task-store.js';
 import { S3BlobStore } from '../adapters/s3-blob-store.js';
-import { SqsJobQueue } from '../adapters/sqs-job-queue.js';
 import { loadConfig, workerConfigSchema, type WorkerConfig } from '../config.js';
-import { systemClock, type BlobStore, type Clock, type JobQueue, type TaskStore } from '../core/ports.js';
+import { systemClock, type BlobStore, type Clock, type TaskStore } from '../core/ports.js';
 import { processDocument } from '../core/process-document.js';
 import { fetchUrl } from './fetch-url.js';
 
@@ -12,7 +11,6 @@ export interface WorkerDeps {
   config: WorkerConfig;
   store: TaskStore;
   blobs: BlobStore;
-  queue: JobQueue;
   clock: Clock;
   newId: () => string;
   fetchUrl: typeof fetchUrl;
@@ -31,7 +29,6 @@ export const workerDeps = (): WorkerDeps => {
     config,
     store: new DynamoTaskStore(clients.dynamo, config.TABLE_NAME),
     blobs: new S3BlobStore(clients.s3),
-    queue: new SqsJobQueue(clients.sqs, { standard: config.QUEUE_URL, large: config.LARGE_QUEUE_URL }),
     clock: systemClock,
     newId: randomUUID,
     fetchUrl,

@@ -4,7 +4,7 @@ import { ERROR_CATALOGUE } from '../core/errors.js';
 import { isTerminal, taskMessageSchema, type Task } from '../core/task.js';
 import { logger } from '../observability.js';
 import { parseJson } from './handler-support.js';
-import { maintenanceDeps, type MaintenanceDeps } from './maintenance-deps.js';
+import { dlqDeps, type DlqDeps } from './maintenance-deps.js';
 
 /**
  * A run that kept its row updated until close to the function timeout was
@@ -30,7 +30,7 @@ const MESSAGES = {
  * Consumes both DLQs: a message lands here after maxReceiveCount deliveries
  * failed, and its task becomes FAILURE, so that nothing waits forever.
  */
-export const makeDlqHandler = (deps: () => MaintenanceDeps) => {
+export const makeDlqHandler = (deps: () => DlqDeps) => {
   const processor = new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context: Context) => {
     const recordHandler = async (record: SQSRecord) => {
@@ -39,10 +39,10 @@ export const makeDlqHandler = (deps: () => MaintenanceDeps) => {
         logger.error('Dead letter is not a task message; dropped', { message_id: record.messageId });
         return;
       }
-      const { store, clock, config } = deps();
+      const { store, clock, functionTimeoutMs } = deps();
       const task = await store.get(parsed.data.task_id);
       if (!task || isTerminal(task.status) || task.attempts !== parsed.data.attempt) return;
-      const code = failureCodeFor(task, config.FUNCTION_TIMEOUT_MS);
+      const code = failureCodeFor(task, functionTimeoutMs);
       const failed = await store.transition(
         task.task_id,
         'fail',
@@ -63,4 +63,4 @@ export const makeDlqHandler = (deps: () => MaintenanceDeps) => {
   };
 };
 
-export const handler = makeDlqHandler(maintenanceDeps);
+export const handler = makeDlqHandler(dlqDeps);

@@ -1,7 +1,7 @@
 import { AppError, toTaskError } from '../core/errors.js';
 import { taskMessage } from '../core/task.js';
 import { logger } from '../observability.js';
-import { maintenanceDeps, type MaintenanceDeps } from './maintenance-deps.js';
+import { janitorDeps, type JanitorDeps } from './maintenance-deps.js';
 import { startUploadedTask } from './upload-events.js';
 
 /** A PUT that began just before the URL expired may still be running. */
@@ -22,7 +22,7 @@ export interface JanitorReport {
  *   message may have been lost between the row and the queue); a duplicate
  *   message is harmless.
  */
-export const sweep = async (deps: MaintenanceDeps): Promise<JanitorReport> => {
+export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
   const { store, blobs, queue, clock, config } = deps;
   const now = clock.now();
   const report: JanitorReport = { uploadsExpired: 0, uploadsRecovered: 0, requeued: 0 };
@@ -60,6 +60,6 @@ export const sweep = async (deps: MaintenanceDeps): Promise<JanitorReport> => {
   return report;
 };
 
-export const makeJanitorHandler = (deps: () => MaintenanceDeps) => async () => sweep(deps());
+export const makeJanitorHandler = (deps: () => JanitorDeps) => async () => sweep(deps());
 
-export const handler = makeJanitorHandler(maintenanceDeps);
+export const handler = makeJanitorHandler(janitorDeps);

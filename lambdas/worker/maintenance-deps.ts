@@ -2,30 +2,65 @@ import { awsClients } from '../adapters/clients.js';
 import { DynamoTaskStore } from '../adapters/dynamo-task-store.js';
 import { S3BlobStore } from '../adapters/s3-blob-store.js';
 import { SqsJobQueue } from '../adapters/sqs-job-queue.js';
-import { loadConfig, maintenanceConfigSchema, type MaintenanceConfig } from '../config.js';
+import {
+  dlqConfigSchema,
+  janitorConfigSchema,
+  loadConfig,
+  uploadEventsConfigSchema,
+  type JanitorConfig,
+} from '../config.js';
 import { systemClock, type BlobStore, type Clock, type JobQueue, type TaskStore } from '../core/ports.js';
 
-/** What the DLQ consumer, the upload listener and the janitor need. */
-export interface MaintenanceDeps {
-  config: MaintenanceConfig;
+/** What the DLQ consumer, the upload listener and the janitor work with; each gets only its part. */
+export interface DlqDeps {
   store: TaskStore;
-  blobs: BlobStore;
+  clock: Clock;
+  functionTimeoutMs: number;
+}
+
+export interface UploadEventsDeps {
+  store: TaskStore;
   queue: JobQueue;
   clock: Clock;
 }
 
-let deps: MaintenanceDeps | undefined;
+export interface JanitorDeps extends UploadEventsDeps {
+  blobs: BlobStore;
+  config: Pick<JanitorConfig, 'PENDING_REQUEUE_MINUTES'>;
+}
 
-export const maintenanceDeps = (): MaintenanceDeps => {
-  if (deps) return deps;
-  const config = loadConfig(maintenanceConfigSchema);
+const once = <T>(build: () => T): (() => T) => {
+  let value: T | undefined;
+  return () => (value ??= build());
+};
+
+export const dlqDeps = once((): DlqDeps => {
+  const config = loadConfig(dlqConfigSchema);
+  return {
+    store: new DynamoTaskStore(awsClients().dynamo, config.TABLE_NAME),
+    clock: systemClock,
+    functionTimeoutMs: config.FUNCTION_TIMEOUT_MS,
+  };
+});
+
+export const uploadEventsDeps = once((): UploadEventsDeps => {
+  const config = loadConfig(uploadEventsConfigSchema);
+  const clients = awsClients();
+  return {
+    store: new DynamoTaskStore(clients.dynamo, config.TABLE_NAME),
+    queue: new SqsJobQueue(clients.sqs, { standard: config.QUEUE_URL, large: config.LARGE_QUEUE_URL }),
+    clock: systemClock,
+  };
+});
+
+export const janitorDeps = once((): JanitorDeps => {
+  const config = loadConfig(janitorConfigSchema);
   const clients = awsClients({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
-  deps = {
+  return {
     config,
     store: new DynamoTaskStore(clients.dynamo, config.TABLE_NAME),
     blobs: new S3BlobStore(clients.s3),
     queue: new SqsJobQueue(clients.sqs, { standard: config.QUEUE_URL, large: config.LARGE_QUEUE_URL }),
     clock: systemClock,
   };
-  return deps;
-};
+});

@@ -5,7 +5,7 @@ import { TASK_ID_PATTERN, taskMessage, type Task } from '../core/task.js';
 import { PREFIX } from '../../lib/definitions.js';
 import { logger } from '../observability.js';
 import { parseJson } from './handler-support.js';
-import { maintenanceDeps, type MaintenanceDeps } from './maintenance-deps.js';
+import { uploadEventsDeps, type UploadEventsDeps } from './maintenance-deps.js';
 
 const taskIdFromKey = (key: string): string | undefined => {
   const match = new RegExp(`^${PREFIX.uploads}([^/]+)/input$`).exec(decodeURIComponent(key.replace(/\+/g, ' ')));
@@ -18,7 +18,7 @@ const taskIdFromKey = (key: string): string | undefined => {
  * the same upload twice): a second call finds the task PENDING and only
  * queues it again, which the worker's claim makes harmless.
  */
-export const startUploadedTask = async (deps: MaintenanceDeps, task: Task, objectSize: number): Promise<void> => {
+export const startUploadedTask = async (deps: UploadEventsDeps, task: Task, objectSize: number): Promise<void> => {
   const { store, queue, clock } = deps;
   if (task.status === 'AWAITING_UPLOAD') {
     if (task.source.type === 'presigned' && objectSize > task.source.size_bytes) {
@@ -42,7 +42,7 @@ export const startUploadedTask = async (deps: MaintenanceDeps, task: Task, objec
 };
 
 /** S3 ObjectCreated notifications for presigned uploads, delivered through SQS. */
-export const makeUploadEventsHandler = (deps: () => MaintenanceDeps) => {
+export const makeUploadEventsHandler = (deps: () => UploadEventsDeps) => {
   const processor = new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context: Context) => {
     const recordHandler = async (record: SQSRecord) => {
@@ -70,4 +70,4 @@ export const makeUploadEventsHandler = (deps: () => MaintenanceDeps) => {
   };
 };
 
-export const handler = makeUploadEventsHandler(maintenanceDeps);
+export const handler = makeUploadEventsHandler(uploadEventsDeps);

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+const MB = 1024 * 1024;
+
+const list = z
+  .union([z.array(z.string()), z.string()])
+  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((item) => item.trim()).filter(Boolean));
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** CloudWatch Logs accepts only these retention periods. */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/**
+ * The deployment's configuration: `docproc` in cdk.json's context, each key
+ * overridable with `-c key=value`. The README documents every key.
+ */
+export const deploymentConfigSchema = z
+  .strictObject({
+    /** Most standard workers running at once (the old `worker_concurrency`); SQS event sources allow 2–1000. */
+    workerConcurrency: int(2, 1000).default(10),
+    workerMemoryMb: int(512, 10240).default(2048),
+    workerTimeoutSeconds: int(30, 900).default(300),
+    workerBatchSize: int(1, 10).default(1),
+    largeWorkerConcurrency: int(2, 1000).default(2),
+    largeWorkerMemoryMb: int(1024, 10240).default(4096),
+    largeWorkerTimeoutSeconds: int(30, 900).default(900),
+    /** The soft time limit is the function timeout minus this margin. */
+    softTimeLimitMarginSeconds: int(5, 300).default(30),
+    maxReceiveCount: int(1, 100).default(3),
+    /** Inputs larger than this go to the large queue. */
+    largeInputThresholdMb: int(1, 10240).default(20),
+    /** Multipart uploads through API Gateway (10 MB request, 6 MB Lambda payload, base64 on the way). */
+    directUploadMaxMb: int(1, 4).default(4),
+    presignedUploadMaxMb: int(1, 5120).default(500),
+    presignedUrlTtlSeconds: int(60, 7 * 24 * 3600).default(900),
+    urlFetchMaxMb: int(1, 5120).default(100),
+    urlFetchTimeoutSeconds: int(1, 600).default(60),
+    /** Larger results are linked (`result_url`) instead of inlined; Lambda responses stop at 6 MB. */
+    resultInlineLimitMb: z.coerce.number().min(0.1).max(5).default(4),
+    taskRetentionDays: int(1, 365).default(7),
+    resultRetentionDays: int(1, 365).default(7),
+    uploadRetentionDays: int(1, 365).default(7),
+    maxPages: int(1, 100000).default(5000),
+    apiAuth: z.enum(['apiKey', 'none']).default('apiKey'),
+    throttleRateLimit: int(1, 10000).default(50),
+    throttleBurstLimit: int(1, 5000).default(100),
+    /** Buckets besides the service's own that `s3://` sources may name. */
+    allowedSourceBuckets: list.default([]),
+    /** Origins allowed by CORS; empty: CORS off. */
+    corsOrigins: list.default([]),
+    alarmEmail: z.email().optional(),
+    logRetentionDays: z.coerce
+      .number()
+      .refine((days) => LOG_RETENTION_DAYS.includes(days), `one of ${LOG_RETENTION_DAYS.join(', ')}`)
+      .default(30),
+    metricsNamespace: z
+      .string()
+      .regex(/^[\w./#:-]{1,255}$/)
+      .default('DocProc'),
+    janitorIntervalMinutes: int(1, 60).default(5),
+    pendingRequeueMinutes: int(5, 1440).default(60),
+    /** Alarm when the oldest message in a work queue is older than this. */
+    queueAgeAlarmSeconds: int(60, 86400).default(900),
+  })
+  .superRefine((config, ctx) => {
+    const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    for (const [key, timeout] of [
+      ['workerTimeoutSeconds', config.workerTimeoutSeconds],
+      ['largeWorkerTimeoutSeconds', config.largeWorkerTimeoutSeconds],
+    ] as const) {
+      if (config.softTimeLimitMarginSeconds >= timeout / 2) {
+        problem(
+          'softTimeLimitMarginSeconds',
+          `must be less than half of ${key} (${timeout}s) so the soft time limit leaves time to work`,
+        );
+      }
+      if (6 * timeout > 43200)
+        problem(key, 'six times the timeout (the queue visibility timeout) must not exceed 12 hours');
+    }
+    if (config.urlFetchTimeoutSeconds >= config.workerTimeoutSeconds - config.softTimeLimitMarginSeconds) {
+      problem('urlFetchTimeoutSeconds', 'must be below the standard worker soft time limit');
+    }
+    if (config.resultRetentionDays < config.taskRetentionDays) {
+      problem('resultRetentionDays', 'must be at least taskRetentionDays, or finished tasks would lose their results');
+    }
+    if (config.uploadRetentionDays < config.taskRetentionDays) {
+      problem('uploadRetentionDays', 'must be at least taskRetentionDays, or retries would find no input');
+    }
+    if (config.largeInputThresholdMb > config.presignedUploadMaxMb) {
+      problem('largeInputThresholdMb', 'must not exceed presignedUploadMaxMb');
+    }
+    if (config.throttleBurstLimit < config.throttleRateLimit / 10) {
+      problem('throttleBurstLimit', 'is too small for throttleRateLimit');
+    }
+  });
+
+export type DeploymentConfig = z.infer<typeof deploymentConfigSchema>;
+export const CONFIG_KEYS = Object.keys(deploymentConfigSchema.shape) as Array<keyof DeploymentConfig>;
+
+/** Reads `docproc` from the context, lets top-level `-c key=value` override any key, and validates. */
+export const readDeploymentConfig = (tryGetContext: (key: string) => unknown): DeploymentConfig => {
+  const base = (tryGetContext('docproc') ?? {}) as Record<string, unknown>;
+  const overrides = Object.fromEntries(
+    CONFIG_KEYS.map((key) => [key, tryGetContext(key)] as const).filter(([, value]) => value !== undefined),
+  );
+  return parseDeploymentConfig({ ...base, ...overrides });
+};
+
+export const parseDeploymentConfig = (input: unknown): DeploymentConfig => {
+  const parsed = deploymentConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`).join('\n');
+    throw new Error(`Invalid docproc configuration:\n${problems}`);
+  }
+  return parsed.data;
+};
+
+export const bytes = (megabytes: number) => Math.round(megabytes * MB);

@@ -1,0 +1,55 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { queueSettings } from '../definitions.js';
+
+export interface QueuesProps {
+  /** Timeouts of the functions that consume each queue; visibility timeouts are six times these. */
+  workerTimeout: Duration;
+  largeWorkerTimeout: Duration;
+  uploadEventsTimeout: Duration;
+  /** Deliveries before a message moves to its DLQ. */
+  maxReceiveCount: number;
+}
+
+export interface WorkQueue {
+  queue: Queue;
+  deadLetters: Queue;
+}
+
+/**
+ * The standard and large work queues and the queue S3 upload events arrive
+ * on, each with a DLQ. Encrypted with SQS-managed keys (S3 notifications
+ * cannot publish to queues under the AWS-managed KMS key) and TLS only.
+ */
+export class Queues extends Construct {
+  readonly standard: WorkQueue;
+  readonly large: WorkQueue;
+  readonly uploadEvents: WorkQueue;
+
+  constructor(scope: Construct, id: string, props: QueuesProps) {
+    super(scope, id);
+    this.standard = this.workQueue('Standard', props.workerTimeout, props.maxReceiveCount);
+    this.large = this.workQueue('Large', props.largeWorkerTimeout, props.maxReceiveCount);
+    this.uploadEvents = this.workQueue('UploadEvents', props.uploadEventsTimeout, props.maxReceiveCount);
+  }
+
+  private workQueue(name: string, consumerTimeout: Duration, maxReceiveCount: number): WorkQueue {
+    const settings = queueSettings(consumerTimeout.toSeconds(), maxReceiveCount);
+    const deadLetters = new Queue(this, `${name}Dlq`, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.seconds(settings.dlqRetentionSeconds),
+    });
+    Validations.of(deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is a dead-letter queue.' });
+    const queue = new Queue(this, name, {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(settings.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(settings.retentionSeconds),
+      receiveMessageWaitTime: Duration.seconds(settings.receiveWaitSeconds),
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: settings.maxReceiveCount },
+    });
+    return { queue, deadLetters };
+  }
+}

@@ -1,0 +1,63 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { DeploymentConfig } from './config.js';
+import { Api } from './constructs/api.js';
+import { Queues } from './constructs/queues.js';
+import { Storage } from './constructs/storage.js';
+import { consumerTimeouts, Workers } from './constructs/workers.js';
+
+export interface DocProcStackProps extends StackProps {
+  config: DeploymentConfig;
+}
+
+/** Composes the constructs; owns no resources of its own beyond the outputs. */
+export class DocProcStack extends Stack {
+  readonly storage: Storage;
+  readonly queues: Queues;
+  readonly workers: Workers;
+  readonly api: Api;
+
+  constructor(scope: Construct, id: string, props: DocProcStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const logRetention = config.logRetentionDays as RetentionDays;
+    const timeouts = consumerTimeouts(config);
+
+    this.storage = new Storage(this, 'Storage', {
+      taskRetentionDays: config.taskRetentionDays,
+      resultRetentionDays: config.resultRetentionDays,
+      uploadRetentionDays: config.uploadRetentionDays,
+      corsOrigins: config.corsOrigins,
+    });
+    this.queues = new Queues(this, 'Queues', {
+      workerTimeout: timeouts.worker,
+      largeWorkerTimeout: timeouts.largeWorker,
+      uploadEventsTimeout: timeouts.uploadEvents,
+      maxReceiveCount: config.maxReceiveCount,
+    });
+    const shared = {
+      config,
+      bucket: this.storage.bucket,
+      table: this.storage.table,
+      queues: this.queues,
+      logRetention,
+    };
+    this.workers = new Workers(this, 'Workers', shared);
+    this.api = new Api(this, 'Api', shared);
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the document API' });
+    if (this.api.apiKey) {
+      new CfnOutput(this, 'ApiKeyId', {
+        value: this.api.apiKey.keyId,
+        description: 'aws apigateway get-api-key --include-value --api-key <id>',
+      });
+    }
+    new CfnOutput(this, 'BucketName', { value: this.storage.bucket.bucketName });
+    new CfnOutput(this, 'TableName', { value: this.storage.table.tableName });
+    new CfnOutput(this, 'QueueUrl', { value: this.queues.standard.queue.queueUrl });
+    new CfnOutput(this, 'LargeQueueUrl', { value: this.queues.large.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queues.standard.deadLetters.queueUrl });
+    new CfnOutput(this, 'LargeDeadLetterQueueUrl', { value: this.queues.large.deadLetters.queueUrl });
+  }
+}

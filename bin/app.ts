@@ -6,7 +6,7 @@ import { DocProcStack } from '../lib/docproc-stack.js';
 
 const app = new App();
 const config = readDeploymentConfig((key) => app.node.tryGetContext(key));
-new DocProcStack(app, app.node.tryGetContext('stackName') ?? 'DocProc', {
+new DocProcStack(app, String(app.node.tryGetContext('stackName') ?? 'DocProc'), {
   config,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

@@ -8,6 +8,8 @@ const tier = (name: string, extra: Record<string, unknown> = {}) => ({
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Handlers log through Powertools; keep test output to what fails.
+    env: { POWERTOOLS_LOG_LEVEL: 'SILENT', AWS_REGION: 'us-east-1' },
     testTimeout: 30_000,
     hookTimeout: 120_000,
     projects: [

@@ -1,9 +1,9 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
-  TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
@@ -64,56 +64,88 @@ export class DynamoTaskStore implements TaskStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /**
+   * Creates the row. With an idempotency key, the key's record is claimed
+   * first (conditional put) and the row written after it; a record whose task
+   * was never written (a crash in between) is taken over, so a key can never
+   * stay stuck pointing at nothing. Plain conditional writes rather than a
+   * transaction: the embedded emulator has no TransactWriteItems.
+   */
   async create(task: Task, idempotency?: IdempotencyRecord) {
-    const putTask = {
-      TableName: this.tableName,
-      Item: toItem(task),
-      ConditionExpression: 'attribute_not_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
-    };
-    if (!idempotency) {
-      await this.client.send(new PutCommand(putTask));
-      return { created: true as const };
+    if (idempotency) {
+      const existing = await this.claimKey(idempotency);
+      if (existing) return { created: false as const, existing };
     }
-    const nowSeconds = Math.floor(this.now().getTime() / 1000);
     try {
       await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            { Put: putTask },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...idempotencyKey(idempotency.key),
-                  fingerprint: idempotency.fingerprint,
-                  target_task_id: idempotency.task_id,
-                  [TABLE.ttlAttribute]: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
-                },
-                // A record past its 24 h may linger until TTL deletes it: it no longer counts.
-                ConditionExpression: 'attribute_not_exists(#pk) OR #ttl < :now',
-                ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#ttl': TABLE.ttlAttribute },
-                ExpressionAttributeValues: { ':now': nowSeconds },
-              },
-            },
-          ],
+        new PutCommand({
+          TableName: this.tableName,
+          Item: toItem(task),
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
         }),
       );
-      return { created: true as const };
     } catch (error) {
-      const clash =
-        error instanceof TransactionCanceledException &&
-        error.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed';
-      if (!clash) throw error;
-      const { Item } = await this.client.send(
-        new GetCommand({ TableName: this.tableName, Key: idempotencyKey(idempotency.key), ConsistentRead: true }),
-      );
-      if (!Item) throw error;
-      return {
-        created: false as const,
-        existing: { key: idempotency.key, fingerprint: String(Item.fingerprint), task_id: String(Item.target_task_id) },
-      };
+      if (idempotency) await this.releaseKey(idempotency.key, task.task_id).catch(() => undefined);
+      throw error;
     }
+    return { created: true as const };
+  }
+
+  /** Claims the key for `record.task_id`; returns the live record that holds it instead, if any. */
+  private async claimKey(record: IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
+    const nowSeconds = Math.floor(this.now().getTime() / 1000);
+    const put = (condition: string, names: Record<string, string>, values: Record<string, unknown>) =>
+      this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...idempotencyKey(record.key),
+            fingerprint: record.fingerprint,
+            target_task_id: record.task_id,
+            [TABLE.ttlAttribute]: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
+          },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    try {
+      // A record past its 24 h may linger until TTL deletes it: it no longer counts.
+      await put(
+        'attribute_not_exists(#pk) OR #ttl < :now',
+        { '#pk': TABLE.partitionKey, '#ttl': TABLE.ttlAttribute },
+        { ':now': nowSeconds },
+      );
+      return undefined;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: idempotencyKey(record.key), ConsistentRead: true }),
+    );
+    if (!Item) return this.claimKey(record);
+    const holder = { key: record.key, fingerprint: String(Item.fingerprint), task_id: String(Item.target_task_id) };
+    if (await this.get(holder.task_id)) return holder;
+    try {
+      await put('#target = :old', { '#target': 'target_task_id' }, { ':old': holder.task_id });
+      return undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return this.claimKey(record);
+      throw error;
+    }
+  }
+
+  private async releaseKey(key: string, taskId: string): Promise<void> {
+    await this.client.send(
+      new DeleteCommand({
+        TableName: this.tableName,
+        Key: idempotencyKey(key),
+        ConditionExpression: '#target = :task',
+        ExpressionAttributeNames: { '#target': 'target_task_id' },
+        ExpressionAttributeValues: { ':task': taskId },
+      }),
+    );
   }
 
   async get(taskId: string) {
@@ -246,15 +278,7 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   async remove(taskId: string, idempotencyKeyValue?: string) {
-    await this.client.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Delete: { TableName: this.tableName, Key: taskKey(taskId) } },
-          ...(idempotencyKeyValue
-            ? [{ Delete: { TableName: this.tableName, Key: idempotencyKey(idempotencyKeyValue) } }]
-            : []),
-        ],
-      }),
-    );
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: taskKey(taskId) }));
+    if (idempotencyKeyValue) await this.releaseKey(idempotencyKeyValue, taskId).catch(() => undefined);
   }
 }

@@ -1,0 +1,118 @@
+import { HeadObjectCommand, NotFound } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { makeProcessHandler } from '../../lambdas/api/process.js';
+import { TASK_ID } from '../support/fixtures.js';
+import { apiEvent, apiTestDeps, bodyOf, LARGE_QUEUE_URL, lambdaContext, mockedAws, QUEUE_URL } from '../support/api.js';
+
+const aws = mockedAws();
+const handler = makeProcessHandler(() => apiTestDeps(aws));
+
+const post = (body: string, contentType = 'application/json') =>
+  handler(apiEvent({ path: '/documents/async/process', body, headers: { 'content-type': contentType } }), lambdaContext());
+
+const row = () => aws.ddbMock.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, any>;
+
+beforeEach(() => {
+  aws.ddbMock.reset();
+  aws.s3Mock.reset();
+  aws.sqsMock.reset();
+  aws.ddbMock.on(PutCommand).resolves({});
+  aws.sqsMock.on(SendMessageCommand).resolves({});
+});
+
+describe('POST /documents/async/process', () => {
+  it('accepts a URL as JSON', async () => {
+    const response = await post(JSON.stringify({ source: 'https://example.com/files/report.pdf', split: true }));
+    expect(response.statusCode).toBe(202);
+    expect(bodyOf(response)).toEqual({ task_id: TASK_ID, status: 'PENDING', message: 'Document processing task submitted' });
+    expect(row()).toMatchObject({
+      source: { type: 'url', url: 'https://example.com/files/report.pdf', filename: 'report.pdf' },
+      input: { kind: 'url', url: 'https://example.com/files/report.pdf' },
+      options: { split: true, chunk_size: 1000, chunk_overlap: 200 },
+      queue: 'standard',
+    });
+    expect(aws.sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
+  });
+
+  it("accepts the original Python client's form body (split=True)", async () => {
+    const response = await post('source=https%3A%2F%2Fexample.com%2Fa.html&split=True', 'application/x-www-form-urlencoded');
+    expect(response.statusCode).toBe(202);
+    expect(row().options).toEqual({ split: true, chunk_size: 1000, chunk_overlap: 200 });
+  });
+
+  it('accepts an s3:// URI in its own bucket, sized by HeadObject', async () => {
+    aws.s3Mock.on(HeadObjectCommand).resolves({ ContentLength: 5000, ContentType: 'application/pdf' });
+    const response = await post(JSON.stringify({ source: 's3://docs-bucket/inbox/q3 report.pdf' }));
+    expect(response.statusCode).toBe(202);
+    expect(aws.s3Mock.commandCalls(HeadObjectCommand)[0]?.args[0].input).toEqual({ Bucket: 'docs-bucket', Key: 'inbox/q3 report.pdf' });
+    expect(row()).toMatchObject({
+      source: { type: 's3', uri: 's3://docs-bucket/inbox/q3 report.pdf', filename: 'q3 report.pdf', size_bytes: 5000 },
+      input: { kind: 's3', bucket: 'docs-bucket', key: 'inbox/q3 report.pdf' },
+      queue: 'large',
+    });
+    expect(aws.sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input.QueueUrl).toBe(LARGE_QUEUE_URL);
+  });
+
+  it('accepts an allowed partner bucket', async () => {
+    aws.s3Mock.on(HeadObjectCommand).resolves({ ContentLength: 10 });
+    expect((await post(JSON.stringify({ source: 's3://partner-bucket/a.txt' }))).statusCode).toBe(202);
+  });
+
+  it('refuses a bucket the deployment does not read from', async () => {
+    const response = await post(JSON.stringify({ source: 's3://someone-else/a.pdf' }));
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response).error.code).toBe('SOURCE_URL_FORBIDDEN');
+    expect(aws.s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
+  });
+
+  it('says so at submission when the s3 object does not exist', async () => {
+    aws.s3Mock.on(HeadObjectCommand).rejects(new NotFound({ message: 'NotFound', $metadata: {} }));
+    const response = await post(JSON.stringify({ source: 's3://docs-bucket/missing.pdf' }));
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response).error.message).toContain('does not exist');
+  });
+
+  it.each(['/etc/passwd', 'C:\\docs\\a.pdf', 'file:///etc/passwd', 'ftp://example.com/a.pdf', 'report.pdf'])(
+    'refuses %s with a message that says to upload or use s3://',
+    async (source) => {
+      const response = await post(JSON.stringify({ source }));
+      expect(response.statusCode).toBe(400);
+      expect(bodyOf(response).error.code).toBe('VALIDATION_ERROR');
+      expect(bodyOf(response).error.message).toMatch(/upload.*s3:\/\//);
+    },
+  );
+
+  it.each([
+    'http://127.0.0.1/admin',
+    'http://2130706433/',
+    'http://0x7f.1/',
+    'http://[::ffff:127.0.0.1]/',
+    'http://169.254.169.254/latest/meta-data/',
+    'http://[fd00:ec2::254]/',
+    'http://10.0.0.5/',
+    'http://100.64.1.1/',
+    'http://localhost:8080/',
+    'http://user:pass@example.com/',
+  ])('refuses %s at submission (SSRF)', async (source) => {
+    const response = await post(JSON.stringify({ source }));
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response).error.code).toBe('SOURCE_URL_FORBIDDEN');
+    expect(aws.ddbMock.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['invalid JSON', '{"source": ', 'application/json', 400, 'VALIDATION_ERROR'],
+    ['a JSON array', '[1,2]', 'application/json', 400, 'VALIDATION_ERROR'],
+    ['no source', '{"split": true}', 'application/json', 400, 'VALIDATION_ERROR'],
+    ['an unknown field', '{"source": "https://example.com/a", "colour": 1}', 'application/json', 400, 'VALIDATION_ERROR'],
+    ['a bad option', '{"source": "https://example.com/a", "split": "maybe"}', 'application/json', 400, 'VALIDATION_ERROR'],
+    ['a repeated form field', 'source=a&source=b', 'application/x-www-form-urlencoded', 400, 'VALIDATION_ERROR'],
+    ['a text body', 'https://example.com/a', 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+  ])('answers %s with a clear error', async (_case, body, type, status, code) => {
+    const response = await post(body, type);
+    expect(response.statusCode).toBe(status);
+    expect(bodyOf(response).error.code).toBe(code);
+  });
+});

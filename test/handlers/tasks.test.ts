@@ -1,0 +1,213 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { sdkStreamMixin } from '@smithy/util-stream';
+import { Readable } from 'node:stream';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { makeCancelTaskHandler } from '../../lambdas/api/cancel-task.js';
+import { makeGetTaskHandler } from '../../lambdas/api/get-task.js';
+import { makeListTasksHandler } from '../../lambdas/api/list-tasks.js';
+import { makeRetryTaskHandler } from '../../lambdas/api/retry-task.js';
+import type { ProcessingResult } from '../../lambdas/core/document.js';
+import { aTask, TASK_ID } from '../support/fixtures.js';
+import { apiEvent, apiTestDeps, bodyOf, lambdaContext, mockedAws, QUEUE_URL } from '../support/api.js';
+
+const aws = mockedAws();
+const deps = () => apiTestDeps(aws);
+const byId = (id = TASK_ID) => apiEvent({ method: 'GET', pathParameters: { task_id: id } });
+const conditionFailed = () => new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
+
+const result: ProcessingResult = {
+  status: 'success',
+  filename: 'memo.txt',
+  format: 'text',
+  document_count: 1,
+  documents: [{ page_content: 'hello', metadata: { source: 'memo.txt', filename: 'memo.txt' } }],
+  warnings: [],
+  stats: { bytes: 5, characters: 5 },
+};
+const stream = (text: string) => sdkStreamMixin(Readable.from([Buffer.from(text)]));
+const { documents: _documents, ...headline } = result;
+
+beforeEach(() => {
+  aws.ddbMock.reset();
+  aws.s3Mock.reset();
+  aws.sqsMock.reset();
+});
+
+describe('GET /documents/async/tasks/{task_id}', () => {
+  const getTask = makeGetTaskHandler(deps);
+
+  it('answers 404 TASK_NOT_FOUND for an unknown id', async () => {
+    aws.ddbMock.on(GetCommand).resolves({});
+    const response = await getTask(byId(), lambdaContext());
+    expect(response.statusCode).toBe(404);
+    expect(bodyOf(response).error.code).toBe('TASK_NOT_FOUND');
+    expect(aws.ddbMock.commandCalls(GetCommand)[0]?.args[0].input).toEqual({ TableName: 'tasks', Key: { pk: TASK_ID }, ConsistentRead: true });
+  });
+
+  it.each(['not-a-uuid', '../../etc', 'x'.repeat(300)])('answers 404 for the id %s without reading the table', async (id) => {
+    const response = await getTask(byId(id), lambdaContext());
+    expect(response.statusCode).toBe(404);
+    expect(aws.ddbMock.commandCalls(GetCommand)).toHaveLength(0);
+  });
+
+  it('answers 404 for a task past its retention', async () => {
+    aws.ddbMock.on(GetCommand).resolves({ Item: { ...aTask({ expires_at: '2020-01-01T00:00:00.000Z' }), pk: TASK_ID } });
+    expect((await getTask(byId(), lambdaContext())).statusCode).toBe(404);
+  });
+
+  it('shows a running task with progress and stage, and no result', async () => {
+    aws.ddbMock.on(GetCommand).resolves({ Item: { ...aTask({ status: 'STARTED', progress: 42, stage: 'parsing' }), pk: TASK_ID, run_id: 'r' } });
+    const body = bodyOf(await getTask(byId(), lambdaContext()));
+    expect(body).toMatchObject({ task_id: TASK_ID, status: 'STARTED', progress: 42, stage: 'parsing', attempts: 1 });
+    expect(body).not.toHaveProperty('result');
+    expect(body).not.toHaveProperty('run_id');
+    expect(body).not.toHaveProperty('input');
+  });
+
+  it('inlines a small result', async () => {
+    const json = JSON.stringify(result);
+    aws.ddbMock.on(GetCommand).resolves({
+      Item: aTask({
+        status: 'SUCCESS',
+        progress: 100,
+        stage: 'done',
+        result: { bucket: 'docs-bucket', key: `results/${TASK_ID}/r.json`, json_bytes: json.length, headline },
+      }),
+    });
+    aws.s3Mock.on(GetObjectCommand).resolves({ Body: stream(json), ContentLength: json.length });
+    const body = bodyOf(await getTask(byId(), lambdaContext()));
+    expect(body.result).toEqual(result);
+    expect(aws.s3Mock.commandCalls(GetObjectCommand)[0]?.args[0].input).toEqual({ Bucket: 'docs-bucket', Key: `results/${TASK_ID}/r.json` });
+  });
+
+  it('links a result above the inline limit instead of reading it', async () => {
+    aws.ddbMock.on(GetCommand).resolves({
+      Item: aTask({
+        status: 'SUCCESS',
+        result: { bucket: 'docs-bucket', key: `results/${TASK_ID}/r.json`, json_bytes: 10_000_000, headline },
+      }),
+    });
+    const body = bodyOf(await getTask(byId(), lambdaContext()));
+    expect(body.result).toMatchObject({ status: 'success', document_count: 1, filename: 'memo.txt' });
+    expect(body.result).not.toHaveProperty('documents');
+    expect(new URL(body.result.result_url as string).pathname).toBe(`/results/${TASK_ID}/r.json`);
+    expect(aws.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+  });
+
+  it('shows the error of a failed task', async () => {
+    const error = { code: 'PDF_PASSWORD_PROTECTED', message: 'encrypted', retryable: false };
+    aws.ddbMock.on(GetCommand).resolves({ Item: aTask({ status: 'FAILURE', error: error as never }) });
+    expect(bodyOf(await getTask(byId(), lambdaContext())).error).toEqual(error);
+  });
+});
+
+describe('GET /documents/async/tasks', () => {
+  const list = makeListTasksHandler(deps);
+  const query = (params: Record<string, string>) => list(apiEvent({ method: 'GET', query: params }), lambdaContext());
+
+  it('queries the status index newest first', async () => {
+    aws.ddbMock.on(QueryCommand).resolves({ Items: [aTask({ status: 'FAILURE' })], LastEvaluatedKey: { pk: 'x' } });
+    const response = await query({ status: 'FAILURE', limit: '5' });
+    expect(response.statusCode).toBe(200);
+    expect(aws.ddbMock.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      IndexName: 'by_status',
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': 'status' },
+      ExpressionAttributeValues: { ':pk': 'FAILURE' },
+      ScanIndexForward: false,
+      Limit: 5,
+    });
+    const body = bodyOf(response);
+    expect(body.tasks).toHaveLength(1);
+    expect(body.next_token).toEqual(expect.any(String));
+  });
+
+  it('lists every task through the date index and follows next_token', async () => {
+    const token = Buffer.from(JSON.stringify({ pk: 'a', list_pk: 'TASK', created_at: 'x' })).toString('base64url');
+    aws.ddbMock.on(QueryCommand).resolves({ Items: [] });
+    const body = bodyOf(await query({ next_token: token }));
+    expect(body).toEqual({ tasks: [] });
+    expect(aws.ddbMock.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      IndexName: 'by_created',
+      ExpressionAttributeValues: { ':pk': 'TASK' },
+      ExclusiveStartKey: { pk: 'a', list_pk: 'TASK', created_at: 'x' },
+      Limit: 20,
+    });
+  });
+
+  it.each<Record<string, string>>([{ status: 'DONE' }, { limit: '0' }, { limit: '101' }, { limit: 'ten' }, { sort: 'asc' }, { next_token: 'garbage!' }])(
+    'answers 400 for %j',
+    async (params) => {
+      aws.ddbMock.on(QueryCommand).resolves({ Items: [] });
+      const response = await query(params);
+      expect(response.statusCode).toBe(400);
+      expect(bodyOf(response).error.code).toBe('VALIDATION_ERROR');
+    },
+  );
+});
+
+describe('POST /documents/async/tasks/{task_id}/cancel', () => {
+  const cancel = makeCancelTaskHandler(deps);
+
+  it('revokes a pending task with a conditional update', async () => {
+    aws.ddbMock.on(GetCommand).resolves({ Item: aTask() });
+    aws.ddbMock.on(UpdateCommand).resolves({ Attributes: aTask({ status: 'REVOKED' }) });
+    const response = await cancel(byId(), lambdaContext());
+    expect(response.statusCode).toBe(200);
+    expect(bodyOf(response).status).toBe('REVOKED');
+    const input = aws.ddbMock.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input?.ConditionExpression).toBe('attribute_exists(#pk) AND #status IN (:from0, :from1, :from2)');
+    expect(input?.ExpressionAttributeValues).toMatchObject({
+      ':to': 'REVOKED',
+      ':from0': 'AWAITING_UPLOAD',
+      ':from1': 'PENDING',
+      ':from2': 'STARTED',
+    });
+  });
+
+  it('answers 409 TASK_NOT_CANCELLABLE when the task already finished (a lost race is not a 500)', async () => {
+    aws.ddbMock.on(GetCommand).resolves({ Item: aTask({ status: 'SUCCESS' }) });
+    aws.ddbMock.on(UpdateCommand).rejects(conditionFailed());
+    const response = await cancel(byId(), lambdaContext());
+    expect(response.statusCode).toBe(409);
+    expect(bodyOf(response).error.code).toBe('TASK_NOT_CANCELLABLE');
+  });
+
+  it('answers 404 for an unknown task', async () => {
+    aws.ddbMock.on(GetCommand).resolves({});
+    expect((await cancel(byId(), lambdaContext())).statusCode).toBe(404);
+  });
+});
+
+describe('POST /documents/async/tasks/{task_id}/retry', () => {
+  const retry = makeRetryTaskHandler(deps);
+
+  it('puts a failed task back on its queue as the next attempt', async () => {
+    aws.ddbMock.on(GetCommand).resolves({ Item: aTask({ status: 'FAILURE' }) });
+    aws.ddbMock.on(UpdateCommand).resolves({ Attributes: aTask({ status: 'PENDING', attempts: 2 }) });
+    aws.sqsMock.on(SendMessageCommand).resolves({});
+    const response = await retry(byId(), lambdaContext());
+    expect(response.statusCode).toBe(202);
+    expect(bodyOf(response)).toMatchObject({ status: 'PENDING', attempts: 2 });
+    const input = aws.ddbMock.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input?.ConditionExpression).toBe('attribute_exists(#pk) AND #status IN (:from0, :from1) AND #attempts = :attempt');
+    expect(input?.ExpressionAttributeValues).toMatchObject({ ':from0': 'FAILURE', ':from1': 'REVOKED', ':attempt': 1 });
+    expect(input?.UpdateExpression).toContain('REMOVE');
+    expect(aws.sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input).toEqual({
+      QueueUrl: QUEUE_URL,
+      MessageBody: JSON.stringify({ v: 1, task_id: TASK_ID, attempt: 2 }),
+    });
+  });
+
+  it('answers 409 TASK_NOT_RETRYABLE for a task that has not failed', async () => {
+    aws.ddbMock.on(GetCommand).resolves({ Item: aTask({ status: 'STARTED' }) });
+    aws.ddbMock.on(UpdateCommand).rejects(conditionFailed());
+    const response = await retry(byId(), lambdaContext());
+    expect(response.statusCode).toBe(409);
+    expect(bodyOf(response).error.code).toBe('TASK_NOT_RETRYABLE');
+    expect(aws.sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,23 @@
+import type { Task } from '../../lambdas/core/task.js';
+
+export const TASK_ID = '0b6f3c8e-2d4a-4f6b-9c1e-5a7d8e9f0a1b';
+export const NOW = new Date('2026-11-27T12:00:00.000Z');
+
+/** A task row with sensible defaults; override what a test is about. */
+export const aTask = (overrides: Partial<Task> = {}): Task => ({
+  task_id: TASK_ID,
+  status: 'PENDING',
+  progress: 0,
+  stage: 'queued',
+  source: { type: 'upload', filename: 'memo.txt', size_bytes: 5 },
+  input: { kind: 's3', bucket: 'bucket', key: `direct/${overrides.task_id ?? TASK_ID}/input` },
+  options: { split: false, chunk_size: 1000, chunk_overlap: 200 },
+  queue: 'standard',
+  attempts: 1,
+  created_at: NOW.toISOString(),
+  updated_at: NOW.toISOString(),
+  expires_at: new Date(NOW.getTime() + 7 * 86400_000).toISOString(),
+  ...overrides,
+});
+
+export const fixedClock = (now = NOW) => ({ now: () => now });

@@ -1,0 +1,159 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
+import { TASK_STATUSES, TRANSITIONS, canTransition, type TaskStatus, type Transition } from '../../lambdas/core/task.js';
+import { startTestTable, type TestTable } from '../support/dynalite.js';
+import { aTask, NOW } from '../support/fixtures.js';
+
+let table: TestTable;
+let store: DynamoTaskStore;
+let counter = 0;
+const newId = () => `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
+
+beforeAll(async () => {
+  table = await startTestTable();
+});
+afterAll(async () => table.close());
+beforeEach(() => {
+  store = new DynamoTaskStore(table.client, table.tableName, () => NOW);
+});
+
+const withStatus = async (status: TaskStatus, extra = {}) => {
+  const task = aTask({ task_id: newId(), status, ...extra });
+  await store.create(task);
+  return task;
+};
+
+const transitions = Object.keys(TRANSITIONS) as Transition[];
+const matrix = TASK_STATUSES.flatMap((status) => transitions.map((transition) => [status, transition] as const));
+
+describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB emulator)', () => {
+  it.each(matrix)('from %s, %s is allowed only if the table says so', async (status, transition) => {
+    const task = await withStatus(status);
+    const result = await store.transition(task.task_id, transition, {});
+    const stored = await store.get(task.task_id);
+    if (canTransition(status, transition)) {
+      expect(result?.status).toBe(TRANSITIONS[transition].to);
+      expect(stored?.status).toBe(TRANSITIONS[transition].to);
+    } else {
+      expect(result).toBeUndefined();
+      expect(stored?.status).toBe(status);
+    }
+  });
+
+  it('allows no transition out of a terminal state except retry', () => {
+    for (const status of ['SUCCESS', 'FAILURE', 'REVOKED'] as const) {
+      const allowed = transitions.filter((transition) => canTransition(status, transition));
+      expect(allowed).toEqual(status === 'SUCCESS' ? [] : ['retry']);
+    }
+  });
+
+  it('refuses a transition for another attempt', async () => {
+    const task = await withStatus('PENDING', { attempts: 2 });
+    expect(await store.transition(task.task_id, 'start', {}, { attempt: 1 })).toBeUndefined();
+    expect((await store.transition(task.task_id, 'start', {}, { attempt: 2 }))?.status).toBe('STARTED');
+  });
+
+  it('lets only one of two racing workers claim a task', async () => {
+    const task = await withStatus('PENDING');
+    const lease = new Date(NOW.getTime() + 60_000).toISOString();
+    const claims = await Promise.all(
+      ['run-a', 'run-b'].map((runId) =>
+        store.transition(
+          task.task_id,
+          'start',
+          { run_id: runId, lease_expires_at: lease },
+          { attempt: 1, leaseExpiredBefore: NOW.toISOString() },
+        ),
+      ),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('lets a run take over a STARTED task only once the lease has run out', async () => {
+    const task = await withStatus('STARTED', { run_id: 'old', lease_expires_at: new Date(NOW.getTime() + 1000).toISOString() });
+    const early = await store.transition(task.task_id, 'start', { run_id: 'new' }, { leaseExpiredBefore: NOW.toISOString() });
+    expect(early).toBeUndefined();
+    const later = new Date(NOW.getTime() + 2000).toISOString();
+    const takeover = await store.transition(task.task_id, 'start', { run_id: 'new' }, { leaseExpiredBefore: later });
+    expect(takeover?.run_id).toBe('new');
+  });
+
+  it('produces one outcome when two runs race to finish', async () => {
+    const task = await withStatus('STARTED', { run_id: 'winner' });
+    const loser = await store.transition(task.task_id, 'succeed', { progress: 100 }, { runId: 'loser' });
+    const winner = await store.transition(task.task_id, 'succeed', { progress: 100 }, { runId: 'winner' });
+    expect(loser).toBeUndefined();
+    expect(winner?.status).toBe('SUCCESS');
+  });
+
+  it('never gives a REVOKED task a result', async () => {
+    const task = await withStatus('STARTED', { run_id: 'run' });
+    await store.transition(task.task_id, 'cancel', {});
+    const late = await store.transition(task.task_id, 'succeed', { result: undefined, progress: 100 }, { runId: 'run' });
+    expect(late).toBeUndefined();
+    expect((await store.get(task.task_id))?.status).toBe('REVOKED');
+  });
+
+  it('keeps progress from going down within a run, and stops a run that lost the task', async () => {
+    const task = await withStatus('STARTED', { run_id: 'run', progress: 40 });
+    expect(await store.updateProgress(task.task_id, 'run', 30, 'parsing')).toBe(false);
+    expect(await store.updateProgress(task.task_id, 'run', 55, 'parsing')).toBe(true);
+    expect(await store.updateProgress(task.task_id, 'other-run', 60, 'parsing')).toBe(false);
+    expect((await store.get(task.task_id))?.progress).toBe(55);
+  });
+
+  it('removes fields set to undefined and keeps the others', async () => {
+    const task = await withStatus('FAILURE', { error: { code: 'DOCUMENT_PARSE_ERROR', message: 'x', retryable: false } });
+    const retried = await store.transition(task.task_id, 'retry', { attempts: 2, error: undefined });
+    expect(retried?.error).toBeUndefined();
+    expect(retried?.attempts).toBe(2);
+    expect(retried?.source).toEqual(task.source);
+  });
+
+  it('records an idempotency key with the task, atomically, and reports a clash', async () => {
+    const first = aTask({ task_id: newId() });
+    const second = aTask({ task_id: newId() });
+    const key = { key: `client#${newId()}`, fingerprint: 'abc' };
+    expect(await store.create(first, { ...key, task_id: first.task_id })).toEqual({ created: true });
+    const clash = await store.create(second, { ...key, fingerprint: 'other', task_id: second.task_id });
+    expect(clash).toEqual({ created: false, existing: { key: key.key, fingerprint: 'abc', task_id: first.task_id } });
+    expect(await store.get(second.task_id)).toBeUndefined();
+  });
+
+  it('takes over a key whose task was never written', async () => {
+    const key = { key: `client#${newId()}`, fingerprint: 'abc' };
+    const ghost = newId();
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: { pk: `idem#${key.key}`, fingerprint: 'abc', target_task_id: ghost, ttl: 4102444800 },
+      }),
+    );
+    const task = aTask({ task_id: newId() });
+    expect(await store.create(task, { ...key, task_id: task.task_id })).toEqual({ created: true });
+    expect((await store.get(task.task_id))?.task_id).toBe(task.task_id);
+  });
+
+  it('lists newest first, by status, page by page, without a scan', async () => {
+    const isolated = new DynamoTaskStore(table.client, table.tableName, () => NOW);
+    const base = Date.parse('2030-01-01T00:00:00.000Z');
+    const made: string[] = [];
+    for (let index = 0; index < 5; index++) {
+      const task = aTask({ task_id: newId(), status: 'REVOKED', created_at: new Date(base + index * 1000).toISOString() });
+      await isolated.create(task);
+      made.push(task.task_id);
+    }
+    const first = await isolated.list({ status: 'REVOKED', limit: 2 });
+    expect(first.tasks.map((task) => task.task_id)).toEqual([made[4], made[3]]);
+    const second = await isolated.list({ status: 'REVOKED', limit: 2, cursor: first.cursor });
+    expect(second.tasks.map((task) => task.task_id)).toEqual([made[2], made[1]]);
+    const everything = await isolated.list({ limit: 100 });
+    const dates = everything.tasks.map((task) => task.created_at);
+    expect(dates).toEqual([...dates].sort().reverse());
+  });
+
+  it('rejects a cursor it did not make with a validation error', async () => {
+    await expect(store.list({ limit: 5, cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+  });
+});

@@ -31,8 +31,9 @@ const MESSAGES = {
  * failed, and its task becomes FAILURE, so that nothing waits forever.
  */
 export const makeDlqHandler = (deps: () => DlqDeps) => {
-  const processor = new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context: Context) => {
+    // One processor per invocation: it holds the batch's state, and the local runtime may run invocations side by side.
+    const processor = new BatchProcessor(EventType.SQS);
     const recordHandler = async (record: SQSRecord) => {
       const parsed = taskMessageSchema.safeParse(parseJson(record.body));
       if (!parsed.success) {

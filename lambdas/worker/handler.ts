@@ -24,8 +24,9 @@ class ReturnToQueue extends Error {
  * failures are reported per record (ReportBatchItemFailures).
  */
 export const makeWorkerHandler = (deps: () => WorkerDeps) => {
-  const processor = new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context: Context) => {
+    // One processor per invocation: it holds the batch's state, and the local runtime may run invocations side by side.
+    const processor = new BatchProcessor(EventType.SQS);
     const { config } = deps();
     const recordHandler = async (record: SQSRecord) => {
       const parsed = taskMessageSchema.safeParse(parseJson(record.body));

@@ -43,8 +43,9 @@ export const startUploadedTask = async (deps: UploadEventsDeps, task: Task, obje
 
 /** S3 ObjectCreated notifications for presigned uploads, delivered through SQS. */
 export const makeUploadEventsHandler = (deps: () => UploadEventsDeps) => {
-  const processor = new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context: Context) => {
+    // One processor per invocation: it holds the batch's state, and the local runtime may run invocations side by side.
+    const processor = new BatchProcessor(EventType.SQS);
     const recordHandler = async (record: SQSRecord) => {
       const notification = parseJson(record.body) as Partial<S3Event> | undefined;
       for (const entry of notification?.Records ?? []) {

@@ -1,0 +1,230 @@
+import type { SQSEvent } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
+import { workerConfigSchema } from '../../lambdas/config.js';
+import { processDocument } from '../../lambdas/core/process-document.js';
+import type { ProcessingResult } from '../../lambdas/core/document.js';
+import type { Task } from '../../lambdas/core/task.js';
+import { fetchUrl } from '../../lambdas/worker/fetch-url.js';
+import type { WorkerDeps } from '../../lambdas/worker/deps.js';
+import { makeWorkerHandler } from '../../lambdas/worker/handler.js';
+import { lambdaContext } from '../support/api.js';
+import { readCorpus } from '../support/corpus.js';
+import { startTestTable, type TestTable } from '../support/dynalite.js';
+import { aTask } from '../support/fixtures.js';
+import { MemoryBlobStore } from '../support/memory.js';
+
+let table: TestTable;
+let store: DynamoTaskStore;
+let blobs: MemoryBlobStore;
+let processCalls = 0;
+let counter = 0;
+const id = () => `10000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
+
+const config = workerConfigSchema.parse({
+  TABLE_NAME: 'tasks',
+  BUCKET_NAME: 'bucket',
+  QUEUE_CLASS: 'standard',
+  SOFT_TIME_LIMIT_MARGIN_MS: '1000',
+  FUNCTION_TIMEOUT_MS: '60000',
+  URL_FETCH_MAX_BYTES: '1000000',
+  URL_FETCH_TIMEOUT_MS: '5000',
+  MAX_INPUT_BYTES: '10000000',
+});
+
+const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
+  config,
+  store,
+  blobs,
+  clock: { now: () => new Date() },
+  newId: id,
+  fetchUrl,
+  processDocument: async (...args) => {
+    processCalls++;
+    return processDocument(...args);
+  },
+  progressIntervalMs: 0,
+  ...overrides,
+});
+
+const sqsEvent = (...messages: Array<{ task_id: string; attempt?: number } | string>): SQSEvent => ({
+  Records: messages.map((message, index) => ({
+    messageId: `msg-${index}`,
+    receiptHandle: `rh-${index}`,
+    body: typeof message === 'string' ? message : JSON.stringify({ v: 1, attempt: 1, ...message }),
+    attributes: { ApproximateReceiveCount: '1' } as never,
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:standard',
+    awsRegion: 'us-east-1',
+  })),
+});
+
+const pendingTask = async (bytes: Buffer | string, overrides: Partial<Task> = {}) => {
+  const taskId = id();
+  const key = `direct/${taskId}/input`;
+  await blobs.put('bucket', key, typeof bytes === 'string' ? Buffer.from(bytes) : bytes, 'application/octet-stream');
+  const now = new Date();
+  const task = aTask({
+    task_id: taskId,
+    input: { kind: 's3', bucket: 'bucket', key },
+    created_at: now.toISOString(),
+    updated_at: now.toISOString(),
+    expires_at: new Date(now.getTime() + 86400_000).toISOString(),
+    ...overrides,
+  });
+  await store.create(task);
+  return task;
+};
+
+const resultOf = (task: Task | undefined): ProcessingResult => {
+  const pointer = task?.result;
+  const object = pointer && blobs.objects.get(`${pointer.bucket}/${pointer.key}`);
+  return JSON.parse(Buffer.from(object?.bytes ?? []).toString()) as ProcessingResult;
+};
+
+beforeAll(async () => {
+  table = await startTestTable();
+  store = new DynamoTaskStore(table.client, table.tableName);
+});
+afterAll(async () => table.close());
+beforeEach(() => {
+  blobs = new MemoryBlobStore();
+  processCalls = 0;
+});
+
+describe('worker', () => {
+  it('processes a task: STARTED, then SUCCESS with the result stored', async () => {
+    const task = await pendingTask('Hello world.\n\nSecond paragraph.', { options: { split: true, chunk_size: 20, chunk_overlap: 0 } });
+    const response = await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    expect(response).toEqual({ batchItemFailures: [] });
+    const done = await store.get(task.task_id);
+    expect(done).toMatchObject({ status: 'SUCCESS', progress: 100, stage: 'done' });
+    expect(done?.started_at).toEqual(expect.any(String));
+    expect(done?.finished_at).toEqual(expect.any(String));
+    expect(done?.result?.headline.document_count).toBe(2);
+    expect(resultOf(done).documents.map((doc) => doc.page_content)).toEqual(['Hello world.', 'Second paragraph.']);
+  });
+
+  it('records a permanent failure with its code and does not ask for a retry', async () => {
+    const task = await pendingTask(readCorpus('pdf/password.pdf'));
+    const response = await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await store.get(task.task_id)).toMatchObject({
+      status: 'FAILURE',
+      error: { code: 'PDF_PASSWORD_PROTECTED', retryable: false },
+    });
+  });
+
+  it('reports a transient failure for that record only, so SQS delivers it again', async () => {
+    const flaky = await pendingTask('first');
+    const fine = await pendingTask('second');
+    blobs.failNextGets = 1;
+    const response = await makeWorkerHandler(() => deps())(
+      sqsEvent({ task_id: flaky.task_id }, { task_id: fine.task_id }),
+      lambdaContext(60_000),
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'msg-0' }]);
+    expect((await store.get(flaky.task_id))?.status).toBe('STARTED');
+    expect((await store.get(fine.task_id))?.status).toBe('SUCCESS');
+  });
+
+  it('finishes on redelivery after a run that died, once its lease has run out', async () => {
+    const task = await pendingTask('recovered text');
+    await store.transition(task.task_id, 'start', { run_id: 'dead-run', lease_expires_at: new Date(Date.now() - 1000).toISOString() });
+    const response = await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await store.get(task.task_id))?.status).toBe('SUCCESS');
+  });
+
+  it('leaves a message for a task another live run holds to come back later', async () => {
+    const task = await pendingTask('held');
+    await store.transition(task.task_id, 'start', { run_id: 'live-run', lease_expires_at: new Date(Date.now() + 60_000).toISOString() });
+    const response = await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'msg-0' }]);
+    expect(processCalls).toBe(0);
+  });
+
+  it('does nothing when a finished task is delivered again', async () => {
+    const task = await pendingTask('once');
+    const handler = makeWorkerHandler(() => deps());
+    await handler(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    const first = await store.get(task.task_id);
+    const again = await handler(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    expect(again.batchItemFailures).toEqual([]);
+    expect(processCalls).toBe(1);
+    expect(await store.get(task.task_id)).toEqual(first);
+    expect(blobs.keys('results/')).toHaveLength(1);
+  });
+
+  it('gives one result when the same message is delivered twice at once', async () => {
+    const task = await pendingTask('twice at once');
+    const handler = makeWorkerHandler(() => deps());
+    const responses = await Promise.all([
+      handler(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000)),
+      handler(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000)),
+    ]);
+    const done = await store.get(task.task_id);
+    expect(done?.status).toBe('SUCCESS');
+    expect(blobs.keys(`results/${task.task_id}`)).toHaveLength(1);
+    expect(resultOf(done).documents).toHaveLength(1);
+    expect(responses.flatMap((response) => response.batchItemFailures).length).toBeLessThanOrEqual(1);
+  });
+
+  it('stops at the soft time limit and records SOFT_TIME_LIMIT', async () => {
+    const task = await pendingTask(readCorpus('text/norwich-city.txt'));
+    const slow: WorkerDeps['processDocument'] = async (input, options, context) => {
+      // Work past the deadline, then reach a checkpoint as the real loaders do.
+      while (Date.now() <= (context?.deadline ?? 0)) await new Promise((resolve) => setTimeout(resolve, 25));
+      return processDocument(input, options, context);
+    };
+    const response = await makeWorkerHandler(() => deps({ processDocument: slow }))(
+      sqsEvent({ task_id: task.task_id }),
+      lambdaContext(config.SOFT_TIME_LIMIT_MARGIN_MS + 2_100),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await store.get(task.task_id)).toMatchObject({ status: 'FAILURE', error: { code: 'SOFT_TIME_LIMIT', retryable: true } });
+  });
+
+  it('returns a record to the queue untouched when no time is left for it', async () => {
+    const task = await pendingTask('late');
+    const response = await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(1_500));
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'msg-0' }]);
+    expect((await store.get(task.task_id))?.status).toBe('PENDING');
+  });
+
+  it('stops a task cancelled mid-run and writes no result', async () => {
+    const task = await pendingTask(readCorpus('pdf/layout-parser-paper-fast.pdf'));
+    const cancelling: WorkerDeps['processDocument'] = async (input, options, context) => {
+      await store.transition(task.task_id, 'cancel', {});
+      return processDocument(input, options, context);
+    };
+    const response = await makeWorkerHandler(() => deps({ processDocument: cancelling }))(
+      sqsEvent({ task_id: task.task_id }),
+      lambdaContext(60_000),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    const stopped = await store.get(task.task_id);
+    expect(stopped?.status).toBe('REVOKED');
+    expect(stopped?.result).toBeUndefined();
+    expect(blobs.keys('results/')).toEqual([]);
+  });
+
+  it('drops malformed messages and messages for an earlier attempt', async () => {
+    const task = await pendingTask('current', { attempts: 2 });
+    const response = await makeWorkerHandler(() => deps())(
+      sqsEvent('not json', JSON.stringify({ v: 9, task_id: 'x' }), { task_id: task.task_id, attempt: 1 }),
+      lambdaContext(60_000),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(processCalls).toBe(0);
+    expect((await store.get(task.task_id))?.status).toBe('PENDING');
+  });
+
+  it('fails a presigned upload larger than announced', async () => {
+    const task = await pendingTask('0123456789', { source: { type: 'presigned', filename: 'a.txt', size_bytes: 4 } });
+    await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    expect(await store.get(task.task_id)).toMatchObject({ status: 'FAILURE', error: { code: 'UPLOAD_SIZE_MISMATCH' } });
+  });
+});

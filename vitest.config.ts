@@ -12,6 +12,7 @@ export default defineConfig({
     env: { POWERTOOLS_LOG_LEVEL: 'SILENT', AWS_REGION: 'us-east-1' },
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    globalSetup: ['test/support/global-setup.ts'],
     projects: [
       tier('unit'),
       tier('handlers'),

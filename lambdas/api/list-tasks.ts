@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseOrThrow } from '../core/options.js';
 import { TASK_STATUSES } from '../core/task.js';
 import { listTasks } from '../core/tasks.js';

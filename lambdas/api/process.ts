@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from '../core/errors.js';
 import { cleanFilename, filenameFromUrl } from '../core/filenames.js';
 import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { cleanFilename } from '../core/filenames.js';
 import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';
 import type { Task } from '../core/task.js';

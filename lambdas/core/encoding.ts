@@ -1,6 +1,3 @@
-import iconv from 'iconv-lite';
-import { ResultType, Sniffer } from 'encoding-sniffer/sniffer';
-
 export interface DecodedText {
   text: string;
   encoding: string;
@@ -48,10 +45,42 @@ const isKnownLabel = (label: string): boolean => {
   }
 };
 
+/**
+ * UTF-32, which TextDecoder does not offer (the Encoding Standard leaves it
+ * out). Written here rather than importing iconv-lite, whose code-page tables
+ * added 476 KB to the worker bundle for this one case.
+ */
+const decodeUtf32 = (bytes: Uint8Array, littleEndian: boolean): string => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const parts: string[] = [];
+  for (let offset = 0; offset + 4 <= bytes.length; offset += 4) {
+    const code = view.getUint32(offset, littleEndian);
+    parts.push(code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : '\uFFFD');
+  }
+  return parts.join('').replace(/^\uFEFF/, '');
+};
+
 const decodeWith = (bytes: Uint8Array, encoding: string): string => {
-  if (encoding.startsWith('utf-32')) return iconv.decode(Buffer.from(bytes), encoding).replace(/^\uFEFF/, '');
+  if (encoding === 'utf-32le' || encoding === 'utf-32be') return decodeUtf32(bytes, encoding === 'utf-32le');
   // TextDecoder strips a matching BOM itself.
   return new TextDecoder(encoding).decode(bytes);
+};
+
+/**
+ * The charset a page declares in its first 1024 bytes, as `<meta charset>` or
+ * `<meta http-equiv="Content-Type" content="…; charset=…">`. A reduced form of
+ * the WHATWG prescan: the library that implements it in full (encoding-sniffer)
+ * pulls in iconv-lite's code-page tables, 476 KB of the worker bundle.
+ */
+export const metaCharset = (bytes: Uint8Array): string | undefined => {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 1024))
+    .toString('latin1')
+    .replace(/<!--[\s\S]*?-->/g, '');
+  for (const [tag] of head.matchAll(/<meta\b[^>]*>/gi)) {
+    const label = /charset\s*=\s*["']?\s*([\w.:-]+)/i.exec(tag)?.[1];
+    if (label && isKnownLabel(label)) return label;
+  }
+  return undefined;
 };
 
 export interface DecodeOptions {
@@ -76,13 +105,12 @@ export const decodeText = (bytes: Uint8Array, options: DecodeOptions = {}): Deco
     return { text: decodeWith(bytes, encoding), encoding };
   }
 
-  if (options.html) {
-    const sniffer = new Sniffer({ maxBytes: 1024 });
-    sniffer.write(bytes.subarray(0, 1024));
-    if (sniffer.resultType !== ResultType.DEFAULT && isKnownLabel(sniffer.encoding)) {
-      const encoding = new TextDecoder(sniffer.encoding).encoding;
-      return { text: decodeWith(bytes, encoding), encoding };
-    }
+  const fromMeta = options.html ? metaCharset(bytes) : undefined;
+  if (fromMeta) {
+    const encoding = new TextDecoder(fromMeta).encoding;
+    // A page that claims UTF-16 in an ASCII-readable meta tag is not UTF-16 (WHATWG rule).
+    const effective = encoding.startsWith('utf-16') ? 'utf-8' : encoding;
+    return { text: decodeWith(bytes, effective), encoding: effective };
   }
 
   const utf16 = sniffUtf16WithoutBom(bytes);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ResultHeadline } from './document.js';
 import type { TaskErrorBody } from './errors.js';
 import type { ProcessingOptions } from './options.js';

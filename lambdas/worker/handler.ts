@@ -58,3 +58,6 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
 };
 
 export const handler = makeWorkerHandler(workerDeps);
+
+/** The processing core, exported from the bundle so the artifact test can run the deployed code itself. */
+export { processDocument } from '../core/process-document.js';

@@ -166,6 +166,8 @@ export class Api extends Construct {
       this.usagePlan.addApiKey(apiKey);
     }
     this.url = `${this.restApi.url}${API_BASE_PATH}`;
+    // The stack outputs the document API's URL itself; the stage root alone would mislead.
+    this.restApi.node.tryRemoveChild('Endpoint');
 
     Validations.of(this.restApi).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',

@@ -4,7 +4,7 @@ import type { IConstruct } from 'constructs';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -94,6 +94,7 @@ export class ServiceFunction extends NodejsFunction {
         // Bundle the AWS SDK too: one file, no dependence on the runtime's copy.
         externalModules: [],
         metafile: false,
+        logLevel: LogLevel.ERROR,
       },
     });
     Validations.of(this).acknowledge(

@@ -21,7 +21,10 @@ const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).
 
 const sqs = (...bodies: unknown[]): SQSEvent =>
   ({
-    Records: bodies.map((body, index) => ({ messageId: `m${index}`, body: typeof body === 'string' ? body : JSON.stringify(body) })),
+    Records: bodies.map((body, index) => ({
+      messageId: `m${index}`,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    })),
   }) as SQSEvent;
 
 const saved = async (overrides: Partial<Task>) => {
@@ -47,7 +50,10 @@ describe('DLQ consumer', () => {
     const task = await saved({ status: 'STARTED', started_at: minutesAgo(2), updated_at: minutesAgo(1.9) });
     const response = await handler(sqs({ v: 1, task_id: task.task_id, attempt: 1 }), lambdaContext());
     expect(response.batchItemFailures).toEqual([]);
-    expect(await store.get(task.task_id)).toMatchObject({ status: 'FAILURE', error: { code: 'WORKER_CRASHED', retryable: true } });
+    expect(await store.get(task.task_id)).toMatchObject({
+      status: 'FAILURE',
+      error: { code: 'WORKER_CRASHED', retryable: true },
+    });
   });
 
   it('calls it TIME_LIMIT_EXCEEDED when the run kept going up to the timeout', async () => {
@@ -78,7 +84,12 @@ describe('DLQ consumer', () => {
 describe('upload events', () => {
   const handler = makeUploadEventsHandler(() => ({ store, queue, clock }));
   const created = (taskId: string, size: number) => ({
-    Records: [{ eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key: `uploads/${taskId}/input`, size } } }],
+    Records: [
+      {
+        eventName: 'ObjectCreated:Put',
+        s3: { bucket: { name: 'b' }, object: { key: `uploads/${taskId}/input`, size } },
+      },
+    ],
   });
 
   it('starts an awaiting task when its upload lands, on its queue', async () => {
@@ -94,7 +105,10 @@ describe('upload events', () => {
   });
 
   it('fails a task whose upload is larger than announced', async () => {
-    const task = await saved({ status: 'AWAITING_UPLOAD', source: { type: 'presigned', filename: 'a', size_bytes: 10 } });
+    const task = await saved({
+      status: 'AWAITING_UPLOAD',
+      source: { type: 'presigned', filename: 'a', size_bytes: 10 },
+    });
     await handler(sqs(created(task.task_id, 11)), lambdaContext());
     expect(await store.get(task.task_id)).toMatchObject({ status: 'FAILURE', error: { code: 'UPLOAD_SIZE_MISMATCH' } });
     expect(queue.sent).toEqual([]);
@@ -103,7 +117,11 @@ describe('upload events', () => {
   it('ignores the S3 test event, foreign keys and cancelled tasks', async () => {
     const revoked = await saved({ status: 'REVOKED', source: { type: 'presigned', filename: 'a', size_bytes: 10 } });
     const response = await handler(
-      sqs({ Event: 's3:TestEvent' }, { Records: [{ eventName: 'ObjectCreated:Put', s3: { object: { key: 'elsewhere/x', size: 1 } } }] }, created(revoked.task_id, 10)),
+      sqs(
+        { Event: 's3:TestEvent' },
+        { Records: [{ eventName: 'ObjectCreated:Put', s3: { object: { key: 'elsewhere/x', size: 1 } } }] },
+        created(revoked.task_id, 10),
+      ),
       lambdaContext(),
     );
     expect(response.batchItemFailures).toEqual([]);
@@ -119,7 +137,11 @@ describe('janitor', () => {
     const base = { status: 'AWAITING_UPLOAD' as const, created_at: minutesAgo(60), upload_expires_at: minutesAgo(30) };
     const abandoned = await saved({ ...base, source: { type: 'presigned', filename: 'a', size_bytes: 3 } });
     const landed = await saved({ ...base, source: { type: 'presigned', filename: 'b', size_bytes: 3 } });
-    const fresh = await saved({ status: 'AWAITING_UPLOAD', created_at: minutesAgo(1), upload_expires_at: new Date(Date.now() + 600_000).toISOString() });
+    const fresh = await saved({
+      status: 'AWAITING_UPLOAD',
+      created_at: minutesAgo(1),
+      upload_expires_at: new Date(Date.now() + 600_000).toISOString(),
+    });
     if (landed.input.kind === 's3') await blobs.put(landed.input.bucket, landed.input.key, 'abc', 'text/plain');
     const report = await sweep(deps());
     expect(report).toMatchObject({ uploadsExpired: 1, uploadsRecovered: 1 });

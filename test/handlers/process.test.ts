@@ -10,7 +10,10 @@ const aws = mockedAws();
 const handler = makeProcessHandler(() => apiTestDeps(aws));
 
 const post = (body: string, contentType = 'application/json') =>
-  handler(apiEvent({ path: '/documents/async/process', body, headers: { 'content-type': contentType } }), lambdaContext());
+  handler(
+    apiEvent({ path: '/documents/async/process', body, headers: { 'content-type': contentType } }),
+    lambdaContext(),
+  );
 
 const row = () => aws.ddbMock.commandCalls(PutCommand)[0]?.args[0].input.Item as Record<string, any>;
 
@@ -26,7 +29,11 @@ describe('POST /documents/async/process', () => {
   it('accepts a URL as JSON', async () => {
     const response = await post(JSON.stringify({ source: 'https://example.com/files/report.pdf', split: true }));
     expect(response.statusCode).toBe(202);
-    expect(bodyOf(response)).toEqual({ task_id: TASK_ID, status: 'PENDING', message: 'Document processing task submitted' });
+    expect(bodyOf(response)).toEqual({
+      task_id: TASK_ID,
+      status: 'PENDING',
+      message: 'Document processing task submitted',
+    });
     expect(row()).toMatchObject({
       source: { type: 'url', url: 'https://example.com/files/report.pdf', filename: 'report.pdf' },
       input: { kind: 'url', url: 'https://example.com/files/report.pdf' },
@@ -37,7 +44,10 @@ describe('POST /documents/async/process', () => {
   });
 
   it("accepts the original Python client's form body (split=True)", async () => {
-    const response = await post('source=https%3A%2F%2Fexample.com%2Fa.html&split=True', 'application/x-www-form-urlencoded');
+    const response = await post(
+      'source=https%3A%2F%2Fexample.com%2Fa.html&split=True',
+      'application/x-www-form-urlencoded',
+    );
     expect(response.statusCode).toBe(202);
     expect(row().options).toEqual({ split: true, chunk_size: 1000, chunk_overlap: 200 });
   });
@@ -46,7 +56,10 @@ describe('POST /documents/async/process', () => {
     aws.s3Mock.on(HeadObjectCommand).resolves({ ContentLength: 5000, ContentType: 'application/pdf' });
     const response = await post(JSON.stringify({ source: 's3://docs-bucket/inbox/q3 report.pdf' }));
     expect(response.statusCode).toBe(202);
-    expect(aws.s3Mock.commandCalls(HeadObjectCommand)[0]?.args[0].input).toEqual({ Bucket: 'docs-bucket', Key: 'inbox/q3 report.pdf' });
+    expect(aws.s3Mock.commandCalls(HeadObjectCommand)[0]?.args[0].input).toEqual({
+      Bucket: 'docs-bucket',
+      Key: 'inbox/q3 report.pdf',
+    });
     expect(row()).toMatchObject({
       source: { type: 's3', uri: 's3://docs-bucket/inbox/q3 report.pdf', filename: 'q3 report.pdf', size_bytes: 5000 },
       input: { kind: 's3', bucket: 'docs-bucket', key: 'inbox/q3 report.pdf' },
@@ -106,8 +119,20 @@ describe('POST /documents/async/process', () => {
     ['invalid JSON', '{"source": ', 'application/json', 400, 'VALIDATION_ERROR'],
     ['a JSON array', '[1,2]', 'application/json', 400, 'VALIDATION_ERROR'],
     ['no source', '{"split": true}', 'application/json', 400, 'VALIDATION_ERROR'],
-    ['an unknown field', '{"source": "https://example.com/a", "colour": 1}', 'application/json', 400, 'VALIDATION_ERROR'],
-    ['a bad option', '{"source": "https://example.com/a", "split": "maybe"}', 'application/json', 400, 'VALIDATION_ERROR'],
+    [
+      'an unknown field',
+      '{"source": "https://example.com/a", "colour": 1}',
+      'application/json',
+      400,
+      'VALIDATION_ERROR',
+    ],
+    [
+      'a bad option',
+      '{"source": "https://example.com/a", "split": "maybe"}',
+      'application/json',
+      400,
+      'VALIDATION_ERROR',
+    ],
     ['a repeated form field', 'source=a&source=b', 'application/x-www-form-urlencoded', 400, 'VALIDATION_ERROR'],
     ['a text body', 'https://example.com/a', 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE'],
   ])('answers %s with a clear error', async (_case, body, type, status, code) => {

@@ -44,22 +44,33 @@ describe('GET /documents/async/tasks/{task_id}', () => {
     const response = await getTask(byId(), lambdaContext());
     expect(response.statusCode).toBe(404);
     expect(bodyOf(response).error.code).toBe('TASK_NOT_FOUND');
-    expect(aws.ddbMock.commandCalls(GetCommand)[0]?.args[0].input).toEqual({ TableName: 'tasks', Key: { pk: TASK_ID }, ConsistentRead: true });
+    expect(aws.ddbMock.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: 'tasks',
+      Key: { pk: TASK_ID },
+      ConsistentRead: true,
+    });
   });
 
-  it.each(['not-a-uuid', '../../etc', 'x'.repeat(300)])('answers 404 for the id %s without reading the table', async (id) => {
-    const response = await getTask(byId(id), lambdaContext());
-    expect(response.statusCode).toBe(404);
-    expect(aws.ddbMock.commandCalls(GetCommand)).toHaveLength(0);
-  });
+  it.each(['not-a-uuid', '../../etc', 'x'.repeat(300)])(
+    'answers 404 for the id %s without reading the table',
+    async (id) => {
+      const response = await getTask(byId(id), lambdaContext());
+      expect(response.statusCode).toBe(404);
+      expect(aws.ddbMock.commandCalls(GetCommand)).toHaveLength(0);
+    },
+  );
 
   it('answers 404 for a task past its retention', async () => {
-    aws.ddbMock.on(GetCommand).resolves({ Item: { ...aTask({ expires_at: '2020-01-01T00:00:00.000Z' }), pk: TASK_ID } });
+    aws.ddbMock
+      .on(GetCommand)
+      .resolves({ Item: { ...aTask({ expires_at: '2020-01-01T00:00:00.000Z' }), pk: TASK_ID } });
     expect((await getTask(byId(), lambdaContext())).statusCode).toBe(404);
   });
 
   it('shows a running task with progress and stage, and no result', async () => {
-    aws.ddbMock.on(GetCommand).resolves({ Item: { ...aTask({ status: 'STARTED', progress: 42, stage: 'parsing' }), pk: TASK_ID, run_id: 'r' } });
+    aws.ddbMock.on(GetCommand).resolves({
+      Item: { ...aTask({ status: 'STARTED', progress: 42, stage: 'parsing' }), pk: TASK_ID, run_id: 'r' },
+    });
     const body = bodyOf(await getTask(byId(), lambdaContext()));
     expect(body).toMatchObject({ task_id: TASK_ID, status: 'STARTED', progress: 42, stage: 'parsing', attempts: 1 });
     expect(body).not.toHaveProperty('result');
@@ -80,7 +91,10 @@ describe('GET /documents/async/tasks/{task_id}', () => {
     aws.s3Mock.on(GetObjectCommand).resolves({ Body: stream(json), ContentLength: json.length });
     const body = bodyOf(await getTask(byId(), lambdaContext()));
     expect(body.result).toEqual(result);
-    expect(aws.s3Mock.commandCalls(GetObjectCommand)[0]?.args[0].input).toEqual({ Bucket: 'docs-bucket', Key: `results/${TASK_ID}/r.json` });
+    expect(aws.s3Mock.commandCalls(GetObjectCommand)[0]?.args[0].input).toEqual({
+      Bucket: 'docs-bucket',
+      Key: `results/${TASK_ID}/r.json`,
+    });
   });
 
   it('links a result above the inline limit instead of reading it', async () => {
@@ -138,15 +152,19 @@ describe('GET /documents/async/tasks', () => {
     });
   });
 
-  it.each<Record<string, string>>([{ status: 'DONE' }, { limit: '0' }, { limit: '101' }, { limit: 'ten' }, { sort: 'asc' }, { next_token: 'garbage!' }])(
-    'answers 400 for %j',
-    async (params) => {
-      aws.ddbMock.on(QueryCommand).resolves({ Items: [] });
-      const response = await query(params);
-      expect(response.statusCode).toBe(400);
-      expect(bodyOf(response).error.code).toBe('VALIDATION_ERROR');
-    },
-  );
+  it.each<Record<string, string>>([
+    { status: 'DONE' },
+    { limit: '0' },
+    { limit: '101' },
+    { limit: 'ten' },
+    { sort: 'asc' },
+    { next_token: 'garbage!' },
+  ])('answers 400 for %j', async (params) => {
+    aws.ddbMock.on(QueryCommand).resolves({ Items: [] });
+    const response = await query(params);
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response).error.code).toBe('VALIDATION_ERROR');
+  });
 });
 
 describe('POST /documents/async/tasks/{task_id}/cancel', () => {
@@ -193,7 +211,9 @@ describe('POST /documents/async/tasks/{task_id}/retry', () => {
     expect(response.statusCode).toBe(202);
     expect(bodyOf(response)).toMatchObject({ status: 'PENDING', attempts: 2 });
     const input = aws.ddbMock.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(input?.ConditionExpression).toBe('attribute_exists(#pk) AND #status IN (:from0, :from1) AND #attempts = :attempt');
+    expect(input?.ConditionExpression).toBe(
+      'attribute_exists(#pk) AND #status IN (:from0, :from1) AND #attempts = :attempt',
+    );
     expect(input?.ExpressionAttributeValues).toMatchObject({ ':from0': 'FAILURE', ':from1': 'REVOKED', ':attempt': 1 });
     expect(input?.UpdateExpression).toContain('REMOVE');
     expect(aws.sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input).toEqual({

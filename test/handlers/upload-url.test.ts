@@ -9,7 +9,11 @@ const aws = mockedAws();
 const handler = makeUploadUrlHandler(() => apiTestDeps(aws));
 const post = (body: unknown) =>
   handler(
-    apiEvent({ path: '/documents/async/upload-url', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    apiEvent({
+      path: '/documents/async/upload-url',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    }),
     lambdaContext(),
   );
 
@@ -21,18 +25,29 @@ beforeEach(() => {
 
 describe('POST /documents/async/upload-url', () => {
   it('creates an AWAITING_UPLOAD task and a presigned PUT with the length signed', async () => {
-    const response = await post({ filename: 'big.pdf', content_type: 'application/pdf', size_bytes: 123456, split: true });
+    const response = await post({
+      filename: 'big.pdf',
+      content_type: 'application/pdf',
+      size_bytes: 123456,
+      split: true,
+    });
     expect(response.statusCode).toBe(201);
     const body = bodyOf(response);
     expect(body).toMatchObject({
       task_id: TASK_ID,
       status: 'AWAITING_UPLOAD',
-      upload: { method: 'PUT', headers: { 'content-type': 'application/pdf' }, expires_at: new Date(NOW.getTime() + 900_000).toISOString() },
+      upload: {
+        method: 'PUT',
+        headers: { 'content-type': 'application/pdf' },
+        expires_at: new Date(NOW.getTime() + 900_000).toISOString(),
+      },
     });
     const url = new URL(body.upload.url as string);
     expect(url.hostname).toContain('docs-bucket');
     expect(url.pathname).toBe(`/uploads/${TASK_ID}/input`);
-    expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toEqual(expect.arrayContaining(['content-length', 'content-type']));
+    expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toEqual(
+      expect.arrayContaining(['content-length', 'content-type']),
+    );
     expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
     expect(aws.ddbMock.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
       status: 'AWAITING_UPLOAD',

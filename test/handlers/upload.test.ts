@@ -5,7 +5,16 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { makeUploadHandler } from '../../lambdas/api/upload.js';
 import { TASK_ID } from '../support/fixtures.js';
-import { apiEvent, apiTestDeps, bodyOf, LARGE_QUEUE_URL, lambdaContext, mockedAws, multipart, QUEUE_URL } from '../support/api.js';
+import {
+  apiEvent,
+  apiTestDeps,
+  bodyOf,
+  LARGE_QUEUE_URL,
+  lambdaContext,
+  mockedAws,
+  multipart,
+  QUEUE_URL,
+} from '../support/api.js';
 
 const aws = mockedAws();
 const handler = makeUploadHandler(() => apiTestDeps(aws));
@@ -34,10 +43,18 @@ describe('POST /documents/async/upload', () => {
       { name: 'chunk_size', value: '500' },
     ]);
     expect(response.statusCode).toBe(202);
-    expect(bodyOf(response)).toEqual({ task_id: TASK_ID, status: 'PENDING', message: 'Document processing task submitted' });
+    expect(bodyOf(response)).toEqual({
+      task_id: TASK_ID,
+      status: 'PENDING',
+      message: 'Document processing task submitted',
+    });
 
     const [put] = aws.s3Mock.commandCalls(PutObjectCommand);
-    expect(put?.args[0].input).toMatchObject({ Bucket: 'docs-bucket', Key: `direct/${TASK_ID}/input`, ContentType: 'text/plain' });
+    expect(put?.args[0].input).toMatchObject({
+      Bucket: 'docs-bucket',
+      Key: `direct/${TASK_ID}/input`,
+      ContentType: 'text/plain',
+    });
     expect(Buffer.from(put?.args[0].input.Body as Uint8Array).toString()).toBe('hello');
 
     const [row] = aws.ddbMock.commandCalls(PutCommand);
@@ -61,7 +78,10 @@ describe('POST /documents/async/upload', () => {
     expect(row?.args[0].input.Item?.ttl).toEqual(expect.any(Number));
 
     const [sent] = aws.sqsMock.commandCalls(SendMessageCommand);
-    expect(sent?.args[0].input).toEqual({ QueueUrl: QUEUE_URL, MessageBody: JSON.stringify({ v: 1, task_id: TASK_ID, attempt: 1 }) });
+    expect(sent?.args[0].input).toEqual({
+      QueueUrl: QUEUE_URL,
+      MessageBody: JSON.stringify({ v: 1, task_id: TASK_ID, attempt: 1 }),
+    });
   });
 
   it('sends inputs above the threshold to the large queue', async () => {
@@ -87,8 +107,22 @@ describe('POST /documents/async/upload', () => {
       ],
       'exactly one file',
     ],
-    ['an unknown field', [{ name: 'file', value: 'a', filename: 'a.txt' }, { name: 'colour', value: 'red' }], 'colour'],
-    ['a bad option', [{ name: 'file', value: 'a', filename: 'a.txt' }, { name: 'chunk_size', value: 'big' }], 'chunk_size'],
+    [
+      'an unknown field',
+      [
+        { name: 'file', value: 'a', filename: 'a.txt' },
+        { name: 'colour', value: 'red' },
+      ],
+      'colour',
+    ],
+    [
+      'a bad option',
+      [
+        { name: 'file', value: 'a', filename: 'a.txt' },
+        { name: 'chunk_size', value: 'big' },
+      ],
+      'chunk_size',
+    ],
     [
       'overlap not below size',
       [
@@ -99,7 +133,7 @@ describe('POST /documents/async/upload', () => {
       'chunk_overlap',
     ],
   ])('answers 400 VALIDATION_ERROR for %s', async (_case, parts, mention) => {
-    const response = await upload(parts as Parameters<typeof multipart>[0]);
+    const response = await upload(parts);
     expect(response.statusCode).toBe(400);
     expect(bodyOf(response).error.code).toBe('VALIDATION_ERROR');
     expect(bodyOf(response).error.message).toContain(mention);
@@ -117,7 +151,10 @@ describe('POST /documents/async/upload', () => {
 
   it('answers a clear 4xx for a broken multipart body', async () => {
     const response = await handler(
-      apiEvent({ body: Buffer.from('--x\r\nnonsense'), headers: { 'content-type': 'multipart/form-data; boundary=x' } }),
+      apiEvent({
+        body: Buffer.from('--x\r\nnonsense'),
+        headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      }),
       lambdaContext(),
     );
     expect(response.statusCode).toBeGreaterThanOrEqual(400);
@@ -126,9 +163,13 @@ describe('POST /documents/async/upload', () => {
   });
 
   it('replays an Idempotency-Key with the same request: 200, same task, nothing queued', async () => {
-    const first = await upload([{ name: 'file', value: 'hello', filename: 'memo.txt' }], { 'Idempotency-Key': 'key-1' });
+    const first = await upload([{ name: 'file', value: 'hello', filename: 'memo.txt' }], {
+      'Idempotency-Key': 'key-1',
+    });
     expect(first.statusCode).toBe(202);
-    const [claim] = aws.ddbMock.commandCalls(PutCommand).filter((call) => String(call.args[0].input.Item?.pk).startsWith('idem#'));
+    const [claim] = aws.ddbMock
+      .commandCalls(PutCommand)
+      .filter((call) => String(call.args[0].input.Item?.pk).startsWith('idem#'));
     expect(claim?.args[0].input).toMatchObject({
       Item: { pk: 'idem#anonymous#key-1', target_task_id: TASK_ID },
       ConditionExpression: 'attribute_not_exists(#pk) OR #ttl < :now',
@@ -144,7 +185,9 @@ describe('POST /documents/async/upload', () => {
       .resolves({ Item: { fingerprint, target_task_id: TASK_ID } })
       .on(GetCommand, { Key: { pk: TASK_ID } })
       .resolves({ Item: { pk: TASK_ID, task_id: TASK_ID, status: 'STARTED', expires_at: '2099-01-01T00:00:00Z' } });
-    const again = await upload([{ name: 'file', value: 'hello', filename: 'memo.txt' }], { 'Idempotency-Key': 'key-1' });
+    const again = await upload([{ name: 'file', value: 'hello', filename: 'memo.txt' }], {
+      'Idempotency-Key': 'key-1',
+    });
     expect(again.statusCode).toBe(200);
     expect(bodyOf(again)).toMatchObject({ task_id: TASK_ID, status: 'STARTED' });
     expect(aws.sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
@@ -157,7 +200,9 @@ describe('POST /documents/async/upload', () => {
       .on(GetCommand, { Key: { pk: 'idem#client-7#key-1' } })
       .resolves({ Item: { fingerprint: 'something else', target_task_id: 'other-task' } })
       .on(GetCommand, { Key: { pk: 'other-task' } })
-      .resolves({ Item: { pk: 'other-task', task_id: 'other-task', status: 'PENDING', expires_at: '2099-01-01T00:00:00Z' } });
+      .resolves({
+        Item: { pk: 'other-task', task_id: 'other-task', status: 'PENDING', expires_at: '2099-01-01T00:00:00Z' },
+      });
     const { body, contentType } = multipart([{ name: 'file', value: 'hello', filename: 'memo.txt' }]);
     const response = await handler(
       apiEvent({ body, headers: { 'content-type': contentType, 'idempotency-key': 'key-1' }, apiKeyId: 'client-7' }),
@@ -169,7 +214,9 @@ describe('POST /documents/async/upload', () => {
   });
 
   it('rejects a malformed Idempotency-Key', async () => {
-    const response = await upload([{ name: 'file', value: 'x', filename: 'a.txt' }], { 'Idempotency-Key': 'x'.repeat(129) });
+    const response = await upload([{ name: 'file', value: 'x', filename: 'a.txt' }], {
+      'Idempotency-Key': 'x'.repeat(129),
+    });
     expect(response.statusCode).toBe(400);
   });
 

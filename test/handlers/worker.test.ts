@@ -96,7 +96,9 @@ beforeEach(() => {
 
 describe('worker', () => {
   it('processes a task: STARTED, then SUCCESS with the result stored', async () => {
-    const task = await pendingTask('Hello world.\n\nSecond paragraph.', { options: { split: true, chunk_size: 20, chunk_overlap: 0 } });
+    const task = await pendingTask('Hello world.\n\nSecond paragraph.', {
+      options: { split: true, chunk_size: 20, chunk_overlap: 0 },
+    });
     const response = await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
     expect(response).toEqual({ batchItemFailures: [] });
     const done = await store.get(task.task_id);
@@ -132,7 +134,10 @@ describe('worker', () => {
 
   it('finishes on redelivery after a run that died, once its lease has run out', async () => {
     const task = await pendingTask('recovered text');
-    await store.transition(task.task_id, 'start', { run_id: 'dead-run', lease_expires_at: new Date(Date.now() - 1000).toISOString() });
+    await store.transition(task.task_id, 'start', {
+      run_id: 'dead-run',
+      lease_expires_at: new Date(Date.now() - 1000).toISOString(),
+    });
     const response = await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
     expect(response.batchItemFailures).toEqual([]);
     expect((await store.get(task.task_id))?.status).toBe('SUCCESS');
@@ -140,7 +145,10 @@ describe('worker', () => {
 
   it('leaves a message for a task another live run holds to come back later', async () => {
     const task = await pendingTask('held');
-    await store.transition(task.task_id, 'start', { run_id: 'live-run', lease_expires_at: new Date(Date.now() + 60_000).toISOString() });
+    await store.transition(task.task_id, 'start', {
+      run_id: 'live-run',
+      lease_expires_at: new Date(Date.now() + 60_000).toISOString(),
+    });
     const response = await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'msg-0' }]);
     expect(processCalls).toBe(0);
@@ -184,7 +192,10 @@ describe('worker', () => {
       lambdaContext(config.SOFT_TIME_LIMIT_MARGIN_MS + 2_100),
     );
     expect(response.batchItemFailures).toEqual([]);
-    expect(await store.get(task.task_id)).toMatchObject({ status: 'FAILURE', error: { code: 'SOFT_TIME_LIMIT', retryable: true } });
+    expect(await store.get(task.task_id)).toMatchObject({
+      status: 'FAILURE',
+      error: { code: 'SOFT_TIME_LIMIT', retryable: true },
+    });
   });
 
   it('returns a record to the queue untouched when no time is left for it', async () => {

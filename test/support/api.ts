@@ -94,7 +94,7 @@ export const apiEvent = (init: EventInit = {}): APIGatewayProxyEvent => {
       stage: 'v1',
       identity: { apiKeyId: init.apiKeyId ?? null },
     } as unknown as APIGatewayProxyEvent['requestContext'],
-  } as APIGatewayProxyEvent;
+  };
 };
 
 export const lambdaContext = (remainingMs = 29_000): Context =>
@@ -104,7 +104,8 @@ export const lambdaContext = (remainingMs = 29_000): Context =>
     getRemainingTimeInMillis: () => remainingMs,
   }) as unknown as Context;
 
-export const bodyOf = (result: APIGatewayProxyResult | void) => JSON.parse((result as APIGatewayProxyResult).body) as Record<string, any>;
+export const bodyOf = (result: APIGatewayProxyResult | void) =>
+  JSON.parse((result as APIGatewayProxyResult).body) as Record<string, any>;
 
 /** A multipart/form-data body, as curl or requests would send it. */
 export const multipart = (

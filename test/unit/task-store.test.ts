@@ -1,7 +1,13 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
-import { TASK_STATUSES, TRANSITIONS, canTransition, type TaskStatus, type Transition } from '../../lambdas/core/task.js';
+import {
+  TASK_STATUSES,
+  TRANSITIONS,
+  canTransition,
+  type TaskStatus,
+  type Transition,
+} from '../../lambdas/core/task.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask, NOW } from '../support/fixtures.js';
 
@@ -71,8 +77,16 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
   });
 
   it('lets a run take over a STARTED task only once the lease has run out', async () => {
-    const task = await withStatus('STARTED', { run_id: 'old', lease_expires_at: new Date(NOW.getTime() + 1000).toISOString() });
-    const early = await store.transition(task.task_id, 'start', { run_id: 'new' }, { leaseExpiredBefore: NOW.toISOString() });
+    const task = await withStatus('STARTED', {
+      run_id: 'old',
+      lease_expires_at: new Date(NOW.getTime() + 1000).toISOString(),
+    });
+    const early = await store.transition(
+      task.task_id,
+      'start',
+      { run_id: 'new' },
+      { leaseExpiredBefore: NOW.toISOString() },
+    );
     expect(early).toBeUndefined();
     const later = new Date(NOW.getTime() + 2000).toISOString();
     const takeover = await store.transition(task.task_id, 'start', { run_id: 'new' }, { leaseExpiredBefore: later });
@@ -90,7 +104,12 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
   it('never gives a REVOKED task a result', async () => {
     const task = await withStatus('STARTED', { run_id: 'run' });
     await store.transition(task.task_id, 'cancel', {});
-    const late = await store.transition(task.task_id, 'succeed', { result: undefined, progress: 100 }, { runId: 'run' });
+    const late = await store.transition(
+      task.task_id,
+      'succeed',
+      { result: undefined, progress: 100 },
+      { runId: 'run' },
+    );
     expect(late).toBeUndefined();
     expect((await store.get(task.task_id))?.status).toBe('REVOKED');
   });
@@ -104,7 +123,9 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
   });
 
   it('removes fields set to undefined and keeps the others', async () => {
-    const task = await withStatus('FAILURE', { error: { code: 'DOCUMENT_PARSE_ERROR', message: 'x', retryable: false } });
+    const task = await withStatus('FAILURE', {
+      error: { code: 'DOCUMENT_PARSE_ERROR', message: 'x', retryable: false },
+    });
     const retried = await store.transition(task.task_id, 'retry', { attempts: 2, error: undefined });
     expect(retried?.error).toBeUndefined();
     expect(retried?.attempts).toBe(2);
@@ -140,7 +161,11 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
     const base = Date.parse('2030-01-01T00:00:00.000Z');
     const made: string[] = [];
     for (let index = 0; index < 5; index++) {
-      const task = aTask({ task_id: newId(), status: 'REVOKED', created_at: new Date(base + index * 1000).toISOString() });
+      const task = aTask({
+        task_id: newId(),
+        status: 'REVOKED',
+        created_at: new Date(base + index * 1000).toISOString(),
+      });
       await isolated.create(task);
       made.push(task.task_id);
     }

@@ -93,8 +93,10 @@ const readRest = async (readers: ReadBlock[], total: number, input: LoadInput): 
   let next = 0;
   let done = 1;
   const drain = async (read: ReadBlock): Promise<void> => {
-    while (next < blocks.length) {
+    for (;;) {
       await input.checkpoint();
+      // Take the next block only after the checkpoint: another reader may have taken the last one meanwhile.
+      if (next >= blocks.length) return;
       const index = next++;
       const block = blocks[index] as PageRange;
       results[index] = await read(block);

@@ -1,0 +1,79 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { corpusPath } from '../support/corpus.js';
+import { ensureSynth } from '../support/synth.js';
+
+let folder: string;
+
+/** The deployed worker code: the asset `cdk synth` produced for the standard worker. */
+const workerAsset = (cdkOut: string): string => {
+  const template = JSON.parse(readFileSync(join(cdkOut, 'DocProc.template.json'), 'utf8')) as {
+    Resources: Record<string, { Type: string; Properties: { Description?: string; Code?: { S3Key: string } } }>;
+  };
+  const worker = Object.values(template.Resources).find(
+    (resource) =>
+      resource.Type === 'AWS::Lambda::Function' && resource.Properties.Description?.startsWith('Processes documents'),
+  );
+  return join(cdkOut, `asset.${String(worker?.Properties.Code?.S3Key).replace(/\.zip$/, '')}`);
+};
+
+/** Runs the bundle in a fresh Node process, from a folder with no node_modules anywhere above it. */
+const runBundle = (file: string, options = '{}') => {
+  const script = `
+    const started = performance.now();
+    const bundle = await import('./index.mjs');
+    const initMs = performance.now() - started;
+    const bytes = (await import('node:fs')).readFileSync(process.argv[1]);
+    const result = await bundle.processDocument({ bytes, filename: process.argv[1].split('/').pop() }, { split: true, chunk_size: 1000, chunk_overlap: 200 }, ${options});
+    console.log(JSON.stringify({ initMs, format: result.format, count: result.document_count, pages: result.stats.pages, first: result.documents[0]?.page_content.slice(0, 80) }));
+  `;
+  const output = execFileSync(process.execPath, ['--input-type=module', '-e', script, file], {
+    cwd: folder,
+    env: { PATH: process.env.PATH ?? '', NODE_PATH: '' },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 120_000,
+  });
+  return JSON.parse(output.trim().split('\n').pop() ?? '{}') as {
+    initMs: number;
+    format: string;
+    count: number;
+    pages?: number;
+    first: string;
+  };
+};
+
+beforeAll(async () => {
+  const asset = workerAsset(await ensureSynth(inject('runId')));
+  folder = mkdtempSync(join(tmpdir(), 'docproc-worker-bundle-'));
+  copyFileSync(join(asset, 'index.mjs'), join(folder, 'index.mjs'));
+});
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+describe('the synthesized worker bundle, alone in an empty folder', () => {
+  it('reads a large PDF, with its PDF threads re-entering the bundle', () => {
+    const result = runBundle(corpusPath('pdf/DA-619p.pdf'), '{ limits: { pdfThreads: 2 } }');
+    expect(result).toMatchObject({ format: 'pdf', pages: 619 });
+    expect(result.count).toBeGreaterThan(619);
+  });
+
+  it('reads a small PDF on the calling thread', () => {
+    const result = runBundle(corpusPath('pdf/fake-memo.pdf'));
+    expect(result).toMatchObject({ format: 'pdf', count: 1 });
+    expect(result.first).toContain('May 5, 2023');
+  });
+
+  it('reads a DOCX', () => {
+    const result = runBundle(corpusPath('docx/fake.docx'));
+    expect(result).toMatchObject({ format: 'docx', count: 1, first: 'Lorem ipsum dolor sit amet.' });
+  });
+
+  it('reads an HTML page', () => {
+    const result = runBundle(corpusPath('zh/zh-memo.html'));
+    expect(result.format).toBe('html');
+    expect(result.first).toContain('异步文档处理服务说明');
+  });
+});

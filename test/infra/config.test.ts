@@ -1,0 +1,48 @@
+import { Template } from 'aws-cdk-lib/assertions';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseDeploymentConfig, readDeploymentConfig } from '../../lib/config.js';
+import { ARTIFACTS, synthesizeApp } from '../support/synth.js';
+
+describe('deployment configuration', () => {
+  it('has defaults for everything', () => {
+    expect(parseDeploymentConfig({})).toMatchObject({ workerConcurrency: 10, apiAuth: 'apiKey', maxReceiveCount: 3 });
+  });
+
+  it('lets -c key=value strings override cdk.json', () => {
+    const context: Record<string, unknown> = {
+      docproc: { workerConcurrency: 4, allowedSourceBuckets: ['a'] },
+      workerConcurrency: '7',
+      allowedSourceBuckets: 'x, y',
+    };
+    const config = readDeploymentConfig((key) => context[key]);
+    expect(config.workerConcurrency).toBe(7);
+    expect(config.allowedSourceBuckets).toEqual(['x', 'y']);
+  });
+
+  it.each([
+    [{ softTimeLimitMarginSeconds: 200, workerTimeoutSeconds: 300 }, 'softTimeLimitMarginSeconds'],
+    [{ urlFetchTimeoutSeconds: 290 }, 'urlFetchTimeoutSeconds'],
+    [{ resultRetentionDays: 3, taskRetentionDays: 7 }, 'resultRetentionDays'],
+    [{ directUploadMaxMb: 10 }, 'directUploadMaxMb'],
+    [{ workerConcurrency: 1 }, 'workerConcurrency'],
+    [{ logRetentionDays: 10 }, 'logRetentionDays'],
+    [{ apiAuth: 'iam' }, 'apiAuth'],
+    [{ workerConcurency: 5 }, 'workerConcurency'],
+  ])('refuses %j, naming %s', (input, key) => {
+    expect(() => parseDeploymentConfig(input)).toThrow(key);
+  });
+
+  it('with apiAuth=none: no key, no usage plan, the stage throttles instead', () => {
+    const { assembly } = synthesizeApp(join(ARTIFACTS, 'cdk.out.noauth'), { apiAuth: 'none' }, false);
+    const template = Template.fromJSON(assembly.getStackByName('DocProc').template);
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 0);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlan', 0);
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [{ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100, HttpMethod: '*', ResourcePath: '/*' }],
+    });
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
+      expect(method.Properties.ApiKeyRequired).toBeFalsy();
+    }
+  });
+});

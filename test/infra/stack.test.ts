@@ -1,0 +1,281 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+
+import { ensureSynth } from '../support/synth.js';
+
+let template: Template;
+let cdkOut: string;
+let raw: {
+  Resources: Record<string, { Type: string; Properties: Record<string, any> }>;
+  Outputs: Record<string, unknown>;
+};
+
+beforeAll(async () => {
+  cdkOut = await ensureSynth(inject('runId'));
+  const path = join(cdkOut, 'DocProc.template.json');
+  raw = JSON.parse(readFileSync(path, 'utf8'));
+  template = Template.fromJSON(raw);
+});
+
+const resourcesOf = (type: string) => Object.entries(raw.Resources).filter(([, resource]) => resource.Type === type);
+
+const functionByDescription = (text: string) => {
+  const found = resourcesOf('AWS::Lambda::Function').find(([, fn]) =>
+    String(fn.Properties.Description ?? '').startsWith(text),
+  );
+  if (!found) throw new Error(`no function described as ${text}`);
+  return found;
+};
+
+/** Every statement of the inline policy attached to a function's role. */
+const statementsOf = (functionId: string) => {
+  const roleRef = raw.Resources[functionId]?.Properties.Role['Fn::GetAtt'][0];
+  return resourcesOf('AWS::IAM::Policy')
+    .filter(([, policy]) => policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleRef))
+    .flatMap(
+      ([, policy]) =>
+        policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>,
+    );
+};
+const actionsOf = (functionId: string) =>
+  statementsOf(functionId)
+    .flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]))
+    .sort();
+
+describe('synthesized stack', () => {
+  it('passes the cdk-nag AwsSolutions checks', () => {
+    const report = JSON.parse(readFileSync(join(cdkOut, 'validation-report.json'), 'utf8'));
+    const violations = report.pluginReports.flatMap((plugin: { violations?: unknown[] }) => plugin.violations ?? []);
+    expect(violations).toEqual([]);
+  });
+
+  it('runs every function on Node.js 24, ARM64, traced, with a log group that expires', () => {
+    const functions = resourcesOf('AWS::Lambda::Function').filter(
+      ([id]) => !id.startsWith('BucketNotificationsHandler'),
+    );
+    expect(functions.length).toBe(12);
+    for (const [, fn] of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+      });
+      const logGroupId = fn.Properties.LoggingConfig.LogGroup.Ref as string;
+      expect(raw.Resources[logGroupId]?.Properties.RetentionInDays).toBe(30);
+    }
+  });
+
+  it('bundles every function into one ESM file with a source map, under 3 MB', () => {
+    const functions = resourcesOf('AWS::Lambda::Function').filter(
+      ([id]) => !id.startsWith('BucketNotificationsHandler'),
+    );
+    for (const [, fn] of functions) {
+      const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
+      const dir = join(cdkOut, `asset.${hash}`);
+      expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
+      expect(statSync(join(dir, 'index.mjs')).size).toBeLessThan(3 * 1024 * 1024);
+    }
+  });
+
+  it('grants each API function only what its route touches', () => {
+    const [getTask] = functionByDescription('GET task');
+    expect(actionsOf(getTask)).toEqual([
+      'dynamodb:GetItem',
+      's3:GetObject',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    const [list] = functionByDescription('GET tasks');
+    expect(actionsOf(list)).toEqual(['dynamodb:Query', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    const [cancel] = functionByDescription('POST cancel');
+    expect(actionsOf(cancel)).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    const [upload] = functionByDescription('POST upload:');
+    expect(actionsOf(upload)).toEqual(
+      expect.arrayContaining([
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+        's3:PutObject',
+        's3:DeleteObject',
+        'sqs:SendMessage',
+      ]),
+    );
+    expect(actionsOf(upload)).not.toContain('dynamodb:UpdateItem');
+    const s3Statements = statementsOf(upload).filter((statement) => String(statement.Action).startsWith('s3:'));
+    expect(JSON.stringify(s3Statements)).toContain('/direct/*');
+    expect(JSON.stringify(s3Statements)).not.toContain('/results/*');
+  });
+
+  it('lets workers read inputs and write results, and nothing else', () => {
+    const [worker] = functionByDescription('Processes documents from the standard');
+    expect(actionsOf(worker)).toEqual(
+      [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        's3:DeleteObject',
+        's3:GetObject',
+        's3:PutObject',
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
+    );
+    const text = JSON.stringify(statementsOf(worker));
+    expect(text).toContain('/results/*');
+    expect(text).toContain('/uploads/*');
+    expect(text).not.toContain('sqs:SendMessage');
+  });
+
+  it('derives each queue visibility timeout from its consumer: six times its timeout', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 1800,
+      RedrivePolicy: { maxReceiveCount: 3 },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 5400,
+      RedrivePolicy: { maxReceiveCount: 3 },
+    });
+    const [worker] = functionByDescription('Processes documents from the standard');
+    expect(raw.Resources[worker]?.Properties.Timeout).toBe(300);
+    for (const [, queue] of resourcesOf('AWS::SQS::Queue')) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
+    const deadLetterTargets = resourcesOf('AWS::SQS::Queue').filter(([, queue]) => queue.Properties.RedrivePolicy);
+    expect(deadLetterTargets).toHaveLength(3);
+  });
+
+  it('triggers workers with batch size, max concurrency and partial batch failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 10 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 2 } });
+    for (const [, mapping] of resourcesOf('AWS::Lambda::EventSourceMapping')) {
+      expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+    }
+  });
+
+  it('keeps the bucket private, encrypted, TLS-only, expiring by prefix, and notifying on uploads', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'uploads/', ExpirationInDays: 7, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'direct/', ExpirationInDays: 7 }),
+          Match.objectLike({ Prefix: 'results/', ExpirationInDays: 7 }),
+        ]),
+      },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'documents/' }),
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          Match.objectLike({
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'uploads/' }] } },
+          }),
+        ],
+      },
+    });
+  });
+
+  it('keeps tasks on demand, recoverable, expiring by TTL, listable by status and date', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+      GlobalSecondaryIndexes: Match.arrayWith([
+        Match.objectLike({
+          IndexName: 'by_status',
+          KeySchema: [
+            { AttributeName: 'status', KeyType: 'HASH' },
+            { AttributeName: 'created_at', KeyType: 'RANGE' },
+          ],
+        }),
+        Match.objectLike({
+          IndexName: 'by_created',
+          KeySchema: [
+            { AttributeName: 'list_pk', KeyType: 'HASH' },
+            { AttributeName: 'created_at', KeyType: 'RANGE' },
+          ],
+        }),
+      ]),
+    });
+  });
+
+  it('requires the API key on every method and throttles through a usage plan', () => {
+    const methods = resourcesOf('AWS::ApiGateway::Method');
+    expect(methods).toHaveLength(7);
+    for (const [, method] of methods) expect(method.Properties.ApiKeyRequired).toBe(true);
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      MinimumCompressionSize: 1024,
+      BinaryMediaTypes: ['multipart/form-data'],
+    });
+  });
+
+  it('exposes the routes of API.md', () => {
+    const paths = resourcesOf('AWS::ApiGateway::Resource').map(
+      ([, resource]) => resource.Properties.PathPart as string,
+    );
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'documents',
+        'async',
+        'upload',
+        'process',
+        'upload-url',
+        'tasks',
+        '{task_id}',
+        'cancel',
+        'retry',
+      ]),
+    );
+  });
+
+  it('outputs what clients and operators need', () => {
+    expect(Object.keys(raw.Outputs).sort()).toEqual(
+      [
+        'ApiKeyId',
+        'ApiUrl',
+        'BucketName',
+        'DeadLetterQueueUrl',
+        'LargeDeadLetterQueueUrl',
+        'LargeQueueUrl',
+        'QueueUrl',
+        'TableName',
+      ].sort(),
+    );
+  });
+
+  it('runs the janitor on a schedule', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+  });
+});

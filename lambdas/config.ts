@@ -57,6 +57,8 @@ export const workerConfigSchema = z.object({
   QUEUE_CLASS: z.enum(['standard', 'large']),
   SOFT_TIME_LIMIT_MARGIN_MS: int,
   FUNCTION_TIMEOUT_MS: int,
+  /** A run's claim on its task outlives the function timeout by this much. */
+  LEASE_MARGIN_MS: int.default(30_000),
   URL_FETCH_MAX_BYTES: int,
   URL_FETCH_TIMEOUT_MS: int,
   MAX_INPUT_BYTES: int,

@@ -4,7 +4,9 @@ import {
   UpdateTimeToLiveCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { TABLE } from '../lib/definitions.js';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { TABLE, type QueueSettings } from '../lib/definitions.js';
 
 /**
  * The task table as the CDK stack defines it (key, indexes, TTL), created on
@@ -45,4 +47,37 @@ export const createTaskTable = async (client: DynamoDBClient, tableName: string)
       }),
     )
     .catch(() => undefined); // dynalite does not implement TTL; the service also checks expires_at itself
+};
+
+export interface QueuePair {
+  name: string;
+  url: string;
+  arn: string;
+  deadLetters: { name: string; url: string; arn: string };
+  settings: QueueSettings;
+}
+
+/**
+ * A work queue and its DLQ with the settings the CDK stack gives them
+ * (visibility timeout six times the consumer's timeout, redrive after
+ * maxReceiveCount, long polling, retention).
+ */
+export const createQueuePair = async (sqs: SQSClient, name: string, settings: QueueSettings): Promise<QueuePair> => {
+  const create = async (queueName: string, attributes: Record<string, string>) => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: queueName, Attributes: attributes }));
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+    return { name: queueName, url: String(QueueUrl), arn: String(Attributes?.QueueArn) };
+  };
+  const deadLetters = await create(`${name}-dlq`, { MessageRetentionPeriod: String(settings.dlqRetentionSeconds) });
+  const queue = await create(name, {
+    VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(settings.retentionSeconds),
+    ReceiveMessageWaitTimeSeconds: String(settings.receiveWaitSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetters.arn, maxReceiveCount: settings.maxReceiveCount }),
+  });
+  return { ...queue, deadLetters, settings };
+};
+
+export const createBucket = async (s3: S3Client, bucket: string): Promise<void> => {
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 };

@@ -9,6 +9,15 @@ export interface AwsClients {
   sqs: SQSClient;
 }
 
+/**
+ * Checksums only where S3 requires them: by default the SDK signs a CRC32 of
+ * the (empty) body into presigned PUT URLs, and S3 then rejects every upload.
+ */
+export const S3_CLIENT_OPTIONS = {
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED',
+} as const;
+
 let clients: AwsClients | undefined;
 
 /**
@@ -22,7 +31,7 @@ export const awsClients = (options: { forcePathStyle?: boolean } = {}): AwsClien
     dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     }),
-    s3: new S3Client({ forcePathStyle: options.forcePathStyle ?? false }),
+    s3: new S3Client({ ...S3_CLIENT_OPTIONS, forcePathStyle: options.forcePathStyle ?? false }),
     sqs: new SQSClient({}),
   };
   return clients;

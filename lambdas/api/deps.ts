@@ -11,14 +11,11 @@ export interface ApiDeps extends TaskServiceDeps {
   newId: () => string;
 }
 
-let deps: ApiDeps | undefined;
-
-/** Real adapters over the SDK clients, built once per cold start from the environment. */
-export const apiDeps = (): ApiDeps => {
-  if (deps) return deps;
-  const config = loadConfig(apiConfigSchema);
+/** Real adapters over the SDK clients, for a function whose environment is `env`. */
+export const buildApiDeps = (env: NodeJS.ProcessEnv): ApiDeps => {
+  const config = loadConfig(apiConfigSchema, env);
   const clients = awsClients({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
-  deps = {
+  return {
     config,
     store: new DynamoTaskStore(clients.dynamo, config.TABLE_NAME),
     blobs: new S3BlobStore(clients.s3),
@@ -26,8 +23,12 @@ export const apiDeps = (): ApiDeps => {
     clock: systemClock,
     newId: newTaskId,
   };
-  return deps;
 };
+
+let deps: ApiDeps | undefined;
+
+/** Built once per cold start from the function's environment. */
+export const apiDeps = (): ApiDeps => (deps ??= buildApiDeps(process.env));
 
 export const submissionPolicy = (config: ApiConfig) => ({
   taskRetentionDays: config.TASK_RETENTION_DAYS,

@@ -19,13 +19,10 @@ export interface WorkerDeps {
   progressIntervalMs: number;
 }
 
-let deps: WorkerDeps | undefined;
-
-export const workerDeps = (): WorkerDeps => {
-  if (deps) return deps;
-  const config = loadConfig(workerConfigSchema);
+export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
+  const config = loadConfig(workerConfigSchema, env);
   const clients = awsClients({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
-  deps = {
+  return {
     config,
     store: new DynamoTaskStore(clients.dynamo, config.TABLE_NAME),
     blobs: new S3BlobStore(clients.s3),
@@ -35,5 +32,9 @@ export const workerDeps = (): WorkerDeps => {
     processDocument,
     progressIntervalMs: 1000,
   };
-  return deps;
 };
+
+let deps: WorkerDeps | undefined;
+
+/** Built once per cold start from the function's environment. */
+export const workerDeps = (): WorkerDeps => (deps ??= buildWorkerDeps(process.env));

@@ -34,27 +34,27 @@ const once = <T>(build: () => T): (() => T) => {
   return () => (value ??= build());
 };
 
-export const dlqDeps = once((): DlqDeps => {
-  const config = loadConfig(dlqConfigSchema);
+export const buildDlqDeps = (env: NodeJS.ProcessEnv): DlqDeps => {
+  const config = loadConfig(dlqConfigSchema, env);
   return {
     store: new DynamoTaskStore(awsClients().dynamo, config.TABLE_NAME),
     clock: systemClock,
     functionTimeoutMs: config.FUNCTION_TIMEOUT_MS,
   };
-});
+};
 
-export const uploadEventsDeps = once((): UploadEventsDeps => {
-  const config = loadConfig(uploadEventsConfigSchema);
+export const buildUploadEventsDeps = (env: NodeJS.ProcessEnv): UploadEventsDeps => {
+  const config = loadConfig(uploadEventsConfigSchema, env);
   const clients = awsClients();
   return {
     store: new DynamoTaskStore(clients.dynamo, config.TABLE_NAME),
     queue: new SqsJobQueue(clients.sqs, { standard: config.QUEUE_URL, large: config.LARGE_QUEUE_URL }),
     clock: systemClock,
   };
-});
+};
 
-export const janitorDeps = once((): JanitorDeps => {
-  const config = loadConfig(janitorConfigSchema);
+export const buildJanitorDeps = (env: NodeJS.ProcessEnv): JanitorDeps => {
+  const config = loadConfig(janitorConfigSchema, env);
   const clients = awsClients({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
   return {
     config,
@@ -63,4 +63,8 @@ export const janitorDeps = once((): JanitorDeps => {
     queue: new SqsJobQueue(clients.sqs, { standard: config.QUEUE_URL, large: config.LARGE_QUEUE_URL }),
     clock: systemClock,
   };
-});
+};
+
+export const dlqDeps = once(() => buildDlqDeps(process.env));
+export const uploadEventsDeps = once(() => buildUploadEventsDeps(process.env));
+export const janitorDeps = once(() => buildJanitorDeps(process.env));

@@ -9,7 +9,6 @@ import type { WorkerDeps } from './deps.js';
 /** `done`: the message can be deleted. `retry`: leave it to come back later. */
 export type RunOutcome = 'done' | 'retry';
 
-const LEASE_MARGIN_MS = 30_000;
 
 /**
  * Writes progress to the task row: throttled within a stage, at once on a
@@ -121,7 +120,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     'start',
     {
       run_id: runId,
-      lease_expires_at: new Date(now.getTime() + config.FUNCTION_TIMEOUT_MS + LEASE_MARGIN_MS).toISOString(),
+      lease_expires_at: new Date(now.getTime() + config.FUNCTION_TIMEOUT_MS + config.LEASE_MARGIN_MS).toISOString(),
       started_at: task.started_at ?? now.toISOString(),
       stage: 'fetching',
     },

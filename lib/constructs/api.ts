@@ -16,7 +16,8 @@ import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { bytes, type DeploymentConfig } from '../config.js';
+import type { DeploymentConfig } from '../config.js';
+import { API_TIMEOUT_SECONDS, apiEnvironment } from '../function-environment.js';
 import { API_BASE_PATH, PREFIX, ROUTES, type RouteHandler } from '../definitions.js';
 import type { Queues } from './queues.js';
 import { ServiceFunction } from './service-function.js';
@@ -101,21 +102,12 @@ export class Api extends Construct {
         .split('/')
         .reduce<IResource>((resource, part) => resource.getResource(part) ?? resource.addResource(part), base);
 
-    const common = {
-      LARGE_INPUT_THRESHOLD_BYTES: bytes(config.largeInputThresholdMb),
-      DIRECT_UPLOAD_MAX_BYTES: bytes(config.directUploadMaxMb),
-      PRESIGNED_UPLOAD_MAX_BYTES: bytes(config.presignedUploadMaxMb),
-      PRESIGNED_URL_TTL_SECONDS: config.presignedUrlTtlSeconds,
-      RESULT_INLINE_LIMIT_BYTES: bytes(config.resultInlineLimitMb),
-      TASK_RETENTION_DAYS: config.taskRetentionDays,
-      ALLOWED_SOURCE_BUCKETS: config.allowedSourceBuckets.join(','),
-      CORS_ORIGINS: config.corsOrigins.join(','),
-    };
+    const common = apiEnvironment(config);
     const routeFunction = (name: RouteHandler, description: string) =>
       new ServiceFunction(this, name.charAt(0).toUpperCase() + name.slice(1), {
         entry: ROUTE_ENTRIES[name],
         description,
-        timeout: Duration.seconds(29),
+        timeout: Duration.seconds(API_TIMEOUT_SECONDS),
         memorySize: name === 'upload' ? 1024 : 512,
         logRetention,
       }).setEnvironment(common);

@@ -7,7 +7,16 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { EventType, type Bucket } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
-import { bytes, type DeploymentConfig } from '../config.js';
+import type { DeploymentConfig } from '../config.js';
+import {
+  DLQ_TIMEOUT_SECONDS,
+  dlqEnvironment,
+  JANITOR_TIMEOUT_SECONDS,
+  janitorEnvironment,
+  UPLOAD_EVENTS_TIMEOUT_SECONDS,
+  workerEnvironment,
+  workerTimeoutSeconds,
+} from '../function-environment.js';
 import { PREFIX } from '../definitions.js';
 import type { Queues, WorkQueue } from './queues.js';
 import { ServiceFunction } from './service-function.js';
@@ -22,9 +31,9 @@ export interface WorkersProps {
 
 /** Timeouts of the consumers, which the queues' visibility timeouts are derived from. */
 export const consumerTimeouts = (config: DeploymentConfig) => ({
-  worker: Duration.seconds(config.workerTimeoutSeconds),
-  largeWorker: Duration.seconds(config.largeWorkerTimeoutSeconds),
-  uploadEvents: Duration.seconds(30),
+  worker: Duration.seconds(workerTimeoutSeconds(config, 'standard')),
+  largeWorker: Duration.seconds(workerTimeoutSeconds(config, 'large')),
+  uploadEvents: Duration.seconds(UPLOAD_EVENTS_TIMEOUT_SECONDS),
 });
 
 /**
@@ -58,16 +67,7 @@ export class Workers extends Construct {
         .useTable(table, 'get', 'update')
         .useBucket(bucket, { read: [PREFIX.uploads, PREFIX.direct], write: [PREFIX.results], delete: [PREFIX.results] })
         .readBuckets(config.allowedSourceBuckets)
-        .setEnvironment({
-          QUEUE_CLASS: queueClass,
-          FUNCTION_TIMEOUT_MS: timeout.toMilliseconds(),
-          SOFT_TIME_LIMIT_MARGIN_MS: config.softTimeLimitMarginSeconds * 1000,
-          URL_FETCH_MAX_BYTES: bytes(config.urlFetchMaxMb),
-          URL_FETCH_TIMEOUT_MS: config.urlFetchTimeoutSeconds * 1000,
-          MAX_INPUT_BYTES: bytes(Math.max(config.presignedUploadMaxMb, config.urlFetchMaxMb)),
-          MAX_PAGES: config.maxPages,
-          ALLOWED_SOURCE_BUCKETS: config.allowedSourceBuckets.join(','),
-        });
+        .setEnvironment(workerEnvironment(config, queueClass));
       fn.addEventSource(
         new SqsEventSource(queue.queue, {
           batchSize: large ? 1 : config.workerBatchSize,
@@ -140,7 +140,7 @@ export class Workers extends Construct {
       .useBucket(bucket, { read: [PREFIX.uploads] })
       .sendsTo(queues.standard.queue, 'QUEUE_URL')
       .sendsTo(queues.large.queue, 'LARGE_QUEUE_URL')
-      .setEnvironment({ PENDING_REQUEUE_MINUTES: config.pendingRequeueMinutes });
+      .setEnvironment(janitorEnvironment(config));
     new Rule(this, 'JanitorSchedule', {
       schedule: Schedule.rate(Duration.minutes(config.janitorIntervalMinutes)),
       targets: [new LambdaFunction(this.janitor)],

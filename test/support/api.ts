@@ -4,6 +4,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { S3_CLIENT_OPTIONS } from '../../lambdas/adapters/clients.js';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { S3BlobStore } from '../../lambdas/adapters/s3-blob-store.js';
 import { SqsJobQueue } from '../../lambdas/adapters/sqs-job-queue.js';
@@ -22,7 +23,7 @@ export const mockedAws = () => {
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region, credentials }), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const s3 = new S3Client({ region, credentials });
+  const s3 = new S3Client({ ...S3_CLIENT_OPTIONS, region, credentials });
   const sqs = new SQSClient({ region, credentials });
   return { dynamo, s3, sqs, ddbMock: mockClient(dynamo), s3Mock: mockClient(s3), sqsMock: mockClient(sqs) };
 };

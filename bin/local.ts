@@ -1,0 +1,71 @@
+/**
+ * `npm start`: the whole service on this machine, on its embedded defaults.
+ *
+ *   npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir .local-data] [--api-key KEY] [--allow-private-urls]
+ */
+import { parseArgs } from 'node:util';
+import { startLocalStack } from '../local/stack.js';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '8000' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'data-dir': { type: 'string' },
+    'api-key': { type: 'string', default: process.env.DOCPROC_API_KEY },
+    'allow-private-urls': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+if (values.help) {
+  console.log('usage: npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY] [--allow-private-urls]');
+  process.exit(0);
+}
+
+const started = performance.now();
+const stack = await startLocalStack({
+  port: Number(values.port),
+  host: values.host,
+  dataDir: values['data-dir'],
+  apiKey: values['api-key'],
+  allowPrivateUrls: values['allow-private-urls'],
+  log: (line) => console.log(`[local] ${line}`),
+});
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+
+console.log(`docproc is running (ready in ${seconds} s)
+  API          ${stack.apiUrl}
+  Monitor      ${stack.url}/
+  Try it       curl -F file=@../shared/corpus/pdf/fake-memo.pdf ${stack.apiUrl}/upload
+  Storage      ${values['data-dir'] ? `task rows and objects kept in ${values['data-dir']}` : 'in memory (use --data-dir to keep tasks across restarts)'}
+  API key      ${values['api-key'] ? 'required (x-api-key header)' : 'not required'}${values['allow-private-urls'] ? '\n  URL sources  private and loopback addresses ALLOWED (testing only)' : ''}
+Press Ctrl-C to stop.`);
+
+// One status line, printed when it changes.
+let lastStatus = '';
+const status = setInterval(() => {
+  const busy = Object.entries(stack.busy())
+    .filter(([, count]) => count > 0)
+    .map(([name, count]) => `${name} ${count}`)
+    .join(', ');
+  const line = busy ? `[local] running: ${busy}` : '[local] idle';
+  if (line !== lastStatus) console.log(line);
+  lastStatus = line;
+}, 1000);
+status.unref();
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) {
+    console.log('\nForced exit.');
+    process.exit(1);
+  }
+  stopping = true;
+  console.log(`\n${signal}: finishing work under way (Ctrl-C again to force)…`);
+  void stack.stop().then(() => {
+    console.log('Stopped.');
+    process.exit(0);
+  });
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -1,0 +1,45 @@
+import { bytes, type DeploymentConfig } from './config.js';
+
+/**
+ * The environment each kind of function gets from the configuration (besides
+ * the resource names that the grant helpers add). The CDK constructs and the
+ * embedded local stack both build it here, and a test compares the two.
+ */
+export const apiEnvironment = (config: DeploymentConfig) => ({
+  LARGE_INPUT_THRESHOLD_BYTES: bytes(config.largeInputThresholdMb),
+  DIRECT_UPLOAD_MAX_BYTES: bytes(config.directUploadMaxMb),
+  PRESIGNED_UPLOAD_MAX_BYTES: bytes(config.presignedUploadMaxMb),
+  PRESIGNED_URL_TTL_SECONDS: config.presignedUrlTtlSeconds,
+  RESULT_INLINE_LIMIT_BYTES: bytes(config.resultInlineLimitMb),
+  TASK_RETENTION_DAYS: config.taskRetentionDays,
+  ALLOWED_SOURCE_BUCKETS: config.allowedSourceBuckets.join(','),
+  CORS_ORIGINS: config.corsOrigins.join(','),
+});
+
+export const workerTimeoutSeconds = (config: DeploymentConfig, queueClass: 'standard' | 'large') =>
+  queueClass === 'large' ? config.largeWorkerTimeoutSeconds : config.workerTimeoutSeconds;
+
+export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standard' | 'large') => ({
+  QUEUE_CLASS: queueClass,
+  FUNCTION_TIMEOUT_MS: workerTimeoutSeconds(config, queueClass) * 1000,
+  SOFT_TIME_LIMIT_MARGIN_MS: config.softTimeLimitMarginSeconds * 1000,
+  URL_FETCH_MAX_BYTES: bytes(config.urlFetchMaxMb),
+  URL_FETCH_TIMEOUT_MS: config.urlFetchTimeoutSeconds * 1000,
+  MAX_INPUT_BYTES: bytes(Math.max(config.presignedUploadMaxMb, config.urlFetchMaxMb)),
+  MAX_PAGES: config.maxPages,
+  ALLOWED_SOURCE_BUCKETS: config.allowedSourceBuckets.join(','),
+});
+
+export const dlqEnvironment = (config: DeploymentConfig) => ({
+  FUNCTION_TIMEOUT_MS: config.workerTimeoutSeconds * 1000,
+});
+
+export const janitorEnvironment = (config: DeploymentConfig) => ({
+  PENDING_REQUEUE_MINUTES: config.pendingRequeueMinutes,
+});
+
+/** Timeouts of the queue consumers; each queue's visibility timeout is derived from its consumer's. */
+export const UPLOAD_EVENTS_TIMEOUT_SECONDS = 30;
+export const API_TIMEOUT_SECONDS = 29;
+export const DLQ_TIMEOUT_SECONDS = 30;
+export const JANITOR_TIMEOUT_SECONDS = 120;

@@ -18,7 +18,9 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log('usage: npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY] [--allow-private-urls]');
+  console.log(
+    'usage: npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY] [--allow-private-urls]',
+  );
   process.exit(0);
 }
 

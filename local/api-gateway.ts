@@ -130,10 +130,13 @@ export const toProxyEvent = (
 };
 
 const send = (request: IncomingMessage, response: ServerResponse, result: APIGatewayProxyResult) => {
-  let body: Buffer = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
+  let body: Buffer = result.isBase64Encoded
+    ? Buffer.from(result.body, 'base64')
+    : Buffer.from(result.body ?? '', 'utf8');
   const headers: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(result.headers ?? {})) headers[key.toLowerCase()] = String(value);
-  for (const [key, values] of Object.entries(result.multiValueHeaders ?? {})) headers[key.toLowerCase()] = values.map(String);
+  for (const [key, values] of Object.entries(result.multiValueHeaders ?? {}))
+    headers[key.toLowerCase()] = values.map(String);
   const acceptsGzip = /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
   if (acceptsGzip && body.length >= GATEWAY.minCompressionBytes && !headers['content-encoding']) {
     body = gzipSync(body);
@@ -149,7 +152,9 @@ const send = (request: IncomingMessage, response: ServerResponse, result: APIGat
  * it: REST proxy events, binary multipart bodies, the 10 MB request limit,
  * the 29 s integration timeout, the API key check, gzip above 1 KB.
  */
-export const startGateway = async (options: GatewayOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> => {
+export const startGateway = async (
+  options: GatewayOptions,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> => {
   const server = createServer((request, response) => {
     void (async () => {
       const url = new URL(request.url ?? '/', 'http://localhost');
@@ -169,20 +174,34 @@ export const startGateway = async (options: GatewayOptions): Promise<{ server: S
       if (body === undefined) return gatewayError(response, 413, 'REQUEST_TOO_LARGE', 'Request Too Long');
       if (options.extra && (await options.extra(request, response, body))) return;
 
-      const route = compiled.find((candidate) => candidate.method === request.method && candidate.pattern.test(url.pathname));
+      const route = compiled.find(
+        (candidate) => candidate.method === request.method && candidate.pattern.test(url.pathname),
+      );
       if (!route) return gatewayError(response, 403, 'MISSING_AUTHENTICATION_TOKEN', 'Missing Authentication Token');
       if (options.apiKey !== undefined && request.headers['x-api-key'] !== options.apiKey) {
         return gatewayError(response, 403, 'INVALID_API_KEY', 'Forbidden');
       }
       const match = route.pattern.exec(url.pathname);
       const pathParameters = match?.groups ? { ...match.groups } : null;
-      const event = toProxyEvent(request, url, body, route.resource, pathParameters, options.apiKey ? 'local-api-key' : null);
+      const event = toProxyEvent(
+        request,
+        url,
+        body,
+        route.resource,
+        pathParameters,
+        options.apiKey ? 'local-api-key' : null,
+      );
       const fn = options.routes[route.handler];
       try {
-        const result = await invoke({ ...fn, timeoutMs: Math.min(fn.timeoutMs, GATEWAY.integrationTimeoutMs) }, event, event.requestContext.requestId);
+        const result = await invoke(
+          { ...fn, timeoutMs: Math.min(fn.timeoutMs, GATEWAY.integrationTimeoutMs) },
+          event,
+          event.requestContext.requestId,
+        );
         send(request, response, result);
       } catch (error) {
-        if (error instanceof InvocationTimeout) return gatewayError(response, 504, 'INTEGRATION_TIMEOUT', 'Endpoint request timed out');
+        if (error instanceof InvocationTimeout)
+          return gatewayError(response, 504, 'INTEGRATION_TIMEOUT', 'Endpoint request timed out');
         console.error(error);
         return gatewayError(response, 502, 'BAD_GATEWAY', 'Internal server error');
       }

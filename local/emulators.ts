@@ -31,7 +31,9 @@ const listen = (server: Server, host: string) =>
  * for DynamoDB (on disk under `dataDir` when given, in memory otherwise).
  * Both speak the AWS wire protocols, so the handlers use the real SDK.
  */
-export const startEmulators = async (options: { host?: string; dataDir?: string | undefined } = {}): Promise<Emulators> => {
+export const startEmulators = async (
+  options: { host?: string; dataDir?: string | undefined } = {},
+): Promise<Emulators> => {
   const host = options.host ?? '127.0.0.1';
   // fauxqs queue URLs are `http://sqs.<region>.localhost:<port>/…` and the SDK sends to the
   // queue URL's host: resolve *.localhost to the loopback address in this process.
@@ -44,7 +46,10 @@ export const startEmulators = async (options: { host?: string; dataDir?: string 
     const [path = '', query = ''] = request.url.split('?');
     const params = new URLSearchParams(query);
     if (params.has('uploadId') || request.headers['x-amz-copy-source']) return; // multipart parts and copies
-    const [bucket = '', ...rest] = path.slice(1).split('/').map((segment) => decodeURIComponent(segment));
+    const [bucket = '', ...rest] = path
+      .slice(1)
+      .split('/')
+      .map((segment) => decodeURIComponent(segment));
     const key = rest.join('/');
     if (!bucket || !key) return; // CreateBucket
     const size = Number(request.headers['x-amz-decoded-content-length'] ?? request.headers['content-length'] ?? 0);

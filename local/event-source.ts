@@ -1,9 +1,4 @@
-import {
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  type Message,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { invoke, type LocalFunction } from './lambda-runtime.js';
 
@@ -74,14 +69,18 @@ export class SqsEventSource {
     while (this.running) {
       const abort = new AbortController();
       this.aborts.add(abort);
-      let messages: Message[] = [];
+      let messages: Message[];
       try {
         const response = await this.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: this.options.queueUrl,
             MaxNumberOfMessages: this.options.batchSize,
             WaitTimeSeconds: this.options.waitSeconds ?? 20,
-            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'ApproximateFirstReceiveTimestamp'],
+            MessageSystemAttributeNames: [
+              'ApproximateReceiveCount',
+              'SentTimestamp',
+              'ApproximateFirstReceiveTimestamp',
+            ],
           }),
           { abortSignal: abort.signal },
         );

@@ -43,6 +43,14 @@ export interface Faults {
   failRead?: (key: string) => boolean;
 }
 
+/** Test-only timing knobs (see LocalStackOptions.timing). */
+export interface LocalTiming {
+  workerTimeoutMs?: number;
+  softTimeLimitMarginMs?: number;
+  visibilityTimeoutSeconds?: number;
+  leaseMarginMs?: number;
+}
+
 /** Variables only the local runtime sets: endpoints and switches the CDK stack never sets. */
 export const LOCAL_ONLY_VARIABLES = ['S3_FORCE_PATH_STYLE', 'ALLOW_PRIVATE_URLS', 'LEASE_MARGIN_MS'];
 
@@ -71,7 +79,7 @@ export interface LocalFunctions {
 export const localFunctions = (
   config: DeploymentConfig,
   resources: LocalResources,
-  options: { allowPrivateUrls: boolean; leaseMarginMs?: number; faults?: Faults },
+  options: { allowPrivateUrls: boolean; timing?: LocalTiming; faults?: Faults },
 ): LocalFunctions => {
   const base = { S3_FORCE_PATH_STYLE: 'true', ALLOW_PRIVATE_URLS: String(options.allowPrivateUrls) };
   const table = { TABLE_NAME: resources.tableName };
@@ -96,17 +104,23 @@ export const localFunctions = (
   };
 
   const worker = (queueClass: 'standard' | 'large'): LocalFunction<SQSEvent, SQSBatchResponse> => {
+    const timing = options.timing ?? {};
+    const timeoutMs = timing.workerTimeoutMs ?? workerTimeoutSeconds(config, queueClass) * 1000;
     const env = {
       ...base,
       ...table,
       ...bucket,
       ...stringify(workerEnvironment(config, queueClass)),
-      ...(options.leaseMarginMs === undefined ? {} : { LEASE_MARGIN_MS: String(options.leaseMarginMs) }),
+      ...(timing.workerTimeoutMs === undefined ? {} : { FUNCTION_TIMEOUT_MS: String(timeoutMs) }),
+      ...(timing.softTimeLimitMarginMs === undefined
+        ? {}
+        : { SOFT_TIME_LIMIT_MARGIN_MS: String(timing.softTimeLimitMarginMs) }),
+      ...(timing.leaseMarginMs === undefined ? {} : { LEASE_MARGIN_MS: String(timing.leaseMarginMs) }),
     };
     const deps = once((): WorkerDeps => withFaults(buildWorkerDeps(env), options.faults));
     return {
       name: queueClass === 'large' ? 'largeWorker' : 'worker',
-      timeoutMs: workerTimeoutSeconds(config, queueClass) * 1000,
+      timeoutMs,
       memoryMb: queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb,
       environment: env,
       handler: makeWorkerHandler(deps),

@@ -7,12 +7,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoTaskStore } from '../lambdas/adapters/dynamo-task-store.js';
 import { taskMessage, type QueueClass } from '../lambdas/core/task.js';
 import { parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
+
 import { PREFIX, queueSettings } from '../lib/definitions.js';
 import { UPLOAD_EVENTS_TIMEOUT_SECONDS, workerTimeoutSeconds } from '../lib/function-environment.js';
 import { startGateway } from './api-gateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import { SqsEventSource } from './event-source.js';
-import { localFunctions, type Faults, type LocalFunctions } from './functions.js';
+import { localFunctions, type Faults, type LocalFunctions, type LocalTiming } from './functions.js';
 import { invoke } from './lambda-runtime.js';
 import { createBucket, createQueuePair, createTaskTable, type QueuePair } from './provision.js';
 
@@ -28,10 +29,11 @@ export interface LocalStackOptions {
   /** Deployment configuration overrides (the same keys as cdk.json). */
   config?: Record<string, unknown>;
   /**
-   * Test knobs: shorter worker timeouts (and so visibility timeouts and leases)
-   * than a deployment allows, so that retries and the DLQ can be seen in seconds.
+   * Test knobs, beyond what a deployment allows, so that redelivery, leases
+   * and the DLQ can be seen in seconds: worker timeout and soft-limit margin,
+   * the queues' visibility timeout, and the lease margin.
    */
-  timing?: { workerTimeoutSeconds?: number; leaseMarginMs?: number };
+  timing?: LocalTiming;
   faults?: Faults;
   log?: (line: string) => void;
 }
@@ -90,7 +92,9 @@ const restoreObjects = async (s3: S3Client, bucket: string, dir: string) => {
       continue; // a directory
     }
     const meta = JSON.parse(readFileSync(`${file}.meta.json`, 'utf8')) as { contentType?: string };
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: relative(dir, file), Body: body, ContentType: meta.contentType }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: relative(dir, file), Body: body, ContentType: meta.contentType }),
+    );
     restored++;
   }
   return restored;
@@ -104,13 +108,14 @@ const restoreObjects = async (s3: S3Client, bucket: string, dir: string) => {
  */
 export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
   const log = options.log ?? (() => {});
-  const parsed = parseDeploymentConfig({ apiAuth: options.apiKey ? 'apiKey' : 'none', ...options.config });
-  const config: DeploymentConfig = {
-    ...parsed,
-    ...(options.timing?.workerTimeoutSeconds === undefined
+  const config = parseDeploymentConfig({ apiAuth: options.apiKey ? 'apiKey' : 'none', ...options.config });
+  const timing = options.timing ?? {};
+  const settings = (consumerTimeoutSeconds: number) => ({
+    ...queueSettings(consumerTimeoutSeconds, config.maxReceiveCount),
+    ...(timing.visibilityTimeoutSeconds === undefined
       ? {}
-      : { workerTimeoutSeconds: options.timing.workerTimeoutSeconds, largeWorkerTimeoutSeconds: options.timing.workerTimeoutSeconds }),
-  };
+      : { visibilityTimeoutSeconds: timing.visibilityTimeoutSeconds }),
+  });
   const emulators: Emulators = await startEmulators({ host: '127.0.0.1', dataDir: options.dataDir });
 
   // Every SDK client in this process (the handlers' included) talks to the emulators.
@@ -133,15 +138,20 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   if (!TableNames?.includes(NAMES.table)) await createTaskTable(rawDynamo, NAMES.table);
   await createBucket(s3, NAMES.bucket);
   const queues = {
-    standard: await createQueuePair(sqs, 'docproc-standard', queueSettings(workerTimeoutSeconds(config, 'standard'), config.maxReceiveCount)),
-    large: await createQueuePair(sqs, 'docproc-large', queueSettings(workerTimeoutSeconds(config, 'large'), config.maxReceiveCount)),
-    uploadEvents: await createQueuePair(sqs, 'docproc-upload-events', queueSettings(UPLOAD_EVENTS_TIMEOUT_SECONDS, config.maxReceiveCount)),
+    standard: await createQueuePair(sqs, 'docproc-standard', settings(workerTimeoutSeconds(config, 'standard'))),
+    large: await createQueuePair(sqs, 'docproc-large', settings(workerTimeoutSeconds(config, 'large'))),
+    uploadEvents: await createQueuePair(sqs, 'docproc-upload-events', settings(UPLOAD_EVENTS_TIMEOUT_SECONDS)),
   };
 
   const functions = localFunctions(
     config,
-    { tableName: NAMES.table, bucketName: NAMES.bucket, queueUrl: queues.standard.url, largeQueueUrl: queues.large.url },
-    { allowPrivateUrls: options.allowPrivateUrls ?? false, leaseMarginMs: options.timing?.leaseMarginMs, faults: options.faults },
+    {
+      tableName: NAMES.table,
+      bucketName: NAMES.bucket,
+      queueUrl: queues.standard.url,
+      largeQueueUrl: queues.large.url,
+    },
+    { allowPrivateUrls: options.allowPrivateUrls ?? false, timing, faults: options.faults },
   );
 
   if (options.dataDir) {
@@ -170,7 +180,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
           awsRegion: region,
           eventTime: new Date().toISOString(),
           eventName: 'ObjectCreated:Put',
-          s3: { bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/'), size } },
+          s3: {
+            bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
+            object: { key: encodeURIComponent(key).replace(/%2F/g, '/'), size },
+          },
         },
       ],
     };

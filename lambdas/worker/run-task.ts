@@ -9,7 +9,6 @@ import type { WorkerDeps } from './deps.js';
 /** `done`: the message can be deleted. `retry`: leave it to come back later. */
 export type RunOutcome = 'done' | 'retry';
 
-
 /**
  * Writes progress to the task row: throttled within a stage, at once on a
  * stage change, never lower than what the row already shows. A write the

@@ -87,10 +87,10 @@ export class Workers extends Construct {
       'DeadLetters',
       'worker/dlq.ts',
       'Marks dead-lettered tasks FAILURE',
-      Duration.seconds(30),
+      Duration.seconds(DLQ_TIMEOUT_SECONDS),
     )
       .useTable(table, 'get', 'update')
-      .setEnvironment({ FUNCTION_TIMEOUT_MS: timeouts.worker.toMilliseconds() });
+      .setEnvironment(dlqEnvironment(config));
     for (const queue of [queues.standard, queues.large]) {
       this.deadLetters.addEventSource(
         new SqsEventSource(queue.deadLetters, { batchSize: 10, reportBatchItemFailures: true }),
@@ -134,7 +134,7 @@ export class Workers extends Construct {
       'Janitor',
       'worker/janitor.ts',
       'Expires abandoned uploads, requeues lost tasks',
-      Duration.minutes(2),
+      Duration.seconds(JANITOR_TIMEOUT_SECONDS),
     )
       .useTable(table, 'get', 'query', 'update')
       .useBucket(bucket, { read: [PREFIX.uploads] })

@@ -39,11 +39,16 @@ describe('uploads', () => {
     expect(task).toMatchObject({ status: 'SUCCESS', progress: 100, stage: 'done', attempts: 1 });
     expect(task.result).toMatchObject({ status: 'success', format, filename: file.split('/').pop() });
     expect(task.result.documents[0].page_content).toContain(text);
-    expect(task.result.documents[0].metadata).toMatchObject({ source: file.split('/').pop(), filename: file.split('/').pop() });
+    expect(task.result.documents[0].metadata).toMatchObject({
+      source: file.split('/').pop(),
+      filename: file.split('/').pop(),
+    });
   });
 
   it('splits with the given options', async () => {
-    const { task_id } = await submitted(await api.upload('text/norwich-city.txt', { split: 'true', chunk_size: '300', chunk_overlap: '30' }));
+    const { task_id } = await submitted(
+      await api.upload('text/norwich-city.txt', { split: 'true', chunk_size: '300', chunk_overlap: '30' }),
+    );
     const task = await api.waitFor(task_id);
     expect(task.options).toEqual({ split: true, chunk_size: 300, chunk_overlap: 30 });
     expect(task.result.document_count).toBeGreaterThan(100);
@@ -73,7 +78,9 @@ describe('uploads', () => {
 
 describe('process', () => {
   it('fetches a URL (through a redirect) and processes it', async () => {
-    const { task_id } = await submitted(await api.postJson('/process', { source: `${fixtures.url}/redirect/html/fake-html.html`, split: false }));
+    const { task_id } = await submitted(
+      await api.postJson('/process', { source: `${fixtures.url}/redirect/html/fake-html.html`, split: false }),
+    );
     const task = await api.waitFor(task_id);
     expect(task.status).toBe('SUCCESS');
     expect(task.source).toMatchObject({ type: 'url' });
@@ -99,9 +106,15 @@ describe('process', () => {
   it.skipIf(isRemote())('processes an s3:// object of the service bucket', async () => {
     const { s3 } = target.local!.clients;
     await s3.send(
-      new PutObjectCommand({ Bucket: target.local!.bucketName, Key: 'inbox/memo.docx', Body: readFileSync(corpusPath('zh/zh-memo.docx')) }),
+      new PutObjectCommand({
+        Bucket: target.local!.bucketName,
+        Key: 'inbox/memo.docx',
+        Body: readFileSync(corpusPath('zh/zh-memo.docx')),
+      }),
     );
-    const { task_id } = await submitted(await api.postJson('/process', { source: `s3://${target.local!.bucketName}/inbox/memo.docx` }));
+    const { task_id } = await submitted(
+      await api.postJson('/process', { source: `s3://${target.local!.bucketName}/inbox/memo.docx` }),
+    );
     const task = await api.waitFor(task_id);
     expect(task).toMatchObject({ status: 'SUCCESS', source: { type: 's3', filename: 'memo.docx' } });
     expect(task.result.documents[0].page_content).toContain('异步文档处理服务说明');
@@ -112,11 +125,18 @@ describe('presigned uploads', () => {
   it('starts the task by itself once the file is PUT', async () => {
     const bytes = readFileSync(corpusPath('pdf/layout-parser-paper-fast.pdf'));
     const created = await submitted(
-      await api.postJson('/upload-url', { filename: 'paper.pdf', content_type: 'application/pdf', size_bytes: bytes.length, split: true }),
+      await api.postJson('/upload-url', {
+        filename: 'paper.pdf',
+        content_type: 'application/pdf',
+        size_bytes: bytes.length,
+        split: true,
+      }),
       201,
     );
     expect(created.status).toBe('AWAITING_UPLOAD');
-    expect((await (await api.get(`/tasks/${created.task_id}`)).json()) as any).toMatchObject({ status: 'AWAITING_UPLOAD' });
+    expect((await (await api.get(`/tasks/${created.task_id}`)).json()) as any).toMatchObject({
+      status: 'AWAITING_UPLOAD',
+    });
     const put = await fetch(created.upload.url, { method: 'PUT', body: bytes, headers: created.upload.headers });
     expect(put.status).toBe(200);
     const task = await api.waitFor(created.task_id);
@@ -147,7 +167,11 @@ describe('operations', () => {
 
   it('cancels a task while it waits in the queue, and it is never run', async () => {
     const busy = await Promise.all(
-      ['slot-a', 'slot-b'].map(async (name) => (await submitted(await api.postJson('/process', { source: `${fixtures.url}/hold/${name}` }))).task_id as string),
+      ['slot-a', 'slot-b'].map(
+        async (name) =>
+          (await submitted(await api.postJson('/process', { source: `${fixtures.url}/hold/${name}` })))
+            .task_id as string,
+      ),
     );
     await Promise.all(busy.map((id) => api.waitFor(id, ['STARTED'])));
     const { task_id } = await submitted(await api.upload('text/fake-text.txt'));
@@ -183,11 +207,13 @@ describe('operations', () => {
     expect(first.tasks).toHaveLength(2);
     expect(first.tasks.every((task: any) => task.status === 'SUCCESS')).toBe(true);
     expect(first.tasks[0].created_at >= first.tasks[1].created_at).toBe(true);
-    const second = (await (await api.get(`/tasks?status=SUCCESS&limit=2&next_token=${encodeURIComponent(first.next_token)}`)).json()) as any;
+    const second = (await (
+      await api.get(`/tasks?status=SUCCESS&limit=2&next_token=${encodeURIComponent(first.next_token)}`)
+    ).json()) as any;
     expect(second.tasks.length).toBeGreaterThan(0);
     expect(second.tasks[0].task_id).not.toBe(first.tasks[0].task_id);
     const all = (await (await api.get('/tasks?limit=100')).json()) as any;
-    expect(all.tasks.map((task: any) => task.task_id)).toEqual(expect.arrayContaining(ids));
+    expect(all.tasks.map((task: { task_id: string }) => task.task_id)).toEqual(expect.arrayContaining(ids));
   });
 
   it('honours Idempotency-Key: replay gives the same task, reuse with another body is a 409', async () => {
@@ -212,7 +238,9 @@ describe('operations', () => {
   it('compresses large responses for clients that accept gzip', async () => {
     const { task_id } = await submitted(await api.upload('text/norwich-city.txt'));
     await api.waitFor(task_id);
-    const response = await fetch(`${target.apiUrl}/tasks/${task_id}`, { headers: { ...target.headers, 'accept-encoding': 'gzip' } });
+    const response = await fetch(`${target.apiUrl}/tasks/${task_id}`, {
+      headers: { ...target.headers, 'accept-encoding': 'gzip' },
+    });
     expect(response.headers.get('content-encoding')).toBe('gzip');
     expect(((await response.json()) as any).status).toBe('SUCCESS');
   });

@@ -27,7 +27,12 @@ export const startTarget = async (options: LocalStackOptions = {}): Promise<Targ
     };
   }
   const local = await startLocalStack({ port: 0, allowPrivateUrls: true, ...options });
-  return { apiUrl: local.apiUrl, headers: options.apiKey ? { 'x-api-key': options.apiKey } : {}, local, stop: () => local.stop() };
+  return {
+    apiUrl: local.apiUrl,
+    headers: options.apiKey ? { 'x-api-key': options.apiKey } : {},
+    local,
+    stop: () => local.stop(),
+  };
 };
 
 export const isRemote = () => Boolean(process.env.API_URL);
@@ -44,7 +49,8 @@ export const apiClient = (target: Target): Api => {
   const url = (path: string) => `${target.apiUrl}${path}`;
   const api: Api = {
     get: (path) => fetch(url(path), { headers: target.headers }),
-    post: (path, body, headers = {}) => fetch(url(path), { method: 'POST', body, headers: { ...target.headers, ...headers } }),
+    post: (path, body, headers = {}) =>
+      fetch(url(path), { method: 'POST', body, headers: { ...target.headers, ...headers } }),
     postJson: (path, body, headers = {}) =>
       api.post(path, JSON.stringify(body), { 'content-type': 'application/json', ...headers }),
     upload: (file, fields = {}, headers = {}) => {

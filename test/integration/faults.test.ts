@@ -1,0 +1,91 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, isRemote, startTarget, type Api, type Target } from '../support/target.js';
+
+let target: Target;
+let api: Api;
+const crashedOnce = new Set<string>();
+const failedReads = new Set<string>();
+
+beforeAll(async () => {
+  if (isRemote()) return;
+  target = await startTarget({
+    config: { maxReceiveCount: 2 },
+    // Seconds instead of minutes: a 3 s worker timeout, a 4 s visibility timeout, leases that end soon after.
+    timing: { workerTimeoutMs: 3_000, softTimeLimitMarginMs: 300, visibilityTimeoutSeconds: 4, leaseMarginMs: 100 },
+    faults: {
+      crash: (filename) => {
+        if (filename === 'poison.txt') return true;
+        if (filename === 'dies-once.txt' && !crashedOnce.has(filename)) {
+          crashedOnce.add(filename);
+          return true;
+        }
+        return false;
+      },
+      failRead: (key) => {
+        if (!key.endsWith('/input') || failedReads.size > 0) return false;
+        if (!flakyKey || !key.includes(flakyKey)) return false;
+        failedReads.add(key);
+        return true;
+      },
+    },
+  });
+  api = apiClient(target);
+});
+afterAll(async () => target?.stop());
+
+let flakyKey: string | undefined;
+
+const upload = async (name: string, text = 'Some words to process.') => {
+  const form = new FormData();
+  form.append('file', new Blob([text]), name);
+  const response = await api.post('/upload', form);
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { task_id: string }).task_id;
+};
+
+describe.skipIf(isRemote())('faults on the embedded stack', () => {
+  it('a worker that always crashes on one input: DLQ, then FAILURE, while other tasks keep flowing', async () => {
+    const poison = await upload('poison.txt');
+    const healthy = await Promise.all([1, 2, 3].map((index) => upload(`healthy-${index}.txt`)));
+    for (const id of healthy) expect(await api.waitFor(id, undefined, 20_000)).toMatchObject({ status: 'SUCCESS' });
+    const failed = await api.waitFor(poison, undefined, 30_000);
+    expect(failed).toMatchObject({ status: 'FAILURE', error: { code: 'WORKER_CRASHED', retryable: true } });
+  });
+
+  it('a worker that dies after STARTED: the message comes back and the task still succeeds', async () => {
+    const id = await upload('dies-once.txt');
+    const done = await api.waitFor(id, undefined, 30_000);
+    expect(crashedOnce.has('dies-once.txt')).toBe(true);
+    expect(done).toMatchObject({ status: 'SUCCESS', attempts: 1 });
+    expect(done.result.document_count).toBe(1);
+  });
+
+  it('an S3 read that fails once is retried and the task finishes', async () => {
+    flakyKey = 'direct/';
+    const id = await upload('flaky.txt');
+    const done = await api.waitFor(id, undefined, 30_000);
+    expect(failedReads.size).toBe(1);
+    expect(done.status).toBe('SUCCESS');
+  });
+
+  it('the same message delivered twice at once gives one result and one SUCCESS', async () => {
+    const id = await upload('twice.txt', 'One paragraph only.');
+    const { sqs, s3 } = target.local!.clients;
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: target.local!.queues.standard.url,
+        MessageBody: JSON.stringify({ v: 1, task_id: id, attempt: 1 }),
+      }),
+    );
+    const done = await api.waitFor(id, undefined, 30_000);
+    expect(done.result.documents).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 5_000)); // let the duplicate come back and be dropped
+    const results = await s3.send(
+      new ListObjectsV2Command({ Bucket: target.local!.bucketName, Prefix: `results/${id}/` }),
+    );
+    expect(results.Contents ?? []).toHaveLength(1);
+    expect(((await (await api.get(`/tasks/${id}`)).json()) as any).status).toBe('SUCCESS');
+  });
+});

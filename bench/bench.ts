@@ -6,12 +6,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { benchLoaders } from './loaders.js';
+import { benchPipeline } from './pipeline.js';
 import { benchSplitter } from './splitter.js';
 import { ROOT } from './support.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   loaders: benchLoaders,
   splitter: benchSplitter,
+  pipeline: benchPipeline,
 };
 
 const only = process.argv.slice(2);

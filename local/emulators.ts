@@ -1,4 +1,6 @@
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import dynalite from 'dynalite';
@@ -10,7 +12,7 @@ export interface ObjectCreated {
   size: number;
 }
 
-export interface Emulators {
+export interface EmulatorServers {
   /** S3 and SQS (fauxqs). */
   awsEndpoint: string;
   /** DynamoDB (dynalite). */
@@ -27,17 +29,14 @@ const listen = (server: Server, host: string) =>
   });
 
 /**
- * Starts the AWS emulators in this process: fauxqs for S3 and SQS, dynalite
- * for DynamoDB (on disk under `dataDir` when given, in memory otherwise).
- * Both speak the AWS wire protocols, so the handlers use the real SDK.
+ * The AWS emulators: fauxqs for S3 and SQS, dynalite for DynamoDB (on disk
+ * under `dataDir` when given, in memory otherwise). Both speak the AWS wire
+ * protocols, so the handlers use the real SDK against them.
  */
-export const startEmulators = async (
+export const startEmulatorServers = async (
   options: { host?: string; dataDir?: string | undefined } = {},
-): Promise<Emulators> => {
+): Promise<EmulatorServers> => {
   const host = options.host ?? '127.0.0.1';
-  // fauxqs queue URLs are `http://sqs.<region>.localhost:<port>/…` and the SDK sends to the
-  // queue URL's host: resolve *.localhost to the loopback address in this process.
-  const restoreDns = interceptLocalhostDns();
   const listeners: Array<(event: ObjectCreated) => void> = [];
 
   const fauxqs = buildApp({ logger: false, host: 'localhost' });
@@ -73,6 +72,42 @@ export const startEmulators = async (
     stop: async () => {
       await fauxqs.close();
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
+    },
+  };
+};
+
+export type Emulators = EmulatorServers;
+
+/**
+ * Starts the emulators on their own thread (see emulator-thread.ts) and
+ * makes `*.localhost` resolve to loopback in this process: fauxqs queue URLs
+ * are `http://sqs.<region>.localhost:<port>/…` and the SDK sends to the
+ * queue URL's host.
+ */
+export const startEmulators = async (options: { host?: string; dataDir?: string | undefined } = {}): Promise<Emulators> => {
+  const entry = new URL(`./emulator-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  const fromSource = entry.pathname.endsWith('.ts');
+  const thread = new Worker(entry, {
+    workerData: { host: options.host ?? '127.0.0.1', dataDir: options.dataDir },
+    ...(fromSource && !process.execArgv.some((arg) => arg.includes('tsx')) ? { execArgv: [...process.execArgv, '--import', 'tsx'] } : {}),
+  });
+  const listeners: Array<(event: ObjectCreated) => void> = [];
+  const ready = await new Promise<{ awsEndpoint: string; dynamoEndpoint: string }>((resolve, reject) => {
+    thread.once('error', reject);
+    thread.on('message', (message: { type: string; event?: ObjectCreated; awsEndpoint?: string; dynamoEndpoint?: string }) => {
+      if (message.type === 'ready') resolve({ awsEndpoint: String(message.awsEndpoint), dynamoEndpoint: String(message.dynamoEndpoint) });
+      if (message.type === 'objectCreated' && message.event) for (const listener of listeners) listener(message.event);
+    });
+  });
+  const restoreDns = interceptLocalhostDns();
+  return {
+    ...ready,
+    onObjectCreated: (listener) => listeners.push(listener),
+    stop: async () => {
+      const stopped = new Promise<void>((resolve) => thread.on('message', (message: { type: string }) => message.type === 'stopped' && resolve()));
+      thread.postMessage({ type: 'stop' });
+      await stopped;
+      await thread.terminate();
       restoreDns();
     },
   };

@@ -4,6 +4,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { resetAwsClients } from '../lambdas/adapters/clients.js';
 import { DynamoTaskStore } from '../lambdas/adapters/dynamo-task-store.js';
 import { taskMessage, type QueueClass } from '../lambdas/core/task.js';
 import { parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
@@ -128,6 +129,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     AWS_ENDPOINT_URL_SQS: emulators.awsEndpoint.replace('127.0.0.1', 'sqs.us-east-1.localhost'),
     AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
   });
+  resetAwsClients();
   const region = 'us-east-1';
   const s3 = new S3Client({ endpoint: emulators.awsEndpoint, region, credentials: CREDENTIALS, forcePathStyle: true });
   const sqs = new SQSClient({ endpoint: emulators.awsEndpoint, region, credentials: CREDENTIALS });

@@ -36,3 +36,8 @@ export const awsClients = (options: { forcePathStyle?: boolean } = {}): AwsClien
   };
   return clients;
 };
+
+/** Forget the clients, so the next call builds them from the environment again (the local runtime, on restart). */
+export const resetAwsClients = (): void => {
+  clients = undefined;
+};

@@ -10,14 +10,16 @@ import type { WorkerDeps } from './deps.js';
 export type RunOutcome = 'done' | 'retry';
 
 /**
- * Writes progress to the task row: throttled within a stage, at once on a
- * stage change, never lower than what the row already shows. A write the
- * store refuses means the task was cancelled or another run took it over:
- * the run is then aborted at its next checkpoint.
+ * Writes progress to the task row, at most once per `progressIntervalMs`
+ * (the claim counts as a write, so a task done within the interval costs no
+ * progress writes at all), never lower than what the row already shows. A
+ * write the store refuses means the task was cancelled or another run took it
+ * over: the run is then aborted at its next checkpoint. (Without a write, the
+ * guarded final transition still keeps a cancelled task from a result.)
  */
 class ProgressWriter {
   private last: ProgressUpdate;
-  private lastWriteAt = 0;
+  private lastWriteAt = Date.now();
   private chain: Promise<void> = Promise.resolve();
   readonly controller = new AbortController();
 
@@ -32,13 +34,8 @@ class ProgressWriter {
   report = (stage: Stage, progress = percentFor(stage)): void => {
     const update = { stage, progress: Math.max(progress, this.last.progress) };
     const now = Date.now();
-    const stageChanged = update.stage !== this.last.stage;
-    if (
-      !stageChanged &&
-      (update.progress === this.last.progress || now - this.lastWriteAt < this.deps.progressIntervalMs)
-    ) {
-      return;
-    }
+    const changed = update.stage !== this.last.stage || update.progress !== this.last.progress;
+    if (!changed || now - this.lastWriteAt < this.deps.progressIntervalMs) return;
     this.last = update;
     this.lastWriteAt = now;
     this.chain = this.chain.then(() => this.write(update));

@@ -7,6 +7,7 @@ import {
   LogGroupLogDestination,
   MethodLoggingLevel,
   Period,
+  ResponseType,
   RestApi,
   type IApiKey,
   type IResource,
@@ -156,6 +157,19 @@ export class Api extends Construct {
         apiStages: [{ api: this.restApi, stage: this.restApi.deploymentStage }],
       });
       this.usagePlan.addApiKey(apiKey);
+    }
+    // API Gateway's own errors (bad key, throttling, unknown path, payload too large) in the
+    // service's error shape; the code is the gateway's response type (INVALID_API_KEY, THROTTLED…).
+    for (const [id, type] of [
+      ['Default4xx', ResponseType.DEFAULT_4XX],
+      ['Default5xx', ResponseType.DEFAULT_5XX],
+    ] as const) {
+      this.restApi.addGatewayResponse(id, {
+        type,
+        templates: {
+          'application/json': '{"error":{"code":"$context.error.responseType","message":$context.error.messageString}}',
+        },
+      });
     }
     this.url = `${this.restApi.url}${API_BASE_PATH}`;
     // The stack outputs the document API's URL itself; the stage root alone would mislead.

@@ -241,6 +241,15 @@ describe('synthesized stack', () => {
     });
   });
 
+  it("answers API Gateway's own errors in the service's error shape", () => {
+    for (const type of ['DEFAULT_4XX', 'DEFAULT_5XX']) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":\\{"code":"\\$context.error.responseType"') },
+      });
+    }
+  });
+
   it('exposes the routes of API.md', () => {
     const paths = resourcesOf('AWS::ApiGateway::Resource').map(
       ([, resource]) => resource.Properties.PathPart as string,

@@ -8,6 +8,8 @@ let target: Target;
 let api: Api;
 let fixtures: Awaited<ReturnType<typeof startFixtureServer>>;
 
+// URL sources come from a fixture server on this machine: deployments (API_URL) cannot reach it,
+// so those tests run against the embedded stack only.
 beforeAll(async () => {
   // Two workers at most, so that tests can fill them and see a task wait in the queue.
   target = await startTarget({ config: { workerConcurrency: 2 } });
@@ -77,7 +79,7 @@ describe('uploads', () => {
 });
 
 describe('process', () => {
-  it('fetches a URL (through a redirect) and processes it', async () => {
+  it.skipIf(isRemote())('fetches a URL (through a redirect) and processes it', async () => {
     const { task_id } = await submitted(
       await api.postJson('/process', { source: `${fixtures.url}/redirect/html/fake-html.html`, split: false }),
     );
@@ -87,7 +89,7 @@ describe('process', () => {
     expect(task.result.documents[0].metadata.source).toContain('/redirect/html/fake-html.html');
   });
 
-  it("accepts the original Python client's form body with split=True", async () => {
+  it.skipIf(isRemote())("accepts the original Python client's form body with split=True", async () => {
     const body = new URLSearchParams({ source: `${fixtures.url}/corpus/text/norwich-city.txt`, split: 'True' });
     const { task_id } = await submitted(await api.post('/process', body));
     const task = await api.waitFor(task_id);
@@ -153,7 +155,7 @@ describe('presigned uploads', () => {
 });
 
 describe('operations', () => {
-  it('cancels a task while it runs; it stops and never gets a result', async () => {
+  it.skipIf(isRemote())('cancels a task while it runs; it stops and never gets a result', async () => {
     const { task_id } = await submitted(await api.postJson('/process', { source: `${fixtures.url}/hold/running-1` }));
     await api.waitFor(task_id, ['STARTED']);
     const cancelled = await api.post(`/tasks/${task_id}/cancel`);
@@ -165,7 +167,7 @@ describe('operations', () => {
     expect(task).not.toHaveProperty('result');
   });
 
-  it('cancels a task while it waits in the queue, and it is never run', async () => {
+  it.skipIf(isRemote())('cancels a task while it waits in the queue, and it is never run', async () => {
     const busy = await Promise.all(
       ['slot-a', 'slot-b'].map(
         async (name) =>
@@ -218,7 +220,8 @@ describe('operations', () => {
 
   it('honours Idempotency-Key: replay gives the same task, reuse with another body is a 409', async () => {
     const key = { 'Idempotency-Key': `it-${Date.now()}` };
-    const body = { source: `${fixtures.url}/corpus/text/fake-text.txt` };
+    // A deployment refuses loopback URLs: give it one it accepts (the fetch itself may fail later).
+    const body = { source: isRemote() ? 'https://example.com/idempotency.txt' : `${fixtures.url}/corpus/text/fake-text.txt` };
     const first = await submitted(await api.postJson('/process', body, key));
     const replay = await submitted(await api.postJson('/process', body, key), 200);
     expect(replay.task_id).toBe(first.task_id);

@@ -17,11 +17,23 @@ export const mixedDocuments = (count: number): LoadDocument[] => {
     smallText,
     () => ({ name: 'fake-html.html', bytes: file('html/fake-html.html'), fields: { split: 'true' } }),
     () => ({ name: 'fake.docx', bytes: file('docx/fake.docx') }),
-    () => ({ name: 'fake-memo.pdf', bytes: file('pdf/fake-memo.pdf'), fields: { split: 'true', chunk_size: '100', chunk_overlap: '10' } }),
-    () => ({ name: 'zh-memo.md', bytes: file('zh/zh-memo.md'), fields: { split: 'true', chunk_size: '300', chunk_overlap: '30' } }),
+    () => ({
+      name: 'fake-memo.pdf',
+      bytes: file('pdf/fake-memo.pdf'),
+      fields: { split: 'true', chunk_size: '100', chunk_overlap: '10' },
+    }),
+    () => ({
+      name: 'zh-memo.md',
+      bytes: file('zh/zh-memo.md'),
+      fields: { split: 'true', chunk_size: '300', chunk_overlap: '30' },
+    }),
     () => ({ name: 'password.pdf', bytes: file('pdf/password.pdf'), expect: ['FAILURE'] }),
     () => ({ name: 'empty.txt', bytes: new Uint8Array() }),
-    () => ({ name: 'noise.bin', bytes: Uint8Array.from({ length: 512 }, (_, i) => (i * 37) % 256), expect: ['FAILURE'] }),
+    () => ({
+      name: 'noise.bin',
+      bytes: Uint8Array.from({ length: 512 }, (_, i) => (i * 37) % 256),
+      expect: ['FAILURE'],
+    }),
   ];
   return Array.from({ length: count }, (_, index) => kinds[index % kinds.length]!(index));
 };
@@ -33,7 +45,7 @@ const run = async (title: string, documents: LoadDocument[], concurrency: number
     printTable(title, [
       {
         submitted: report.submitted,
-        'final': report.terminal,
+        final: report.terminal,
         'tasks/s': report.tasksPerSecond,
         'client p50 ms': report.clientLatencyMs.p50,
         'client p95 ms': report.clientLatencyMs.p95,
@@ -70,5 +82,10 @@ export const benchPipeline = async () => ({
     100,
   ),
   // Hardening: 1,000 mixed submissions at concurrency 50, bad files included.
-  mixed1000: await run('Load: 1,000 mixed submissions (text, HTML, DOCX, PDF, bad files), concurrency 50', mixedDocuments(1000), 50, 100),
+  mixed1000: await run(
+    'Load: 1,000 mixed submissions (text, HTML, DOCX, PDF, bad files), concurrency 50',
+    mixedDocuments(1000),
+    50,
+    100,
+  ),
 });

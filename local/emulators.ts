@@ -84,27 +84,38 @@ export type Emulators = EmulatorServers;
  * are `http://sqs.<region>.localhost:<port>/…` and the SDK sends to the
  * queue URL's host.
  */
-export const startEmulators = async (options: { host?: string; dataDir?: string | undefined } = {}): Promise<Emulators> => {
+export const startEmulators = async (
+  options: { host?: string; dataDir?: string | undefined } = {},
+): Promise<Emulators> => {
   const entry = new URL(`./emulator-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
   const fromSource = entry.pathname.endsWith('.ts');
   const thread = new Worker(entry, {
     workerData: { host: options.host ?? '127.0.0.1', dataDir: options.dataDir },
-    ...(fromSource && !process.execArgv.some((arg) => arg.includes('tsx')) ? { execArgv: [...process.execArgv, '--import', 'tsx'] } : {}),
+    ...(fromSource && !process.execArgv.some((arg) => arg.includes('tsx'))
+      ? { execArgv: [...process.execArgv, '--import', 'tsx'] }
+      : {}),
   });
   const listeners: Array<(event: ObjectCreated) => void> = [];
   const ready = await new Promise<{ awsEndpoint: string; dynamoEndpoint: string }>((resolve, reject) => {
     thread.once('error', reject);
-    thread.on('message', (message: { type: string; event?: ObjectCreated; awsEndpoint?: string; dynamoEndpoint?: string }) => {
-      if (message.type === 'ready') resolve({ awsEndpoint: String(message.awsEndpoint), dynamoEndpoint: String(message.dynamoEndpoint) });
-      if (message.type === 'objectCreated' && message.event) for (const listener of listeners) listener(message.event);
-    });
+    thread.on(
+      'message',
+      (message: { type: string; event?: ObjectCreated; awsEndpoint?: string; dynamoEndpoint?: string }) => {
+        if (message.type === 'ready')
+          resolve({ awsEndpoint: String(message.awsEndpoint), dynamoEndpoint: String(message.dynamoEndpoint) });
+        if (message.type === 'objectCreated' && message.event)
+          for (const listener of listeners) listener(message.event);
+      },
+    );
   });
   const restoreDns = interceptLocalhostDns();
   return {
     ...ready,
     onObjectCreated: (listener) => listeners.push(listener),
     stop: async () => {
-      const stopped = new Promise<void>((resolve) => thread.on('message', (message: { type: string }) => message.type === 'stopped' && resolve()));
+      const stopped = new Promise<void>((resolve) =>
+        thread.on('message', (message: { type: string }) => message.type === 'stopped' && resolve()),
+      );
       thread.postMessage({ type: 'stop' });
       await stopped;
       await thread.terminate();

@@ -1,5 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, extname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -13,9 +15,8 @@ import { PREFIX, queueSettings } from '../lib/definitions.js';
 import { UPLOAD_EVENTS_TIMEOUT_SECONDS, workerTimeoutSeconds } from '../lib/function-environment.js';
 import { startGateway } from './api-gateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
-import { SqsEventSource } from './event-source.js';
-import { localFunctions, type Faults, type LocalFunctions, type LocalTiming } from './functions.js';
-import { invoke } from './lambda-runtime.js';
+import type { ConsumerSettings, FaultSpec } from './consumers.js';
+import { localFunctions, type LocalFunctions, type LocalTiming } from './functions.js';
 import { createBucket, createQueuePair, createTaskTable, type QueuePair } from './provision.js';
 
 export interface LocalStackOptions {
@@ -35,7 +36,7 @@ export interface LocalStackOptions {
    * the queues' visibility timeout, and the lease margin.
    */
   timing?: LocalTiming;
-  faults?: Faults;
+  faults?: FaultSpec;
   log?: (line: string) => void;
 }
 
@@ -52,8 +53,45 @@ export interface LocalStack {
   functions: LocalFunctions;
   /** Invocations under way, per consumer. */
   busy(): Record<string, number>;
+  /** Faults injected so far (tests). */
+  faults: string[];
   stop(): Promise<void>;
 }
+
+/** Starts the consumers on their own thread (see consumer-thread.ts). */
+const startConsumerThread = async (settings: ConsumerSettings, log: (line: string) => void) => {
+  const entry = new URL(`./consumer-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  const fromSource = entry.pathname.endsWith('.ts');
+  const thread = new Worker(entry, {
+    workerData: settings,
+    ...(fromSource && !process.execArgv.some((arg) => arg.includes('tsx'))
+      ? { execArgv: [...process.execArgv, '--import', 'tsx'] }
+      : {}),
+  });
+  let busy: Record<string, number> = {};
+  const faults: string[] = [];
+  const stopped = new Promise<void>((resolve) => {
+    thread.on('message', (message: { type: string; line?: string; fault?: string; busy?: Record<string, number> }) => {
+      if (message.type === 'log') log(String(message.line));
+      if (message.type === 'fault') faults.push(String(message.fault));
+      if (message.type === 'busy') busy = message.busy ?? {};
+      if (message.type === 'stopped') resolve();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    thread.once('error', reject);
+    thread.on('message', (message: { type: string }) => message.type === 'ready' && resolve());
+  });
+  return {
+    busy: () => busy,
+    faults,
+    stop: async () => {
+      thread.postMessage({ type: 'stop' });
+      await stopped;
+      await thread.terminate();
+    },
+  };
+};
 
 const NAMES = { table: 'docproc-tasks', bucket: 'docproc-documents' } as const;
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -145,16 +183,14 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     uploadEvents: await createQueuePair(sqs, 'docproc-upload-events', settings(UPLOAD_EVENTS_TIMEOUT_SECONDS)),
   };
 
-  const functions = localFunctions(
-    config,
-    {
-      tableName: NAMES.table,
-      bucketName: NAMES.bucket,
-      queueUrl: queues.standard.url,
-      largeQueueUrl: queues.large.url,
-    },
-    { allowPrivateUrls: options.allowPrivateUrls ?? false, timing, faults: options.faults },
-  );
+  const resources = {
+    tableName: NAMES.table,
+    bucketName: NAMES.bucket,
+    queueUrl: queues.standard.url,
+    largeQueueUrl: queues.large.url,
+  };
+  // The API functions run here; the consumers run the same definitions on their own thread.
+  const functions = localFunctions(config, resources, { allowPrivateUrls: options.allowPrivateUrls ?? false, timing });
 
   if (options.dataDir) {
     const restored = await restoreObjects(s3, NAMES.bucket, join(options.dataDir, 's3'));
@@ -194,50 +230,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       .catch((error: unknown) => log(`upload notification failed: ${String(error)}`));
   });
 
-  const onError = (error: unknown) => log(`consumer: ${(error as Error).message ?? String(error)}`);
-  const sources = {
-    worker: new SqsEventSource(sqs, functions.worker, {
-      queueUrl: queues.standard.url,
-      queueArn: queues.standard.arn,
-      batchSize: config.workerBatchSize,
-      maxConcurrency: config.workerConcurrency,
-      onError,
-    }),
-    largeWorker: new SqsEventSource(sqs, functions.largeWorker, {
-      queueUrl: queues.large.url,
-      queueArn: queues.large.arn,
-      batchSize: 1,
-      maxConcurrency: config.largeWorkerConcurrency,
-      onError,
-    }),
-    deadLetters: new SqsEventSource(sqs, functions.deadLetters, {
-      queueUrl: queues.standard.deadLetters.url,
-      queueArn: queues.standard.deadLetters.arn,
-      batchSize: 10,
-      maxConcurrency: 2,
-      onError,
-    }),
-    largeDeadLetters: new SqsEventSource(sqs, functions.deadLetters, {
-      queueUrl: queues.large.deadLetters.url,
-      queueArn: queues.large.deadLetters.arn,
-      batchSize: 10,
-      maxConcurrency: 2,
-      onError,
-    }),
-    uploadEvents: new SqsEventSource(sqs, functions.uploadEvents, {
-      queueUrl: queues.uploadEvents.url,
-      queueArn: queues.uploadEvents.arn,
-      batchSize: 10,
-      maxConcurrency: 2,
-      onError,
-    }),
-  };
-  for (const source of Object.values(sources)) source.start();
-
-  const janitor = setInterval(() => {
-    invoke(functions.janitor, {}).catch(onError);
-  }, config.janitorIntervalMinutes * 60_000);
-  janitor.unref();
+  const consumers = await startConsumerThread(
+    { config, resources, queues, allowPrivateUrls: options.allowPrivateUrls ?? false, timing, faults: options.faults },
+    log,
+  );
 
   const gateway = await startGateway({
     host: options.host ?? '127.0.0.1',
@@ -257,13 +253,13 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     tableName: NAMES.table,
     clients: { s3, sqs, dynamo },
     functions,
-    busy: () => Object.fromEntries(Object.entries(sources).map(([name, source]) => [name, source.busy])),
+    busy: () => consumers.busy(),
+    faults: consumers.faults,
     stop: () =>
       (stopping ??= (async () => {
-        clearInterval(janitor);
         await gateway.close();
         // In-flight invocations finish; what they do not delete returns to the queue.
-        await Promise.all(Object.values(sources).map((source) => source.stop()));
+        await consumers.stop();
         if (options.dataDir) await snapshotObjects(s3, NAMES.bucket, join(options.dataDir, 's3'));
         s3.destroy();
         sqs.destroy();

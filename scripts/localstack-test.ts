@@ -14,7 +14,11 @@ if (!stack?.ApiUrl) throw new Error('localstack-outputs.json has no ApiUrl: run 
 
 let apiKey = '';
 if (stack.ApiKeyId) {
-  const client = new APIGatewayClient({ endpoint, region: process.env.AWS_REGION ?? 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  const client = new APIGatewayClient({
+    endpoint,
+    region: process.env.AWS_REGION ?? 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
   apiKey = (await client.send(new GetApiKeyCommand({ apiKey: stack.ApiKeyId, includeValue: true }))).value ?? '';
 }
 console.log(`integration suite against ${stack.ApiUrl}`);

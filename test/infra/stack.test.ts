@@ -245,7 +245,9 @@ describe('synthesized stack', () => {
     for (const type of ['DEFAULT_4XX', 'DEFAULT_5XX']) {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         ResponseType: type,
-        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":\\{"code":"\\$context.error.responseType"') },
+        ResponseTemplates: {
+          'application/json': Match.stringLikeRegexp('"error":\\{"code":"\\$context.error.responseType"'),
+        },
       });
     }
   });

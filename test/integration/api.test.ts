@@ -221,7 +221,9 @@ describe('operations', () => {
   it('honours Idempotency-Key: replay gives the same task, reuse with another body is a 409', async () => {
     const key = { 'Idempotency-Key': `it-${Date.now()}` };
     // A deployment refuses loopback URLs: give it one it accepts (the fetch itself may fail later).
-    const body = { source: isRemote() ? 'https://example.com/idempotency.txt' : `${fixtures.url}/corpus/text/fake-text.txt` };
+    const body = {
+      source: isRemote() ? 'https://example.com/idempotency.txt' : `${fixtures.url}/corpus/text/fake-text.txt`,
+    };
     const first = await submitted(await api.postJson('/process', body, key));
     const replay = await submitted(await api.postJson('/process', body, key), 200);
     expect(replay.task_id).toBe(first.task_id);

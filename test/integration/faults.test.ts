@@ -5,8 +5,6 @@ import { apiClient, isRemote, startTarget, type Api, type Target } from '../supp
 
 let target: Target;
 let api: Api;
-const crashedOnce = new Set<string>();
-const failedReads = new Set<string>();
 
 beforeAll(async () => {
   if (isRemote()) return;
@@ -15,27 +13,14 @@ beforeAll(async () => {
     // Seconds instead of minutes: a 3 s worker timeout, a 4 s visibility timeout, leases that end soon after.
     timing: { workerTimeoutMs: 3_000, softTimeLimitMarginMs: 300, visibilityTimeoutSeconds: 4, leaseMarginMs: 100 },
     faults: {
-      crash: (filename) => {
-        if (filename === 'poison.txt') return true;
-        if (filename === 'dies-once.txt' && !crashedOnce.has(filename)) {
-          crashedOnce.add(filename);
-          return true;
-        }
-        return false;
-      },
-      failRead: (key) => {
-        if (!key.endsWith('/input') || failedReads.size > 0) return false;
-        if (!flakyKey || !key.includes(flakyKey)) return false;
-        failedReads.add(key);
-        return true;
-      },
+      crashFilenames: ['poison.txt'],
+      crashOnceFilenames: ['dies-once.txt'],
+      failFirstReads: 1,
     },
   });
   api = apiClient(target);
 });
 afterAll(async () => target?.stop());
-
-let flakyKey: string | undefined;
 
 const upload = async (name: string, text = 'Some words to process.') => {
   const form = new FormData();
@@ -46,6 +31,14 @@ const upload = async (name: string, text = 'Some words to process.') => {
 };
 
 describe.skipIf(isRemote())('faults on the embedded stack', () => {
+  // First in the file: the stack fails the first input read it sees.
+  it('an S3 read that fails once is retried and the task finishes', async () => {
+    const id = await upload('flaky.txt');
+    const done = await api.waitFor(id, undefined, 30_000);
+    expect(target.local!.faults.filter((fault) => fault.startsWith('fail-read'))).toHaveLength(1);
+    expect(done.status).toBe('SUCCESS');
+  });
+
   it('a worker that always crashes on one input: DLQ, then FAILURE, while other tasks keep flowing', async () => {
     const poison = await upload('poison.txt');
     const healthy = await Promise.all([1, 2, 3].map((index) => upload(`healthy-${index}.txt`)));
@@ -57,17 +50,9 @@ describe.skipIf(isRemote())('faults on the embedded stack', () => {
   it('a worker that dies after STARTED: the message comes back and the task still succeeds', async () => {
     const id = await upload('dies-once.txt');
     const done = await api.waitFor(id, undefined, 30_000);
-    expect(crashedOnce.has('dies-once.txt')).toBe(true);
+    expect(target.local!.faults).toContain('crash-once dies-once.txt');
     expect(done).toMatchObject({ status: 'SUCCESS', attempts: 1 });
     expect(done.result.document_count).toBe(1);
-  });
-
-  it('an S3 read that fails once is retried and the task finishes', async () => {
-    flakyKey = 'direct/';
-    const id = await upload('flaky.txt');
-    const done = await api.waitFor(id, undefined, 30_000);
-    expect(failedReads.size).toBe(1);
-    expect(done.status).toBe('SUCCESS');
   });
 
   it('the same message delivered twice at once gives one result and one SUCCESS', async () => {

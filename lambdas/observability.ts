@@ -1,7 +1,57 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { ProcessingResult } from './core/document.js';
+import type { ErrorCode } from './core/errors.js';
+import type { TaskSource } from './core/task.js';
+import { METRIC_NAMES, SERVICE_NAME } from '../lib/definitions.js';
 
 /**
  * One structured JSON logger per function (Powertools). Handlers add the
- * request id and task id to every line with `appendKeys`.
+ * request id, task id and attempt to every line with `appendKeys`. What is
+ * never logged: presigned URLs, API keys, document text, URL sources (their
+ * query strings may carry credentials).
  */
-export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'docproc' });
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
+
+/**
+ * Custom metrics as CloudWatch EMF, under POWERTOOLS_METRICS_NAMESPACE (the
+ * `metricsNamespace` setting). Names are listed here once; the dashboard and
+ * alarms use the same names (lib/constructs/monitoring.ts).
+ */
+export const METRICS = METRIC_NAMES;
+
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DocProc',
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME,
+});
+
+/** A metric with its own dimension, published at once (EMF allows one dimension set per document). */
+const dimensioned = (name: string, dimension: string, value: string) => {
+  const single = metrics.singleMetric();
+  single.addDimension(dimension, value);
+  single.addMetric(name, MetricUnit.Count, 1);
+};
+
+export const recordSubmitted = (source: TaskSource) => dimensioned(METRICS.submitted, 'SourceType', source.type);
+
+export const recordFailed = (code: ErrorCode) => dimensioned(METRICS.failed, 'ErrorCode', code);
+
+export const recordRevoked = () => metrics.addMetric(METRICS.revoked, MetricUnit.Count, 1);
+
+export const recordStarted = (queuedForMs: number) => {
+  metrics.addMetric(METRICS.started, MetricUnit.Count, 1);
+  metrics.addMetric(METRICS.queueWait, MetricUnit.Milliseconds, Math.max(0, queuedForMs));
+};
+
+export const recordSucceeded = (result: ProcessingResult, durationMs: number) => {
+  metrics.addMetric(METRICS.succeeded, MetricUnit.Count, 1);
+  metrics.addMetric(METRICS.processingDuration, MetricUnit.Milliseconds, durationMs);
+  metrics.addMetric(METRICS.bytes, MetricUnit.Bytes, result.stats.bytes);
+  metrics.addMetric(METRICS.documents, MetricUnit.Count, result.document_count);
+  if (result.stats.pages !== undefined) metrics.addMetric(METRICS.pages, MetricUnit.Count, result.stats.pages);
+};
+
+/** Flushes what an invocation recorded (nothing, when it recorded nothing). */
+export const publishMetrics = () => {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+};

@@ -56,3 +56,20 @@ export const queueSettings = (workerTimeoutSeconds: number, maxReceiveCount: num
   dlqRetentionSeconds: 14 * 24 * 3600,
   receiveWaitSeconds: 20,
 });
+
+/** Custom metrics the Lambdas publish (EMF) and the dashboard and alarms read. */
+export const METRIC_NAMES = {
+  submitted: 'TasksSubmitted',
+  started: 'TasksStarted',
+  succeeded: 'TasksSucceeded',
+  failed: 'TasksFailed',
+  revoked: 'TasksRevoked',
+  queueWait: 'QueueWait',
+  processingDuration: 'ProcessingDuration',
+  pages: 'PagesProcessed',
+  bytes: 'BytesProcessed',
+  documents: 'DocumentsProduced',
+} as const;
+
+/** The `service` dimension Powertools adds to every custom metric. */
+export const SERVICE_NAME = 'docproc';

@@ -3,6 +3,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from './config.js';
 import { Api } from './constructs/api.js';
+import { Monitoring } from './constructs/monitoring.js';
 import { Queues } from './constructs/queues.js';
 import { Storage } from './constructs/storage.js';
 import { consumerTimeouts, Workers } from './constructs/workers.js';
@@ -17,6 +18,7 @@ export class DocProcStack extends Stack {
   readonly queues: Queues;
   readonly workers: Workers;
   readonly api: Api;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: DocProcStackProps) {
     super(scope, id, props);
@@ -46,6 +48,33 @@ export class DocProcStack extends Stack {
     this.workers = new Workers(this, 'Workers', shared);
     this.api = new Api(this, 'Api', shared);
 
+    const functions = [
+      ...Object.values(this.api.functions),
+      this.workers.worker,
+      this.workers.largeWorker,
+      this.workers.deadLetters,
+      this.workers.uploadEvents,
+      this.workers.janitor,
+    ];
+    for (const fn of functions) fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', config.metricsNamespace);
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      namespace: config.metricsNamespace,
+      api: this.api.restApi,
+      workers: [
+        { label: 'Worker', fn: this.workers.worker },
+        { label: 'LargeWorker', fn: this.workers.largeWorker },
+      ],
+      // Throttles of the functions that take traffic (an alarm's math may hold ten metrics at most).
+      functions: [...Object.values(this.api.functions), this.workers.worker, this.workers.largeWorker],
+      queues: [
+        { label: 'Standard', ...this.queues.standard },
+        { label: 'Large', ...this.queues.large },
+        { label: 'UploadEvents', ...this.queues.uploadEvents },
+      ],
+      queueAgeAlarmSeconds: config.queueAgeAlarmSeconds,
+      alarmEmail: config.alarmEmail,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the document API' });
     if (this.api.apiKey) {
       new CfnOutput(this, 'ApiKeyId', {
@@ -59,5 +88,7 @@ export class DocProcStack extends Stack {
     new CfnOutput(this, 'LargeQueueUrl', { value: this.queues.large.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queues.standard.deadLetters.queueUrl });
     new CfnOutput(this, 'LargeDeadLetterQueueUrl', { value: this.queues.large.deadLetters.queueUrl });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
   }
 }

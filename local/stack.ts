@@ -159,6 +159,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
 
   // Every SDK client in this process (the handlers' included) talks to the emulators.
   Object.assign(process.env, {
+    // EMF metrics are CloudWatch's business; locally they would only flood the console.
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,

@@ -1,9 +1,10 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { AppError, isAppError } from '../core/errors.js';
 import { TASK_ID_PATTERN } from '../core/task.js';
-import { logger } from '../observability.js';
+import { logger, publishMetrics } from '../observability.js';
 
 export type ApiEvent = APIGatewayProxyEvent;
 export type ApiResult = APIGatewayProxyResult;
@@ -56,15 +57,23 @@ const requestScope: middy.MiddlewareObj<ApiEvent, ApiResult> = {
   },
   onError: (request) => {
     request.response = errorResponse(request.error, requestIdOf(request));
+    publishMetrics();
+    logger.resetKeys();
   },
   after: () => {
+    publishMetrics();
     logger.resetKeys();
   },
 };
 
 /** Wraps a route: normalised headers, then the route's own middlewares. */
 export const httpHandler = (route: RouteHandler, ...before: middy.MiddlewareObj<ApiEvent, ApiResult>[]) =>
-  middy<ApiEvent, ApiResult>().use(httpHeaderNormalizer()).use(requestScope).use(before).handler(route);
+  middy<ApiEvent, ApiResult>()
+    .use(injectLambdaContext(logger))
+    .use(httpHeaderNormalizer())
+    .use(requestScope)
+    .use(before)
+    .handler(route);
 
 export const header = (event: ApiEvent, name: string): string | undefined => {
   const value = event.headers?.[name.toLowerCase()];

@@ -5,6 +5,7 @@ import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.
 import type { TaskInput, TaskSource } from '../core/task.js';
 import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
 import { checkUrl } from '../core/url-policy.js';
+import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
 
@@ -81,6 +82,7 @@ export const makeProcessHandler = (deps: () => ApiDeps) =>
           ? undefined
           : { key: scopedKey(idempotencyKey, owner), fingerprint: fingerprint('process', resolved.input, options) },
     });
+    if (!outcome.replayed) recordSubmitted(outcome.task.source);
     return json(outcome.replayed ? 200 : 202, {
       task_id: outcome.task.task_id,
       status: outcome.task.status,

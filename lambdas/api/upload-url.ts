@@ -4,6 +4,7 @@ import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.
 import type { Task } from '../core/task.js';
 import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
 import { PREFIX } from '../../lib/definitions.js';
+import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
 
@@ -67,6 +68,7 @@ export const makeUploadUrlHandler = (deps: () => ApiDeps) =>
             },
     });
     const { task } = outcome;
+    if (!outcome.replayed) recordSubmitted(task.source);
     const upload = task.status === 'AWAITING_UPLOAD' ? await uploadInstructions(deps(), task) : undefined;
     return json(outcome.replayed ? 200 : 201, {
       task_id: task.task_id,

@@ -6,6 +6,7 @@ import { cleanFilename } from '../core/filenames.js';
 import { parseOptions } from '../core/options.js';
 import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
 import { PREFIX } from '../../lib/definitions.js';
+import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, mediaType, type ApiEvent, type ApiResult } from './http.js';
 
@@ -83,6 +84,7 @@ export const makeUploadHandler = (deps: () => ApiDeps) => {
         throw error;
       });
       if (outcome.replayed) await blobs.delete(config.BUCKET_NAME, key).catch(() => undefined);
+      else recordSubmitted(outcome.task.source);
       return json(outcome.replayed ? 200 : 202, {
         task_id: outcome.task.task_id,
         status: outcome.task.status,

@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ERROR_CATALOGUE } from '../core/errors.js';
 import { isTerminal, taskMessageSchema, type Task } from '../core/task.js';
-import { logger } from '../observability.js';
+import { logger, publishMetrics, recordFailed } from '../observability.js';
 import { parseJson } from './handler-support.js';
 import { dlqDeps, type DlqDeps } from './maintenance-deps.js';
 
@@ -54,13 +54,19 @@ export const makeDlqHandler = (deps: () => DlqDeps) => {
         },
         { attempt: task.attempts },
       );
+      if (failed) recordFailed(code);
       logger.warn('Dead-lettered task marked FAILURE', { task_id: task.task_id, code, recorded: Boolean(failed) });
     };
-    return processPartialResponse(event, recordHandler, processor, {
-      context,
-      processInParallel: false,
-      throwOnFullBatchFailure: false,
-    });
+    logger.addContext(context);
+    try {
+      return await processPartialResponse(event, recordHandler, processor, {
+        context,
+        processInParallel: false,
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      publishMetrics();
+    }
   };
 };
 

@@ -4,7 +4,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { taskMessageSchema } from '../core/task.js';
 import { parseJson } from './handler-support.js';
-import { logger } from '../observability.js';
+import { logger, publishMetrics } from '../observability.js';
 import { workerDeps, type WorkerDeps } from './deps.js';
 import { runTask } from './run-task.js';
 
@@ -49,11 +49,16 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
         logger.removeKeys(['task_id', 'message_id', 'attempt', 'run_id']);
       }
     };
-    return processPartialResponse(event, recordHandler, processor, {
-      context,
-      processInParallel: false,
-      throwOnFullBatchFailure: false,
-    });
+    logger.addContext(context);
+    try {
+      return await processPartialResponse(event, recordHandler, processor, {
+        context,
+        processInParallel: false,
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      publishMetrics();
+    }
   };
 };
 

@@ -1,6 +1,6 @@
 import { AppError, toTaskError } from '../core/errors.js';
 import { taskMessage } from '../core/task.js';
-import { logger } from '../observability.js';
+import { logger, publishMetrics, recordFailed } from '../observability.js';
 import { janitorDeps, type JanitorDeps } from './maintenance-deps.js';
 import { startUploadedTask } from './upload-events.js';
 
@@ -46,7 +46,10 @@ export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
       error: toTaskError(error),
       finished_at: now.toISOString(),
     });
-    if (failed) report.uploadsExpired++;
+    if (failed) {
+      report.uploadsExpired++;
+      recordFailed('UPLOAD_EXPIRED');
+    }
   }
 
   const cutoff = new Date(now.getTime() - config.PENDING_REQUEUE_MINUTES * 60_000).toISOString();
@@ -60,6 +63,12 @@ export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
   return report;
 };
 
-export const makeJanitorHandler = (deps: () => JanitorDeps) => async () => sweep(deps());
+export const makeJanitorHandler = (deps: () => JanitorDeps) => async () => {
+  try {
+    return await sweep(deps());
+  } finally {
+    publishMetrics();
+  }
+};
 
 export const handler = makeJanitorHandler(janitorDeps);

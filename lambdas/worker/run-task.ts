@@ -3,7 +3,7 @@ import { AppError, toTaskError } from '../core/errors.js';
 import { percentFor, type ProgressUpdate, type Stage } from '../core/progress.js';
 import { isTerminal, type Task, type TaskMessage } from '../core/task.js';
 import { PREFIX } from '../../lib/definitions.js';
-import { logger } from '../observability.js';
+import { logger, recordFailed, recordStarted, recordSucceeded } from '../observability.js';
 import type { WorkerDeps } from './deps.js';
 
 /** `done`: the message can be deleted. `retry`: leave it to come back later. */
@@ -128,6 +128,8 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     return current?.status === 'STARTED' && current.attempts === message.attempt ? 'retry' : 'done';
   }
   logger.appendKeys({ attempt: claimed.attempts, run_id: runId });
+  // The row's last change before the claim is when the task was queued (created, uploaded or retried).
+  recordStarted(now.getTime() - Date.parse(task.updated_at));
   const progress = new ProgressWriter(deps, claimed, runId);
   let resultKey: string | undefined;
   try {
@@ -171,7 +173,8 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
       },
       { runId },
     );
-    if (!finished) {
+    if (finished) recordSucceeded(result, clock.now().getTime() - now.getTime());
+    else {
       // Cancelled (or taken over) while storing: a REVOKED task never gets a result.
       await blobs.delete(config.BUCKET_NAME, resultKey).catch(() => undefined);
       logger.info("Result discarded: the task is no longer this run's");
@@ -189,6 +192,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
         { error: toTaskError(error), finished_at: clock.now().toISOString(), lease_expires_at: undefined },
         { runId },
       );
+      if (failed) recordFailed(error.code);
       logger.info('Task failed', { code: error.code, recorded: Boolean(failed) });
       return 'done';
     }

@@ -3,7 +3,7 @@ import type { Context, S3Event, SQSEvent, SQSRecord } from 'aws-lambda';
 import { AppError, toTaskError } from '../core/errors.js';
 import { TASK_ID_PATTERN, taskMessage, type Task } from '../core/task.js';
 import { PREFIX } from '../../lib/definitions.js';
-import { logger } from '../observability.js';
+import { logger, publishMetrics, recordFailed } from '../observability.js';
 import { parseJson } from './handler-support.js';
 import { uploadEventsDeps, type UploadEventsDeps } from './maintenance-deps.js';
 
@@ -63,11 +63,16 @@ export const makeUploadEventsHandler = (deps: () => UploadEventsDeps) => {
         logger.removeKeys(['task_id']);
       }
     };
-    return processPartialResponse(event, recordHandler, processor, {
-      context,
-      processInParallel: false,
-      throwOnFullBatchFailure: false,
-    });
+    logger.addContext(context);
+    try {
+      return await processPartialResponse(event, recordHandler, processor, {
+        context,
+        processInParallel: false,
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      publishMetrics();
+    }
   };
 };
 

@@ -274,9 +274,11 @@ describe('synthesized stack', () => {
   it('outputs what clients and operators need', () => {
     expect(Object.keys(raw.Outputs).sort()).toEqual(
       [
+        'AlarmTopicArn',
         'ApiKeyId',
         'ApiUrl',
         'BucketName',
+        'DashboardName',
         'DeadLetterQueueUrl',
         'LargeDeadLetterQueueUrl',
         'LargeQueueUrl',

@@ -130,6 +130,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
   logger.appendKeys({ attempt: claimed.attempts, run_id: runId });
   // The row's last change before the claim is when the task was queued (created, uploaded or retried).
   recordStarted(now.getTime() - Date.parse(task.updated_at));
+  logger.info('Task started', { stage: 'fetching', source_type: claimed.source.type, queue: claimed.queue });
   const progress = new ProgressWriter(deps, claimed, runId);
   let resultKey: string | undefined;
   try {
@@ -173,8 +174,17 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
       },
       { runId },
     );
-    if (finished) recordSucceeded(result, clock.now().getTime() - now.getTime());
-    else {
+    if (finished) {
+      const durationMs = clock.now().getTime() - now.getTime();
+      recordSucceeded(result, durationMs);
+      logger.info('Task succeeded', {
+        format: result.format,
+        document_count: result.document_count,
+        pages: result.stats.pages,
+        bytes: result.stats.bytes,
+        duration_ms: durationMs,
+      });
+    } else {
       // Cancelled (or taken over) while storing: a REVOKED task never gets a result.
       await blobs.delete(config.BUCKET_NAME, resultKey).catch(() => undefined);
       logger.info("Result discarded: the task is no longer this run's");

@@ -14,6 +14,7 @@ import { parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
 import { PREFIX, queueSettings } from '../lib/definitions.js';
 import { UPLOAD_EVENTS_TIMEOUT_SECONDS, workerTimeoutSeconds } from '../lib/function-environment.js';
 import { startGateway } from './api-gateway.js';
+import { monitorRoutes } from './monitor.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import type { ConsumerSettings, FaultSpec } from './consumers.js';
 import { localFunctions, type LocalFunctions, type LocalTiming } from './functions.js';
@@ -243,6 +244,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     routes: functions.routes,
     apiKey: options.apiKey,
     corsOrigins: config.corsOrigins,
+    extra: monitorRoutes(sqs, queues),
   });
 
   let stopping: Promise<void> | undefined;

@@ -31,7 +31,11 @@ class ProgressWriter {
     this.last = { stage: task.stage, progress: task.progress };
   }
 
+  /** The stage the run last reported, written or not (a failure is recorded at this stage). */
+  stage: Stage = 'fetching';
+
   report = (stage: Stage, progress = percentFor(stage)): void => {
+    this.stage = stage;
     const update = { stage, progress: Math.max(progress, this.last.progress) };
     const now = Date.now();
     const changed = update.stage !== this.last.stage || update.progress !== this.last.progress;
@@ -199,7 +203,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
       const failed = await store.transition(
         claimed.task_id,
         'fail',
-        { error: toTaskError(error), finished_at: clock.now().toISOString(), lease_expires_at: undefined },
+        { error: toTaskError(error), stage: progress.stage, finished_at: clock.now().toISOString(), lease_expires_at: undefined },
         { runId },
       );
       if (failed) recordFailed(error.code);

@@ -115,6 +115,7 @@ describe('worker', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(await store.get(task.task_id)).toMatchObject({
       status: 'FAILURE',
+      stage: 'parsing',
       error: { code: 'PDF_PASSWORD_PROTECTED', retryable: false },
     });
   });

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { QueuePair } from './provision.js';
+
+const PAGE = readFileSync(new URL('./monitor/index.html', import.meta.url));
+
+export interface QueueDepth {
+  name: string;
+  visible: number;
+  inFlight: number;
+  deadLetters: number;
+}
+
+/** Depths of each work queue and its DLQ: what the local page shows instead of the CloudWatch dashboard. */
+export const queueDepths = async (sqs: SQSClient, queues: Record<string, QueuePair>): Promise<QueueDepth[]> =>
+  Promise.all(
+    Object.entries(queues).map(async ([name, pair]) => {
+      const attributes = async (url: string) =>
+        (
+          await sqs.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: url,
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+            }),
+          )
+        ).Attributes ?? {};
+      const [queue, dlq] = await Promise.all([attributes(pair.url), attributes(pair.deadLetters.url)]);
+      return {
+        name,
+        visible: Number(queue.ApproximateNumberOfMessages ?? 0),
+        inFlight: Number(queue.ApproximateNumberOfMessagesNotVisible ?? 0),
+        deadLetters: Number(dlq.ApproximateNumberOfMessages ?? 0),
+      };
+    }),
+  );
+
+/**
+ * The local monitoring page (a Flower for `npm start`): `/` serves the page,
+ * `/_local/queues` the queue depths (read only). Everything else the page
+ * does goes through the public API.
+ */
+export const monitorRoutes =
+  (sqs: SQSClient, queues: Record<string, QueuePair>) =>
+  async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method === 'GET' && (path === '/' || path === '/monitor')) {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      response.end(PAGE);
+      return true;
+    }
+    if (request.method === 'GET' && path === '/_local/queues') {
+      const body = JSON.stringify(await queueDepths(sqs, queues));
+      response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      response.end(body);
+      return true;
+    }
+    return false;
+  };

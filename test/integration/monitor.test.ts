@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, isRemote, startFixtureServer, startTarget, type Api, type Target } from '../support/target.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'monitor.png');
+
+let target: Target;
+let api: Api;
+let browser: Browser;
+let page: Page;
+let fixtures: Awaited<ReturnType<typeof startFixtureServer>>;
+
+beforeAll(async () => {
+  if (isRemote()) return;
+  target = await startTarget({ config: { workerConcurrency: 2 } });
+  api = apiClient(target);
+  fixtures = await startFixtureServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 820 } });
+  await page.goto(`${target.local!.url}/`);
+});
+afterAll(async () => {
+  await browser?.close();
+  await fixtures?.close();
+  await target?.stop();
+});
+
+const submit = async (response: Promise<Response>) => ((await (await response).json()) as { task_id: string }).task_id;
+const statusOf = (id: string) => page.locator(`tr[data-task="${id}"] [data-status]`);
+const waitForRowStatus = (id: string, status: string) =>
+  page.waitForSelector(`tr[data-task="${id}"] .status.${status}`, { timeout: 20_000 });
+
+describe.skipIf(isRemote())('local monitoring page (Chromium)', () => {
+  it('shows the queues and a submitted task reaching SUCCESS', async () => {
+    await page.waitForSelector('[data-queue="standard"]');
+    const id = await submit(api.upload('text/fake-text.txt'));
+    await waitForRowStatus(id, 'SUCCESS');
+    expect(await statusOf(id).textContent()).toBe('SUCCESS');
+    await page.click(`tr[data-task="${id}"]`);
+    await page.waitForSelector('#details dt:text("documents")');
+    expect(await page.locator('#details').textContent()).toContain('This is a test document');
+  });
+
+  it('cancels a pending task with a click', async () => {
+    // Both workers busy on held URLs: the next task waits in the queue.
+    const held = await Promise.all(['m1', 'm2'].map((name) => submit(api.postJson('/process', { source: `${fixtures.url}/hold/${name}` }))));
+    await Promise.all(held.map((id) => api.waitFor(id, ['STARTED'])));
+    const id = await submit(api.upload('docx/fake.docx'));
+    await waitForRowStatus(id, 'PENDING');
+    await page.click(`tr[data-task="${id}"]`);
+    await page.click('#cancel');
+    await waitForRowStatus(id, 'REVOKED');
+    expect(((await (await api.get(`/tasks/${id}`)).json()) as { status: string }).status).toBe('REVOKED');
+    fixtures.release('m1');
+    fixtures.release('m2');
+  });
+
+  it('retries a failed task with a click', async () => {
+    const id = await submit(api.upload('pdf/password.pdf'));
+    await waitForRowStatus(id, 'FAILURE');
+    await page.click(`tr[data-task="${id}"]`);
+    await page.waitForSelector('#details :text("PDF_PASSWORD_PROTECTED")');
+    await page.click('#retry');
+    await api.waitFor(id, ['FAILURE'], 20_000);
+    await page.waitForSelector(`tr[data-task="${id}"] td:last-child:text-is("2")`, { timeout: 20_000 });
+    await waitForRowStatus(id, 'FAILURE');
+    await page.waitForSelector('#detail-status.FAILURE');
+    expect(((await (await api.get(`/tasks/${id}`)).json()) as { attempts: number }).attempts).toBe(2);
+    mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT });
+  });
+});

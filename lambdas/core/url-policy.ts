@@ -10,22 +10,33 @@ import { AppError } from './errors.js';
  * (`2130706433`, `0x7f.1`) to dotted quads.
  */
 export interface UrlPolicy {
-  /** For local testing against a fixture server; the deployed stack never sets it. */
-  allowPrivateAddresses: boolean;
+  /**
+   * For local testing against a fixture server: `true` allows every address,
+   * a list of CIDR ranges allows those only. The deployed stack never sets it.
+   */
+  allowPrivateAddresses: boolean | string[];
 }
 
 const forbidden = (message: string) => new AppError('SOURCE_URL_FORBIDDEN', message);
 
 /** Why an address may not be fetched, or undefined when it may. */
+const inAllowedRange = (parsed: ipaddr.IPv4 | ipaddr.IPv6, ranges: string[]): boolean =>
+  ranges.some((cidr) => {
+    const [range, bits] = ipaddr.parseCIDR(cidr);
+    return range.kind() === parsed.kind() && parsed.match(range, bits);
+  });
+
 export const addressProblem = (address: string, policy: UrlPolicy): string | undefined => {
-  if (policy.allowPrivateAddresses) return undefined;
+  if (policy.allowPrivateAddresses === true) return undefined;
   if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
     parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   }
   const range = parsed.range();
-  return range === 'unicast' ? undefined : `${address} is a ${range} address`;
+  if (range === 'unicast') return undefined;
+  if (Array.isArray(policy.allowPrivateAddresses) && inAllowedRange(parsed, policy.allowPrivateAddresses)) return undefined;
+  return `${address} is a ${range} address`;
 };
 
 const hostAddress = (hostname: string): string | undefined => {
@@ -53,7 +64,7 @@ export const checkUrl = (raw: string, policy: UrlPolicy): URL => {
   if (address) {
     const problem = addressProblem(address, policy);
     if (problem) throw forbidden(`The URL points at a forbidden address (${problem}).`);
-  } else if (!policy.allowPrivateAddresses && /(^|\.)localhost\.?$/i.test(url.hostname)) {
+  } else if (policy.allowPrivateAddresses !== true && /(^|\.)localhost\.?$/i.test(url.hostname)) {
     throw forbidden('The URL points at the local host.');
   }
   return url;

@@ -6,6 +6,8 @@ import { AppError } from '../core/errors.js';
 import { addressProblem, checkUrl, type UrlPolicy } from '../core/url-policy.js';
 
 export interface FetchLimits extends UrlPolicy {
+  /** DNS lookup; `dns.lookup` unless a test gives another. */
+  lookup?: typeof dnsLookup;
   maxBytes: number;
   /** Whole fetch, redirects included. */
   timeoutMs: number;
@@ -28,10 +30,10 @@ const failed = (message: string, cause?: unknown) =>
  * address returned here, so the address checked is the address used: no
  * window for DNS rebinding between a check and the connection.
  */
-const guardedLookup =
-  (policy: UrlPolicy): LookupFunction =>
+export const guardedLookup =
+  (policy: UrlPolicy, resolve: typeof dnsLookup = dnsLookup): LookupFunction =>
   (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+    resolve(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) return callback(error, '', 4);
       const list = Array.isArray(addresses) ? addresses : [];
       const refused = list.map((entry) => addressProblem(entry.address, policy)).find(Boolean);
@@ -49,7 +51,7 @@ const requestOnce = (url: URL, limits: FetchLimits, signal: AbortSignal) =>
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const request = send(url, {
       method: 'GET',
-      lookup: guardedLookup(limits),
+      lookup: guardedLookup(limits, limits.lookup),
       signal,
       headers: { 'user-agent': 'docproc/1.0 (+document processing service)', accept: '*/*' },
     });

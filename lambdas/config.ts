@@ -56,6 +56,8 @@ export const workerConfigSchema = z.object({
   ...storage,
   QUEUE_CLASS: z.enum(['standard', 'large']),
   SOFT_TIME_LIMIT_MARGIN_MS: int,
+  /** Most time one document may take to process, within the soft time limit. */
+  DOCUMENT_TIME_BUDGET_MS: int.default(240_000),
   FUNCTION_TIMEOUT_MS: int,
   /** A run's claim on its task outlives the function timeout by this much. */
   LEASE_MARGIN_MS: int.default(30_000),

@@ -29,6 +29,8 @@ export const deploymentConfigSchema = z
     /** The soft time limit is the function timeout minus this margin. */
     softTimeLimitMarginSeconds: int(5, 300).default(30),
     maxReceiveCount: int(1, 100).default(3),
+    /** Most time one document may take to parse; within the soft time limit (a batch of several shares it). */
+    documentTimeBudgetSeconds: int(1, 900).default(240),
     /** Inputs larger than this go to the large queue. */
     largeInputThresholdMb: int(1, 10240).default(20),
     /** Multipart uploads through API Gateway (10 MB request, 6 MB Lambda payload, base64 on the way). */
@@ -78,6 +80,9 @@ export const deploymentConfigSchema = z
       }
       if (6 * timeout > 43200)
         problem(key, 'six times the timeout (the queue visibility timeout) must not exceed 12 hours');
+    }
+    if (config.documentTimeBudgetSeconds > config.largeWorkerTimeoutSeconds - config.softTimeLimitMarginSeconds) {
+      problem('documentTimeBudgetSeconds', 'must fit in the large worker soft time limit');
     }
     if (config.urlFetchTimeoutSeconds >= config.workerTimeoutSeconds - config.softTimeLimitMarginSeconds) {
       problem('urlFetchTimeoutSeconds', 'must be below the standard worker soft time limit');

@@ -23,6 +23,7 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
   QUEUE_CLASS: queueClass,
   FUNCTION_TIMEOUT_MS: workerTimeoutSeconds(config, queueClass) * 1000,
   SOFT_TIME_LIMIT_MARGIN_MS: config.softTimeLimitMarginSeconds * 1000,
+  DOCUMENT_TIME_BUDGET_MS: config.documentTimeBudgetSeconds * 1000,
   URL_FETCH_MAX_BYTES: bytes(config.urlFetchMaxMb),
   URL_FETCH_TIMEOUT_MS: config.urlFetchTimeoutSeconds * 1000,
   MAX_INPUT_BYTES: bytes(Math.max(config.presignedUploadMaxMb, config.urlFetchMaxMb)),

@@ -162,6 +162,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   Object.assign(process.env, {
     // EMF metrics are CloudWatch's business; locally they would only flood the console.
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+    // The same for every API function, as the CDK stack sets it.
+    CORS_ORIGINS: config.corsOrigins.join(','),
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,

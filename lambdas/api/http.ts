@@ -50,6 +50,21 @@ export const errorResponse = (error: unknown, requestId: string): ApiResult => {
 const requestIdOf = (request: middy.Request<ApiEvent, ApiResult>): string =>
   request.event.requestContext?.requestId ?? request.context.awsRequestId;
 
+/** Origins allowed by CORS (CORS_ORIGINS, comma-separated); none by default, so CORS is off. */
+const corsOrigins = (): string[] =>
+  (process.env.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+
+/** API Gateway's proxy integration leaves CORS response headers to the function. */
+const withCors = (request: middy.Request<ApiEvent, ApiResult>) => {
+  const origin = header(request.event, 'origin');
+  const allowed = corsOrigins();
+  if (!origin || !request.response || !(allowed.includes(origin) || allowed.includes('*'))) return;
+  request.response.headers = { ...request.response.headers, 'access-control-allow-origin': origin, vary: 'Origin' };
+};
+
 /** Request id on every log line; errors mapped to responses in one place. */
 const requestScope: middy.MiddlewareObj<ApiEvent, ApiResult> = {
   before: (request) => {
@@ -57,10 +72,12 @@ const requestScope: middy.MiddlewareObj<ApiEvent, ApiResult> = {
   },
   onError: (request) => {
     request.response = errorResponse(request.error, requestIdOf(request));
+    withCors(request);
     publishMetrics();
     logger.resetKeys();
   },
-  after: () => {
+  after: (request) => {
+    withCors(request);
     publishMetrics();
     logger.resetKeys();
   },

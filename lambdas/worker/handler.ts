@@ -39,7 +39,9 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
       try {
         const remaining = context.getRemainingTimeInMillis() - config.SOFT_TIME_LIMIT_MARGIN_MS;
         if (remaining < MIN_TIME_FOR_A_RECORD_MS) throw new ReturnToQueue('no time left in this invocation');
-        const outcome = await runTask(deps(), parsed.data, Date.now() + remaining);
+        // The soft time limit, or the document's own budget if that ends first.
+        const deadline = Date.now() + Math.min(remaining, config.DOCUMENT_TIME_BUDGET_MS);
+        const outcome = await runTask(deps(), parsed.data, deadline);
         if (outcome === 'retry') throw new ReturnToQueue('another run holds the task');
       } catch (error) {
         if (!(error instanceof ReturnToQueue))

@@ -199,6 +199,17 @@ describe('worker', () => {
     });
   });
 
+  it('stops a document that runs past its own time budget, well within the soft limit', async () => {
+    const task = await pendingTask(readCorpus('text/norwich-city.txt'));
+    const slow: WorkerDeps['processDocument'] = async (input, options, context) => {
+      while (Date.now() <= (context?.deadline ?? 0)) await new Promise((resolve) => setTimeout(resolve, 25));
+      return processDocument(input, options, context);
+    };
+    const budgeted = { ...config, DOCUMENT_TIME_BUDGET_MS: 300 };
+    await makeWorkerHandler(() => deps({ config: budgeted, processDocument: slow }))(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    expect(await store.get(task.task_id)).toMatchObject({ status: 'FAILURE', error: { code: 'SOFT_TIME_LIMIT' } });
+  });
+
   it('returns a record to the queue untouched when no time is left for it', async () => {
     const task = await pendingTask('late');
     const response = await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(1_500));

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { benchBundles } from './bundles.js';
 import { benchLoaders } from './loaders.js';
 import { benchPipeline } from './pipeline.js';
 import { benchSplitter } from './splitter.js';
@@ -13,6 +14,7 @@ import { ROOT } from './support.js';
 const sections: Record<string, () => Promise<unknown>> = {
   loaders: benchLoaders,
   splitter: benchSplitter,
+  bundles: benchBundles,
   pipeline: benchPipeline,
 };
 

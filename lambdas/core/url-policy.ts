@@ -35,7 +35,8 @@ export const addressProblem = (address: string, policy: UrlPolicy): string | und
   }
   const range = parsed.range();
   if (range === 'unicast') return undefined;
-  if (Array.isArray(policy.allowPrivateAddresses) && inAllowedRange(parsed, policy.allowPrivateAddresses)) return undefined;
+  if (Array.isArray(policy.allowPrivateAddresses) && inAllowedRange(parsed, policy.allowPrivateAddresses))
+    return undefined;
   return `${address} is a ${range} address`;
 };
 

@@ -203,7 +203,12 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
       const failed = await store.transition(
         claimed.task_id,
         'fail',
-        { error: toTaskError(error), stage: progress.stage, finished_at: clock.now().toISOString(), lease_expires_at: undefined },
+        {
+          error: toTaskError(error),
+          stage: progress.stage,
+          finished_at: clock.now().toISOString(),
+          lease_expires_at: undefined,
+        },
         { runId },
       );
       if (failed) recordFailed(error.code);

@@ -29,13 +29,14 @@ const captureStdout = () => {
     });
   }
 };
-const jsonLines = () => output.flatMap((line) => {
-  try {
-    return [JSON.parse(line) as Record<string, any>];
-  } catch {
-    return [];
-  }
-});
+const jsonLines = () =>
+  output.flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, any>];
+    } catch {
+      return [];
+    }
+  });
 const emf = () => jsonLines().filter((line) => line._aws);
 const logs = () => jsonLines().filter((line) => line.level);
 
@@ -89,7 +90,9 @@ const runWorker = async (bytes: Buffer, filename: string) => {
     processDocument,
     progressIntervalMs: 0,
   }));
-  const event = { Records: [{ messageId: 'm-1', body: JSON.stringify({ v: 1, task_id: taskId, attempt: 1 }) }] } as SQSEvent;
+  const event = {
+    Records: [{ messageId: 'm-1', body: JSON.stringify({ v: 1, task_id: taskId, attempt: 1 }) }],
+  } as SQSEvent;
   await handler(event, lambdaContext(60_000));
   return taskId;
 };
@@ -104,12 +107,24 @@ describe('observability', () => {
       expect(document._aws.Timestamp).toEqual(expect.any(Number));
       for (const directive of document._aws.CloudWatchMetrics) {
         for (const metric of directive.Metrics) {
-          metrics.set(metric.Name, { value: document[metric.Name], unit: metric.Unit, dimensions: directive.Dimensions, namespace: directive.Namespace });
+          metrics.set(metric.Name, {
+            value: document[metric.Name],
+            unit: metric.Unit,
+            dimensions: directive.Dimensions,
+            namespace: directive.Namespace,
+          });
         }
         for (const dimension of directive.Dimensions.flat()) expect(document[dimension]).toEqual(expect.any(String));
       }
     }
-    for (const name of ['TasksStarted', 'QueueWait', 'TasksSucceeded', 'ProcessingDuration', 'BytesProcessed', 'DocumentsProduced']) {
+    for (const name of [
+      'TasksStarted',
+      'QueueWait',
+      'TasksSucceeded',
+      'ProcessingDuration',
+      'BytesProcessed',
+      'DocumentsProduced',
+    ]) {
       expect(metrics.get(name), name).toMatchObject({ namespace: 'DocProc', dimensions: [['service']] });
     }
     expect(metrics.get('QueueWait')?.value as number).toBeGreaterThanOrEqual(250);
@@ -151,6 +166,7 @@ describe('observability', () => {
     expect(response.statusCode).toBe(500);
     const text = output.join('\n');
     expect(logs().some((line) => line.level === 'ERROR' && line.request_id === 'req-123')).toBe(true);
-    for (const secret of ['deadbeefsecret', 'AKIDSECRET', 'api-key-value-123', 'X-Amz-Signature']) expect(text).not.toContain(secret);
+    for (const secret of ['deadbeefsecret', 'AKIDSECRET', 'api-key-value-123', 'X-Amz-Signature'])
+      expect(text).not.toContain(secret);
   });
 });

@@ -206,7 +206,10 @@ describe('worker', () => {
       return processDocument(input, options, context);
     };
     const budgeted = { ...config, DOCUMENT_TIME_BUDGET_MS: 300 };
-    await makeWorkerHandler(() => deps({ config: budgeted, processDocument: slow }))(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    await makeWorkerHandler(() => deps({ config: budgeted, processDocument: slow }))(
+      sqsEvent({ task_id: task.task_id }),
+      lambdaContext(60_000),
+    );
     expect(await store.get(task.task_id)).toMatchObject({ status: 'FAILURE', error: { code: 'SOFT_TIME_LIMIT' } });
   });
 

@@ -50,7 +50,9 @@ describe('deployment configuration', () => {
     const count = (config: Record<string, unknown>, dir: string) => {
       const { assembly } = synthesizeApp(join(ARTIFACTS, dir), config, false);
       const template = Template.fromJSON(assembly.getStackByName('DocProc').template);
-      return Object.values(template.findResources('AWS::ApiGateway::Method')).filter((method) => method.Properties.HttpMethod === 'OPTIONS').length;
+      return Object.values(template.findResources('AWS::ApiGateway::Method')).filter(
+        (method) => method.Properties.HttpMethod === 'OPTIONS',
+      ).length;
     };
     expect(count({}, 'cdk.out.nocors')).toBe(0);
     expect(count({ corsOrigins: ['https://app.example.com'] }, 'cdk.out.cors')).toBeGreaterThan(0);

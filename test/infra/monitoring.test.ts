@@ -49,7 +49,8 @@ describe('dashboard', () => {
 
   it('shows worker invocations, errors, throttles, concurrency and duration percentiles', () => {
     const names = metricNames('Worker invocations / errors / throttles');
-    for (const metric of ['Invocations', 'Errors', 'Throttles']) expect(names.filter((name) => name.includes(`AWS/Lambda ${metric}`))).toHaveLength(2);
+    for (const metric of ['Invocations', 'Errors', 'Throttles'])
+      expect(names.filter((name) => name.includes(`AWS/Lambda ${metric}`))).toHaveLength(2);
     expect(metricNames('Worker concurrency').every((name) => name.includes('ConcurrentExecutions'))).toBe(true);
     const duration = widget('Worker duration p50 / p95 / p99 (ms)').metrics as unknown[][];
     const stats = duration.map((metric) => (metric.at(-1) as { stat: string }).stat);
@@ -66,20 +67,24 @@ describe('dashboard', () => {
   it('shows every custom metric', () => {
     const text = JSON.stringify(widgets);
     for (const name of Object.values(METRIC_NAMES)) expect(text).toContain(name);
-    expect(text).toContain("SEARCH('{DocProc,service,ErrorCode} MetricName=\\\"TasksFailed\\\"'");
-    expect(text).toContain("SEARCH('{DocProc,service,SourceType} MetricName=\\\"TasksSubmitted\\\"'");
+    expect(text).toContain('SEARCH(\'{DocProc,service,ErrorCode} MetricName=\\"TasksFailed\\"\'');
+    expect(text).toContain('SEARCH(\'{DocProc,service,SourceType} MetricName=\\"TasksSubmitted\\"\'');
   });
 
   it('has Logs Insights widgets for recent tasks and failures by code', () => {
     const logs = widgets.filter((candidate) => candidate.type === 'log');
-    expect(logs.map((candidate) => candidate.properties.title)).toEqual(['Recent tasks (worker logs)', 'Failures by code (last period)']);
+    expect(logs.map((candidate) => candidate.properties.title)).toEqual([
+      'Recent tasks (worker logs)',
+      'Failures by code (last period)',
+    ]);
     expect(logs[0]!.properties.query).toContain('filter ispresent(task_id)');
     expect(logs[1]!.properties.query).toContain('stats count(*) as failures by code');
   });
 });
 
 describe('alarms', () => {
-  const byDescription = (text: string) => alarms().filter((alarm) => String(alarm.Properties.AlarmDescription).includes(text));
+  const byDescription = (text: string) =>
+    alarms().filter((alarm) => String(alarm.Properties.AlarmDescription).includes(text));
 
   it('all notify the SNS topic, on alarm and on recovery', () => {
     expect(alarms()).toHaveLength(10);
@@ -108,7 +113,12 @@ describe('alarms', () => {
     const age = byDescription('oldest message');
     expect(age).toHaveLength(3);
     for (const alarm of age) {
-      expect(alarm.Properties).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage', Statistic: 'Maximum', Threshold: 900, EvaluationPeriods: 5 });
+      expect(alarm.Properties).toMatchObject({
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Statistic: 'Maximum',
+        Threshold: 900,
+        EvaluationPeriods: 5,
+      });
     }
   });
 
@@ -119,23 +129,34 @@ describe('alarms', () => {
       expect(alarm.Properties.Threshold).toBe(5);
       const expression = alarm.Properties.Metrics.find((metric: { Expression?: string }) => metric.Expression);
       expect(expression.Expression).toBe('100 * errors / MAX([invocations, 1])');
-      const names = alarm.Properties.Metrics.filter((metric: any) => metric.MetricStat).map((metric: any) => metric.MetricStat.Metric.MetricName);
+      const names = alarm.Properties.Metrics.filter((metric: any) => metric.MetricStat).map(
+        (metric: any) => metric.MetricStat.Metric.MetricName,
+      );
       expect(names.sort()).toEqual(['Errors', 'Invocations']);
     }
   });
 
   it('fire on an API 5xx rate above 1% and on any throttling', () => {
-    expect(byDescription('5xx')[0]!.Properties).toMatchObject({ MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Statistic: 'Average', Threshold: 0.01 });
+    expect(byDescription('5xx')[0]!.Properties).toMatchObject({
+      MetricName: '5XXError',
+      Namespace: 'AWS/ApiGateway',
+      Statistic: 'Average',
+      Threshold: 0.01,
+    });
     const throttles = byDescription('throttled')[0]!.Properties;
     expect(throttles.Threshold).toBe(1);
-    expect(throttles.Metrics.filter((metric: any) => metric.MetricStat?.Metric.MetricName === 'Throttles')).toHaveLength(9);
+    expect(
+      throttles.Metrics.filter((metric: any) => metric.MetricStat?.Metric.MetricName === 'Throttles'),
+    ).toHaveLength(9);
   });
 
   it('e-mails the configured address when alarmEmail is set', async () => {
     const { synthesizeApp, ARTIFACTS } = await import('../support/synth.js');
     const { assembly } = synthesizeApp(join(ARTIFACTS, 'cdk.out.email'), { alarmEmail: 'ops@example.com' }, false);
     const template = assembly.getStackByName('DocProc').template as { Resources: Record<string, Resource> };
-    const subscription = Object.values(template.Resources).find((resource) => resource.Type === 'AWS::SNS::Subscription');
+    const subscription = Object.values(template.Resources).find(
+      (resource) => resource.Type === 'AWS::SNS::Subscription',
+    );
     expect(subscription?.Properties).toMatchObject({ Protocol: 'email', Endpoint: 'ops@example.com' });
   });
 });

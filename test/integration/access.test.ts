@@ -25,7 +25,13 @@ const raw = (path: string, options: { method?: string; headers?: Record<string, 
     const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString() }));
+      response.on('end', () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
+      );
     });
     req.on('error', reject);
     req.end(options.body);
@@ -54,7 +60,9 @@ describe.skipIf(isRemote())('access and malformed requests at the gateway', () =
     expect(preflight.headers.get('access-control-allow-origin')).toBe(ORIGIN);
     const allowed = await fetch(`${target.apiUrl}/tasks`, { headers: { 'x-api-key': KEY, origin: ORIGIN } });
     expect(allowed.headers.get('access-control-allow-origin')).toBe(ORIGIN);
-    const other = await fetch(`${target.apiUrl}/tasks`, { headers: { 'x-api-key': KEY, origin: 'https://evil.example' } });
+    const other = await fetch(`${target.apiUrl}/tasks`, {
+      headers: { 'x-api-key': KEY, origin: 'https://evil.example' },
+    });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 
@@ -65,7 +73,8 @@ describe.skipIf(isRemote())('access and malformed requests at the gateway', () =
       await upload({}),
     ]) {
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
-      for (const name of ['x-powered-by', 'server', 'x-amzn-remapped-x-powered-by']) expect(response.headers.get(name)).toBeNull();
+      for (const name of ['x-powered-by', 'server', 'x-amzn-remapped-x-powered-by'])
+        expect(response.headers.get(name)).toBeNull();
     }
   });
 

@@ -13,8 +13,19 @@ afterAll(async () => target?.stop());
 // The small version of the load benchmark (npm run bench runs 1,000).
 describe.skipIf(isRemote())('load', () => {
   it('100 mixed submissions at concurrency 50: all final, as expected, none lost or duplicated, no 5xx', async () => {
-    const report = await runLoad(target.local!, mixedDocuments(100), { concurrency: 50, pollMs: 100, timeoutMs: 60_000 });
-    expect(report).toMatchObject({ submitted: 100, terminal: 100, unexpected: 0, lost: 0, duplicated: 0, serverErrors: 0 });
+    const report = await runLoad(target.local!, mixedDocuments(100), {
+      concurrency: 50,
+      pollMs: 100,
+      timeoutMs: 60_000,
+    });
+    expect(report).toMatchObject({
+      submitted: 100,
+      terminal: 100,
+      unexpected: 0,
+      lost: 0,
+      duplicated: 0,
+      serverErrors: 0,
+    });
     expect(report.byStatus.SUCCESS).toBeGreaterThan(50);
     expect(report.byStatus.FAILURE).toBeGreaterThan(0);
   });

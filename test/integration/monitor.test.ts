@@ -21,7 +21,15 @@ beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1400, height: 820 } });
   await page.goto(`${target.local!.url}/`);
@@ -50,7 +58,9 @@ describe.skipIf(isRemote())('local monitoring page (Chromium)', () => {
 
   it('cancels a pending task with a click', async () => {
     // Both workers busy on held URLs: the next task waits in the queue.
-    const held = await Promise.all(['m1', 'm2'].map((name) => submit(api.postJson('/process', { source: `${fixtures.url}/hold/${name}` }))));
+    const held = await Promise.all(
+      ['m1', 'm2'].map((name) => submit(api.postJson('/process', { source: `${fixtures.url}/hold/${name}` }))),
+    );
     await Promise.all(held.map((id) => api.waitFor(id, ['STARTED'])));
     const id = await submit(api.upload('docx/fake.docx'));
     await waitForRowStatus(id, 'PENDING');

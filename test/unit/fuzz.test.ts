@@ -15,13 +15,32 @@ const random = prng(20261127);
 const int = (max: number) => Math.floor(random() * max);
 const bytes = (length: number) => Uint8Array.from({ length }, () => int(256));
 
-const PREFIXES = ['%PDF-1.7\n', 'PK\u0003\u0004', '<!doctype html><html><body>', '\u00ef\u00bb\u00bf', '\u00ff\u00fe', '{"a":', ''];
-const SEEDS = ['pdf/fake-memo.pdf', 'pdf/embedded-cmap-cidfont.pdf', 'pdf/rotated-page-90.pdf', 'docx/fake.docx', 'zh/zh-memo.docx', 'html/fake-html-cp1252.html', 'text/fake-text-utf-16-le.txt'];
+const PREFIXES = [
+  '%PDF-1.7\n',
+  'PK\u0003\u0004',
+  '<!doctype html><html><body>',
+  '\u00ef\u00bb\u00bf',
+  '\u00ff\u00fe',
+  '{"a":',
+  '',
+];
+const SEEDS = [
+  'pdf/fake-memo.pdf',
+  'pdf/embedded-cmap-cidfont.pdf',
+  'pdf/rotated-page-90.pdf',
+  'docx/fake.docx',
+  'zh/zh-memo.docx',
+  'html/fake-html-cp1252.html',
+  'text/fake-text-utf-16-le.txt',
+];
 
 const cases: Array<[string, Uint8Array]> = [];
 for (let index = 0; index < 40; index++) {
   const prefix = Buffer.from(PREFIXES[index % PREFIXES.length]!, 'latin1');
-  cases.push([`random ${index} (${prefix.length ? JSON.stringify(prefix.toString('latin1').slice(0, 6)) : 'no prefix'})`, Buffer.concat([prefix, bytes(int(4096))])]);
+  cases.push([
+    `random ${index} (${prefix.length ? JSON.stringify(prefix.toString('latin1').slice(0, 6)) : 'no prefix'})`,
+    Buffer.concat([prefix, bytes(int(4096))]),
+  ]);
 }
 for (const seed of SEEDS) {
   const original = readCorpus(seed);

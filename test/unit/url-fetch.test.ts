@@ -19,9 +19,27 @@ const codeOf = async (run: () => unknown) => {
 
 describe('address policy', () => {
   it.each([
-    '127.0.0.1', '127.255.0.9', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0',
-    '224.0.0.1', '255.255.255.255', '198.18.0.1', '::1', '::', 'fe80::1', 'fc00::1', 'fd00:ec2::254', '::ffff:127.0.0.1',
-    '::ffff:10.0.0.1', '::ffff:169.254.169.254', 'ff02::1', '2001:db8::1',
+    '127.0.0.1',
+    '127.255.0.9',
+    '10.1.2.3',
+    '172.16.0.1',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.1',
+    '255.255.255.255',
+    '198.18.0.1',
+    '::1',
+    '::',
+    'fe80::1',
+    'fc00::1',
+    'fd00:ec2::254',
+    '::ffff:127.0.0.1',
+    '::ffff:10.0.0.1',
+    '::ffff:169.254.169.254',
+    'ff02::1',
+    '2001:db8::1',
   ])('refuses %s', (address) => {
     expect(addressProblem(address, STRICT)).toEqual(expect.any(String));
   });
@@ -65,9 +83,14 @@ describe('address policy', () => {
 describe('guarded DNS lookup', () => {
   const resolver = (addresses: string[]) =>
     ((_host: string, _options: unknown, callback: (error: null, addresses: LookupAddress[]) => void) =>
-      callback(null, addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })))) as never;
+      callback(
+        null,
+        addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      )) as never;
   const lookup = (addresses: string[]) =>
-    new Promise<unknown>((resolve) => guardedLookup(STRICT, resolver(addresses))('host.test', {}, (error) => resolve(error)));
+    new Promise<unknown>((resolve) =>
+      guardedLookup(STRICT, resolver(addresses))('host.test', {}, (error) => resolve(error)),
+    );
 
   it('lets public answers through', async () => {
     expect(await lookup(['93.184.216.34'])).toBeNull();
@@ -102,7 +125,8 @@ describe('fetchUrl', () => {
         if (hops === 0) return response.end('arrived');
         return response.writeHead(302, { location: `/chain?hops=${hops - 1}` }).end();
       }
-      if (url.pathname === '/to') return response.writeHead(301, { location: url.searchParams.get('target') ?? '/' }).end();
+      if (url.pathname === '/to')
+        return response.writeHead(301, { location: url.searchParams.get('target') ?? '/' }).end();
       if (url.pathname === '/big') return response.writeHead(200, { 'content-length': 5000 }).end(Buffer.alloc(5000));
       if (url.pathname === '/big-chunked') {
         response.writeHead(200);
@@ -135,17 +159,24 @@ describe('fetchUrl', () => {
     expect(await codeOf(() => fetchUrl(`${base}/chain?hops=6`, limits()))).toBe('SOURCE_FETCH_FAILED');
   });
 
-  it.each(['http://169.254.169.254/latest/meta-data/', 'http://10.0.0.1/', 'http://[::1]/', 'ftp://example.com/x', 'http://u:p@example.com/'])(
-    'checks every redirect: refuses one to %s',
-    async (target) => {
-      expect(await codeOf(() => fetchUrl(`${base}/to?target=${encodeURIComponent(target)}`, limits()))).toBe('SOURCE_URL_FORBIDDEN');
-    },
-  );
+  it.each([
+    'http://169.254.169.254/latest/meta-data/',
+    'http://10.0.0.1/',
+    'http://[::1]/',
+    'ftp://example.com/x',
+    'http://u:p@example.com/',
+  ])('checks every redirect: refuses one to %s', async (target) => {
+    expect(await codeOf(() => fetchUrl(`${base}/to?target=${encodeURIComponent(target)}`, limits()))).toBe(
+      'SOURCE_URL_FORBIDDEN',
+    );
+  });
 
   it('refuses a name that resolves to a private address, before connecting', async () => {
     const toPrivate = ((_host: string, _options: unknown, callback: (e: null, a: LookupAddress[]) => void) =>
       callback(null, [{ address: '10.0.0.7', family: 4 }])) as never;
-    expect(await codeOf(() => fetchUrl('http://internal.test/x', limits({ lookup: toPrivate })))).toBe('SOURCE_URL_FORBIDDEN');
+    expect(await codeOf(() => fetchUrl('http://internal.test/x', limits({ lookup: toPrivate })))).toBe(
+      'SOURCE_URL_FORBIDDEN',
+    );
   });
 
   it('connects to the address it checked (no second resolution to rebind)', async () => {
@@ -163,7 +194,9 @@ describe('fetchUrl', () => {
   });
 
   it('gives up on a body that never ends', async () => {
-    expect(await codeOf(() => fetchUrl(`${base}/slow`, limits({ timeoutMs: 400, maxBytes: 100_000 })))).toBe('SOURCE_FETCH_FAILED');
+    expect(await codeOf(() => fetchUrl(`${base}/slow`, limits({ timeoutMs: 400, maxBytes: 100_000 })))).toBe(
+      'SOURCE_FETCH_FAILED',
+    );
   });
 
   it('reports HTTP errors and unreachable hosts as SOURCE_FETCH_FAILED', async () => {

@@ -26,10 +26,11 @@ export const startUploadedTask = async (deps: UploadEventsDeps, task: Task, obje
         'UPLOAD_SIZE_MISMATCH',
         `The upload is ${objectSize} bytes but ${task.source.size_bytes} were announced.`,
       );
-      await store.transition(task.task_id, 'fail', {
+      const failed = await store.transition(task.task_id, 'fail', {
         error: toTaskError(error),
         finished_at: clock.now().toISOString(),
       });
+      if (failed) recordFailed(error.code);
       return;
     }
     const started = await store.transition(task.task_id, 'uploadArrived', { stage: 'queued' });

@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, isRemote, startFixtureServer, startTarget, type Api, type Target } from '../support/target.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOT = join(import.meta.dirname, '..', '..', 'docs', 'monitor.png');
+// The README's screenshot is refreshed with UPDATE_DOCS=1; otherwise it goes to the test artifacts.
+const SCREENSHOT = process.env.UPDATE_DOCS
+  ? join(import.meta.dirname, '..', '..', 'docs', 'monitor.png')
+  : join(import.meta.dirname, '..', '.artifacts', 'monitor.png');
 
 let target: Target;
 let api: Api;

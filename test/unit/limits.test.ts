@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { cleanFilename, MAX_FILENAME_LENGTH } from '../../lambdas/core/filenames.js';
+import { AppError } from '../../lambdas/core/errors.js';
+import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
+import { processDocument } from '../../lambdas/core/process-document.js';
+
+const codeOf = async (promise: Promise<unknown>) => {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as AppError).code;
+  }
+  return undefined;
+};
+
+describe('file names are data', () => {
+  it.each([
+    ['../../etc/passwd', 'passwd'],
+    ['C:\\Users\\me\\report.pdf', 'report.pdf'],
+    ['inv\u0000oi\u001bce.pdf', 'invoice.pdf'],
+    ['evil\u202egpj.exe', 'evilgpj.exe'],
+    ['  ..  ', 'document'],
+    ['', 'document'],
+    ['new\r\nline.txt', 'newline.txt'],
+  ])('%j becomes %j', (raw, clean) => {
+    expect(cleanFilename(raw)).toBe(clean);
+  });
+
+  it('caps very long names, keeping the extension', () => {
+    const name = cleanFilename(`${'a'.repeat(5000)}.pdf`);
+    expect(name).toHaveLength(MAX_FILENAME_LENGTH);
+    expect(name.endsWith('.pdf')).toBe(true);
+  });
+});
+
+describe('size caps', () => {
+  it('refuses text and HTML above the cap before decoding them', async () => {
+    const limits = { maxTextBytes: 1024 };
+    const text = Buffer.alloc(2048, 'a');
+    expect(await codeOf(processDocument({ bytes: text, filename: 'a.txt' }, OPTION_DEFAULTS, { limits }))).toBe(
+      'DOCUMENT_TOO_LARGE',
+    );
+    const html = Buffer.concat([Buffer.from('<html><body>'), Buffer.alloc(2048, 'a')]);
+    expect(await codeOf(processDocument({ bytes: html, filename: 'a.html' }, OPTION_DEFAULTS, { limits }))).toBe(
+      'DOCUMENT_TOO_LARGE',
+    );
+  });
+
+  it('refuses a result with more documents than allowed', async () => {
+    const text = Buffer.from('word '.repeat(2000));
+    const error = await codeOf(
+      processDocument(
+        { bytes: text, filename: 'a.txt' },
+        { split: true, chunk_size: 10, chunk_overlap: 0 },
+        { limits: { maxDocuments: 100 } },
+      ),
+    );
+    expect(error).toBe('DOCUMENT_TOO_LARGE');
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cleanFilename, MAX_FILENAME_LENGTH } from '../../lambdas/core/filenames.js';
-import { AppError } from '../../lambdas/core/errors.js';
+import type { AppError } from '../../lambdas/core/errors.js';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
 

@@ -29,7 +29,10 @@ const raw = {
 };
 
 const service = async () => {
-  const { processDocument } = await import(bundle);
+  const { processDocument, prewarmThreads, defaultThreadCount } = await import(bundle);
+  // As the large worker does during its init (PDF_PREWARM_THREADS); timing starts after.
+  if (process.env.PREWARM !== 'false') prewarmThreads(defaultThreadCount(), 128);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   return async () => {
     const result = await processDocument(
       { bytes, filename: basename(file) },

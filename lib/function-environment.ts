@@ -29,6 +29,8 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
   MAX_INPUT_BYTES: bytes(Math.max(config.presignedUploadMaxMb, config.urlFetchMaxMb)),
   MAX_PAGES: config.maxPages,
   ALLOWED_SOURCE_BUCKETS: config.allowedSourceBuckets.join(','),
+  // Several cores: have the PDF threads ready before the first large PDF.
+  PDF_PREWARM_THREADS: String(queueClass === 'large'),
 });
 
 export const dlqEnvironment = (config: DeploymentConfig) => ({

@@ -1,7 +1,10 @@
 // First import: PDF worker threads re-enter this bundle and must be routed to their loop.
 import '../core/loaders/pdf-thread.js';
+import { isMainThread } from 'node:worker_threads';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { DEFAULT_LIMITS } from '../core/limits.js';
+import { defaultThreadCount, prewarmThreads } from '../core/loaders/pdf-pool.js';
 import { taskMessageSchema } from '../core/task.js';
 import { parseJson } from './handler-support.js';
 import { logger, publishMetrics } from '../observability.js';
@@ -65,6 +68,10 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
 };
 
 export const handler = makeWorkerHandler(workerDeps);
+
+// The large worker (several cores) starts its PDF threads during init.
+if (isMainThread && process.env.PDF_PREWARM_THREADS === 'true')
+  prewarmThreads(defaultThreadCount(), DEFAULT_LIMITS.pdfThreadHeapMb);
 
 /** The processing core, exported from the bundle so the artifact test can run the deployed code itself. */
 export { processDocument } from '../core/process-document.js';

@@ -128,4 +128,14 @@ export const leaseThreads = (wanted: number, heapMb: number): Lease => {
 
 export const defaultThreadCount = (): number => availableParallelism();
 
+/**
+ * Starts the pool's threads ahead of the first large PDF (during the
+ * function's init), so that its first document does not wait for them to
+ * load pdf.js. The threads stay idle and unref'd until a lease uses them.
+ */
+export const prewarmThreads = (count: number, heapMb: number): void => {
+  if (count <= 1 || threads.length) return;
+  while (threads.length < count) threads.push(new PdfThread(heapMb));
+};
+
 export type { PdfThread };

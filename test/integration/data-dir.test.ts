@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLocalStack } from '../../local/stack.js';
-import { isRemote } from '../support/target.js';
+import { isRemote, startFixtureServer } from '../support/target.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'docproc-data-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -35,6 +35,37 @@ describe.skipIf(isRemote())('npm start --data-dir', () => {
       expect(task.result.documents[0].page_content).toBe('Kept across restarts.');
     } finally {
       await second.stop();
+    }
+  });
+
+  it('lets work under way finish when stopped (Ctrl-C), then has it on the next start', async () => {
+    const fixtures = await startFixtureServer();
+    try {
+      const first = await startLocalStack({ port: 0, dataDir, allowPrivateUrls: true });
+      const response = await fetch(`${first.apiUrl}/process`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source: `${fixtures.url}/hold/in-flight` }),
+      });
+      const { task_id } = (await response.json()) as { task_id: string };
+      for (let attempt = 0; attempt < 100 && !fixtures.isHeld('in-flight'); attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const stopped = first.stop();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      fixtures.release('in-flight');
+      await stopped;
+
+      const second = await startLocalStack({ port: 0, dataDir });
+      try {
+        const task = (await (await fetch(`${second.apiUrl}/tasks/${task_id}`)).json()) as Record<string, any>;
+        expect(task.status).toBe('SUCCESS');
+        expect(task.result.documents[0].page_content).toBe('released in-flight');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await fixtures.close();
     }
   });
 });

@@ -1,7 +1,8 @@
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { toProxyEvent } from '../../local/api-gateway.js';
+import { startGateway, toProxyEvent } from '../../local/api-gateway.js';
+import { ROUTES } from '../../lib/definitions.js';
 import { InvocationTimeout, invoke, lambdaContext, type LocalFunction } from '../../local/lambda-runtime.js';
 
 const fn = (timeoutMs: number, handler: LocalFunction['handler']): LocalFunction => ({
@@ -91,5 +92,32 @@ describe('local API Gateway events', () => {
       null,
     );
     expect(text).toMatchObject({ isBase64Encoded: false, body: '{"a":1}' });
+  });
+});
+
+describe('local API Gateway limits', () => {
+  it('answers 504 when the integration does not answer in time, and passes the result through otherwise', async () => {
+    const slow = fn(100, () => new Promise((resolve) => setTimeout(resolve, 1_000)));
+    const quick = fn(1_000, async () => ({
+      statusCode: 200,
+      headers: { 'content-type': 'application/json' },
+      body: '{"ok":true}',
+    }));
+    const routes = Object.fromEntries(
+      ROUTES.map((route) => [route.handler, route.handler === 'listTasks' ? quick : slow]),
+    ) as never;
+    const gateway = await startGateway({ host: '127.0.0.1', port: 0, routes });
+    try {
+      const timedOut = await fetch(`${gateway.url}/documents/async/tasks/00000000-0000-4000-8000-000000000000`);
+      expect(timedOut.status).toBe(504);
+      expect(await timedOut.json()).toEqual({
+        error: { code: 'INTEGRATION_TIMEOUT', message: 'Endpoint request timed out' },
+      });
+      const ok = await fetch(`${gateway.url}/documents/async/tasks`);
+      expect(ok.status).toBe(200);
+      expect(await ok.json()).toEqual({ ok: true });
+    } finally {
+      await gateway.close();
+    }
   });
 });

@@ -1,9 +1,7 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ERROR_CATALOGUE } from '../core/errors.js';
 import { isTerminal, taskMessageSchema, type Task } from '../core/task.js';
-import { logger, publishMetrics, recordFailed } from '../observability.js';
-import { parseJson } from './handler-support.js';
+import { logger, recordFailed } from '../observability.js';
+import { parseJson, sqsHandler } from './handler-support.js';
 import { dlqDeps, type DlqDeps } from './maintenance-deps.js';
 
 /**
@@ -31,43 +29,29 @@ const MESSAGES = {
  * failed, and its task becomes FAILURE, so that nothing waits forever.
  */
 export const makeDlqHandler = (deps: () => DlqDeps) => {
-  return async (event: SQSEvent, context: Context) => {
-    // One processor per invocation: it holds the batch's state, and the local runtime may run invocations side by side.
-    const processor = new BatchProcessor(EventType.SQS);
-    const recordHandler = async (record: SQSRecord) => {
-      const parsed = taskMessageSchema.safeParse(parseJson(record.body));
-      if (!parsed.success) {
-        logger.error('Dead letter is not a task message; dropped', { message_id: record.messageId });
-        return;
-      }
-      const { store, clock, functionTimeoutMs } = deps();
-      const task = await store.get(parsed.data.task_id);
-      if (!task || isTerminal(task.status) || task.attempts !== parsed.data.attempt) return;
-      const code = failureCodeFor(task, functionTimeoutMs);
-      const failed = await store.transition(
-        task.task_id,
-        'fail',
-        {
-          error: { code, message: MESSAGES[code], retryable: ERROR_CATALOGUE[code].retryable },
-          finished_at: clock.now().toISOString(),
-          lease_expires_at: undefined,
-        },
-        { attempt: task.attempts },
-      );
-      if (failed) recordFailed(code);
-      logger.warn('Dead-lettered task marked FAILURE', { task_id: task.task_id, code, recorded: Boolean(failed) });
-    };
-    logger.addContext(context);
-    try {
-      return await processPartialResponse(event, recordHandler, processor, {
-        context,
-        processInParallel: false,
-        throwOnFullBatchFailure: false,
-      });
-    } finally {
-      publishMetrics();
+  return sqsHandler(async (record) => {
+    const parsed = taskMessageSchema.safeParse(parseJson(record.body));
+    if (!parsed.success) {
+      logger.error('Dead letter is not a task message; dropped', { message_id: record.messageId });
+      return;
     }
-  };
+    const { store, clock, functionTimeoutMs } = deps();
+    const task = await store.get(parsed.data.task_id);
+    if (!task || isTerminal(task.status) || task.attempts !== parsed.data.attempt) return;
+    const code = failureCodeFor(task, functionTimeoutMs);
+    const failed = await store.transition(
+      task.task_id,
+      'fail',
+      {
+        error: { code, message: MESSAGES[code], retryable: ERROR_CATALOGUE[code].retryable },
+        finished_at: clock.now().toISOString(),
+        lease_expires_at: undefined,
+      },
+      { attempt: task.attempts },
+    );
+    if (failed) recordFailed(code);
+    logger.warn('Dead-lettered task marked FAILURE', { task_id: task.task_id, code, recorded: Boolean(failed) });
+  });
 };
 
 export const handler = makeDlqHandler(dlqDeps);

@@ -1,13 +1,11 @@
 // First import: PDF worker threads re-enter this bundle and must be routed to their loop.
 import '../core/loaders/pdf-thread.js';
 import { isMainThread } from 'node:worker_threads';
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DEFAULT_LIMITS } from '../core/limits.js';
 import { defaultThreadCount, prewarmThreads } from '../core/loaders/pdf-pool.js';
 import { taskMessageSchema } from '../core/task.js';
-import { parseJson } from './handler-support.js';
-import { logger, publishMetrics } from '../observability.js';
+import { parseJson, sqsHandler } from './handler-support.js';
+import { logger } from '../observability.js';
 import { workerDeps, type WorkerDeps } from './deps.js';
 import { runTask } from './run-task.js';
 
@@ -27,44 +25,30 @@ class ReturnToQueue extends Error {
  * failures are reported per record (ReportBatchItemFailures).
  */
 export const makeWorkerHandler = (deps: () => WorkerDeps) => {
-  return async (event: SQSEvent, context: Context) => {
-    // One processor per invocation: it holds the batch's state, and the local runtime may run invocations side by side.
-    const processor = new BatchProcessor(EventType.SQS);
+  return sqsHandler(async (record, context) => {
     const { config } = deps();
-    const recordHandler = async (record: SQSRecord) => {
-      const parsed = taskMessageSchema.safeParse(parseJson(record.body));
-      if (!parsed.success) {
-        // Not a task message: no retry can help and there is no task to fail.
-        logger.error('Dropping a malformed message', { message_id: record.messageId, issues: parsed.error.issues });
-        return;
-      }
-      logger.appendKeys({ task_id: parsed.data.task_id, message_id: record.messageId });
-      try {
-        const remaining = context.getRemainingTimeInMillis() - config.SOFT_TIME_LIMIT_MARGIN_MS;
-        if (remaining < MIN_TIME_FOR_A_RECORD_MS) throw new ReturnToQueue('no time left in this invocation');
-        // The soft time limit, or the document's own budget if that ends first.
-        const deadline = Date.now() + Math.min(remaining, config.DOCUMENT_TIME_BUDGET_MS);
-        const outcome = await runTask(deps(), parsed.data, deadline);
-        if (outcome === 'retry') throw new ReturnToQueue('another run holds the task');
-      } catch (error) {
-        if (!(error instanceof ReturnToQueue))
-          logger.error('Record failed; SQS will deliver it again', { error: error as Error });
-        throw error;
-      } finally {
-        logger.removeKeys(['task_id', 'message_id', 'attempt', 'run_id']);
-      }
-    };
-    logger.addContext(context);
-    try {
-      return await processPartialResponse(event, recordHandler, processor, {
-        context,
-        processInParallel: false,
-        throwOnFullBatchFailure: false,
-      });
-    } finally {
-      publishMetrics();
+    const parsed = taskMessageSchema.safeParse(parseJson(record.body));
+    if (!parsed.success) {
+      // Not a task message: no retry can help and there is no task to fail.
+      logger.error('Dropping a malformed message', { message_id: record.messageId, issues: parsed.error.issues });
+      return;
     }
-  };
+    logger.appendKeys({ task_id: parsed.data.task_id, message_id: record.messageId });
+    try {
+      const remaining = context.getRemainingTimeInMillis() - config.SOFT_TIME_LIMIT_MARGIN_MS;
+      if (remaining < MIN_TIME_FOR_A_RECORD_MS) throw new ReturnToQueue('no time left in this invocation');
+      // The soft time limit, or the document's own budget if that ends first.
+      const deadline = Date.now() + Math.min(remaining, config.DOCUMENT_TIME_BUDGET_MS);
+      const outcome = await runTask(deps(), parsed.data, deadline);
+      if (outcome === 'retry') throw new ReturnToQueue('another run holds the task');
+    } catch (error) {
+      if (!(error instanceof ReturnToQueue))
+        logger.error('Record failed; SQS will deliver it again', { error: error as Error });
+      throw error;
+    } finally {
+      logger.removeKeys(['task_id', 'message_id', 'attempt', 'run_id']);
+    }
+  });
 };
 
 export const handler = makeWorkerHandler(workerDeps);

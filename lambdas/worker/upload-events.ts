@@ -1,10 +1,9 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import type { Context, S3Event, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { S3Event } from 'aws-lambda';
 import { AppError, toTaskError } from '../core/errors.js';
 import { TASK_ID_PATTERN, taskMessage, type Task } from '../core/task.js';
 import { PREFIX } from '../../lib/definitions.js';
-import { logger, publishMetrics, recordFailed } from '../observability.js';
-import { parseJson } from './handler-support.js';
+import { logger, recordFailed } from '../observability.js';
+import { parseJson, sqsHandler } from './handler-support.js';
 import { uploadEventsDeps, type UploadEventsDeps } from './maintenance-deps.js';
 
 const taskIdFromKey = (key: string): string | undefined => {
@@ -44,37 +43,23 @@ export const startUploadedTask = async (deps: UploadEventsDeps, task: Task, obje
 
 /** S3 ObjectCreated notifications for presigned uploads, delivered through SQS. */
 export const makeUploadEventsHandler = (deps: () => UploadEventsDeps) => {
-  return async (event: SQSEvent, context: Context) => {
-    // One processor per invocation: it holds the batch's state, and the local runtime may run invocations side by side.
-    const processor = new BatchProcessor(EventType.SQS);
-    const recordHandler = async (record: SQSRecord) => {
-      const notification = parseJson(record.body) as Partial<S3Event> | undefined;
-      for (const entry of notification?.Records ?? []) {
-        if (!entry.eventName?.startsWith('ObjectCreated:')) continue;
-        const taskId = taskIdFromKey(entry.s3.object.key);
-        if (!taskId) {
-          logger.warn('Object outside the upload layout; ignored', { key: entry.s3.object.key });
-          continue;
-        }
-        const task = await deps().store.get(taskId);
-        if (!task) continue;
-        logger.appendKeys({ task_id: taskId });
-        await startUploadedTask(deps(), task, entry.s3.object.size);
-        logger.info('Upload arrived');
-        logger.removeKeys(['task_id']);
+  return sqsHandler(async (record) => {
+    const notification = parseJson(record.body) as Partial<S3Event> | undefined;
+    for (const entry of notification?.Records ?? []) {
+      if (!entry.eventName?.startsWith('ObjectCreated:')) continue;
+      const taskId = taskIdFromKey(entry.s3.object.key);
+      if (!taskId) {
+        logger.warn('Object outside the upload layout; ignored', { key: entry.s3.object.key });
+        continue;
       }
-    };
-    logger.addContext(context);
-    try {
-      return await processPartialResponse(event, recordHandler, processor, {
-        context,
-        processInParallel: false,
-        throwOnFullBatchFailure: false,
-      });
-    } finally {
-      publishMetrics();
+      const task = await deps().store.get(taskId);
+      if (!task) continue;
+      logger.appendKeys({ task_id: taskId });
+      await startUploadedTask(deps(), task, entry.s3.object.size);
+      logger.info('Upload arrived');
+      logger.removeKeys(['task_id']);
     }
-  };
+  });
 };
 
 export const handler = makeUploadEventsHandler(uploadEventsDeps);

@@ -23,8 +23,6 @@ const flag = z
 const storage = {
   TABLE_NAME: z.string().min(1),
   BUCKET_NAME: z.string().min(1),
-  /** Local emulators need path-style S3 URLs. */
-  S3_FORCE_PATH_STYLE: flag,
 };
 
 const queues = {
@@ -36,7 +34,6 @@ const queues = {
 export const apiConfigSchema = z.object({
   TABLE_NAME: storage.TABLE_NAME,
   BUCKET_NAME: z.string().default(''),
-  S3_FORCE_PATH_STYLE: storage.S3_FORCE_PATH_STYLE,
   QUEUE_URL: z.string().default(''),
   LARGE_QUEUE_URL: z.string().default(''),
   LARGE_INPUT_THRESHOLD_BYTES: int,

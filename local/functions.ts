@@ -26,6 +26,7 @@ import {
   workerEnvironment,
   workerTimeoutSeconds,
 } from '../lib/function-environment.js';
+import { once } from '../lambdas/adapters/index.js';
 import type { LocalFunction } from './lambda-runtime.js';
 
 export interface LocalResources {
@@ -52,15 +53,10 @@ export interface LocalTiming {
 }
 
 /** Variables only the local runtime sets: endpoints and switches the CDK stack never sets. */
-export const LOCAL_ONLY_VARIABLES = ['S3_FORCE_PATH_STYLE', 'ALLOW_PRIVATE_URLS', 'LEASE_MARGIN_MS'];
+export const LOCAL_ONLY_VARIABLES = ['ALLOW_PRIVATE_URLS', 'LEASE_MARGIN_MS'];
 
 const stringify = (values: Record<string, string | number | boolean>) =>
   Object.fromEntries(Object.entries(values).map(([key, value]) => [key, String(value)]));
-
-const once = <T>(build: () => T): (() => T) => {
-  let value: T | undefined;
-  return () => (value ??= build());
-};
 
 export interface LocalFunctions {
   routes: Record<RouteHandler, LocalFunction<APIGatewayProxyEvent, APIGatewayProxyResult>>;
@@ -81,7 +77,7 @@ export const localFunctions = (
   resources: LocalResources,
   options: { allowPrivateUrls: boolean; timing?: LocalTiming; faults?: Faults },
 ): LocalFunctions => {
-  const base = { S3_FORCE_PATH_STYLE: 'true', ALLOW_PRIVATE_URLS: String(options.allowPrivateUrls) };
+  const base = { ALLOW_PRIVATE_URLS: String(options.allowPrivateUrls) };
   const table = { TABLE_NAME: resources.tableName };
   const bucket = { BUCKET_NAME: resources.bucketName };
   const queues = { QUEUE_URL: resources.queueUrl, LARGE_QUEUE_URL: resources.largeQueueUrl };

@@ -171,6 +171,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     // The SDK sends SQS calls to the queue URL's host; naming the endpoint the same way keeps it quiet about it.
     AWS_ENDPOINT_URL_SQS: emulators.awsEndpoint.replace('127.0.0.1', 'sqs.us-east-1.localhost'),
     AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
+    // The S3 emulator answers path-style URLs (bucket in the path, not the host name).
+    S3_FORCE_PATH_STYLE: 'true',
   });
   resetAwsClients();
   const region = 'us-east-1';

@@ -21,17 +21,18 @@ export const S3_CLIENT_OPTIONS = {
 let clients: AwsClients | undefined;
 
 /**
- * SDK clients, created once per cold start and shared by every invocation.
- * Endpoints and credentials come from the standard SDK environment
- * (`AWS_REGION`, `AWS_ENDPOINT_URL_*`), which is how the local stack points
- * them at its emulators.
+ * SDK clients, created once per cold start and shared by every invocation
+ * (and, in the local runtime, by every function of the thread). Where they
+ * connect is a property of the process, read from its environment:
+ * `AWS_REGION`, `AWS_ENDPOINT_URL_*`, and `S3_FORCE_PATH_STYLE`, which the
+ * local stack sets for its S3 emulator and the deployed stack never does.
  */
-export const awsClients = (options: { forcePathStyle?: boolean } = {}): AwsClients => {
+export const awsClients = (): AwsClients => {
   clients ??= {
     dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
       marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
     }),
-    s3: new S3Client({ ...S3_CLIENT_OPTIONS, forcePathStyle: options.forcePathStyle ?? false }),
+    s3: new S3Client({ ...S3_CLIENT_OPTIONS, forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' }),
     sqs: new SQSClient({}),
   };
   return clients;

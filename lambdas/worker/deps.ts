@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { awsClients } from '../adapters/clients.js';
-import { DynamoTaskStore } from '../adapters/dynamo-task-store.js';
-import { S3BlobStore } from '../adapters/s3-blob-store.js';
+import { blobStore, once, taskStore } from '../adapters/index.js';
 import { loadConfig, workerConfigSchema, type WorkerConfig } from '../config.js';
 import { systemClock, type BlobStore, type Clock, type TaskStore } from '../core/ports.js';
 import { processDocument } from '../core/process-document.js';
@@ -21,11 +19,10 @@ export interface WorkerDeps {
 
 export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
   const config = loadConfig(workerConfigSchema, env);
-  const clients = awsClients({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
   return {
     config,
-    store: new DynamoTaskStore(clients.dynamo, config.TABLE_NAME),
-    blobs: new S3BlobStore(clients.s3),
+    store: taskStore(config.TABLE_NAME),
+    blobs: blobStore(),
     clock: systemClock,
     newId: randomUUID,
     fetchUrl,
@@ -34,7 +31,5 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
   };
 };
 
-let deps: WorkerDeps | undefined;
-
 /** Built once per cold start from the function's environment. */
-export const workerDeps = (): WorkerDeps => (deps ??= buildWorkerDeps(process.env));
+export const workerDeps = once(() => buildWorkerDeps(process.env));

@@ -1,7 +1,4 @@
-import { awsClients } from '../adapters/clients.js';
-import { DynamoTaskStore } from '../adapters/dynamo-task-store.js';
-import { S3BlobStore } from '../adapters/s3-blob-store.js';
-import { SqsJobQueue } from '../adapters/sqs-job-queue.js';
+import { blobStore, jobQueue, once, taskStore } from '../adapters/index.js';
 import {
   dlqConfigSchema,
   janitorConfigSchema,
@@ -29,15 +26,10 @@ export interface JanitorDeps extends UploadEventsDeps {
   config: Pick<JanitorConfig, 'PENDING_REQUEUE_MINUTES'>;
 }
 
-const once = <T>(build: () => T): (() => T) => {
-  let value: T | undefined;
-  return () => (value ??= build());
-};
-
 export const buildDlqDeps = (env: NodeJS.ProcessEnv): DlqDeps => {
   const config = loadConfig(dlqConfigSchema, env);
   return {
-    store: new DynamoTaskStore(awsClients().dynamo, config.TABLE_NAME),
+    store: taskStore(config.TABLE_NAME),
     clock: systemClock,
     functionTimeoutMs: config.FUNCTION_TIMEOUT_MS,
   };
@@ -45,22 +37,20 @@ export const buildDlqDeps = (env: NodeJS.ProcessEnv): DlqDeps => {
 
 export const buildUploadEventsDeps = (env: NodeJS.ProcessEnv): UploadEventsDeps => {
   const config = loadConfig(uploadEventsConfigSchema, env);
-  const clients = awsClients();
   return {
-    store: new DynamoTaskStore(clients.dynamo, config.TABLE_NAME),
-    queue: new SqsJobQueue(clients.sqs, { standard: config.QUEUE_URL, large: config.LARGE_QUEUE_URL }),
+    store: taskStore(config.TABLE_NAME),
+    queue: jobQueue(config),
     clock: systemClock,
   };
 };
 
 export const buildJanitorDeps = (env: NodeJS.ProcessEnv): JanitorDeps => {
   const config = loadConfig(janitorConfigSchema, env);
-  const clients = awsClients({ forcePathStyle: config.S3_FORCE_PATH_STYLE });
   return {
     config,
-    store: new DynamoTaskStore(clients.dynamo, config.TABLE_NAME),
-    blobs: new S3BlobStore(clients.s3),
-    queue: new SqsJobQueue(clients.sqs, { standard: config.QUEUE_URL, large: config.LARGE_QUEUE_URL }),
+    store: taskStore(config.TABLE_NAME),
+    blobs: blobStore(),
+    queue: jobQueue(config),
     clock: systemClock,
   };
 };

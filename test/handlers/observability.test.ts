@@ -2,7 +2,6 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { makeProcessHandler } from '../../lambdas/api/process.js';
-import { workerConfigSchema } from '../../lambdas/config.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
 import { logger } from '../../lambdas/observability.js';
 import { fetchUrl } from '../../lambdas/worker/fetch-url.js';
@@ -10,7 +9,7 @@ import { makeWorkerHandler } from '../../lambdas/worker/handler.js';
 import { apiEvent, apiTestDeps, lambdaContext, mockedAws } from '../support/api.js';
 import { readCorpus } from '../support/corpus.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
-import { aTask } from '../support/fixtures.js';
+import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { MemoryBlobStore } from '../support/memory.js';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -53,16 +52,7 @@ afterEach(() => {
   logger.setLogLevel('SILENT');
 });
 
-const config = workerConfigSchema.parse({
-  TABLE_NAME: 'tasks',
-  BUCKET_NAME: 'bucket',
-  QUEUE_CLASS: 'standard',
-  SOFT_TIME_LIMIT_MARGIN_MS: '1000',
-  FUNCTION_TIMEOUT_MS: '60000',
-  URL_FETCH_MAX_BYTES: '1000',
-  URL_FETCH_TIMEOUT_MS: '1000',
-  MAX_INPUT_BYTES: '10000000',
-});
+const config = testWorkerConfig();
 
 const runWorker = async (bytes: Buffer, filename: string) => {
   const store = new DynamoTaskStore(table.client, table.tableName);

@@ -1,7 +1,6 @@
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
-import { workerConfigSchema } from '../../lambdas/config.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
 import type { ProcessingResult } from '../../lambdas/core/document.js';
 import type { Task } from '../../lambdas/core/task.js';
@@ -11,7 +10,7 @@ import { makeWorkerHandler } from '../../lambdas/worker/handler.js';
 import { lambdaContext } from '../support/api.js';
 import { readCorpus } from '../support/corpus.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
-import { aTask } from '../support/fixtures.js';
+import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { MemoryBlobStore } from '../support/memory.js';
 
 let table: TestTable;
@@ -21,16 +20,7 @@ let processCalls = 0;
 let counter = 0;
 const id = () => `10000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
 
-const config = workerConfigSchema.parse({
-  TABLE_NAME: 'tasks',
-  BUCKET_NAME: 'bucket',
-  QUEUE_CLASS: 'standard',
-  SOFT_TIME_LIMIT_MARGIN_MS: '1000',
-  FUNCTION_TIMEOUT_MS: '60000',
-  URL_FETCH_MAX_BYTES: '1000000',
-  URL_FETCH_TIMEOUT_MS: '5000',
-  MAX_INPUT_BYTES: '10000000',
-});
+const config = testWorkerConfig();
 
 const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
   config,

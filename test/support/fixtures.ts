@@ -1,3 +1,4 @@
+import { workerConfigSchema } from '../../lambdas/config.js';
 import type { Task } from '../../lambdas/core/task.js';
 
 export const TASK_ID = '0b6f3c8e-2d4a-4f6b-9c1e-5a7d8e9f0a1b';
@@ -21,3 +22,16 @@ export const aTask = (overrides: Partial<Task> = {}): Task => ({
 });
 
 export const fixedClock = (now = NOW) => ({ now: () => now });
+
+/** A standard worker's configuration, as its environment would give it. */
+export const testWorkerConfig = () =>
+  workerConfigSchema.parse({
+    TABLE_NAME: 'tasks',
+    BUCKET_NAME: 'bucket',
+    QUEUE_CLASS: 'standard',
+    SOFT_TIME_LIMIT_MARGIN_MS: '1000',
+    FUNCTION_TIMEOUT_MS: '60000',
+    URL_FETCH_MAX_BYTES: '1000000',
+    URL_FETCH_TIMEOUT_MS: '5000',
+    MAX_INPUT_BYTES: '10000000',
+  });

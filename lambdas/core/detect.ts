@@ -31,7 +31,35 @@ const OTHER_ZIP_PARTS: ReadonlyArray<[Uint8Array, string]> = [
   [ascii('mimetypeapplication/vnd.oasis.opendocument'), 'an OpenDocument file'],
 ];
 
-const HTML_START = /^\s*(?:<\?xml[^>]*>\s*)?(?:<!--[\s\S]*?-->\s*)*<(?:!doctype\s+html|html|head|body|title|meta)\b/i;
+const HTML_TAG = /<(?:!doctype\s+html|html|head|body|title|meta)\b/iy;
+const WHITESPACE = /\s*/y;
+
+/**
+ * Markup that can only be HTML at the start of the text, after whitespace, an
+ * XML declaration and comments. A scan with one forward pass: a regular
+ * expression that repeats comment groups backtracks exponentially on
+ * `<!---->` repeated (351 bytes kept a worker busy for its whole timeout).
+ */
+const looksLikeHtml = (head: string): boolean => {
+  const skipSpace = (at: number): number => {
+    WHITESPACE.lastIndex = at;
+    WHITESPACE.test(head);
+    return WHITESPACE.lastIndex;
+  };
+  let at = skipSpace(0);
+  if (head.startsWith('<?xml', at)) {
+    const end = head.indexOf('>', at);
+    if (end === -1) return false;
+    at = skipSpace(end + 1);
+  }
+  while (head.startsWith('<!--', at)) {
+    const end = head.indexOf('-->', at + 4);
+    if (end === -1) return false;
+    at = skipSpace(end + 3);
+  }
+  HTML_TAG.lastIndex = at;
+  return HTML_TAG.test(head);
+};
 
 const CONTENT_TYPES: Record<string, DocumentFormat> = {
   'application/pdf': 'pdf',
@@ -81,6 +109,23 @@ const unsupported = (what: string): AppError =>
     `This looks like ${what}. Supported types: PDF, DOCX, HTML, and text (TXT, Markdown, CSV, JSON).`,
   );
 
+/**
+ * `%PDF-` at the start (after whitespace) makes a PDF. Readers also accept the
+ * header anywhere in the first KB, after junk a mail gateway prepended; that
+ * is honoured only when the name or type says PDF too, so that a text file
+ * quoting `%PDF-` stays text.
+ */
+const isPdf = (bytes: Uint8Array, declared: DocumentFormat | undefined): boolean => {
+  const at = indexOfBytes(bytes, PDF_MAGIC, 0, 1024);
+  if (at === -1) return false;
+  if (declared === 'pdf') return true;
+  for (let index = 0; index < at; index++) {
+    const byte = bytes[index] as number;
+    if (byte !== 0x20 && (byte < 0x09 || byte > 0x0d)) return false;
+  }
+  return true;
+};
+
 /** Text has no NUL bytes once its encoding is known; binary data usually does. */
 const looksLikeText = (head: string): boolean => !head.includes('\u0000');
 
@@ -89,7 +134,8 @@ const looksLikeText = (head: string): boolean => !head.includes('\u0000');
  * then the declared content type, then the file name's extension.
  */
 export const detectFormat = (bytes: Uint8Array, filename: string, contentType?: string): DocumentFormat => {
-  if (indexOfBytes(bytes, PDF_MAGIC, 0, 1024) !== -1) return 'pdf';
+  const declared = fromContentType(contentType) ?? fromFilename(filename);
+  if (isPdf(bytes, declared)) return 'pdf';
   if (startsWith(bytes, ZIP_MAGIC)) {
     if (indexOfBytes(bytes, DOCX_PART) !== -1) return 'docx';
     const other = OTHER_ZIP_PARTS.find(([part]) => indexOfBytes(bytes, part) !== -1);
@@ -99,9 +145,8 @@ export const detectFormat = (bytes: Uint8Array, filename: string, contentType?: 
   if (refused) throw unsupported(refused[1]);
 
   const head = decodeText(bytes.subarray(0, 4096 & ~1), { html: true }).text;
-  if (HTML_START.test(head)) return 'html';
+  if (looksLikeHtml(head)) return 'html';
 
-  const declared = fromContentType(contentType) ?? fromFilename(filename);
   const textual = bytes.length === 0 || looksLikeText(head);
   if (declared === 'text' && !textual) throw unsupported('binary data, not text');
   if (declared) return declared;

@@ -38,6 +38,34 @@ describe('detectFormat', () => {
     expect(codeOf(() => detectFormat(bytes, 'upload'))).toBe('UNSUPPORTED_DOCUMENT_TYPE');
   });
 
+  it('reads HTML after an XML declaration and comments, and text that only looks similar as text', () => {
+    expect(detectFormat(Buffer.from('<?xml version="1.0"?>\n<!-- a --> <!----><html><body>x'), 'x')).toBe('html');
+    expect(detectFormat(Buffer.from('  <!DOCTYPE html><p>x'), 'x')).toBe('html');
+    expect(detectFormat(Buffer.from('<!-- never closed <html>'), 'x')).toBe('text');
+    expect(detectFormat(Buffer.from('<?xml never closed'), 'x')).toBe('text');
+    expect(detectFormat(Buffer.from('<htmlx>'), 'x')).toBe('text');
+  });
+
+  // Both backtracked exponentially in a regular expression: 351 bytes kept a worker busy until its timeout.
+  it.each([
+    ['empty comments', '<!---->'.repeat(50) + 'x'],
+    ['comments and spaces', '<!-- -->  '.repeat(5_000) + 'x'],
+    ['unclosed comments', '<!--'.repeat(20_000)],
+    ['comments, then a tag', '<!---->'.repeat(50_000) + '<html>'],
+  ])('detects in one pass over %s', (_name, text) => {
+    expect(['text', 'html']).toContain(detectFormat(Buffer.from(text), 'upload'));
+  });
+
+  it('takes %PDF- for a PDF only at the start, unless the name or type says PDF', () => {
+    const quoted = Buffer.from('Notes on the format.\nEvery file starts with %PDF-1.7 and ends with %%EOF.\n');
+    expect(detectFormat(quoted, 'notes.txt')).toBe('text');
+    expect(detectFormat(quoted, 'upload')).toBe('text');
+    expect(detectFormat(Buffer.from('\r\n  %PDF-1.4\n'), 'upload')).toBe('pdf');
+    const prefixed = Buffer.concat([Buffer.from('X-Gateway: scanned\n'), readCorpus('pdf/fake-memo.pdf')]);
+    expect(detectFormat(prefixed, 'memo.pdf')).toBe('pdf');
+    expect(detectFormat(prefixed, 'memo', 'application/pdf')).toBe('pdf');
+  });
+
   it('refuses binary data that claims to be text', () => {
     expect(codeOf(() => detectFormat(Buffer.from([0, 1, 2, 0, 0, 9, 0, 0]), 'a.txt', 'text/plain'))).toBe(
       'UNSUPPORTED_DOCUMENT_TYPE',

@@ -11,6 +11,10 @@ export interface ProcessingLimits {
   maxDocxUncompressedBytes: number;
   /** Largest HTML or text input, in bytes (decoded text is about as large). */
   maxTextBytes: number;
+  /** Deepest HTML element nesting accepted (browsers stop nesting at 512). */
+  maxHtmlDepth: number;
+  /** Most HTML tags, opening and closing, accepted. */
+  maxHtmlTags: number;
   /** Largest number of documents a result may hold (chunks included). */
   maxDocuments: number;
   /** Worker threads used for large PDFs; 1 disables them. */
@@ -26,6 +30,8 @@ export const DEFAULT_LIMITS: ProcessingLimits = {
   maxPages: 5000,
   maxDocxUncompressedBytes: 256 * 1024 * 1024,
   maxTextBytes: 100 * 1024 * 1024,
+  maxHtmlDepth: 1024,
+  maxHtmlTags: 2_000_000,
   maxDocuments: 200_000,
   pdfThreads: 0, // 0: one per available core
   pdfParallelMinPages: 48,

@@ -58,3 +58,31 @@ describe('size caps', () => {
     expect(error).toBe('DOCUMENT_TOO_LARGE');
   });
 });
+
+describe('HTML structure caps', () => {
+  const html = (body: string) => Buffer.from(`<!doctype html><html><body>${body}</body></html>`);
+  const run = (body: string, limits = {}) =>
+    processDocument({ bytes: html(body), filename: 'a.html' }, OPTION_DEFAULTS, { limits });
+
+  it('reads text nested 1,000 levels deep (no recursion to overflow)', async () => {
+    const result = await run(`${'<div>'.repeat(1000)}deep text${'</div>'.repeat(1000)}`);
+    expect(result.documents[0]?.page_content).toBe('deep text');
+  });
+
+  // 10,000 levels overflowed the recursive walk with a RangeError; 2.2 MB of them took 87 s to parse.
+  it.each([
+    ['unclosed divs', '<div>'.repeat(10_000)],
+    ['unclosed formatting tags', '<b><i>'.repeat(400_000)],
+    ['nested tables', '<table><tr><td>'.repeat(5_000)],
+  ])('refuses %s nested past the depth cap with DOCUMENT_PARSE_ERROR', async (_name, body) => {
+    expect(await codeOf(run(body))).toBe('DOCUMENT_PARSE_ERROR');
+  });
+
+  it('counts stray closing tags against the tag cap (the parser searches its stack for each)', async () => {
+    expect(await codeOf(run(`${'<div>'.repeat(100)}${'</x>'.repeat(1000)}`, { maxHtmlTags: 500 }))).toBe(
+      'DOCUMENT_TOO_LARGE',
+    );
+    expect(await codeOf(run('<p>a'.repeat(1000), { maxHtmlTags: 500 }))).toBe('DOCUMENT_TOO_LARGE');
+    expect((await run('<p>a'.repeat(1000))).documents[0]?.page_content).toContain('a\n\na');
+  });
+});

@@ -1,5 +1,16 @@
-import { load } from 'cheerio/slim';
-import { isDocument, isTag, isText, type AnyNode, type Element } from 'domhandler';
+import {
+  DomHandler,
+  hasChildren,
+  isDocument,
+  isTag,
+  isText,
+  type AnyNode,
+  type Document,
+  type Element,
+} from 'domhandler';
+import { Parser, type Handler } from 'htmlparser2';
+import { AppError } from '../errors.js';
+import { DEFAULT_LIMITS, type ProcessingLimits } from '../limits.js';
 import { charsetOf, decodeText } from '../encoding.js';
 import { baseMetadata, type Loader } from './types.js';
 import { checkTextSize } from './text.js';
@@ -136,37 +147,168 @@ class TextBuilder {
 const isHidden = (element: Element): boolean =>
   element.attribs.hidden !== undefined || element.attribs['aria-hidden'] === 'true';
 
-const walk = (node: AnyNode, out: TextBuilder, inPre: boolean, inContent: boolean): void => {
-  if (isText(node)) {
-    if (inPre) out.preformatted(node.data);
-    else out.inline(node.data);
-    return;
+/** Work items of the walk: a node to read, or the end of an element whose trailing break is still due. */
+type Step = { node: AnyNode; inPre: boolean; inContent: boolean } | { close: number };
+
+/**
+ * Reads the tree in document order with an explicit stack: a recursive walk
+ * overflows the call stack on deeply nested markup (about 10,000 levels).
+ */
+const walk = (root: AnyNode, out: TextBuilder): void => {
+  const steps: Step[] = [{ node: root, inPre: false, inContent: false }];
+  for (let step = steps.pop(); step; step = steps.pop()) {
+    if ('close' in step) {
+      out.block(step.close);
+      continue;
+    }
+    const { node, inPre, inContent } = step;
+    if (isText(node)) {
+      if (inPre) out.preformatted(node.data);
+      else out.inline(node.data);
+      continue;
+    }
+    let children: AnyNode[];
+    let childPre = inPre;
+    let childContent = inContent;
+    if (isDocument(node)) {
+      children = node.children;
+    } else if (isTag(node)) {
+      const name = node.name.toLowerCase();
+      if (DROPPED.has(name) || isHidden(node) || (CHROME.has(name) && !inContent)) continue;
+      if (name === 'br') {
+        out.block(1);
+        continue;
+      }
+      const newlines = PARAGRAPHS.has(name) ? 2 : LINES.has(name) ? 1 : 0;
+      if (newlines) {
+        out.block(newlines);
+        steps.push({ close: newlines });
+      }
+      if (CELLS.has(name)) out.tab();
+      children = node.children;
+      childPre = inPre || name === 'pre';
+      childContent = inContent || CONTENT_CONTAINERS.has(name);
+    } else {
+      continue;
+    }
+    for (let index = children.length - 1; index >= 0; index--) {
+      steps.push({ node: children[index] as AnyNode, inPre: childPre, inContent: childContent });
+    }
   }
-  if (isDocument(node)) {
-    for (const child of node.children) walk(child, out, inPre, inContent);
-    return;
-  }
-  if (!isTag(node)) return;
-  const name = node.name.toLowerCase();
-  if (DROPPED.has(name) || isHidden(node) || (CHROME.has(name) && !inContent)) return;
-  if (name === 'br') {
-    out.block(1);
-    return;
-  }
-  const newlines = PARAGRAPHS.has(name) ? 2 : LINES.has(name) ? 1 : 0;
-  if (newlines) out.block(newlines);
-  if (CELLS.has(name)) out.tab();
-  const childInContent = inContent || CONTENT_CONTAINERS.has(name);
-  for (const child of node.children) walk(child, out, inPre || name === 'pre', childInContent);
-  if (newlines) out.block(newlines);
 };
 
-export const htmlToText = (html: string): { title: string; text: string } => {
-  const $ = load(html);
-  const title = $('title').first().text().replace(/\s+/g, ' ').trim();
+/** Text of the first `<title>`, whitespace collapsed (found without recursion, like the walk). */
+const titleOf = (root: AnyNode): string => {
+  const pending: AnyNode[] = [root];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    if (isTag(node) && node.name === 'title') return textContent(node).replace(/\s+/g, ' ').trim();
+    if (hasChildren(node))
+      for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as AnyNode);
+  }
+  return '';
+};
+
+const textContent = (element: Element): string => {
+  const parts: string[] = [];
+  const pending: AnyNode[] = [element];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    if (isText(node)) parts.push(node.data);
+    else if (hasChildren(node))
+      for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as AnyNode);
+  }
+  return parts.join('');
+};
+
+export type HtmlLimits = Pick<ProcessingLimits, 'maxHtmlDepth' | 'maxHtmlTags'>;
+
+/**
+ * Counts every closing tag as the tokenizer reports it, matched or not: the
+ * parser searches its open-element stack for each one, so stray closing
+ * tags cost as much as the depth.
+ */
+class CountingParser extends Parser {
+  constructor(
+    handler: Partial<Handler>,
+    private readonly countTag: () => void,
+  ) {
+    super(handler, { decodeEntities: true });
+  }
+
+  override onclosetag(start: number, endIndex: number): void {
+    this.countTag();
+    super.onclosetag(start, endIndex);
+  }
+}
+
+/** Characters handed to the parser at a time, with a checkpoint between them. */
+const PARSE_CHUNK = 1 << 20;
+
+/**
+ * Parses with htmlparser2 (what cheerio uses), counting open elements as the
+ * parser reports them. Nesting is capped because the parser's open-element
+ * stack grows at its front and is searched on every closing tag: parsing is
+ * quadratic in depth (2.2 MB of unclosed tags took 87 s). The caps stop it
+ * at the tag that crosses them, so parsing stays linear in the input.
+ */
+export const parseHtml = async (
+  html: string,
+  limits: HtmlLimits = DEFAULT_LIMITS,
+  checkpoint: () => Promise<void> = async () => {},
+): Promise<Document> => {
+  const handler = new DomHandler(undefined, { withStartIndices: false, withEndIndices: false });
+  let depth = 0;
+  let tags = 0;
+  const countTag = () => {
+    if (++tags > limits.maxHtmlTags) {
+      throw new AppError('DOCUMENT_TOO_LARGE', `The HTML has more than ${limits.maxHtmlTags} tags.`);
+    }
+  };
+  const parser = new CountingParser(
+    {
+      onparserinit: (p) => handler.onparserinit(p),
+      onreset: () => handler.onreset(),
+      onend: () => handler.onend(),
+      onerror: (error) => handler.onerror(error),
+      onopentag: (name, attribs) => {
+        countTag();
+        if (++depth > limits.maxHtmlDepth) {
+          throw new AppError(
+            'DOCUMENT_PARSE_ERROR',
+            `The HTML nests elements more than ${limits.maxHtmlDepth} levels deep; no real page does.`,
+          );
+        }
+        handler.onopentag(name, attribs);
+      },
+      onclosetag: () => {
+        depth--;
+        handler.onclosetag();
+      },
+      ontext: (text) => handler.ontext(text),
+      oncomment: (text) => handler.oncomment(text),
+      oncommentend: () => handler.oncommentend(),
+      oncdatastart: () => handler.oncdatastart(),
+      oncdataend: () => handler.oncdataend(),
+      onprocessinginstruction: (name, data) => handler.onprocessinginstruction(name, data),
+    },
+    countTag,
+  );
+  for (let at = 0; at < html.length; at += PARSE_CHUNK) {
+    parser.write(html.slice(at, at + PARSE_CHUNK));
+    await checkpoint();
+  }
+  parser.end();
+  return handler.root;
+};
+
+export const htmlToText = async (
+  html: string,
+  limits?: HtmlLimits,
+  checkpoint?: () => Promise<void>,
+): Promise<{ title: string; text: string }> => {
+  const root = await parseHtml(html, limits, checkpoint);
   const out = new TextBuilder();
-  walk($.root()[0] as AnyNode, out, false, false);
-  return { title, text: out.toString().trim() };
+  walk(root, out);
+  return { title: titleOf(root), text: out.toString().trim() };
 };
 
 /** HTML: one document, non-content removed, `title` in the metadata. */
@@ -174,7 +316,7 @@ export const loadHtml: Loader = async (input) => {
   checkTextSize(input.bytes, input.limits, 'HTML');
   const { text: html } = decodeText(input.bytes, { html: true, declaredCharset: charsetOf(input.contentType) });
   await input.checkpoint();
-  const { title, text } = htmlToText(html);
+  const { title, text } = await htmlToText(html, input.limits, input.checkpoint);
   input.onProgress?.(1);
   if (!text) return { documents: [] };
   return { documents: [{ page_content: text, metadata: { ...baseMetadata(input), title } }] };

@@ -17,6 +17,8 @@ export interface ProcessingLimits {
   maxHtmlTags: number;
   /** Largest number of documents a result may hold (chunks included). */
   maxDocuments: number;
+  /** Largest result, as JSON bytes (chunk overlap can make it many times the input). */
+  maxResultBytes: number;
   /** Worker threads used for large PDFs; 1 disables them. */
   pdfThreads: number;
   /** PDFs with fewer pages than this are read on the calling thread. */
@@ -33,6 +35,7 @@ export const DEFAULT_LIMITS: ProcessingLimits = {
   maxHtmlDepth: 1024,
   maxHtmlTags: 2_000_000,
   maxDocuments: 200_000,
+  maxResultBytes: 128 * 1024 * 1024,
   pdfThreads: 0, // 0: one per available core
   pdfParallelMinPages: 48,
   pdfThreadHeapMb: 128,

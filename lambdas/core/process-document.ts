@@ -45,17 +45,29 @@ const checkpointFor = (signal: AbortSignal | undefined, deadline: number | undef
   }
 };
 
-const splitDocuments = (documents: Document[], options: ProcessingOptions): Document[] => {
+/** Splits every document, within one output budget for the whole result, with a checkpoint between documents. */
+const splitDocuments = async (
+  documents: Document[],
+  options: ProcessingOptions,
+  limits: ProcessingLimits,
+  checkpoint: () => Promise<void>,
+): Promise<Document[]> => {
   const splitter = new RecursiveCharacterSplitter({
     chunkSize: options.chunk_size,
     chunkOverlap: options.chunk_overlap,
+    budget: { chunks: limits.maxDocuments, characters: limits.maxResultBytes },
   });
-  return documents.flatMap((parent) =>
-    splitter.split(parent.page_content).map((chunk, index) => ({
-      page_content: chunk.text,
-      metadata: { ...parent.metadata, chunk_index: index, start_index: chunk.start },
-    })),
-  );
+  const chunks: Document[] = [];
+  for (const parent of documents) {
+    splitter.split(parent.page_content).forEach((chunk, index) => {
+      chunks.push({
+        page_content: chunk.text,
+        metadata: { ...parent.metadata, chunk_index: index, start_index: chunk.start },
+      });
+    });
+    await checkpoint();
+  }
+  return chunks;
 };
 
 /**
@@ -98,9 +110,8 @@ export const processDocument = async (
   let documents = loaded.documents;
   if (options.split) {
     report('splitting', 0);
-    documents = splitDocuments(documents, options);
+    documents = await splitDocuments(documents, options, limits, checkpoint);
     report('splitting', 1);
-    await checkpoint();
   }
   if (documents.length > limits.maxDocuments) {
     throw new AppError(

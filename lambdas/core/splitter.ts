@@ -1,3 +1,5 @@
+import { AppError } from './errors.js';
+
 /**
  * The recursive character splitter of LangChain's `RecursiveCharacterTextSplitter`
  * (`@langchain/textsplitters`), re-implemented over offsets into the parent text.
@@ -25,21 +27,38 @@ export interface Chunk {
   start: number;
 }
 
+/**
+ * What one split (or several sharing it) may produce. Overlap makes output
+ * larger than input (size 10, overlap 9: ten characters out per character
+ * in), so the cap is on output, checked as each chunk is made.
+ */
+export interface SplitBudget {
+  chunks: number;
+  characters: number;
+}
+
 export interface SplitterSettings {
   chunkSize: number;
   chunkOverlap: number;
   separators?: readonly string[];
+  /** Spent as chunks are made; DOCUMENT_TOO_LARGE when it runs out. Default: unlimited. */
+  budget?: SplitBudget;
 }
 
-/** A piece of the parent: `[start, end)`. Pieces handed to one merge are contiguous. */
-type Piece = readonly [start: number, end: number];
+/**
+ * Boundaries of contiguous pieces: piece `i` is `[cuts[i], cuts[i + 1])`. A
+ * flat list of numbers rather than a pair per piece: pieces can be one or two
+ * characters long, and pairs cost about 60 bytes each.
+ */
+type Cuts = number[];
 
 export class RecursiveCharacterSplitter {
   private readonly chunkSize: number;
   private readonly chunkOverlap: number;
   private readonly separators: readonly string[];
+  private readonly budget: SplitBudget;
 
-  constructor({ chunkSize, chunkOverlap, separators = DEFAULT_SEPARATORS }: SplitterSettings) {
+  constructor({ chunkSize, chunkOverlap, separators = DEFAULT_SEPARATORS, budget }: SplitterSettings) {
     if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError('chunkSize must be a positive integer');
     if (!Number.isInteger(chunkOverlap) || chunkOverlap < 0)
       throw new RangeError('chunkOverlap must be a non-negative integer');
@@ -47,6 +66,7 @@ export class RecursiveCharacterSplitter {
     this.chunkSize = chunkSize;
     this.chunkOverlap = chunkOverlap;
     this.separators = separators;
+    this.budget = budget ?? { chunks: Infinity, characters: Infinity };
   }
 
   split(text: string): Chunk[] {
@@ -55,7 +75,13 @@ export class RecursiveCharacterSplitter {
     return chunks;
   }
 
+  /**
+   * Every search looks at `[start, end)` only (a slice, which V8 makes
+   * without copying): searching on to the end of the whole text made
+   * splitting quadratic when a long stretch has no separator.
+   */
   private splitRange(text: string, start: number, end: number, separators: readonly string[], out: Chunk[]): void {
+    const range = text.slice(start, end);
     let separator = separators[separators.length - 1] ?? '';
     let rest: readonly string[] | undefined;
     for (let index = 0; index < separators.length; index++) {
@@ -64,71 +90,73 @@ export class RecursiveCharacterSplitter {
         separator = candidate;
         break;
       }
-      const found = text.indexOf(candidate, start);
-      if (found !== -1 && found + candidate.length <= end) {
+      if (range.includes(candidate)) {
         separator = candidate;
         rest = separators.slice(index + 1);
         break;
       }
     }
+    if (separator === '') {
+      this.splitCharacters(text, start, end, out);
+      return;
+    }
 
-    let good: Piece[] = [];
-    for (const piece of this.piecesOf(text, start, end, separator)) {
-      if (piece[1] - piece[0] < this.chunkSize) {
-        good.push(piece);
+    const cuts = cutsOf(range, start, separator);
+    let goodFrom = -1;
+    for (let index = 0; index + 1 < cuts.length; index++) {
+      const pieceStart = cuts[index] as number;
+      const pieceEnd = cuts[index + 1] as number;
+      if (pieceEnd - pieceStart < this.chunkSize) {
+        if (goodFrom < 0) goodFrom = index;
         continue;
       }
-      if (good.length) {
-        this.merge(text, good, out);
-        good = [];
+      if (goodFrom >= 0) {
+        this.merge(text, cuts, goodFrom, index, out);
+        goodFrom = -1;
       }
-      if (rest) this.splitRange(text, piece[0], piece[1], rest, out);
-      else out.push({ text: text.slice(piece[0], piece[1]), start: piece[0] });
+      if (rest) this.splitRange(text, pieceStart, pieceEnd, rest, out);
+      else this.push(out, text.slice(pieceStart, pieceEnd), pieceStart);
     }
-    if (good.length) this.merge(text, good, out);
+    if (goodFrom >= 0) this.merge(text, cuts, goodFrom, cuts.length - 1, out);
   }
 
   /**
-   * LangChain splits with the look-ahead `(?=separator)`: a cut before every
-   * occurrence (overlapping ones included) except at the very start.
+   * The `""` separator: one-character pieces. Merging them gives windows of
+   * `chunkSize` characters every `chunkSize - chunkOverlap`, computed here
+   * without listing the pieces. With a chunk size of 1 every character is a
+   * chunk of its own, untrimmed, as LangChain emits a piece that is already
+   * too long.
    */
-  private piecesOf(text: string, start: number, end: number, separator: string): Piece[] {
-    const pieces: Piece[] = [];
-    if (separator === '') {
-      for (let at = start; at < end; at++) pieces.push([at, at + 1]);
-      return pieces;
+  private splitCharacters(text: string, start: number, end: number, out: Chunk[]): void {
+    if (this.chunkSize === 1) {
+      for (let at = start; at < end; at++) this.push(out, text.charAt(at), at);
+      return;
     }
-    let from = start;
-    let at = text.indexOf(separator, start + 1);
-    while (at !== -1 && at + separator.length <= end) {
-      pieces.push([from, at]);
-      from = at;
-      at = text.indexOf(separator, at + 1);
+    const step = this.chunkSize - this.chunkOverlap;
+    let windowStart = start;
+    for (; windowStart + this.chunkSize < end; windowStart += step) {
+      this.emit(text, windowStart, windowStart + this.chunkSize, out);
     }
-    pieces.push([from, end]);
-    return pieces;
+    if (windowStart < end) this.emit(text, windowStart, end, out);
   }
 
-  /** LangChain's `mergeSplits` with an empty join separator (the separators stay in the pieces). */
-  private merge(text: string, pieces: Piece[], out: Chunk[]): void {
-    let windowStart = 0;
+  /** LangChain's `mergeSplits` with an empty join separator, over pieces `from` to `to - 1`. */
+  private merge(text: string, cuts: Cuts, from: number, to: number, out: Chunk[]): void {
+    const lengthOf = (index: number) => (cuts[index + 1] as number) - (cuts[index] as number);
+    let windowStart = from;
     let total = 0;
-    for (let index = 0; index < pieces.length; index++) {
-      const piece = pieces[index] as Piece;
-      const length = piece[1] - piece[0];
+    for (let index = from; index < to; index++) {
+      const length = lengthOf(index);
       if (total + length > this.chunkSize && index > windowStart) {
-        this.emit(text, (pieces[windowStart] as Piece)[0], (pieces[index - 1] as Piece)[1], out);
+        this.emit(text, cuts[windowStart] as number, cuts[index] as number, out);
         while (total > this.chunkOverlap || (total + length > this.chunkSize && total > 0)) {
-          const first = pieces[windowStart] as Piece;
-          total -= first[1] - first[0];
+          total -= lengthOf(windowStart);
           windowStart++;
         }
       }
       total += length;
     }
-    if (windowStart < pieces.length) {
-      this.emit(text, (pieces[windowStart] as Piece)[0], (pieces[pieces.length - 1] as Piece)[1], out);
-    }
+    if (windowStart < to) this.emit(text, cuts[windowStart] as number, cuts[to] as number, out);
   }
 
   /** A chunk is the trimmed text of its pieces; all-whitespace chunks are dropped. */
@@ -136,6 +164,30 @@ export class RecursiveCharacterSplitter {
     const raw = text.slice(start, end);
     const trimmedStart = raw.trimStart();
     if (!trimmedStart) return;
-    out.push({ text: trimmedStart.trimEnd(), start: start + raw.length - trimmedStart.length });
+    this.push(out, trimmedStart.trimEnd(), start + raw.length - trimmedStart.length);
+  }
+
+  private push(out: Chunk[], chunk: string, start: number): void {
+    this.budget.chunks -= 1;
+    this.budget.characters -= chunk.length;
+    if (this.budget.chunks < 0 || this.budget.characters < 0) {
+      throw new AppError(
+        'DOCUMENT_TOO_LARGE',
+        'Splitting produces more chunks or text than a result may hold; use a larger chunk_size or a smaller chunk_overlap.',
+      );
+    }
+    out.push({ text: chunk, start });
   }
 }
+
+/**
+ * LangChain splits with the look-ahead `(?=separator)`: a cut before every
+ * occurrence (overlapping ones included) except at the very start. `range`
+ * starts at `offset` in the parent.
+ */
+const cutsOf = (range: string, offset: number, separator: string): Cuts => {
+  const cuts: Cuts = [offset];
+  for (let at = range.indexOf(separator, 1); at !== -1; at = range.indexOf(separator, at + 1)) cuts.push(offset + at);
+  cuts.push(offset + range.length);
+  return cuts;
+};

@@ -84,6 +84,39 @@ describe('RecursiveCharacterSplitter', () => {
     expectStartIndexInvariant(text, chunks);
   });
 
+  it.each([
+    [100, 99],
+    [50, 0],
+    [7, 3],
+    [2, 1],
+  ])('matches LangChain on text without any separator at (%i, %i)', async (size, overlap) => {
+    const text = 'abcdefghij中文😀'.repeat(300);
+    const chunks = ours(text, size, overlap);
+    expect(chunks.map((chunk) => chunk.text)).toEqual(await langchain(text, size, overlap));
+    expectStartIndexInvariant(text, chunks);
+  });
+
+  it('splits long stretches without separators in one pass, at their own offsets', () => {
+    const text = `${'x'.repeat(2_000_000)}\n\n${'y '.repeat(1_000_000)}`;
+    const chunks = ours(text, 1000, 200);
+    expect(chunks).toHaveLength(2500 + 2500);
+    expectStartIndexInvariant(text, chunks);
+    expect(chunks[2500]?.start).toBe(2_000_002);
+  });
+
+  it('stops with DOCUMENT_TOO_LARGE when the output budget runs out, across calls that share it', () => {
+    const budget = { chunks: 1000, characters: 1_000_000 };
+    const splitter = new RecursiveCharacterSplitter({ chunkSize: 10, chunkOverlap: 9, budget });
+    expect(splitter.split('z'.repeat(600))).toHaveLength(591);
+    expect(() => splitter.split('z'.repeat(600))).toThrow(expect.objectContaining({ code: 'DOCUMENT_TOO_LARGE' }));
+    const characters = new RecursiveCharacterSplitter({
+      chunkSize: 1000,
+      chunkOverlap: 999,
+      budget: { chunks: 1e9, characters: 50_000 },
+    });
+    expect(() => characters.split('w'.repeat(2000))).toThrow(expect.objectContaining({ code: 'DOCUMENT_TOO_LARGE' }));
+  });
+
   it('rejects an overlap that is not smaller than the chunk size', () => {
     expect(() => new RecursiveCharacterSplitter({ chunkSize: 100, chunkOverlap: 100 })).toThrow(RangeError);
     expect(() => new RecursiveCharacterSplitter({ chunkSize: 100, chunkOverlap: 150 })).toThrow(RangeError);

@@ -1,4 +1,5 @@
-// The processing core as the worker bundle carries it (PDF thread entry included).
-import '../lambdas/core/loaders/pdf-thread.js';
+// The processing core as the worker bundle carries it (thread entry included).
+import '../lambdas/core/thread-main.js';
 export { processDocument } from '../lambdas/core/process-document.js';
 export { prewarmThreads, defaultThreadCount } from '../lambdas/core/loaders/pdf-pool.js';
+export { SandboxPool } from '../lambdas/core/sandbox.js';

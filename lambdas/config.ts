@@ -62,6 +62,8 @@ export const workerConfigSchema = z.object({
   URL_FETCH_TIMEOUT_MS: int,
   MAX_INPUT_BYTES: int,
   MAX_PAGES: int.default(5000),
+  /** Heap, and heap plus array buffers, one document may use in its sandbox thread. */
+  SANDBOX_MEMORY_MB: int.min(64),
   ALLOWED_SOURCE_BUCKETS: list,
   ALLOW_PRIVATE_URLS: flag,
 });

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { ProcessingResult } from './core/document.js';
+import type { ResultHeadline } from './core/document.js';
 import type { ErrorCode } from './core/errors.js';
 import type { TaskSource } from './core/task.js';
 import { METRIC_NAMES, SERVICE_NAME } from '../lib/definitions.js';
@@ -43,7 +43,7 @@ export const recordStarted = (queuedForMs: number) => {
   metrics.addMetric(METRICS.queueWait, MetricUnit.Milliseconds, Math.max(0, queuedForMs));
 };
 
-export const recordSucceeded = (result: ProcessingResult, durationMs: number) => {
+export const recordSucceeded = (result: ResultHeadline, durationMs: number) => {
   metrics.addMetric(METRICS.succeeded, MetricUnit.Count, 1);
   metrics.addMetric(METRICS.processingDuration, MetricUnit.Milliseconds, durationMs);
   metrics.addMetric(METRICS.bytes, MetricUnit.Bytes, result.stats.bytes);

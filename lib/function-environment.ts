@@ -28,10 +28,16 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
   URL_FETCH_TIMEOUT_MS: config.urlFetchTimeoutSeconds * 1000,
   MAX_INPUT_BYTES: bytes(Math.max(config.presignedUploadMaxMb, config.urlFetchMaxMb)),
   MAX_PAGES: config.maxPages,
+  SANDBOX_MEMORY_MB: sandboxMemoryMb(queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb),
   ALLOWED_SOURCE_BUCKETS: config.allowedSourceBuckets.join(','),
-  // Several cores: have the PDF threads ready before the first large PDF.
-  PDF_PREWARM_THREADS: String(queueClass === 'large'),
 });
+
+/**
+ * What one document may use in its sandbox thread: 60 % of the function's
+ * memory, leaving the rest to the function itself and the PDF page threads
+ * (each bounded on its own).
+ */
+export const sandboxMemoryMb = (functionMemoryMb: number) => Math.floor(functionMemoryMb * 0.6);
 
 export const dlqEnvironment = (config: DeploymentConfig) => ({
   FUNCTION_TIMEOUT_MS: config.workerTimeoutSeconds * 1000,

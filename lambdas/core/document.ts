@@ -1,4 +1,4 @@
-import type { ErrorCode } from './errors.js';
+import { AppError } from './errors.js';
 
 export type Metadata = Record<string, string | number | boolean | null>;
 
@@ -27,12 +27,44 @@ export interface ProcessingResult {
   stats: { bytes: number; pages?: number; characters: number };
 }
 
-export interface FailureBody {
-  status: 'failure';
-  error: { code: ErrorCode; message: string; retryable: boolean };
-}
-
 /** A result without its documents. */
 export type ResultHeadline = Omit<ProcessingResult, 'documents'>;
 
 export const headlineOf = ({ documents: _documents, ...headline }: ProcessingResult): ResultHeadline => headline;
+
+/** A result as the worker stores it: its JSON, and what the task row keeps of it. */
+export interface SerializedResult {
+  headline: ResultHeadline;
+  json: Uint8Array;
+}
+
+const DOCUMENTS_PLACEHOLDER = '"documents":[]';
+
+/**
+ * `JSON.stringify(result)` as UTF-8, byte for byte, built one document at a
+ * time so that a result over `maxBytes` stops at the document that crosses
+ * the cap instead of after the whole string has been made. (`"documents":[]`
+ * can only be the key: quotes inside string values are escaped.)
+ */
+export const serializeResult = (result: ProcessingResult, maxBytes: number): SerializedResult => {
+  const headline = headlineOf(result);
+  const outline = JSON.stringify({ ...result, documents: [] });
+  const at = outline.indexOf(DOCUMENTS_PLACEHOLDER);
+  const parts: string[] = [outline.slice(0, at), '"documents":['];
+  let bytes = Buffer.byteLength(outline);
+  result.documents.forEach((document, index) => {
+    const json = JSON.stringify(document);
+    bytes += Buffer.byteLength(json) + (index > 0 ? 1 : 0);
+    if (bytes > maxBytes) {
+      throw new AppError(
+        'DOCUMENT_TOO_LARGE',
+        `The result would be larger than ${Math.floor(maxBytes / 1024 / 1024)} MB of JSON; use a larger chunk_size or a smaller chunk_overlap, or split the document.`,
+      );
+    }
+    if (index > 0) parts.push(',');
+    parts.push(json);
+  });
+  parts.push(']', outline.slice(at + DOCUMENTS_PLACEHOLDER.length));
+  // TextEncoder gives the bytes a buffer of their own, so they can be transferred between threads.
+  return { headline, json: new TextEncoder().encode(parts.join('')) };
+};

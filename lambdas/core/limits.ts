@@ -38,5 +38,5 @@ export const DEFAULT_LIMITS: ProcessingLimits = {
   maxResultBytes: 128 * 1024 * 1024,
   pdfThreads: 0, // 0: one per available core
   pdfParallelMinPages: 48,
-  pdfThreadHeapMb: 128,
+  pdfThreadHeapMb: 256,
 };

@@ -2,8 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { blobStore, once, taskStore } from '../adapters/index.js';
 import { loadConfig, workerConfigSchema, type WorkerConfig } from '../config.js';
 import { systemClock, type BlobStore, type Clock, type TaskStore } from '../core/ports.js';
-import { processDocument } from '../core/process-document.js';
+import type { SerializedResult } from '../core/document.js';
+import type { ProcessingOptions } from '../core/options.js';
+import type { DocumentInput, ProcessContext } from '../core/process-document.js';
+import { SandboxPool } from '../core/sandbox.js';
+import { logger } from '../observability.js';
 import { fetchUrl } from './fetch-url.js';
+
+/** Bytes in, the stored form of the result out (or a typed failure): always in a sandbox thread. */
+export type ProcessInSandbox = (
+  input: DocumentInput,
+  options: ProcessingOptions,
+  context: ProcessContext,
+) => Promise<SerializedResult>;
 
 export interface WorkerDeps {
   config: WorkerConfig;
@@ -12,13 +23,20 @@ export interface WorkerDeps {
   clock: Clock;
   newId: () => string;
   fetchUrl: typeof fetchUrl;
-  processDocument: typeof processDocument;
+  processDocument: ProcessInSandbox;
+  sandbox?: SandboxPool | undefined;
   /** Minimum time between two progress writes within a stage. */
   progressIntervalMs: number;
 }
 
 export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
   const config = loadConfig(workerConfigSchema, env);
+  const sandbox = new SandboxPool({
+    heapMb: config.SANDBOX_MEMORY_MB,
+    memoryMb: config.SANDBOX_MEMORY_MB,
+    prewarmPdfThreads: config.QUEUE_CLASS === 'large',
+    log: (message, detail) => logger.warn(message, { detail }),
+  });
   return {
     config,
     store: taskStore(config.TABLE_NAME),
@@ -26,7 +44,8 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
     clock: systemClock,
     newId: randomUUID,
     fetchUrl,
-    processDocument,
+    processDocument: (input, options, context) => sandbox.process(input, options, context),
+    sandbox,
     progressIntervalMs: 1000,
   };
 };

@@ -1,8 +1,6 @@
-// First import: PDF worker threads re-enter this bundle and must be routed to their loop.
-import '../core/loaders/pdf-thread.js';
+// First import: sandbox and PDF threads re-enter this bundle and must be routed to their loops.
+import '../core/thread-main.js';
 import { isMainThread } from 'node:worker_threads';
-import { DEFAULT_LIMITS } from '../core/limits.js';
-import { defaultThreadCount, prewarmThreads } from '../core/loaders/pdf-pool.js';
 import { taskMessageSchema } from '../core/task.js';
 import { parseJson, sqsHandler } from './handler-support.js';
 import { logger } from '../observability.js';
@@ -53,9 +51,9 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
 
 export const handler = makeWorkerHandler(workerDeps);
 
-// The large worker (several cores) starts its PDF threads during init.
-if (isMainThread && process.env.PDF_PREWARM_THREADS === 'true')
-  prewarmThreads(defaultThreadCount(), DEFAULT_LIMITS.pdfThreadHeapMb);
+// On Lambda, the sandbox thread (and the large worker's PDF threads) start during init, not with the first document.
+if (isMainThread && process.env.AWS_LAMBDA_FUNCTION_NAME) workerDeps().sandbox?.prewarm(1);
 
 /** The processing core, exported from the bundle so the artifact test can run the deployed code itself. */
 export { processDocument } from '../core/process-document.js';
+export { SandboxPool } from '../core/sandbox.js';

@@ -1,4 +1,3 @@
-import { headlineOf, type ProcessingResult } from '../core/document.js';
 import { AppError, toTaskError } from '../core/errors.js';
 import { percentFor, type ProgressUpdate, type Stage } from '../core/progress.js';
 import { isTerminal, type Task, type TaskMessage } from '../core/task.js';
@@ -141,7 +140,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     progress.report('fetching');
     const input = await readInput(deps, claimed);
     await progress.flush();
-    const result: ProcessingResult = await deps.processDocument(
+    const { headline: result, json } = await deps.processDocument(
       {
         bytes: input.bytes,
         filename: claimed.source.filename,
@@ -158,9 +157,8 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     );
     progress.report('storing');
     await progress.flush();
-    const body = JSON.stringify(result);
     resultKey = `${PREFIX.results}${claimed.task_id}/${runId}.json`;
-    await blobs.put(config.BUCKET_NAME, resultKey, body, 'application/json');
+    await blobs.put(config.BUCKET_NAME, resultKey, json, 'application/json');
     const finished = await store.transition(
       claimed.task_id,
       'succeed',
@@ -172,8 +170,8 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
         result: {
           bucket: config.BUCKET_NAME,
           key: resultKey,
-          json_bytes: Buffer.byteLength(body),
-          headline: headlineOf(result),
+          json_bytes: json.byteLength,
+          headline: result,
         },
       },
       { runId },

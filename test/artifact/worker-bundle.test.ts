@@ -27,7 +27,10 @@ const runBundle = (file: string, options = '{}') => {
     const bundle = await import('./index.mjs');
     const initMs = performance.now() - started;
     const bytes = (await import('node:fs')).readFileSync(process.argv[1]);
-    const result = await bundle.processDocument({ bytes, filename: process.argv[1].split('/').pop() }, { split: true, chunk_size: 1000, chunk_overlap: 200 }, ${options});
+    const sandbox = new bundle.SandboxPool({ heapMb: 1024, memoryMb: 1024, keepWarm: 1 });
+    const { json } = await sandbox.process({ bytes, filename: process.argv[1].split('/').pop() }, { split: true, chunk_size: 1000, chunk_overlap: 200 }, ${options});
+    const result = JSON.parse(new TextDecoder().decode(json));
+    await sandbox.close();
     console.log(JSON.stringify({ initMs, format: result.format, count: result.document_count, pages: result.stats.pages, first: result.documents[0]?.page_content.slice(0, 80) }));
   `;
   const output = execFileSync(process.execPath, ['--input-type=module', '-e', script, file], {
@@ -54,7 +57,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 describe('the synthesized worker bundle, alone in an empty folder', () => {
-  it('reads a large PDF, with its PDF threads re-entering the bundle', () => {
+  it('reads a large PDF in a sandbox thread, with its PDF threads: every thread re-enters the bundle', () => {
     const result = runBundle(corpusPath('pdf/DA-619p.pdf'), '{ limits: { pdfThreads: 2 } }');
     expect(result).toMatchObject({ format: 'pdf', pages: 619 });
     expect(result.count).toBeGreaterThan(619);

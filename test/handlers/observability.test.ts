@@ -2,7 +2,6 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { makeProcessHandler } from '../../lambdas/api/process.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
 import { logger } from '../../lambdas/observability.js';
 import { fetchUrl } from '../../lambdas/worker/fetch-url.js';
 import { makeWorkerHandler } from '../../lambdas/worker/handler.js';
@@ -11,6 +10,7 @@ import { readCorpus } from '../support/corpus.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { MemoryBlobStore } from '../support/memory.js';
+import { processInSandbox } from '../support/sandbox.js';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 
@@ -77,7 +77,7 @@ const runWorker = async (bytes: Buffer, filename: string) => {
     clock: { now: () => new Date() },
     newId: () => crypto.randomUUID(),
     fetchUrl,
-    processDocument,
+    processDocument: processInSandbox,
     progressIntervalMs: 0,
   }));
   const event = {

@@ -1,7 +1,6 @@
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
 import type { ProcessingResult } from '../../lambdas/core/document.js';
 import type { Task } from '../../lambdas/core/task.js';
 import { fetchUrl } from '../../lambdas/worker/fetch-url.js';
@@ -12,6 +11,7 @@ import { readCorpus } from '../support/corpus.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { MemoryBlobStore } from '../support/memory.js';
+import { processInSandbox } from '../support/sandbox.js';
 
 let table: TestTable;
 let store: DynamoTaskStore;
@@ -31,7 +31,7 @@ const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
   fetchUrl,
   processDocument: async (...args) => {
     processCalls++;
-    return processDocument(...args);
+    return processInSandbox(...args);
   },
   progressIntervalMs: 0,
   ...overrides,
@@ -176,7 +176,7 @@ describe('worker', () => {
     const slow: WorkerDeps['processDocument'] = async (input, options, context) => {
       // Work past the deadline, then reach a checkpoint as the real loaders do.
       while (Date.now() <= (context?.deadline ?? 0)) await new Promise((resolve) => setTimeout(resolve, 25));
-      return processDocument(input, options, context);
+      return processInSandbox(input, options, context);
     };
     const response = await makeWorkerHandler(() => deps({ processDocument: slow }))(
       sqsEvent({ task_id: task.task_id }),
@@ -193,7 +193,7 @@ describe('worker', () => {
     const task = await pendingTask(readCorpus('text/norwich-city.txt'));
     const slow: WorkerDeps['processDocument'] = async (input, options, context) => {
       while (Date.now() <= (context?.deadline ?? 0)) await new Promise((resolve) => setTimeout(resolve, 25));
-      return processDocument(input, options, context);
+      return processInSandbox(input, options, context);
     };
     const budgeted = { ...config, DOCUMENT_TIME_BUDGET_MS: 300 };
     await makeWorkerHandler(() => deps({ config: budgeted, processDocument: slow }))(
@@ -214,7 +214,7 @@ describe('worker', () => {
     const task = await pendingTask(readCorpus('pdf/layout-parser-paper-fast.pdf'));
     const cancelling: WorkerDeps['processDocument'] = async (input, options, context) => {
       await store.transition(task.task_id, 'cancel', {});
-      return processDocument(input, options, context);
+      return processInSandbox(input, options, context);
     };
     const response = await makeWorkerHandler(() => deps({ processDocument: cancelling }))(
       sqsEvent({ task_id: task.task_id }),

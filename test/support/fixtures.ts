@@ -34,4 +34,5 @@ export const testWorkerConfig = () =>
     URL_FETCH_MAX_BYTES: '1000000',
     URL_FETCH_TIMEOUT_MS: '5000',
     MAX_INPUT_BYTES: '10000000',
+    SANDBOX_MEMORY_MB: '512',
   });

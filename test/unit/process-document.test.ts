@@ -82,17 +82,16 @@ describe('processDocument', () => {
     expect(threaded.documents.length).toBeGreaterThan(1);
   });
 
-  it('reads the blocks of a PDF thread that runs out of memory on the calling thread', async () => {
+  it('fails a PDF whose reader thread runs out of memory: its pages never move to a thread without limits', async () => {
     const bytes = readCorpus('pdf/layout-parser-paper-fast.pdf');
-    const sequential = await processDocument({ bytes, filename: 'p.pdf' }, OPTION_DEFAULTS, {
-      limits: { pdfThreads: 1 },
-    });
     const diedBefore = poolStats.died;
-    const starved = await processDocument({ bytes, filename: 'p.pdf' }, OPTION_DEFAULTS, {
-      limits: { pdfThreads: 2, pdfParallelMinPages: 2, pdfThreadHeapMb: 8 },
-    });
+    const error = await failureOf(
+      processDocument({ bytes, filename: 'p.pdf' }, OPTION_DEFAULTS, {
+        limits: { pdfThreads: 2, pdfParallelMinPages: 2, pdfThreadHeapMb: 8 },
+      }),
+    );
+    expect(error.code).toBe('DOCUMENT_TOO_LARGE');
     expect(poolStats.died).toBeGreaterThan(diedBefore);
-    expect(starved.documents).toEqual(sequential.documents);
   });
 
   it('refuses PDFs with more pages than allowed', async () => {

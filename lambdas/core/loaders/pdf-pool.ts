@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { PDF_THREAD_ROLE, pdfThreadEntry } from './pdf-thread.js';
+import type { Worker } from 'node:worker_threads';
+import { AppError } from '../errors.js';
+import { isOutOfMemory, startThread, watchMemory } from '../threads.js';
 
 export interface PageRange {
   first: number;
@@ -18,6 +19,16 @@ export type ThreadRequest =
 /** Messages a PDF thread answers with. */
 export type ThreadReply = { pages: PageText[] } | { error: { name: string; message: string } };
 
+/** Array buffers (decoded streams) a PDF thread may hold besides its heap and the document. */
+const EXTERNAL_MB = 128;
+
+/** What a page needing more memory than a PDF thread has becomes: a task failure, never a retry elsewhere. */
+const pageTooLarge = () =>
+  new AppError(
+    'DOCUMENT_TOO_LARGE',
+    'A page of the PDF needs more memory than a reader may use (it may hold a decompression bomb).',
+  );
+
 /**
  * A long-lived PDF worker thread. It stays up between documents so that its
  * pdf.js code is already optimised by V8 when the next large PDF arrives (a
@@ -28,22 +39,17 @@ class PdfThread {
   private readonly worker: Worker;
   private pending: { resolve: (pages: PageText[]) => void; reject: (error: unknown) => void } | undefined;
   private openDoc = -1;
+  private stopWatch: (() => void) | undefined;
   dead = false;
 
   constructor(readonly heapMb: number) {
-    const fromSource = pdfThreadEntry.pathname.endsWith('.ts');
-    this.worker = new Worker(pdfThreadEntry, {
-      workerData: { role: PDF_THREAD_ROLE },
-      // A bounded heap makes V8 collect between documents instead of growing:
-      // two threads stay near 150 MB each. A page that needs more kills only
-      // its thread; the caller then reads that block itself.
-      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16 },
-      // Development runs TypeScript through tsx; the bundle needs no loader.
-      ...(fromSource ? { execArgv: [...process.execArgv, '--import', 'tsx'] } : {}),
-    });
+    // A bounded heap makes V8 collect between documents instead of growing.
+    // Array buffers (decoded streams) are outside the heap: they are watched.
+    this.worker = startThread('pdf-pages', { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16 });
     this.worker.on('message', (reply: ThreadReply) => {
       const pending = this.pending;
       this.pending = undefined;
+      this.stopWatch?.();
       this.worker.unref();
       if ('error' in reply) pending?.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
       else pending?.resolve(reply.pages);
@@ -52,7 +58,8 @@ class PdfThread {
     const die = (error: unknown) => {
       if (!this.dead) poolStats.died++;
       this.dead = true;
-      this.pending?.reject(error);
+      this.stopWatch?.();
+      this.pending?.reject(isOutOfMemory(error) ? pageTooLarge() : error);
       this.pending = undefined;
     };
     this.worker.on('error', die);
@@ -67,6 +74,12 @@ class PdfThread {
     return new Promise<PageText[]>((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.ref();
+      this.stopWatch = watchMemory(this.worker, (this.heapMb + EXTERNAL_MB) * 1024 * 1024 + bytes.byteLength, () => {
+        const pending = this.pending;
+        this.pending = undefined;
+        pending?.reject(pageTooLarge());
+        void this.kill();
+      });
       const request: ThreadRequest = { type: 'read', doc, range, ...(this.openDoc === doc ? {} : { bytes }) };
       this.openDoc = doc;
       this.worker.postMessage(request);
@@ -84,6 +97,7 @@ class PdfThread {
   /** Stops a thread that may be busy (cancellation, time limit); a new one replaces it next time. */
   async kill(): Promise<void> {
     this.worker.removeAllListeners('exit');
+    this.stopWatch?.();
     this.dead = true;
     await this.worker.terminate();
   }

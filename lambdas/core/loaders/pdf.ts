@@ -1,4 +1,5 @@
 import './pdf-runtime.js';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
 import { FormatError, InvalidPDFException, PasswordException, PDFParse } from 'pdf-parse';
 import type { Document } from '../document.js';
@@ -13,8 +14,22 @@ const openParser = (bytes: Uint8Array): PDFParse =>
   // pdf.js takes ownership of (and may detach) the buffer it is given.
   new PDFParse({ data: bytes.slice(), verbosity: 0, isEvalSupported: false, disableFontFace: true });
 
+/**
+ * pdf.js keeps what it parsed for every page of an open document (objects,
+ * fonts, page proxies): read page after page, a thread's heap grows until it
+ * dies (a 128 MB PDF thread died about half way through a 619-page PDF).
+ * Past half of the heap limit, the document's caches are dropped; fonts are
+ * then parsed again when a later page needs them.
+ */
+const relieveMemory = async (parser: PDFParse): Promise<void> => {
+  const { used_heap_size: used, heap_size_limit: limit } = getHeapStatistics();
+  // pdf-parse keeps the pdf.js document private; it offers no cleanup of its own.
+  if (used > limit / 2) await (parser as unknown as { doc?: { cleanup(): Promise<void> } }).doc?.cleanup();
+};
+
 const readRange = async (parser: PDFParse, { first, last }: PageRange): Promise<PageText[]> => {
   const result = await parser.getText({ first, last, pageJoiner: '' });
+  await relieveMemory(parser);
   return result.pages.map(({ num, text }) => ({ num, text }));
 };
 
@@ -126,18 +141,10 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     input.onProgress?.(1 / Math.max(total, 1));
     const leased = leaseThreads(threadsFor(total, input), input.limits.pdfThreadHeapMb);
     lease = leased;
-    const local: ReadBlock = (range) => readRange(parser, range);
+    // A thread that dies (out of memory) fails the document: its pages never move to a thread with more room.
     const readers: ReadBlock[] = leased.threads.length
-      ? leased.threads.map((thread) => async (range: PageRange) => {
-          try {
-            return await thread.read(leased.doc, input.bytes, range);
-          } catch (error) {
-            // A thread that died (out of memory, crashed) leaves its block to this thread.
-            if (!thread.dead) throw error;
-            return local(range);
-          }
-        })
-      : [local];
+      ? leased.threads.map((thread) => (range: PageRange) => thread.read(leased.doc, input.bytes, range))
+      : [(range) => readRange(parser, range)];
     const pages = [...head.pages, ...(await readRest(readers, total, input))];
     const documents: Document[] = [];
     for (const page of pages) {

@@ -1,0 +1,182 @@
+import { availableParallelism } from 'node:os';
+import type { Worker } from 'node:worker_threads';
+import type { ResultHeadline, SerializedResult } from './document.js';
+import { AppError, type ErrorCode } from './errors.js';
+import type { ProcessingLimits } from './limits.js';
+import type { ProcessingOptions } from './options.js';
+import type { DocumentInput, ProcessContext } from './process-document.js';
+import type { ProgressUpdate } from './progress.js';
+import { isOutOfMemory, startThread, watchMemory } from './threads.js';
+
+/** What the host sends a sandbox thread: one document to process. */
+export interface SandboxJob {
+  input: DocumentInput;
+  options: ProcessingOptions;
+  limits?: Partial<ProcessingLimits> | undefined;
+  deadline?: number | undefined;
+}
+
+/** What a sandbox thread answers: progress, then the serialized result or a typed failure. */
+export type SandboxReply =
+  | { type: 'progress'; update: ProgressUpdate }
+  | { type: 'done'; headline: ResultHeadline; json: Uint8Array }
+  | { type: 'failed'; failure: { code: ErrorCode; message: string; detail?: string | undefined } };
+
+export interface SandboxThreadOptions {
+  /** Start the PDF page threads with the sandbox (the large worker, which has several cores). */
+  prewarmPdfThreads?: boolean | undefined;
+}
+
+export interface SandboxSettings {
+  /** Old-generation heap of each sandbox thread (`resourceLimits`): a thread that needs more dies. */
+  heapMb: number;
+  /** Heap plus array buffers a job may hold beyond its input before the thread is stopped. */
+  memoryMb: number;
+  /** Idle threads kept warm between documents. Default: one per core. */
+  keepWarm?: number | undefined;
+  prewarmPdfThreads?: boolean | undefined;
+  /** Where the cause of an untyped failure goes (never to the client). */
+  log?: ((message: string, detail: string) => void) | undefined;
+}
+
+const MB = 1024 * 1024;
+const STACK_MB = 4;
+
+export const softTimeLimit = () =>
+  new AppError(
+    'SOFT_TIME_LIMIT',
+    'Processing stopped at the soft time limit before it finished; split the document or retry it on the large queue.',
+  );
+
+const tooMuchMemory = () =>
+  new AppError(
+    'DOCUMENT_TOO_LARGE',
+    'The document needs more memory than processing one document may use (it may be a decompression bomb).',
+  );
+
+const stoppedUnexpectedly = () =>
+  new AppError('DOCUMENT_PARSE_ERROR', 'The document could not be read: the parser stopped unexpectedly.');
+
+/**
+ * Untrusted bytes are parsed only here: detection, every loader and the
+ * splitter run in a worker thread with a bounded heap and stack, watched for
+ * memory outside the heap, and stopped (terminated, not asked) at the
+ * deadline or on cancellation. A thread stopped by a limit is a typed task
+ * failure; its work never moves to a thread without limits. Threads stay warm
+ * between documents, so a small document pays one message each way.
+ */
+export class SandboxPool {
+  private idle: Worker[] = [];
+  private closed = false;
+  readonly stats = { started: 0, stopped: 0, jobs: 0 };
+
+  constructor(private readonly settings: SandboxSettings) {}
+
+  private get keepWarm(): number {
+    return this.settings.keepWarm ?? availableParallelism();
+  }
+
+  private spawn(): Worker {
+    const options: SandboxThreadOptions = { prewarmPdfThreads: this.settings.prewarmPdfThreads };
+    const worker = startThread(
+      'sandbox',
+      { maxOldGenerationSizeMb: this.settings.heapMb, stackSizeMb: STACK_MB },
+      options,
+    );
+    // An idle sandbox never keeps the process alive; a busy one does.
+    worker.unref();
+    worker.on('error', () => {}); // reported through the job that was running, if any
+    this.stats.started++;
+    return worker;
+  }
+
+  /** Starts threads ahead of the first document (during a function's init). */
+  prewarm(count = 1): void {
+    while (!this.closed && this.idle.length < count) this.idle.push(this.spawn());
+  }
+
+  private release(worker: Worker): void {
+    worker.unref();
+    if (!this.closed && this.idle.length < this.keepWarm) this.idle.push(worker);
+    else void worker.terminate();
+  }
+
+  private stop(worker: Worker): void {
+    this.stats.stopped++;
+    void worker.terminate();
+    // Keep one warm thread ready for the next document.
+    if (!this.closed && this.idle.length === 0) setImmediate(() => this.prewarm(1));
+  }
+
+  /** `processDocument` in a sandbox thread: the result as JSON bytes, or a typed failure. */
+  process(input: DocumentInput, options: ProcessingOptions, context: ProcessContext = {}): Promise<SerializedResult> {
+    const { signal, deadline, onProgress } = context;
+    signal?.throwIfAborted();
+    if (deadline !== undefined && Date.now() >= deadline) return Promise.reject(softTimeLimit());
+    const worker = this.idle.pop() ?? this.spawn();
+    worker.ref();
+    this.stats.jobs++;
+
+    return new Promise<SerializedResult>((resolve, reject) => {
+      let settled = false;
+      const cleanups: Array<() => void> = [];
+      const finish = (healthy: boolean, outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        for (const cleanup of cleanups) cleanup();
+        if (healthy) this.release(worker);
+        else this.stop(worker);
+        outcome();
+      };
+      const fail = (error: Error) => finish(false, () => reject(error));
+
+      const onMessage = (reply: SandboxReply) => {
+        if (reply.type === 'progress') onProgress?.(reply.update);
+        else if (reply.type === 'done') finish(true, () => resolve({ headline: reply.headline, json: reply.json }));
+        else {
+          const { code, message, detail } = reply.failure;
+          if (detail) this.settings.log?.('Document failed in the sandbox', detail);
+          finish(true, () => reject(new AppError(code, message)));
+        }
+      };
+      const onError = (error: Error) => fail(isOutOfMemory(error) ? tooMuchMemory() : stoppedUnexpectedly());
+      const onExit = () => fail(stoppedUnexpectedly());
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      cleanups.push(() => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      });
+
+      if (deadline !== undefined) {
+        const timer = setTimeout(() => fail(softTimeLimit()), Math.max(0, deadline - Date.now()));
+        cleanups.push(() => clearTimeout(timer));
+      }
+      if (signal) {
+        const onAbort = () => fail(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+        signal.addEventListener('abort', onAbort, { once: true });
+        cleanups.push(() => signal.removeEventListener('abort', onAbort));
+      }
+      const bytes = new Uint8Array(input.bytes); // a copy in a buffer of its own, then handed over without another
+      cleanups.push(watchMemory(worker, this.settings.memoryMb * MB + bytes.byteLength, () => fail(tooMuchMemory())));
+
+      const job: SandboxJob = {
+        input: { ...input, bytes },
+        options,
+        limits: context.limits,
+        deadline,
+      };
+      worker.postMessage(job, [bytes.buffer]);
+    });
+  }
+
+  /** Stops the idle threads (busy ones finish their document). */
+  async close(): Promise<void> {
+    this.closed = true;
+    const idle = this.idle;
+    this.idle = [];
+    await Promise.all(idle.map((worker) => worker.terminate()));
+  }
+}

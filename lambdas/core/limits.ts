@@ -7,8 +7,10 @@ export interface ProcessingLimits {
   maxInputBytes: number;
   /** PDFs with more pages are refused with DOCUMENT_TOO_LARGE. */
   maxPages: number;
-  /** Sum of the uncompressed sizes of a DOCX's parts (zip-bomb guard). */
-  maxDocxUncompressedBytes: number;
+  /** Sum of the uncompressed sizes of a zip-based document's parts (zip-bomb guard). */
+  maxZipUncompressedBytes: number;
+  /** Most parts a zip-based document may have. */
+  maxZipEntries: number;
   /** Largest HTML or text input, in bytes (decoded text is about as large). */
   maxTextBytes: number;
   /** Deepest HTML element nesting accepted (browsers stop nesting at 512). */
@@ -30,7 +32,8 @@ export interface ProcessingLimits {
 export const DEFAULT_LIMITS: ProcessingLimits = {
   maxInputBytes: 500 * 1024 * 1024,
   maxPages: 5000,
-  maxDocxUncompressedBytes: 256 * 1024 * 1024,
+  maxZipUncompressedBytes: 256 * 1024 * 1024,
+  maxZipEntries: 10_000,
   maxTextBytes: 100 * 1024 * 1024,
   maxHtmlDepth: 1024,
   maxHtmlTags: 2_000_000,

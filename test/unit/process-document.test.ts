@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import JSZip from 'jszip';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../lambdas/core/errors.js';
 import { poolStats } from '../../lambdas/core/loaders/pdf-pool.js';
@@ -16,13 +15,6 @@ const failureOf = async (promise: Promise<unknown>): Promise<AppError> => {
     throw error;
   }
   throw new Error('expected an AppError');
-};
-
-const docxWith = async (documentXml: string | Uint8Array): Promise<Buffer> => {
-  const zip = new JSZip();
-  zip.file('[Content_Types].xml', '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>');
-  zip.file('word/document.xml', documentXml);
-  return zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE', compressionOptions: { level: 9 } });
 };
 
 describe('processDocument', () => {
@@ -107,35 +99,6 @@ describe('processDocument', () => {
     const error = await failureOf(
       processDocument({ bytes: Buffer.alloc(2048, 'a'), filename: 'a.txt' }, OPTION_DEFAULTS, {
         limits: { maxInputBytes: 1024 },
-      }),
-    );
-    expect(error.code).toBe('DOCUMENT_TOO_LARGE');
-  });
-
-  it('stops a DOCX zip bomb before it fills memory', async () => {
-    const bomb = await docxWith(new Uint8Array(64 * 1024 * 1024));
-    expect(bomb.length).toBeLessThan(200 * 1024);
-    const before = process.memoryUsage().rss;
-    const error = await failureOf(
-      processDocument({ bytes: bomb, filename: 'bomb.docx' }, OPTION_DEFAULTS, {
-        limits: { maxDocxUncompressedBytes: 8 * 1024 * 1024 },
-      }),
-    );
-    expect(error.code).toBe('DOCUMENT_TOO_LARGE');
-    expect(process.memoryUsage().rss - before).toBeLessThan(48 * 1024 * 1024);
-  });
-
-  it('catches a DOCX entry that lies about its uncompressed size', async () => {
-    const bytes = Buffer.from(await docxWith(new Uint8Array(4 * 1024 * 1024)));
-    // Rewrite every declared size (central directory and local headers) to 1 KB.
-    for (let offset = 0; offset < bytes.length - 4; offset++) {
-      const signature = bytes.readUInt32LE(offset);
-      if (signature === 0x02014b50) bytes.writeUInt32LE(1024, offset + 24);
-      if (signature === 0x04034b50) bytes.writeUInt32LE(1024, offset + 22);
-    }
-    const error = await failureOf(
-      processDocument({ bytes, filename: 'liar.docx' }, OPTION_DEFAULTS, {
-        limits: { maxDocxUncompressedBytes: 1024 * 1024 },
       }),
     );
     expect(error.code).toBe('DOCUMENT_TOO_LARGE');

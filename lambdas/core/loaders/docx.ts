@@ -1,16 +1,44 @@
 import mammoth from 'mammoth';
 import { AppError } from '../errors.js';
 import { baseMetadata, type Loader } from './types.js';
-import { checkZipExpansion } from './zip-guard.js';
+import { ZipArchive } from './zip.js';
 
+/**
+ * mammoth's zip interface (`lib/zipfile.js`): with `{ file }` it reads parts
+ * through it instead of unzipping the bytes with jszip itself. Not in its
+ * type declarations, which list only `{ path }`, `{ buffer }` and
+ * `{ arrayBuffer }`.
+ */
+interface MammothZip {
+  exists(name: string): boolean;
+  read(name: string, encoding?: string): Promise<Uint8Array | string>;
+}
+
+const mammothZip = (archive: ZipArchive): MammothZip => ({
+  exists: (name) => archive.has(name),
+  read: async (name, encoding) => {
+    const bytes = await archive.read(name);
+    if (encoding === 'base64') return Buffer.from(bytes).toString('base64');
+    return encoding ? new TextDecoder(encoding).decode(bytes) : bytes;
+  },
+});
+
+/** DOCX: one document, its parts read through the capped zip reader. */
 export const loadDocx: Loader = async (input) => {
-  checkZipExpansion(input.bytes, input.limits.maxDocxUncompressedBytes);
+  const archive = await ZipArchive.open(
+    input.bytes,
+    { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
+    'DOCX',
+  );
   await input.checkpoint();
   let text: string;
   try {
-    ({ value: text } = await mammoth.extractRawText({ buffer: Buffer.from(input.bytes) }));
+    ({ value: text } = await mammoth.extractRawText({ file: mammothZip(archive) } as never));
   } catch (error) {
+    if (error instanceof AppError) throw error;
     throw new AppError('DOCUMENT_PARSE_ERROR', 'The DOCX file could not be read; it may be damaged.', { cause: error });
+  } finally {
+    archive.close();
   }
   input.onProgress?.(1);
   const content = text.replace(/\r\n?/g, '\n').trim();

@@ -7,6 +7,8 @@ export interface ProcessingLimits {
   maxInputBytes: number;
   /** PDFs with more pages are refused with DOCUMENT_TOO_LARGE. */
   maxPages: number;
+  /** Most bytes one PDF stream (content, font) may decompress to. */
+  maxPdfStreamBytes: number;
   /** Sum of the uncompressed sizes of a zip-based document's parts (zip-bomb guard). */
   maxZipUncompressedBytes: number;
   /** Most parts a zip-based document may have. */
@@ -32,6 +34,7 @@ export interface ProcessingLimits {
 export const DEFAULT_LIMITS: ProcessingLimits = {
   maxInputBytes: 500 * 1024 * 1024,
   maxPages: 5000,
+  maxPdfStreamBytes: 64 * 1024 * 1024,
   maxZipUncompressedBytes: 256 * 1024 * 1024,
   maxZipEntries: 10_000,
   maxTextBytes: 100 * 1024 * 1024,

@@ -3,6 +3,7 @@ import { cleanFilename, MAX_FILENAME_LENGTH } from '../../lambdas/core/filenames
 import type { AppError } from '../../lambdas/core/errors.js';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
+import { pageSaying, pdfBomb, pdfWithContents } from '../support/hostile.js';
 
 const codeOf = async (promise: Promise<unknown>) => {
   try {
@@ -84,5 +85,36 @@ describe('HTML structure caps', () => {
     );
     expect(await codeOf(run('<p>a'.repeat(1000), { maxHtmlTags: 500 }))).toBe('DOCUMENT_TOO_LARGE');
     expect((await run('<p>a'.repeat(1000))).documents[0]?.page_content).toContain('a\n\na');
+  });
+});
+
+describe('PDF decompression caps', () => {
+  const MB = 1024 * 1024;
+
+  it('stops a stream that inflates past the cap: DOCUMENT_TOO_LARGE, not 256 MB of buffer', async () => {
+    const bomb = pdfBomb(32);
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const error = await codeOf(
+      processDocument({ bytes: bomb, filename: 'bomb.pdf' }, OPTION_DEFAULTS, {
+        limits: { maxPdfStreamBytes: 4 * MB },
+      }),
+    );
+    expect(error).toBe('DOCUMENT_TOO_LARGE');
+  });
+
+  it('reads the same PDF when the cap allows it (the patch only bounds, never changes text)', async () => {
+    const result = await processDocument({ bytes: pdfBomb(1), filename: 'fine.pdf' }, OPTION_DEFAULTS);
+    expect(result.documents[0]?.page_content).toBe('Hello');
+  });
+
+  it('applies the cap in the PDF threads too', async () => {
+    const pages = Array.from({ length: 60 }, (_, index) => pageSaying(`page ${index + 1}`));
+    pages[40] = Buffer.concat([pageSaying('bomb'), Buffer.alloc(16 * MB, ' ')]);
+    const error = await codeOf(
+      processDocument({ bytes: pdfWithContents(pages), filename: 'bomb.pdf' }, OPTION_DEFAULTS, {
+        limits: { maxPdfStreamBytes: 4 * MB, pdfThreads: 2, pdfParallelMinPages: 2 },
+      }),
+    );
+    expect(error).toBe('DOCUMENT_TOO_LARGE');
   });
 });

@@ -1,25 +1,12 @@
-import JSZip from 'jszip';
 import { describe, expect, it } from 'vitest';
 import type { AppError } from '../../lambdas/core/errors.js';
 import { ZipArchive } from '../../lambdas/core/loaders/zip.js';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
 import { readCorpus } from '../support/corpus.js';
+import { CONTENT_TYPES_PART as CONTENT_TYPES, documentXml as DOCUMENT_XML, zipOf } from '../support/hostile.js';
 
 const MB = 1024 * 1024;
-
-const zipOf = async (parts: Array<[string, string | Uint8Array]>): Promise<Buffer> => {
-  const zip = new JSZip();
-  for (const [name, content] of parts) zip.file(name, content);
-  return zip.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE', compressionOptions: { level: 9 } });
-};
-
-const CONTENT_TYPES: [string, string] = [
-  '[Content_Types].xml',
-  '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
-];
-const DOCUMENT_XML = (text: string) =>
-  `<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>${text}</w:t></w:r></w:p></w:body></w:document>`;
 
 /** The end-of-central-directory record: entry counts at +8 and +10, directory offset at +16. */
 const eocdOf = (bytes: Buffer): number => bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));

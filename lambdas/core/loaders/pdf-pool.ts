@@ -15,7 +15,14 @@ export interface PageText {
 
 /** Messages a PDF thread accepts. */
 export type ThreadRequest =
-  { type: 'read'; doc: number; bytes?: Uint8Array; range: PageRange } | { type: 'close'; doc: number };
+  | { type: 'read'; doc: number; bytes?: Uint8Array; maxStreamBytes: number; range: PageRange }
+  | { type: 'close'; doc: number };
+
+/** A document as a PDF thread opens it. */
+export interface ThreadDocument {
+  bytes: Uint8Array;
+  maxStreamBytes: number;
+}
 /** Messages a PDF thread answers with. */
 export type ThreadReply = { pages: PageText[] } | { error: { name: string; message: string } };
 
@@ -69,7 +76,7 @@ class PdfThread {
     this.worker.unref();
   }
 
-  read(doc: number, bytes: Uint8Array, range: PageRange): Promise<PageText[]> {
+  read(doc: number, { bytes, maxStreamBytes }: ThreadDocument, range: PageRange): Promise<PageText[]> {
     if (this.dead) return Promise.reject(new Error('PDF thread is gone'));
     return new Promise<PageText[]>((resolve, reject) => {
       this.pending = { resolve, reject };
@@ -80,7 +87,13 @@ class PdfThread {
         pending?.reject(pageTooLarge());
         void this.kill();
       });
-      const request: ThreadRequest = { type: 'read', doc, range, ...(this.openDoc === doc ? {} : { bytes }) };
+      const request: ThreadRequest = {
+        type: 'read',
+        doc,
+        range,
+        maxStreamBytes,
+        ...(this.openDoc === doc ? {} : { bytes }),
+      };
       this.openDoc = doc;
       this.worker.postMessage(request);
     });

@@ -10,9 +10,40 @@ import { baseMetadata, type LoadInput, type Loaded, type Loader } from './types.
 /** Pages per unit of work: small enough to balance readers, large enough to amortise messages. */
 const BLOCK_PAGES = 12;
 
-const openParser = (bytes: Uint8Array): PDFParse =>
+/**
+ * The cap on what one PDF stream may decode to. pdf.js grows a stream's
+ * buffer as it inflates, without a limit: a 256 KB PDF whose content stream
+ * inflates to 256 MB took a reader past 1 GB. A patch to pdf.js
+ * (`patches/pdfjs-dist+*.patch`, applied by patch-package on install) checks
+ * this object before each growth, marks it and throws. pdf.js may swallow the
+ * error and go on with the page (it tolerates broken content), so the mark is
+ * what the loader reads. One document at a time per thread.
+ */
+interface DecodeLimit {
+  maxStreamBytes: number;
+  exceeded: boolean;
+}
+
+const decodeLimit = (): DecodeLimit => (globalThis as { pdfjsDecodeLimit?: DecodeLimit }).pdfjsDecodeLimit!;
+
+const DECODE_LIMIT_ERROR = 'PdfDecodeLimit';
+
+const streamTooLarge = (maxStreamBytes: number) =>
+  new AppError(
+    'DOCUMENT_TOO_LARGE',
+    `A stream in the PDF decompresses to more than ${Math.round(maxStreamBytes / 1024 / 1024)} MB (a decompression bomb?).`,
+  );
+
+const openParser = (bytes: Uint8Array, maxStreamBytes: number): PDFParse => {
+  (globalThis as { pdfjsDecodeLimit?: DecodeLimit }).pdfjsDecodeLimit = { maxStreamBytes, exceeded: false };
   // pdf.js takes ownership of (and may detach) the buffer it is given.
-  new PDFParse({ data: bytes.slice(), verbosity: 0, isEvalSupported: false, disableFontFace: true });
+  return new PDFParse({ data: bytes.slice(), verbosity: 0, isEvalSupported: false, disableFontFace: true });
+};
+
+const checkDecodeLimit = (): void => {
+  const limit = decodeLimit();
+  if (limit.exceeded) throw Object.assign(new Error(String(limit.maxStreamBytes)), { name: DECODE_LIMIT_ERROR });
+};
 
 /**
  * pdf.js keeps what it parsed for every page of an open document (objects,
@@ -27,8 +58,17 @@ const relieveMemory = async (parser: PDFParse): Promise<void> => {
   if (used > limit / 2) await (parser as unknown as { doc?: { cleanup(): Promise<void> } }).doc?.cleanup();
 };
 
-const readRange = async (parser: PDFParse, { first, last }: PageRange): Promise<PageText[]> => {
-  const result = await parser.getText({ first, last, pageJoiner: '' });
+/** Reads pages; a stream past the decode cap fails the read, whether pdf.js gave up on the page or went on. */
+const getText = async (parser: PDFParse, { first, last }: PageRange) => {
+  try {
+    return await parser.getText({ first, last, pageJoiner: '' });
+  } finally {
+    checkDecodeLimit();
+  }
+};
+
+const readRange = async (parser: PDFParse, range: PageRange): Promise<PageText[]> => {
+  const result = await getText(parser, range);
   await relieveMemory(parser);
   return result.pages.map(({ num, text }) => ({ num, text }));
 };
@@ -38,6 +78,7 @@ const isNamed = (error: unknown, name: string): boolean => (error as Error | und
 /** Map pdf.js failures (from this thread or a PDF thread) to stable codes. */
 const classify = (error: unknown): unknown => {
   if (error instanceof AppError || error === undefined) return error;
+  if (isNamed(error, DECODE_LIMIT_ERROR)) return streamTooLarge(Number((error as Error).message));
   if (error instanceof PasswordException || isNamed(error, 'PasswordException')) {
     return new AppError('PDF_PASSWORD_PROTECTED', 'The PDF is encrypted with a password; upload an unprotected copy.');
   }
@@ -60,7 +101,7 @@ export const servePdfThread = (): void => {
     }
     if (open?.doc !== request.doc && request.bytes) {
       void open?.parser.destroy().catch(() => {});
-      open = { doc: request.doc, parser: openParser(request.bytes) };
+      open = { doc: request.doc, parser: openParser(request.bytes, request.maxStreamBytes) };
     }
     if (!open || open.doc !== request.doc) {
       port.postMessage({ error: { name: 'Error', message: 'PDF thread has no open document' } });
@@ -125,12 +166,12 @@ const readRest = async (readers: ReadBlock[], total: number, input: LoadInput): 
 
 export const loadPdf: Loader = async (input): Promise<Loaded> => {
   await input.checkpoint();
-  const parser = openParser(input.bytes);
+  const parser = openParser(input.bytes, input.limits.maxPdfStreamBytes);
   let lease: ReturnType<typeof leaseThreads> | undefined;
   let failed = false;
   try {
     // Reading page 1 also loads the document and tells the page count.
-    const head = await parser.getText({ first: 1, last: 1, pageJoiner: '' });
+    const head = await getText(parser, { first: 1, last: 1 });
     const total = head.total;
     if (total > input.limits.maxPages) {
       throw new AppError(
@@ -143,7 +184,10 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     lease = leased;
     // A thread that dies (out of memory) fails the document: its pages never move to a thread with more room.
     const readers: ReadBlock[] = leased.threads.length
-      ? leased.threads.map((thread) => (range: PageRange) => thread.read(leased.doc, input.bytes, range))
+      ? leased.threads.map(
+          (thread) => (range: PageRange) =>
+            thread.read(leased.doc, { bytes: input.bytes, maxStreamBytes: input.limits.maxPdfStreamBytes }, range),
+        )
       : [(range) => readRange(parser, range)];
     const pages = [...head.pages, ...(await readRest(readers, total, input))];
     const documents: Document[] = [];

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import type middy from '@middy/core';
-import multipartBodyParser from '@middy/http-multipart-body-parser';
 import { AppError } from '../core/errors.js';
 import { cleanFilename } from '../core/filenames.js';
 import { parseOptions } from '../core/options.js';
@@ -8,19 +6,13 @@ import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
 import { PREFIX } from '../../lib/definitions.js';
 import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
-import { callerOf, httpHandler, idempotencyKeyOf, json, mediaType, type ApiEvent, type ApiResult } from './http.js';
-
-interface Attachment {
-  filename: string;
-  mimetype: string;
-  truncated: boolean;
-  content: Buffer;
-}
+import { callerOf, header, httpHandler, idempotencyKeyOf, json, mediaType, rawBody } from './http.js';
+import { parseMultipart } from './multipart.js';
 
 const ALLOWED_FIELDS = new Set(['file', 'split', 'chunk_size', 'chunk_overlap']);
 
-const isAttachment = (value: unknown): value is Attachment =>
-  typeof value === 'object' && value !== null && Buffer.isBuffer((value as Attachment).content);
+/** Parts a valid upload never needs more of; anything beyond is refused, never dropped. */
+const MULTIPART_LIMITS = { maxParts: 16, maxFiles: 1, maxFieldBytes: 1024, maxHeaderBytes: 8 * 1024 };
 
 const tooLarge = (limit: number) =>
   new AppError(
@@ -29,93 +21,78 @@ const tooLarge = (limit: number) =>
   );
 
 /** POST /documents/async/upload: multipart `file` plus the options as form fields. */
-export const makeUploadHandler = (deps: () => ApiDeps) => {
-  return httpHandler(
-    async (event) => {
-      const { config, blobs } = deps();
-      const fields = event.body as unknown as Record<string, unknown>;
-      const unknown = Object.keys(fields).filter((name) => !ALLOWED_FIELDS.has(name));
-      if (unknown.length) throw new AppError('VALIDATION_ERROR', `Unknown form fields: ${unknown.join(', ')}.`);
-      const file = fields.file;
-      if (Array.isArray(file)) throw new AppError('VALIDATION_ERROR', 'file: send exactly one file.');
-      if (!isAttachment(file)) {
-        throw new AppError(
-          'VALIDATION_ERROR',
-          'file: required; send the document as a multipart file field named "file".',
-        );
-      }
-      if (file.truncated || file.content.length > config.DIRECT_UPLOAD_MAX_BYTES)
-        throw tooLarge(config.DIRECT_UPLOAD_MAX_BYTES);
-      const options = parseOptions({
-        split: fields.split,
-        chunk_size: fields.chunk_size,
-        chunk_overlap: fields.chunk_overlap,
-      });
-      const filename = cleanFilename(file.filename);
-      const contentType = file.mimetype && file.mimetype !== 'application/octet-stream' ? file.mimetype : undefined;
+export const makeUploadHandler = (deps: () => ApiDeps) =>
+  httpHandler(async (event) => {
+    const { config, blobs } = deps();
+    const contentType = header(event, 'content-type') ?? '';
+    if (mediaType(event) !== 'multipart/form-data') {
+      throw new AppError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        'Send the file as multipart/form-data with a field named "file" (or use /process for URLs and s3:// URIs).',
+      );
+    }
+    // Headers first: a bad one must not leave a stored object behind.
+    const idempotencyKey = idempotencyKeyOf(event);
+    const { fields, files } = parseMultipart(
+      rawBody(event),
+      contentType,
+      { ...MULTIPART_LIMITS, maxFileBytes: config.DIRECT_UPLOAD_MAX_BYTES },
+      () => tooLarge(config.DIRECT_UPLOAD_MAX_BYTES),
+    );
+    const unknown = [...Object.keys(fields), ...Object.keys(files)].filter((name) => !ALLOWED_FIELDS.has(name));
+    if (unknown.length) throw new AppError('VALIDATION_ERROR', `Unknown form fields: ${unknown.join(', ')}.`);
+    const file = files.file;
+    if (!file) {
+      throw new AppError(
+        'VALIDATION_ERROR',
+        'file: required; send the document as a multipart file field named "file" (with a filename).',
+        { details: [{ field: 'file', message: 'required' }] },
+      );
+    }
+    const options = parseOptions({
+      split: fields.split,
+      chunk_size: fields.chunk_size,
+      chunk_overlap: fields.chunk_overlap,
+    });
+    const filename = cleanFilename(file.filename);
+    const declaredType =
+      file.contentType && !/^application\/octet-stream\b/i.test(file.contentType) ? file.contentType : undefined;
 
-      const taskId = deps().newId();
-      const key = `${PREFIX.direct}${taskId}/input`;
-      await blobs.put(config.BUCKET_NAME, key, file.content, file.mimetype || 'application/octet-stream');
-      const idempotencyKey = idempotencyKeyOf(event);
-      const owner = callerOf(event);
-      const outcome = await submitTask(deps(), submissionPolicy(config), {
-        taskId,
-        status: 'PENDING',
-        source: { type: 'upload', filename, size_bytes: file.content.length, content_type: contentType },
-        input: { kind: 's3', bucket: config.BUCKET_NAME, key },
-        options,
-        sizeBytes: file.content.length,
-        owner,
-        idempotency:
-          idempotencyKey === undefined
-            ? undefined
-            : {
-                key: scopedKey(idempotencyKey, owner),
-                fingerprint: fingerprint(
-                  'upload',
-                  filename,
-                  options,
-                  createHash('sha256').update(file.content).digest('hex'),
-                ),
-              },
-      }).catch(async (error: unknown) => {
-        await blobs.delete(config.BUCKET_NAME, key).catch(() => undefined);
-        throw error;
-      });
-      if (outcome.replayed) await blobs.delete(config.BUCKET_NAME, key).catch(() => undefined);
-      else recordSubmitted(outcome.task.source);
-      return json(outcome.replayed ? 200 : 202, {
-        task_id: outcome.task.task_id,
-        status: outcome.task.status,
-        message: SUBMITTED_MESSAGE,
-      });
-    },
-    {
-      before: (request) => {
-        if (!mediaType(request.event).startsWith('multipart/form-data')) {
-          throw new AppError(
-            'UNSUPPORTED_MEDIA_TYPE',
-            'Send the file as multipart/form-data with a field named "file" (or use /process for URLs and s3:// URIs).',
-          );
-        }
-      },
-    },
-    lazyMultipart(() => deps().config.DIRECT_UPLOAD_MAX_BYTES),
-  );
-};
-
-/** middy's multipart parser (busboy), built on first use so the size limit comes from the configuration. */
-const lazyMultipart = (maxFileBytes: () => number): middy.MiddlewareObj<ApiEvent, ApiResult> => {
-  let parser: middy.MiddlewareObj | undefined;
-  return {
-    before: async (request) => {
-      parser ??= multipartBodyParser({
-        busboy: { limits: { files: 2, fields: 16, fieldSize: 1024, fileSize: maxFileBytes() + 1 } },
-      }) as unknown as middy.MiddlewareObj;
-      await parser.before?.(request);
-    },
-  };
-};
+    const taskId = deps().newId();
+    const key = `${PREFIX.direct}${taskId}/input`;
+    await blobs.put(config.BUCKET_NAME, key, file.content, file.contentType ?? 'application/octet-stream');
+    const owner = callerOf(event);
+    const outcome = await submitTask(deps(), submissionPolicy(config), {
+      taskId,
+      status: 'PENDING',
+      source: { type: 'upload', filename, size_bytes: file.content.length, content_type: declaredType },
+      input: { kind: 's3', bucket: config.BUCKET_NAME, key },
+      options,
+      sizeBytes: file.content.length,
+      owner,
+      idempotency:
+        idempotencyKey === undefined
+          ? undefined
+          : {
+              key: scopedKey(idempotencyKey, owner),
+              fingerprint: fingerprint(
+                'upload',
+                filename,
+                options,
+                createHash('sha256').update(file.content).digest('hex'),
+              ),
+            },
+    }).catch(async (error: unknown) => {
+      await blobs.delete(config.BUCKET_NAME, key).catch(() => undefined);
+      throw error;
+    });
+    if (outcome.replayed) await blobs.delete(config.BUCKET_NAME, key).catch(() => undefined);
+    else recordSubmitted(outcome.task.source);
+    return json(outcome.replayed ? 200 : 202, {
+      task_id: outcome.task.task_id,
+      status: outcome.task.status,
+      message: SUBMITTED_MESSAGE,
+    });
+  });
 
 export const handler = makeUploadHandler(apiDeps);

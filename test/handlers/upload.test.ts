@@ -105,7 +105,7 @@ describe('POST /documents/async/upload', () => {
         { name: 'file', value: 'a', filename: 'a.txt' },
         { name: 'file', value: 'b', filename: 'b.txt' },
       ],
-      'exactly one file',
+      'more than once',
     ],
     [
       'an unknown field',

@@ -1,7 +1,7 @@
 /**
  * `npm start`: the whole service on this machine, on its embedded defaults.
  *
- *   npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir .local-data] [--api-key KEY] [--allow-private-urls]
+ *   npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir .local-data] [--api-key KEY]... [--allow-private-urls]
  */
 import { parseArgs } from 'node:util';
 import { startLocalStack } from '../local/stack.js';
@@ -11,7 +11,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: process.env.PORT ?? '8000' },
     host: { type: 'string', default: '127.0.0.1' },
     'data-dir': { type: 'string' },
-    'api-key': { type: 'string', default: process.env.DOCPROC_API_KEY },
+    'api-key': { type: 'string', multiple: true },
     'allow-private-urls': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
@@ -19,17 +19,20 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(
-    'usage: npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY] [--allow-private-urls]',
+    'usage: npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--allow-private-urls]',
   );
   process.exit(0);
 }
+
+// Several keys may be given (each owns its tasks); DOCPROC_API_KEY may hold a comma-separated list.
+const apiKeys = values['api-key'] ?? (process.env.DOCPROC_API_KEY ?? '').split(',').filter(Boolean);
 
 const started = performance.now();
 const stack = await startLocalStack({
   port: Number(values.port),
   host: values.host,
   dataDir: values['data-dir'],
-  apiKey: values['api-key'],
+  apiKeys,
   allowPrivateUrls: values['allow-private-urls'],
   log: (line) => console.log(`[local] ${line}`),
 });
@@ -40,7 +43,7 @@ console.log(`docproc is running (ready in ${seconds} s)
   Monitor      ${stack.url}/
   Try it       curl -F file=@../shared/corpus/pdf/fake-memo.pdf ${stack.apiUrl}/upload
   Storage      ${values['data-dir'] ? `task rows and objects kept in ${values['data-dir']}` : 'in memory (use --data-dir to keep tasks across restarts)'}
-  API key      ${values['api-key'] ? 'required (x-api-key header)' : 'not required'}${values['allow-private-urls'] ? '\n  URL sources  private and loopback addresses ALLOWED (testing only)' : ''}
+  API key      ${apiKeys.length ? `required (x-api-key header; ${apiKeys.length} key${apiKeys.length > 1 ? 's, each sees only its own tasks' : ''})` : 'not required'}${values['allow-private-urls'] ? '\n  URL sources  private and loopback addresses ALLOWED (testing only)' : ''}
 Press Ctrl-C to stop.`);
 
 // One status line, printed when it changes.

@@ -6,12 +6,15 @@
 export const TABLE = {
   partitionKey: 'pk',
   ttlAttribute: 'ttl',
-  /** Every task row carries this constant so one index can list them all by date. */
-  listPartitionKey: 'list_pk',
-  listPartitionValue: 'TASK',
+  /** `owner#status` on every task row, kept with each status change, so one caller's tasks list by status. */
+  ownerStatusAttribute: 'owner_status',
   indexes: {
+    /** A caller's tasks, newest first. */
+    byOwner: { name: 'by_owner', partitionKey: 'owner', sortKey: 'created_at' },
+    /** A caller's tasks in one status, newest first. */
+    byOwnerStatus: { name: 'by_owner_status', partitionKey: 'owner_status', sortKey: 'created_at' },
+    /** Every task in one status, oldest first (the janitor). */
     byStatus: { name: 'by_status', partitionKey: 'status', sortKey: 'created_at' },
-    byCreated: { name: 'by_created', partitionKey: 'list_pk', sortKey: 'created_at' },
   },
 } as const;
 

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -19,8 +19,8 @@ export interface GatewayOptions {
   host: string;
   port: number;
   routes: Record<RouteHandler, LocalFunction<APIGatewayProxyEvent, APIGatewayProxyResult>>;
-  /** Required `x-api-key` value; undefined: no key (apiAuth none). */
-  apiKey?: string | undefined;
+  /** Accepted `x-api-key` values; empty or undefined: no key (apiAuth none). */
+  apiKeys?: readonly string[] | undefined;
   corsOrigins?: string[];
   /** Paths outside the API (the local monitoring page); return true when handled. */
   extra?: (request: IncomingMessage, response: ServerResponse, body: Buffer) => Promise<boolean>;
@@ -31,6 +31,14 @@ const compiled = ROUTES.map((route) => {
   const pattern = new RegExp(`^${resource.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}/?$`);
   return { ...route, resource, pattern };
 });
+
+/**
+ * The id API Gateway puts in `requestContext.identity.apiKeyId` for a key:
+ * derived from the key, so that tasks kept in a data dir keep their owner
+ * across restarts, and never the key itself.
+ */
+export const localApiKeyId = (key: string): string =>
+  `local-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 
 /** The error bodies API Gateway answers itself with (see the gateway responses of the CDK Api construct). */
 const gatewayError = (response: ServerResponse, status: number, code: string, message: string) => {
@@ -155,6 +163,9 @@ const send = (request: IncomingMessage, response: ServerResponse, result: APIGat
 export const startGateway = async (
   options: GatewayOptions,
 ): Promise<{ server: Server; url: string; close(): Promise<void> }> => {
+  const keyIds = options.apiKeys?.length
+    ? new Map(options.apiKeys.map((key) => [key, localApiKeyId(key)] as const))
+    : undefined;
   const server = createServer((request, response) => {
     void (async () => {
       const url = new URL(request.url ?? '/', 'http://localhost');
@@ -178,9 +189,8 @@ export const startGateway = async (
         (candidate) => candidate.method === request.method && candidate.pattern.test(url.pathname),
       );
       if (!route) return gatewayError(response, 403, 'MISSING_AUTHENTICATION_TOKEN', 'Missing Authentication Token');
-      if (options.apiKey !== undefined && request.headers['x-api-key'] !== options.apiKey) {
-        return gatewayError(response, 403, 'INVALID_API_KEY', 'Forbidden');
-      }
+      const apiKeyId = keyIds?.get(String(request.headers['x-api-key'] ?? '')) ?? null;
+      if (keyIds && apiKeyId === null) return gatewayError(response, 403, 'INVALID_API_KEY', 'Forbidden');
       const match = route.pattern.exec(url.pathname);
       const pathParameters = match?.groups ? { ...match.groups } : null;
       const event = toProxyEvent(
@@ -189,7 +199,7 @@ export const startGateway = async (
         body,
         route.resource,
         pathParameters,
-        options.apiKey ? 'local-api-key' : null,
+        apiKeyId,
       );
       const fn = options.routes[route.handler];
       try {

@@ -25,8 +25,8 @@ export interface LocalStackOptions {
   host?: string;
   /** Keep task rows (and, on a clean stop, stored objects) here across restarts. */
   dataDir?: string | undefined;
-  /** Require this `x-api-key`, as the deployed API does. Default: none. */
-  apiKey?: string | undefined;
+  /** Require one of these `x-api-key` values, as the deployed API does; each key owns its tasks. Default: none. */
+  apiKeys?: readonly string[] | undefined;
   /** Let URL sources point at private and loopback addresses. For tests with a local fixture server only. */
   allowPrivateUrls?: boolean;
   /** Deployment configuration overrides (the same keys as cdk.json). */
@@ -148,7 +148,7 @@ const restoreObjects = async (s3: S3Client, bucket: string, dir: string) => {
  */
 export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
   const log = options.log ?? (() => {});
-  const config = parseDeploymentConfig({ apiAuth: options.apiKey ? 'apiKey' : 'none', ...options.config });
+  const config = parseDeploymentConfig({ apiAuth: options.apiKeys?.length ? 'apiKey' : 'none', ...options.config });
   const timing = options.timing ?? {};
   const settings = (consumerTimeoutSeconds: number) => ({
     ...queueSettings(consumerTimeoutSeconds, config.maxReceiveCount),
@@ -246,7 +246,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 8000,
     routes: functions.routes,
-    apiKey: options.apiKey,
+    apiKeys: options.apiKeys,
     corsOrigins: config.corsOrigins,
     extra: monitorRoutes(sqs, queues),
   });

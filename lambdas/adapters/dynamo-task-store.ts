@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '../core/errors.js';
 import type { IdempotencyRecord, ListQuery, TaskChanges, TaskPage, TaskStore, TransitionGuard } from '../core/ports.js';
-import { TRANSITIONS, type Task, type TaskStatus, type Transition } from '../core/task.js';
+import { TRANSITIONS, type Task, type TaskRef, type TaskStatus, type Transition } from '../core/task.js';
 import { TABLE } from '../../lib/definitions.js';
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -17,35 +17,63 @@ const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 const taskKey = (taskId: string) => ({ [TABLE.partitionKey]: taskId });
 const idempotencyKey = (key: string) => ({ [TABLE.partitionKey]: `idem#${key}` });
 const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+const ownerStatus = (owner: string, status: TaskStatus) => `${owner}#${status}`;
 
 /** Row attributes beside the Task fields: keys for the table, its indexes and TTL. */
 const toItem = (task: Task) => ({
   ...task,
   ...taskKey(task.task_id),
-  [TABLE.listPartitionKey]: TABLE.listPartitionValue,
+  [TABLE.ownerStatusAttribute]: ownerStatus(task.owner, task.status),
   [TABLE.ttlAttribute]: epochSeconds(task.expires_at),
 });
 
 const fromItem = (item: Record<string, unknown> | undefined): Task | undefined => {
   if (!item || typeof item.task_id !== 'string') return undefined;
-  const { [TABLE.partitionKey]: _pk, [TABLE.listPartitionKey]: _list, [TABLE.ttlAttribute]: _ttl, ...task } = item;
+  const {
+    [TABLE.partitionKey]: _pk,
+    [TABLE.ownerStatusAttribute]: _ownerStatus,
+    [TABLE.ttlAttribute]: _ttl,
+    ...task
+  } = item;
   return task as unknown as Task;
 };
 
+/**
+ * `next_token` is the index position DynamoDB returned, as base64url JSON.
+ * A token is accepted only with exactly the key attributes of the index it
+ * came from, as strings, and only for the partition being listed: anything
+ * else (forged, or another caller's) would be DynamoDB's ValidationException,
+ * a 500, and is a 400 instead.
+ */
 const encodeCursor = (key: Record<string, unknown> | undefined) =>
   key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
 
-const decodeCursor = (cursor: string | undefined): Record<string, unknown> | undefined => {
-  if (!cursor) return undefined;
-  try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (key && typeof key === 'object' && !Array.isArray(key)) return key as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  throw new AppError('VALIDATION_ERROR', 'next_token: not a token this API returned', {
+const badToken = () =>
+  new AppError('VALIDATION_ERROR', 'next_token: not a token this API returned for this listing.', {
     details: [{ field: 'next_token', message: 'invalid' }],
   });
+
+const decodeCursor = (
+  cursor: string | undefined,
+  index: { partitionKey: string; sortKey: string },
+  partition: string,
+): Record<string, string> | undefined => {
+  if (!cursor) return undefined;
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw badToken();
+  }
+  const expected = [TABLE.partitionKey, index.partitionKey, index.sortKey].sort();
+  if (!key || typeof key !== 'object' || Array.isArray(key)) throw badToken();
+  const entries = Object.entries(key);
+  const valid =
+    entries.length === expected.length &&
+    entries.every(([name, value]) => expected.includes(name) && typeof value === 'string' && value.length <= 1024) &&
+    (key as Record<string, string>)[index.partitionKey] === partition;
+  if (!valid) throw badToken();
+  return key as Record<string, string>;
 };
 
 const isConditionFailure = (error: unknown) =>
@@ -155,11 +183,15 @@ export class DynamoTaskStore implements TaskStore {
     return fromItem(Item);
   }
 
-  async transition(taskId: string, transition: Transition, changes: TaskChanges, guard: TransitionGuard = {}) {
+  async transition(task: TaskRef, transition: Transition, changes: TaskChanges, guard: TransitionGuard = {}) {
     const { from, to } = TRANSITIONS[transition];
-    const names: Record<string, string> = { '#status': 'status', '#pk': TABLE.partitionKey };
-    const values: Record<string, unknown> = { ':to': to };
-    const sets = ['#status = :to'];
+    const names: Record<string, string> = {
+      '#status': 'status',
+      '#pk': TABLE.partitionKey,
+      '#ownerStatus': TABLE.ownerStatusAttribute,
+    };
+    const values: Record<string, unknown> = { ':to': to, ':ownerStatus': ownerStatus(task.owner, to) };
+    const sets = ['#status = :to', '#ownerStatus = :ownerStatus'];
     const removes: string[] = [];
     Object.entries({ updated_at: this.now().toISOString(), ...changes }).forEach(([field, value], index) => {
       names[`#f${index}`] = field;
@@ -195,7 +227,7 @@ export class DynamoTaskStore implements TaskStore {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: taskKey(taskId),
+          Key: taskKey(task.task_id),
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeNames: names,
@@ -241,18 +273,20 @@ export class DynamoTaskStore implements TaskStore {
     }
   }
 
-  async list({ status, limit, cursor }: ListQuery): Promise<TaskPage> {
-    const index = status ? TABLE.indexes.byStatus : TABLE.indexes.byCreated;
+  /** One caller's tasks, from the index keyed by owner (never a filter over everyone's). */
+  async list({ owner, status, limit, cursor }: ListQuery): Promise<TaskPage> {
+    const index = status ? TABLE.indexes.byOwnerStatus : TABLE.indexes.byOwner;
+    const partition = status ? ownerStatus(owner, status) : owner;
     const { Items, LastEvaluatedKey } = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: index.name,
         KeyConditionExpression: '#pk = :pk',
         ExpressionAttributeNames: { '#pk': index.partitionKey },
-        ExpressionAttributeValues: { ':pk': status ?? TABLE.listPartitionValue },
+        ExpressionAttributeValues: { ':pk': partition },
         ScanIndexForward: false,
         Limit: limit,
-        ExclusiveStartKey: decodeCursor(cursor),
+        ExclusiveStartKey: decodeCursor(cursor, index, partition),
       }),
     );
     return {

@@ -2,12 +2,12 @@ import { taskSummary } from '../core/task-views.js';
 import { cancelTask } from '../core/tasks.js';
 import { recordRevoked } from '../observability.js';
 import { apiDeps, type ApiDeps } from './deps.js';
-import { httpHandler, json, taskIdOf } from './http.js';
+import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 
 /** POST /documents/async/tasks/{task_id}/cancel: a running worker stops at its next stage boundary. */
 export const makeCancelTaskHandler = (deps: () => ApiDeps) =>
   httpHandler(async (event) => {
-    const task = await cancelTask(deps(), taskIdOf(event));
+    const task = await cancelTask(deps(), taskIdOf(event), callerOf(event));
     recordRevoked();
     return json(200, taskSummary(task));
   });

@@ -1,11 +1,11 @@
 import { findTask, taskDetail } from '../core/tasks.js';
 import { apiDeps, type ApiDeps } from './deps.js';
-import { httpHandler, json, taskIdOf } from './http.js';
+import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 
 /** GET /documents/async/tasks/{task_id}: status, progress, and the result once there is one. */
 export const makeGetTaskHandler = (deps: () => ApiDeps) =>
   httpHandler(async (event) => {
-    const task = await findTask(deps(), taskIdOf(event));
+    const task = await findTask(deps(), taskIdOf(event), callerOf(event));
     const { config } = deps();
     const detail = await taskDetail(deps(), task, {
       inlineLimitBytes: config.RESULT_INLINE_LIMIT_BYTES,

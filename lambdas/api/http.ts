@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { AppError, isAppError } from '../core/errors.js';
-import { TASK_ID_PATTERN } from '../core/task.js';
+import { ANONYMOUS_OWNER, TASK_ID_PATTERN } from '../core/task.js';
 import { logger, publishMetrics } from '../observability.js';
 
 export type ApiEvent = APIGatewayProxyEvent;
@@ -133,8 +133,12 @@ export const readFields = (event: ApiEvent): Record<string, unknown> => {
   );
 };
 
-/** The API key id API Gateway verified, if any: idempotency keys are scoped to it. */
-export const callerOf = (event: ApiEvent): string | undefined => event.requestContext?.identity?.apiKeyId ?? undefined;
+/**
+ * Who is calling: the id of the API key API Gateway verified, or
+ * `anonymous` when the API takes no keys. Tasks and idempotency keys belong
+ * to it.
+ */
+export const callerOf = (event: ApiEvent): string => event.requestContext?.identity?.apiKeyId || ANONYMOUS_OWNER;
 
 /** 1–128 printable ASCII characters, not starting or ending with a space. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?$/;

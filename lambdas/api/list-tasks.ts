@@ -3,7 +3,7 @@ import { parseOrThrow } from '../core/options.js';
 import { TASK_STATUSES } from '../core/task.js';
 import { listTasks } from '../core/tasks.js';
 import { apiDeps, type ApiDeps } from './deps.js';
-import { httpHandler, json } from './http.js';
+import { callerOf, httpHandler, json } from './http.js';
 
 const querySchema = z.strictObject({
   status: z.enum(TASK_STATUSES).optional(),
@@ -15,7 +15,15 @@ const querySchema = z.strictObject({
 export const makeListTasksHandler = (deps: () => ApiDeps) =>
   httpHandler(async (event) => {
     const query = parseOrThrow(querySchema, event.queryStringParameters ?? {}, 'Invalid query');
-    return json(200, await listTasks(deps(), { status: query.status, limit: query.limit, cursor: query.next_token }));
+    return json(
+      200,
+      await listTasks(deps(), {
+        owner: callerOf(event),
+        status: query.status,
+        limit: query.limit,
+        cursor: query.next_token,
+      }),
+    );
   });
 
 export const handler = makeListTasksHandler(apiDeps);

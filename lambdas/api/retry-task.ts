@@ -1,12 +1,12 @@
 import { taskSummary } from '../core/task-views.js';
 import { retryTask } from '../core/tasks.js';
 import { apiDeps, type ApiDeps } from './deps.js';
-import { httpHandler, json, taskIdOf } from './http.js';
+import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 
 /** POST /documents/async/tasks/{task_id}/retry: FAILURE or REVOKED back to PENDING, same input. */
 export const makeRetryTaskHandler = (deps: () => ApiDeps) =>
   httpHandler(async (event) => {
-    const task = await retryTask(deps(), taskIdOf(event));
+    const task = await retryTask(deps(), taskIdOf(event), callerOf(event));
     return json(202, { ...taskSummary(task), message: 'Task queued again' });
   });
 

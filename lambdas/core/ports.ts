@@ -1,4 +1,4 @@
-import type { QueueClass, Task, TaskMessage, TaskStatus, Transition } from './task.js';
+import type { QueueClass, Task, TaskMessage, TaskRef, TaskStatus, Transition } from './task.js';
 
 /** Fields a transition may set besides the status. */
 export type TaskChanges = Partial<
@@ -33,6 +33,8 @@ export interface IdempotencyRecord {
 }
 
 export interface ListQuery {
+  /** Only this caller's tasks. */
+  owner: string;
   status?: TaskStatus | undefined;
   limit: number;
   cursor?: string | undefined;
@@ -56,7 +58,7 @@ export interface TaskStore {
   ): Promise<{ created: true } | { created: false; existing: IdempotencyRecord }>;
   get(taskId: string): Promise<Task | undefined>;
   transition(
-    taskId: string,
+    task: TaskRef,
     transition: Transition,
     changes: TaskChanges,
     guard?: TransitionGuard,

@@ -36,6 +36,12 @@ export const TASK_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}
 
 export type QueueClass = 'standard' | 'large';
 
+/** The owner of tasks created without an API key (`apiAuth: none`). */
+export const ANONYMOUS_OWNER = 'anonymous';
+
+/** What identifies a task row to the store: its id, and its owner for the listing index. */
+export type TaskRef = Pick<Task, 'task_id' | 'owner'>;
+
 export type TaskSource =
   | { type: 'upload'; filename: string; size_bytes: number; content_type?: string | undefined }
   | { type: 'presigned'; filename: string; size_bytes: number; content_type?: string | undefined }
@@ -78,8 +84,11 @@ export interface Task {
   /** The worker run that holds the task while STARTED, and until when. */
   run_id?: string | undefined;
   lease_expires_at?: string | undefined;
-  /** The client (API key id) that created it, for idempotency scoping. */
-  owner?: string | undefined;
+  /**
+   * The caller (API key id) that created it: only that caller sees, cancels
+   * or retries it. `anonymous` when the API takes no keys.
+   */
+  owner: string;
 }
 
 /** The body of a queue message: versioned, validated by every consumer. */

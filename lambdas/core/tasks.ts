@@ -28,7 +28,7 @@ export interface Submission {
   sizeBytes?: number | undefined;
   status: Extract<TaskStatus, 'PENDING' | 'AWAITING_UPLOAD'>;
   uploadExpiresAt?: string | undefined;
-  owner?: string | undefined;
+  owner: string;
   idempotency?: { key: string; fingerprint: string } | undefined;
 }
 
@@ -41,7 +41,7 @@ export const fingerprint = (...parts: unknown[]): string =>
   createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 
 /** Idempotency keys belong to the client that used them (its API key), never shared across clients. */
-export const scopedKey = (key: string, owner: string | undefined): string => `${owner ?? 'anonymous'}#${key}`;
+export const scopedKey = (key: string, owner: string): string => `${owner}#${key}`;
 
 export const queueFor = (sizeBytes: number | undefined, policy: SubmissionPolicy): QueueClass =>
   sizeBytes !== undefined && sizeBytes > policy.largeInputThresholdBytes ? 'large' : 'standard';
@@ -73,7 +73,7 @@ export const submitTask = async (
     updated_at: now.toISOString(),
     expires_at: new Date(now.getTime() + policy.taskRetentionDays * DAY_MS).toISOString(),
     ...(submission.uploadExpiresAt ? { upload_expires_at: submission.uploadExpiresAt } : {}),
-    ...(submission.owner ? { owner: submission.owner } : {}),
+    owner: submission.owner,
   };
   const idempotency = submission.idempotency ? { ...submission.idempotency, task_id: task.task_id } : undefined;
   const created = await deps.store.create(task, idempotency);
@@ -100,10 +100,17 @@ export const submitTask = async (
   return { replayed: false, task };
 };
 
-/** A task that exists and is within its retention, or TASK_NOT_FOUND. */
-export const findTask = async (deps: Pick<TaskServiceDeps, 'store' | 'clock'>, taskId: string): Promise<Task> => {
+/**
+ * A task that exists, is within its retention and belongs to `owner`, or
+ * TASK_NOT_FOUND: another caller's task is indistinguishable from none.
+ */
+export const findTask = async (
+  deps: Pick<TaskServiceDeps, 'store' | 'clock'>,
+  taskId: string,
+  owner: string,
+): Promise<Task> => {
   const task = await deps.store.get(taskId);
-  if (!task || Date.parse(task.expires_at) <= deps.clock.now().getTime()) {
+  if (!task || task.owner !== owner || Date.parse(task.expires_at) <= deps.clock.now().getTime()) {
     throw new AppError('TASK_NOT_FOUND', `No task with id ${taskId}.`);
   }
   return task;
@@ -142,10 +149,10 @@ export const listTasks = async (deps: Pick<TaskServiceDeps, 'store'>, query: Lis
   };
 };
 
-export const cancelTask = async (deps: TaskServiceDeps, taskId: string): Promise<Task> => {
-  const task = await findTask(deps, taskId);
+export const cancelTask = async (deps: TaskServiceDeps, taskId: string, owner: string): Promise<Task> => {
+  const task = await findTask(deps, taskId, owner);
   const now = deps.clock.now().toISOString();
-  const revoked = await deps.store.transition(taskId, 'cancel', {
+  const revoked = await deps.store.transition(task, 'cancel', {
     finished_at: now,
     lease_expires_at: undefined,
   });
@@ -157,10 +164,10 @@ export const cancelTask = async (deps: TaskServiceDeps, taskId: string): Promise
   );
 };
 
-export const retryTask = async (deps: TaskServiceDeps, taskId: string): Promise<Task> => {
-  const task = await findTask(deps, taskId);
+export const retryTask = async (deps: TaskServiceDeps, taskId: string, owner: string): Promise<Task> => {
+  const task = await findTask(deps, taskId, owner);
   const retried = await deps.store.transition(
-    taskId,
+    task,
     'retry',
     {
       attempts: task.attempts + 1,

@@ -40,7 +40,7 @@ export const makeDlqHandler = (deps: () => DlqDeps) => {
     if (!task || isTerminal(task.status) || task.attempts !== parsed.data.attempt) return;
     const code = failureCodeFor(task, functionTimeoutMs);
     const failed = await store.transition(
-      task.task_id,
+      task,
       'fail',
       {
         error: { code, message: MESSAGES[code], retryable: ERROR_CATALOGUE[code].retryable },

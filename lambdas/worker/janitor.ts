@@ -42,7 +42,7 @@ export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
       'UPLOAD_EXPIRED',
       'The upload URL expired before a file was uploaded; request a new one.',
     );
-    const failed = await store.transition(task.task_id, 'fail', {
+    const failed = await store.transition(task, 'fail', {
       error: toTaskError(error),
       finished_at: now.toISOString(),
     });

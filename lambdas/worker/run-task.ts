@@ -115,7 +115,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
   const runId = deps.newId();
   const now = clock.now();
   const claimed = await store.transition(
-    task.task_id,
+    task,
     'start',
     {
       run_id: runId,
@@ -160,7 +160,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     resultKey = `${PREFIX.results}${claimed.task_id}/${runId}.json`;
     await blobs.put(config.BUCKET_NAME, resultKey, json, 'application/json');
     const finished = await store.transition(
-      claimed.task_id,
+      claimed,
       'succeed',
       {
         progress: 100,
@@ -199,7 +199,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     }
     if (error instanceof AppError) {
       const failed = await store.transition(
-        claimed.task_id,
+        claimed,
         'fail',
         {
           error: toTaskError(error),

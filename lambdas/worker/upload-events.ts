@@ -25,14 +25,14 @@ export const startUploadedTask = async (deps: UploadEventsDeps, task: Task, obje
         'UPLOAD_SIZE_MISMATCH',
         `The upload is ${objectSize} bytes but ${task.source.size_bytes} were announced.`,
       );
-      const failed = await store.transition(task.task_id, 'fail', {
+      const failed = await store.transition(task, 'fail', {
         error: toTaskError(error),
         finished_at: clock.now().toISOString(),
       });
       if (failed) recordFailed(error.code);
       return;
     }
-    const started = await store.transition(task.task_id, 'uploadArrived', { stage: 'queued' });
+    const started = await store.transition(task, 'uploadArrived', { stage: 'queued' });
     if (!started) return;
     await queue.send(started.queue, taskMessage(started));
     return;

@@ -122,15 +122,15 @@ describe('GET /documents/async/tasks', () => {
   const list = makeListTasksHandler(deps);
   const query = (params: Record<string, string>) => list(apiEvent({ method: 'GET', query: params }), lambdaContext());
 
-  it('queries the status index newest first', async () => {
+  it("queries the caller's status index newest first", async () => {
     aws.ddbMock.on(QueryCommand).resolves({ Items: [aTask({ status: 'FAILURE' })], LastEvaluatedKey: { pk: 'x' } });
     const response = await query({ status: 'FAILURE', limit: '5' });
     expect(response.statusCode).toBe(200);
     expect(aws.ddbMock.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
-      IndexName: 'by_status',
+      IndexName: 'by_owner_status',
       KeyConditionExpression: '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': 'status' },
-      ExpressionAttributeValues: { ':pk': 'FAILURE' },
+      ExpressionAttributeNames: { '#pk': 'owner_status' },
+      ExpressionAttributeValues: { ':pk': 'anonymous#FAILURE' },
       ScanIndexForward: false,
       Limit: 5,
     });
@@ -139,17 +139,27 @@ describe('GET /documents/async/tasks', () => {
     expect(body.next_token).toEqual(expect.any(String));
   });
 
-  it('lists every task through the date index and follows next_token', async () => {
-    const token = Buffer.from(JSON.stringify({ pk: 'a', list_pk: 'TASK', created_at: 'x' })).toString('base64url');
+  it("lists the caller's tasks through its owner index and follows next_token", async () => {
+    const token = Buffer.from(JSON.stringify({ pk: 'a', owner: 'anonymous', created_at: 'x' })).toString('base64url');
     aws.ddbMock.on(QueryCommand).resolves({ Items: [] });
     const body = bodyOf(await query({ next_token: token }));
     expect(body).toEqual({ tasks: [] });
     expect(aws.ddbMock.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
-      IndexName: 'by_created',
-      ExpressionAttributeValues: { ':pk': 'TASK' },
-      ExclusiveStartKey: { pk: 'a', list_pk: 'TASK', created_at: 'x' },
+      IndexName: 'by_owner',
+      ExpressionAttributeValues: { ':pk': 'anonymous' },
+      ExclusiveStartKey: { pk: 'a', owner: 'anonymous', created_at: 'x' },
       Limit: 20,
     });
+  });
+
+  it("answers 400 for another caller's next_token, without asking DynamoDB", async () => {
+    const token = Buffer.from(JSON.stringify({ pk: 'a', owner: 'key-b', created_at: 'x' })).toString('base64url');
+    const response = await list(
+      apiEvent({ method: 'GET', query: { next_token: token }, apiKeyId: 'key-a' }),
+      lambdaContext(),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(aws.ddbMock.commandCalls(QueryCommand)).toHaveLength(0);
   });
 
   it.each<Record<string, string>>([
@@ -229,5 +239,28 @@ describe('POST /documents/async/tasks/{task_id}/retry', () => {
     expect(response.statusCode).toBe(409);
     expect(bodyOf(response).error.code).toBe('TASK_NOT_RETRYABLE');
     expect(aws.sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+});
+
+describe('a task belongs to the API key that created it', () => {
+  const asKey = (apiKeyId: string, method = 'GET') =>
+    apiEvent({ method, pathParameters: { task_id: TASK_ID }, apiKeyId });
+
+  it.each([
+    ['get', makeGetTaskHandler],
+    ['cancel', makeCancelTaskHandler],
+    ['retry', makeRetryTaskHandler],
+  ] as const)("answers another key's %s with 404 TASK_NOT_FOUND and changes nothing", async (_name, make) => {
+    aws.ddbMock.on(GetCommand).resolves({ Item: aTask({ owner: 'key-a', status: 'FAILURE' }) });
+    const response = await make(deps)(asKey('key-b', 'POST'), lambdaContext());
+    expect(response.statusCode).toBe(404);
+    expect(bodyOf(response).error.code).toBe('TASK_NOT_FOUND');
+    expect(aws.ddbMock.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(aws.sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('lets the owning key read it', async () => {
+    aws.ddbMock.on(GetCommand).resolves({ Item: aTask({ owner: 'key-a' }) });
+    expect((await makeGetTaskHandler(deps)(asKey('key-a'), lambdaContext())).statusCode).toBe(200);
   });
 });

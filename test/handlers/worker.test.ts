@@ -125,7 +125,7 @@ describe('worker', () => {
 
   it('finishes on redelivery after a run that died, once its lease has run out', async () => {
     const task = await pendingTask('recovered text');
-    await store.transition(task.task_id, 'start', {
+    await store.transition(task, 'start', {
       run_id: 'dead-run',
       lease_expires_at: new Date(Date.now() - 1000).toISOString(),
     });
@@ -136,7 +136,7 @@ describe('worker', () => {
 
   it('leaves a message for a task another live run holds to come back later', async () => {
     const task = await pendingTask('held');
-    await store.transition(task.task_id, 'start', {
+    await store.transition(task, 'start', {
       run_id: 'live-run',
       lease_expires_at: new Date(Date.now() + 60_000).toISOString(),
     });
@@ -213,7 +213,7 @@ describe('worker', () => {
   it('stops a task cancelled mid-run and writes no result', async () => {
     const task = await pendingTask(readCorpus('pdf/layout-parser-paper-fast.pdf'));
     const cancelling: WorkerDeps['processDocument'] = async (input, options, context) => {
-      await store.transition(task.task_id, 'cancel', {});
+      await store.transition(task, 'cancel', {});
       return processInSandbox(input, options, context);
     };
     const response = await makeWorkerHandler(() => deps({ processDocument: cancelling }))(

@@ -17,7 +17,7 @@ const ofType = (type: string) => Object.entries(resources).filter(([, resource])
 beforeAll(async () => {
   const cdkOut = await ensureSynth(inject('runId'));
   resources = JSON.parse(readFileSync(join(cdkOut, 'DocProc.template.json'), 'utf8')).Resources;
-  local = await startLocalStack({ port: 0, config: { apiAuth: 'apiKey' }, apiKey: 'k' });
+  local = await startLocalStack({ port: 0, config: { apiAuth: 'apiKey' }, apiKeys: ['k'] });
 });
 afterAll(async () => local?.stop());
 

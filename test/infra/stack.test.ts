@@ -218,9 +218,16 @@ describe('synthesized stack', () => {
           ],
         }),
         Match.objectLike({
-          IndexName: 'by_created',
+          IndexName: 'by_owner',
           KeySchema: [
-            { AttributeName: 'list_pk', KeyType: 'HASH' },
+            { AttributeName: 'owner', KeyType: 'HASH' },
+            { AttributeName: 'created_at', KeyType: 'RANGE' },
+          ],
+        }),
+        Match.objectLike({
+          IndexName: 'by_owner_status',
+          KeySchema: [
+            { AttributeName: 'owner_status', KeyType: 'HASH' },
             { AttributeName: 'created_at', KeyType: 'RANGE' },
           ],
         }),

@@ -8,7 +8,7 @@ const ORIGIN = 'https://app.example.com';
 
 beforeAll(async () => {
   if (isRemote()) return;
-  target = await startTarget({ apiKey: KEY, config: { corsOrigins: [ORIGIN] } });
+  target = await startTarget({ apiKeys: [KEY], config: { corsOrigins: [ORIGIN] } });
 });
 afterAll(async () => target?.stop());
 

@@ -18,6 +18,7 @@ export const aTask = (overrides: Partial<Task> = {}): Task => ({
   created_at: NOW.toISOString(),
   updated_at: NOW.toISOString(),
   expires_at: new Date(NOW.getTime() + 7 * 86400_000).toISOString(),
+  owner: 'anonymous',
   ...overrides,
 });
 

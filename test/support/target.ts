@@ -29,7 +29,7 @@ export const startTarget = async (options: LocalStackOptions = {}): Promise<Targ
   const local = await startLocalStack({ port: 0, allowPrivateUrls: true, ...options });
   return {
     apiUrl: local.apiUrl,
-    headers: options.apiKey ? { 'x-api-key': options.apiKey } : {},
+    headers: options.apiKeys?.[0] ? { 'x-api-key': options.apiKeys[0] } : {},
     local,
     stop: () => local.stop(),
   };

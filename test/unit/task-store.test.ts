@@ -36,7 +36,7 @@ const matrix = TASK_STATUSES.flatMap((status) => transitions.map((transition) =>
 describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB emulator)', () => {
   it.each(matrix)('from %s, %s is allowed only if the table says so', async (status, transition) => {
     const task = await withStatus(status);
-    const result = await store.transition(task.task_id, transition, {});
+    const result = await store.transition(task, transition, {});
     const stored = await store.get(task.task_id);
     if (canTransition(status, transition)) {
       expect(result?.status).toBe(TRANSITIONS[transition].to);
@@ -56,8 +56,8 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
 
   it('refuses a transition for another attempt', async () => {
     const task = await withStatus('PENDING', { attempts: 2 });
-    expect(await store.transition(task.task_id, 'start', {}, { attempt: 1 })).toBeUndefined();
-    expect((await store.transition(task.task_id, 'start', {}, { attempt: 2 }))?.status).toBe('STARTED');
+    expect(await store.transition(task, 'start', {}, { attempt: 1 })).toBeUndefined();
+    expect((await store.transition(task, 'start', {}, { attempt: 2 }))?.status).toBe('STARTED');
   });
 
   it('lets only one of two racing workers claim a task', async () => {
@@ -66,7 +66,7 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
     const claims = await Promise.all(
       ['run-a', 'run-b'].map((runId) =>
         store.transition(
-          task.task_id,
+          task,
           'start',
           { run_id: runId, lease_expires_at: lease },
           { attempt: 1, leaseExpiredBefore: NOW.toISOString() },
@@ -81,35 +81,25 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
       run_id: 'old',
       lease_expires_at: new Date(NOW.getTime() + 1000).toISOString(),
     });
-    const early = await store.transition(
-      task.task_id,
-      'start',
-      { run_id: 'new' },
-      { leaseExpiredBefore: NOW.toISOString() },
-    );
+    const early = await store.transition(task, 'start', { run_id: 'new' }, { leaseExpiredBefore: NOW.toISOString() });
     expect(early).toBeUndefined();
     const later = new Date(NOW.getTime() + 2000).toISOString();
-    const takeover = await store.transition(task.task_id, 'start', { run_id: 'new' }, { leaseExpiredBefore: later });
+    const takeover = await store.transition(task, 'start', { run_id: 'new' }, { leaseExpiredBefore: later });
     expect(takeover?.run_id).toBe('new');
   });
 
   it('produces one outcome when two runs race to finish', async () => {
     const task = await withStatus('STARTED', { run_id: 'winner' });
-    const loser = await store.transition(task.task_id, 'succeed', { progress: 100 }, { runId: 'loser' });
-    const winner = await store.transition(task.task_id, 'succeed', { progress: 100 }, { runId: 'winner' });
+    const loser = await store.transition(task, 'succeed', { progress: 100 }, { runId: 'loser' });
+    const winner = await store.transition(task, 'succeed', { progress: 100 }, { runId: 'winner' });
     expect(loser).toBeUndefined();
     expect(winner?.status).toBe('SUCCESS');
   });
 
   it('never gives a REVOKED task a result', async () => {
     const task = await withStatus('STARTED', { run_id: 'run' });
-    await store.transition(task.task_id, 'cancel', {});
-    const late = await store.transition(
-      task.task_id,
-      'succeed',
-      { result: undefined, progress: 100 },
-      { runId: 'run' },
-    );
+    await store.transition(task, 'cancel', {});
+    const late = await store.transition(task, 'succeed', { result: undefined, progress: 100 }, { runId: 'run' });
     expect(late).toBeUndefined();
     expect((await store.get(task.task_id))?.status).toBe('REVOKED');
   });
@@ -126,7 +116,7 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
     const task = await withStatus('FAILURE', {
       error: { code: 'DOCUMENT_PARSE_ERROR', message: 'x', retryable: false },
     });
-    const retried = await store.transition(task.task_id, 'retry', { attempts: 2, error: undefined });
+    const retried = await store.transition(task, 'retry', { attempts: 2, error: undefined });
     expect(retried?.error).toBeUndefined();
     expect(retried?.attempts).toBe(2);
     expect(retried?.source).toEqual(task.source);
@@ -156,29 +146,61 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
     expect((await store.get(task.task_id))?.task_id).toBe(task.task_id);
   });
 
-  it('lists newest first, by status, page by page, without a scan', async () => {
+  it("lists one owner's tasks newest first, by status, page by page, from the owner's index", async () => {
     const isolated = new DynamoTaskStore(table.client, table.tableName, () => NOW);
     const base = Date.parse('2030-01-01T00:00:00.000Z');
     const made: string[] = [];
     for (let index = 0; index < 5; index++) {
       const task = aTask({
         task_id: newId(),
+        owner: 'key-a',
         status: 'REVOKED',
         created_at: new Date(base + index * 1000).toISOString(),
       });
       await isolated.create(task);
       made.push(task.task_id);
     }
-    const first = await isolated.list({ status: 'REVOKED', limit: 2 });
+    await isolated.create(aTask({ task_id: newId(), owner: 'key-b', status: 'REVOKED' }));
+    const first = await isolated.list({ owner: 'key-a', status: 'REVOKED', limit: 2 });
     expect(first.tasks.map((task) => task.task_id)).toEqual([made[4], made[3]]);
-    const second = await isolated.list({ status: 'REVOKED', limit: 2, cursor: first.cursor });
+    const second = await isolated.list({ owner: 'key-a', status: 'REVOKED', limit: 2, cursor: first.cursor });
     expect(second.tasks.map((task) => task.task_id)).toEqual([made[2], made[1]]);
-    const everything = await isolated.list({ limit: 100 });
+    const everything = await isolated.list({ owner: 'key-a', limit: 100 });
+    expect(everything.tasks).toHaveLength(5);
+    expect(everything.tasks.every((task) => task.owner === 'key-a')).toBe(true);
     const dates = everything.tasks.map((task) => task.created_at);
     expect(dates).toEqual([...dates].sort().reverse());
   });
 
-  it('rejects a cursor it did not make with a validation error', async () => {
-    await expect(store.list({ limit: 5, cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+  it("moves a task between its owner's status listings as its status changes", async () => {
+    const task = aTask({ task_id: newId(), owner: 'key-c', status: 'PENDING' });
+    await store.create(task);
+    expect((await store.list({ owner: 'key-c', status: 'PENDING', limit: 10 })).tasks).toHaveLength(1);
+    await store.transition(task, 'cancel', {});
+    expect((await store.list({ owner: 'key-c', status: 'PENDING', limit: 10 })).tasks).toHaveLength(0);
+    expect((await store.list({ owner: 'key-c', status: 'REVOKED', limit: 10 })).tasks).toHaveLength(1);
+  });
+
+  it.each([
+    ['not base64 JSON', 'not-a-cursor'],
+    ['a JSON array', Buffer.from('[1]').toString('base64url')],
+    [
+      'attributes of another index',
+      Buffer.from(JSON.stringify({ pk: 'x', status: 'PENDING', created_at: 'y' })).toString('base64url'),
+    ],
+    [
+      'a number where a string goes',
+      Buffer.from(JSON.stringify({ pk: 1, owner: 'key-a', created_at: 'y' })).toString('base64url'),
+    ],
+    [
+      "another owner's position",
+      Buffer.from(JSON.stringify({ pk: 'x', owner: 'key-b', created_at: 'y' })).toString('base64url'),
+    ],
+    [
+      'an extra attribute',
+      Buffer.from(JSON.stringify({ pk: 'x', owner: 'key-a', created_at: 'y', z: 'w' })).toString('base64url'),
+    ],
+  ])('rejects a cursor that is %s with a validation error, never a DynamoDB error', async (_name, cursor) => {
+    await expect(store.list({ owner: 'key-a', limit: 5, cursor })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
   });
 });

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { parseSourceLocations } from '../lib/definitions.js';
 
 /**
  * Runtime configuration, read from the environment once per cold start. Each
@@ -6,19 +7,13 @@ import * as z from 'zod';
  * fails the cold start with a message that names it.
  */
 const int = z.coerce.number().int().nonnegative();
-const list = z
-  .string()
-  .default('')
-  .transform((value) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean),
-  );
 const flag = z
   .enum(['true', 'false', '1', '0', ''])
   .default('false')
   .transform((value) => value === 'true' || value === '1');
+
+/** Where `s3://` sources may be read (`bucket/prefix,…`, see definitions.ts); only the `process` route has any. */
+const sourceLocations = z.string().default('').transform(parseSourceLocations);
 
 const storage = {
   TABLE_NAME: z.string().min(1),
@@ -43,7 +38,7 @@ export const apiConfigSchema = z.object({
   RESULT_INLINE_LIMIT_BYTES: int,
   RESULT_URL_TTL_SECONDS: int.default(3600),
   TASK_RETENTION_DAYS: int,
-  ALLOWED_SOURCE_BUCKETS: list,
+  SOURCE_LOCATIONS: sourceLocations,
   /** Lets URL sources point at private addresses; for local tests only, never set by the CDK stack. */
   ALLOW_PRIVATE_URLS: flag,
 });
@@ -64,7 +59,6 @@ export const workerConfigSchema = z.object({
   MAX_PAGES: int.default(5000),
   /** Heap, and heap plus array buffers, one document may use in its sandbox thread. */
   SANDBOX_MEMORY_MB: int.min(64),
-  ALLOWED_SOURCE_BUCKETS: list,
   ALLOW_PRIVATE_URLS: flag,
 });
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;

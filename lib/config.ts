@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { SERVICE_PREFIXES } from './definitions.js';
 
 const MB = 1024 * 1024;
 
@@ -48,7 +49,9 @@ export const deploymentConfigSchema = z
     apiAuth: z.enum(['apiKey', 'none']).default('apiKey'),
     throttleRateLimit: int(1, 10000).default(50),
     throttleBurstLimit: int(1, 5000).default(100),
-    /** Buckets besides the service's own that `s3://` sources may name. */
+    /** Prefixes of the service's own bucket that `s3://` sources may name. */
+    sourcePrefixes: list.default(['inbox/']),
+    /** Other buckets (`bucket`) or parts of them (`bucket/prefix/`) that `s3://` sources may name. */
     allowedSourceBuckets: list.default([]),
     /** Origins allowed by CORS; empty: CORS off. */
     corsOrigins: list.default([]),
@@ -95,6 +98,20 @@ export const deploymentConfigSchema = z
     }
     if (config.largeInputThresholdMb > config.presignedUploadMaxMb) {
       problem('largeInputThresholdMb', 'must not exceed presignedUploadMaxMb');
+    }
+    for (const prefix of config.sourcePrefixes) {
+      if (!/^[\w!\-.*'()/]+\/$/.test(prefix) || prefix.startsWith('/')) {
+        problem('sourcePrefixes', `${prefix}: a key prefix that ends with "/"`);
+      } else if (SERVICE_PREFIXES.some((own) => prefix.startsWith(own) || own.startsWith(prefix))) {
+        problem('sourcePrefixes', `${prefix}: overlaps ${SERVICE_PREFIXES.join(', ')}, where other callers' files are`);
+      }
+    }
+    for (const entry of config.allowedSourceBuckets) {
+      const [bucket = '', ...rest] = entry.split('/');
+      const prefix = rest.join('/');
+      if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || (prefix && !prefix.endsWith('/'))) {
+        problem('allowedSourceBuckets', `${entry}: a bucket name, or bucket/prefix/`);
+      }
     }
     if (config.throttleBurstLimit < config.throttleRateLimit / 10) {
       problem('throttleBurstLimit', 'is too small for throttleRateLimit');

@@ -25,7 +25,54 @@ export const PREFIX = {
   /** Files uploaded through the API itself. */
   direct: 'direct/',
   results: 'results/',
+  /** Where operators put documents to process by `s3://` URI (the default readable prefix). */
+  inbox: 'inbox/',
 } as const;
+
+/** Prefixes the service writes itself: never readable as `s3://` sources (they hold other callers' files). */
+export const SERVICE_PREFIXES: readonly string[] = [PREFIX.uploads, PREFIX.direct, PREFIX.results];
+
+/**
+ * A place `s3://` sources may be read from: a bucket and a key prefix ('' for
+ * the whole bucket). The one definition behind both the submit-time check
+ * and the IAM grants of the functions that read sources.
+ */
+export interface SourceLocation {
+  bucket: string;
+  prefix: string;
+}
+
+export const sourceLocations = (
+  serviceBucket: string,
+  settings: { sourcePrefixes: readonly string[]; allowedSourceBuckets: readonly string[] },
+): SourceLocation[] => [
+  ...settings.sourcePrefixes.map((prefix) => ({ bucket: serviceBucket, prefix })),
+  ...settings.allowedSourceBuckets.map((entry) => {
+    const slash = entry.indexOf('/');
+    return slash === -1
+      ? { bucket: entry, prefix: '' }
+      : { bucket: entry.slice(0, slash), prefix: entry.slice(slash + 1) };
+  }),
+];
+
+/** As one environment variable: `bucket/prefix,bucket/prefix` (the bucket may be a CloudFormation token). */
+export const formatSourceLocations = (locations: readonly SourceLocation[]): string =>
+  locations.map(({ bucket, prefix }) => `${bucket}/${prefix}`).join(',');
+
+export const parseSourceLocations = (value: string): SourceLocation[] =>
+  value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const slash = entry.indexOf('/');
+      return { bucket: entry.slice(0, slash), prefix: entry.slice(slash + 1) };
+    });
+
+export const isReadableSource = (locations: readonly SourceLocation[], bucket: string, key: string): boolean =>
+  locations.some(
+    (location) => location.bucket === bucket && key.startsWith(location.prefix) && key.length > location.prefix.length,
+  );
 
 export const API_BASE_PATH = 'documents/async';
 

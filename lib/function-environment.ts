@@ -12,7 +12,6 @@ export const apiEnvironment = (config: DeploymentConfig) => ({
   PRESIGNED_URL_TTL_SECONDS: config.presignedUrlTtlSeconds,
   RESULT_INLINE_LIMIT_BYTES: bytes(config.resultInlineLimitMb),
   TASK_RETENTION_DAYS: config.taskRetentionDays,
-  ALLOWED_SOURCE_BUCKETS: config.allowedSourceBuckets.join(','),
   CORS_ORIGINS: config.corsOrigins.join(','),
 });
 
@@ -29,7 +28,6 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
   MAX_INPUT_BYTES: bytes(Math.max(config.presignedUploadMaxMb, config.urlFetchMaxMb)),
   MAX_PAGES: config.maxPages,
   SANDBOX_MEMORY_MB: sandboxMemoryMb(queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb),
-  ALLOWED_SOURCE_BUCKETS: config.allowedSourceBuckets.join(','),
 });
 
 /**

@@ -193,14 +193,7 @@ export const startGateway = async (
       if (keyIds && apiKeyId === null) return gatewayError(response, 403, 'INVALID_API_KEY', 'Forbidden');
       const match = route.pattern.exec(url.pathname);
       const pathParameters = match?.groups ? { ...match.groups } : null;
-      const event = toProxyEvent(
-        request,
-        url,
-        body,
-        route.resource,
-        pathParameters,
-        apiKeyId,
-      );
+      const event = toProxyEvent(request, url, body, route.resource, pathParameters, apiKeyId);
       const fn = options.routes[route.handler];
       try {
         const result = await invoke(

@@ -14,7 +14,7 @@ import { sweep } from '../lambdas/worker/janitor.js';
 import { buildDlqDeps, buildJanitorDeps, buildUploadEventsDeps } from '../lambdas/worker/maintenance-deps.js';
 import { makeUploadEventsHandler } from '../lambdas/worker/upload-events.js';
 import type { DeploymentConfig } from '../lib/config.js';
-import type { RouteHandler } from '../lib/definitions.js';
+import { formatSourceLocations, sourceLocations, type RouteHandler } from '../lib/definitions.js';
 import {
   API_TIMEOUT_SECONDS,
   apiEnvironment,
@@ -81,6 +81,7 @@ export const localFunctions = (
   const table = { TABLE_NAME: resources.tableName };
   const bucket = { BUCKET_NAME: resources.bucketName };
   const queues = { QUEUE_URL: resources.queueUrl, LARGE_QUEUE_URL: resources.largeQueueUrl };
+  const sources = { SOURCE_LOCATIONS: formatSourceLocations(sourceLocations(resources.bucketName, config)) };
   const api = stringify(apiEnvironment(config));
 
   const route = (
@@ -106,6 +107,7 @@ export const localFunctions = (
       ...base,
       ...table,
       ...bucket,
+      ...sources,
       ...stringify(workerEnvironment(config, queueClass)),
       ...(timing.workerTimeoutMs === undefined ? {} : { FUNCTION_TIMEOUT_MS: String(timeoutMs) }),
       ...(timing.softTimeLimitMarginMs === undefined
@@ -131,7 +133,7 @@ export const localFunctions = (
   return {
     routes: {
       upload: route('upload', makeUploadHandler, { ...table, ...bucket, ...queues }),
-      process: route('process', makeProcessHandler, { ...table, ...bucket, ...queues }),
+      process: route('process', makeProcessHandler, { ...table, ...bucket, ...queues, ...sources }),
       uploadUrl: route('uploadUrl', makeUploadUrlHandler, { ...table, ...bucket, ...queues }),
       getTask: route('getTask', makeGetTaskHandler, { ...table, ...bucket }),
       listTasks: route('listTasks', makeListTasksHandler, table),

@@ -14,6 +14,15 @@ const isMissing = (error: unknown) => {
   return name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket';
 };
 
+/**
+ * S3's answer to a read it refuses: 403 (AccessDenied, or a bare Forbidden
+ * for HEAD). Without s3:ListBucket, a missing key is one too.
+ */
+const isRefused = (error: unknown) => {
+  const { name, $metadata } = (error ?? {}) as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return name === 'AccessDenied' || name === 'Forbidden' || $metadata?.httpStatusCode === 403;
+};
+
 export class S3BlobStore implements BlobStore {
   constructor(private readonly client: S3Client) {}
 
@@ -34,17 +43,25 @@ export class S3BlobStore implements BlobStore {
       const bytes = (await response.Body?.transformToByteArray()) ?? new Uint8Array();
       return { bytes, contentType: response.ContentType };
     } catch (error) {
-      if (isMissing(error)) throw new AppError('SOURCE_NOT_FOUND', `s3://${bucket}/${key} does not exist.`);
+      // The message is the client's: it names no bucket or key.
+      if (isMissing(error) || isRefused(error)) {
+        throw new AppError('SOURCE_NOT_FOUND', 'The input object does not exist or cannot be read.', { cause: error });
+      }
       throw error;
     }
   }
 
+  /**
+   * undefined when the object cannot be read: missing (404), or refused
+   * (403, which is also what S3 answers for a missing key to a caller without
+   * s3:ListBucket). The grants include ListBucket wherever `head` is used.
+   */
   async head(bucket: string, key: string) {
     try {
       const response = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       return { size: response.ContentLength ?? 0, contentType: response.ContentType };
     } catch (error) {
-      if (isMissing(error)) return undefined;
+      if (isMissing(error) || isRefused(error)) return undefined;
       throw error;
     }
   }

@@ -5,6 +5,7 @@ import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.
 import type { TaskInput, TaskSource } from '../core/task.js';
 import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
 import { checkUrl } from '../core/url-policy.js';
+import { isReadableSource } from '../../lib/definitions.js';
 import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
@@ -25,19 +26,36 @@ interface ResolvedSource {
   sizeBytes?: number | undefined;
 }
 
+/** S3 keys are at most 1024 bytes; dot segments are refused so that no layer can resolve them away from the prefix. */
+const MAX_KEY_BYTES = 1024;
+const S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/s;
+
 const resolveS3 = async (deps: ApiDeps, raw: string): Promise<ResolvedSource> => {
-  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/.exec(raw);
+  const match = S3_URI.exec(raw);
   if (!match) throw sourceError('an s3 URI looks like s3://bucket/key.');
   const [, bucket = '', key = ''] = match;
-  const allowed = [deps.config.BUCKET_NAME, ...deps.config.ALLOWED_SOURCE_BUCKETS];
-  if (!allowed.includes(bucket)) {
-    throw new AppError('SOURCE_URL_FORBIDDEN', `source: bucket ${bucket} is not one this deployment reads from.`, {
-      status: 400,
-      details: [{ field: 'source', message: 'bucket not allowed' }],
-    });
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES || [...key].some((char) => char < ' ' || char === '\x7f')) {
+    throw sourceError(`an S3 key has at most ${MAX_KEY_BYTES} bytes and no control characters.`);
+  }
+  const locations = deps.config.SOURCE_LOCATIONS;
+  if (
+    key.split('/').some((segment) => segment === '.' || segment === '..') ||
+    !isReadableSource(locations, bucket, key)
+  ) {
+    const readable = locations.map((location) => `s3://${location.bucket}/${location.prefix}`).join(', ');
+    throw new AppError(
+      'SOURCE_URL_FORBIDDEN',
+      `source: s3:// sources are read only under ${readable || 'no location (none is configured)'}.`,
+      { status: 400, details: [{ field: 'source', message: 'not under a readable prefix' }] },
+    );
   }
   const head = await deps.blobs.head(bucket, key);
-  if (!head) throw sourceError(`${raw} does not exist (or cannot be read).`);
+  if (!head) {
+    throw new AppError('SOURCE_NOT_FOUND', 'source: no object can be read at that s3:// URI.', {
+      status: 400,
+      details: [{ field: 'source', message: 'not found' }],
+    });
+  }
   return {
     source: { type: 's3', uri: raw, filename: cleanFilename(key.split('/').pop()), size_bytes: head.size },
     input: { kind: 's3', bucket, key },

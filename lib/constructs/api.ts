@@ -129,8 +129,7 @@ export class Api extends Construct {
         routeFunction('process', 'POST process: URL or s3:// URI')
           .useTable(table, 'get', 'put', 'delete')
           .useBucket(bucket, {})
-          .readAnyObject(bucket)
-          .readBuckets(config.allowedSourceBuckets),
+          .readSources(bucket, config),
       ),
       uploadUrl: submits(
         routeFunction('uploadUrl', 'POST upload-url: presigned PUT')

@@ -11,6 +11,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { BUNDLE_TARGET, ESM_REQUIRE_BANNER } from '../bundling.js';
+import { formatSourceLocations, sourceLocations } from '../definitions.js';
 
 /** The logical id CloudFormation gives a construct's resource, as cdk-nag prints it. */
 const logicalIdOf = (construct: IConstruct): string => {
@@ -156,25 +157,43 @@ export class ServiceFunction extends NodejsFunction {
     return this;
   }
 
-  /** s3:GetObject on every object of the service's bucket, for s3:// sources that name it. */
-  readAnyObject(bucket: IBucket): this {
-    this.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects('*')] }));
-    this.acknowledgeWildcard(
-      `<${logicalIdOf(bucket)}.Arn>/*`,
-      's3:// sources may name any object of the service bucket.',
-    );
+  /**
+   * s3:ListBucket on a bucket: without it S3 answers a read of a missing key
+   * with 403, not 404, and a missing object cannot be told from a refused one.
+   * It lists names only; what may be read stays limited by the GetObject grants.
+   */
+  listBucket(bucket: IBucket): this {
+    this.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
     return this;
   }
 
-  /** Read access to other buckets that `s3://` sources may name (`allowedSourceBuckets`). */
-  readBuckets(names: string[]): this {
-    if (names.length) {
-      this.addToRolePolicy(
-        new PolicyStatement({ actions: ['s3:GetObject'], resources: names.map((name) => `arn:aws:s3:::${name}/*`) }),
+  /**
+   * SOURCE_LOCATIONS plus read access to exactly those places (`sourcePrefixes`
+   * of the service bucket, `allowedSourceBuckets` elsewhere): the same
+   * definition the API checks `s3://` sources against.
+   */
+  readSources(bucket: IBucket, settings: Parameters<typeof sourceLocations>[1]): this {
+    const locations = sourceLocations(bucket.bucketName, settings);
+    this.addEnvironment('SOURCE_LOCATIONS', formatSourceLocations(locations));
+    const partition = Stack.of(this).partition;
+    const objects = locations.map(({ bucket: name, prefix }) =>
+      name === bucket.bucketName ? bucket.arnForObjects(`${prefix}*`) : `arn:${partition}:s3:::${name}/${prefix}*`,
+    );
+    const buckets = [...new Set(locations.map(({ bucket: name }) => name))].map((name) =>
+      name === bucket.bucketName ? bucket.bucketArn : `arn:${partition}:s3:::${name}`,
+    );
+    if (!objects.length) return this;
+    this.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: objects }));
+    this.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: buckets }));
+    for (const { bucket: name, prefix } of locations) {
+      const resource =
+        name === bucket.bucketName
+          ? `<${logicalIdOf(bucket)}.Arn>/${prefix}*`
+          : `arn:<AWS::Partition>:s3:::${name}/${prefix}*`;
+      this.acknowledgeWildcard(
+        resource,
+        `s3:// sources may name objects under ${name === bucket.bucketName ? 'the service bucket' : name}/${prefix}.`,
       );
-    }
-    for (const name of names) {
-      this.acknowledgeWildcard(`arn:aws:s3:::${name}/*`, `The operator allowed s3:// sources in bucket ${name}.`);
     }
     return this;
   }

@@ -66,7 +66,8 @@ export class Workers extends Construct {
       })
         .useTable(table, 'get', 'update')
         .useBucket(bucket, { read: [PREFIX.uploads, PREFIX.direct], write: [PREFIX.results], delete: [PREFIX.results] })
-        .readBuckets(config.allowedSourceBuckets)
+        .readSources(bucket, config)
+        .listBucket(bucket)
         .setEnvironment(workerEnvironment(config, queueClass));
       fn.addEventSource(
         new SqsEventSource(queue.queue, {
@@ -138,6 +139,7 @@ export class Workers extends Construct {
     )
       .useTable(table, 'get', 'query', 'update')
       .useBucket(bucket, { read: [PREFIX.uploads] })
+      .listBucket(bucket)
       .sendsTo(queues.standard.queue, 'QUEUE_URL')
       .sendsTo(queues.large.queue, 'LARGE_QUEUE_URL')
       .setEnvironment(janitorEnvironment(config));

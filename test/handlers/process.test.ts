@@ -80,11 +80,43 @@ describe('POST /documents/async/process', () => {
     expect(aws.s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
   });
 
-  it('says so at submission when the s3 object does not exist', async () => {
-    aws.s3Mock.on(HeadObjectCommand).rejects(new NotFound({ message: 'NotFound', $metadata: {} }));
-    const response = await post(JSON.stringify({ source: 's3://docs-bucket/missing.pdf' }));
+  it.each([
+    ["another task's input", 's3://docs-bucket/direct/0b6f3c8e-2d4a-4f6b-9c1e-5a7d8e9f0a1b/input'],
+    ["another task's result", 's3://docs-bucket/results/0b6f3c8e-2d4a-4f6b-9c1e-5a7d8e9f0a1b/r.json'],
+    ['a presigned upload', 's3://docs-bucket/uploads/x/input'],
+    ['the bucket root', 's3://docs-bucket/readme.txt'],
+    ['the prefix itself', 's3://docs-bucket/inbox/'],
+    ['a dot segment out of the prefix', 's3://docs-bucket/inbox/../results/x.json'],
+    ['a dot segment inside it', 's3://docs-bucket/inbox/./a.pdf'],
+  ])('refuses %s at submission: 400 SOURCE_URL_FORBIDDEN, no S3 call', async (_name, source) => {
+    const response = await post(JSON.stringify({ source }));
     expect(response.statusCode).toBe(400);
-    expect(bodyOf(response).error.message).toContain('does not exist');
+    expect(bodyOf(response).error.code).toBe('SOURCE_URL_FORBIDDEN');
+    expect(bodyOf(response).error.message).toContain('s3://docs-bucket/inbox/');
+    expect(aws.s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['a 100 KB key', `s3://docs-bucket/inbox/${'k'.repeat(100_000)}`],
+    ['a key with a control character', 's3://docs-bucket/inbox/a\u0000b'],
+  ])('answers 400 for %s, never 500', async (_name, source) => {
+    const response = await post(JSON.stringify({ source }));
+    expect(response.statusCode).toBe(400);
+    expect(aws.s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['missing (404)', new NotFound({ message: 'NotFound', $metadata: { httpStatusCode: 404 } })],
+    [
+      'refused (403, as S3 answers a missing key without ListBucket)',
+      Object.assign(new Error('Forbidden'), { name: 'Forbidden', $metadata: { httpStatusCode: 403 } }),
+    ],
+  ])('says so at submission when the s3 object is %s: 400 SOURCE_NOT_FOUND, naming no key', async (_name, error) => {
+    aws.s3Mock.on(HeadObjectCommand).rejects(error);
+    const response = await post(JSON.stringify({ source: 's3://docs-bucket/inbox/missing.pdf' }));
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response).error.code).toBe('SOURCE_NOT_FOUND');
+    expect(bodyOf(response).error.message).not.toContain('missing.pdf');
   });
 
   it.each(['/etc/passwd', 'C:\\docs\\a.pdf', 'file:///etc/passwd', 'ftp://example.com/a.pdf', 'report.pdf'])(

@@ -2,6 +2,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDeploymentConfig, readDeploymentConfig } from '../../lib/config.js';
+import {
+  formatSourceLocations,
+  isReadableSource,
+  parseSourceLocations,
+  sourceLocations,
+} from '../../lib/definitions.js';
 import { ARTIFACTS, synthesizeApp } from '../support/synth.js';
 
 describe('deployment configuration', () => {
@@ -11,13 +17,13 @@ describe('deployment configuration', () => {
 
   it('lets -c key=value strings override cdk.json', () => {
     const context: Record<string, unknown> = {
-      docproc: { workerConcurrency: 4, allowedSourceBuckets: ['a'] },
+      docproc: { workerConcurrency: 4, allowedSourceBuckets: ['partner-a'] },
       workerConcurrency: '7',
-      allowedSourceBuckets: 'x, y',
+      allowedSourceBuckets: 'partner-x, partner-y/reports/',
     };
     const config = readDeploymentConfig((key) => context[key]);
     expect(config.workerConcurrency).toBe(7);
-    expect(config.allowedSourceBuckets).toEqual(['x', 'y']);
+    expect(config.allowedSourceBuckets).toEqual(['partner-x', 'partner-y/reports/']);
   });
 
   it.each([
@@ -56,5 +62,34 @@ describe('deployment configuration', () => {
     };
     expect(count({}, 'cdk.out.nocors')).toBe(0);
     expect(count({ corsOrigins: ['https://app.example.com'] }, 'cdk.out.cors')).toBeGreaterThan(0);
+  });
+});
+
+describe('s3:// source locations', () => {
+  it.each([
+    [{ sourcePrefixes: ['results/'] }, 'sourcePrefixes'],
+    [{ sourcePrefixes: ['direct/partner/'] }, 'sourcePrefixes'],
+    [{ sourcePrefixes: ['inbox'] }, 'sourcePrefixes'],
+    [{ sourcePrefixes: ['/abs/'] }, 'sourcePrefixes'],
+    [{ allowedSourceBuckets: ['Not_A_Bucket'] }, 'allowedSourceBuckets'],
+    [{ allowedSourceBuckets: ['partner/no-slash'] }, 'allowedSourceBuckets'],
+  ])('refuses %j, naming %s', (input, key) => {
+    expect(() => parseDeploymentConfig(input)).toThrow(key);
+  });
+
+  it('reads the inbox of the service bucket by default, and the partner places given', () => {
+    const config = parseDeploymentConfig({ allowedSourceBuckets: ['partner', 'other/reports/'] });
+    expect(sourceLocations('service', config)).toEqual([
+      { bucket: 'service', prefix: 'inbox/' },
+      { bucket: 'partner', prefix: '' },
+      { bucket: 'other', prefix: 'reports/' },
+    ]);
+    const round = parseSourceLocations(formatSourceLocations(sourceLocations('service', config)));
+    expect(round).toEqual(sourceLocations('service', config));
+    expect(isReadableSource(round, 'service', 'inbox/a.pdf')).toBe(true);
+    expect(isReadableSource(round, 'service', 'results/a.json')).toBe(false);
+    expect(isReadableSource(round, 'other', 'reports/q3.pdf')).toBe(true);
+    expect(isReadableSource(round, 'other', 'private/q3.pdf')).toBe(false);
+    expect(isReadableSource(round, 'partner', 'anything.pdf')).toBe(true);
   });
 });

@@ -119,7 +119,9 @@ describe('synthesized stack', () => {
         'dynamodb:GetItem',
         'dynamodb:UpdateItem',
         's3:DeleteObject',
-        's3:GetObject',
+        's3:GetObject', // inputs: uploads/ and direct/
+        's3:GetObject', // s3:// sources: inbox/
+        's3:ListBucket',
         's3:PutObject',
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
@@ -133,6 +135,8 @@ describe('synthesized stack', () => {
     const text = JSON.stringify(statementsOf(worker));
     expect(text).toContain('/results/*');
     expect(text).toContain('/uploads/*');
+    expect(text).toContain('/inbox/*');
+    expect(text).not.toMatch(/"Arn"\]\},"\/\*"/); // no grant on every object of the bucket
     expect(text).not.toContain('sqs:SendMessage');
   });
 
@@ -211,13 +215,6 @@ describe('synthesized stack', () => {
       SSESpecification: { SSEEnabled: true },
       GlobalSecondaryIndexes: Match.arrayWith([
         Match.objectLike({
-          IndexName: 'by_status',
-          KeySchema: [
-            { AttributeName: 'status', KeyType: 'HASH' },
-            { AttributeName: 'created_at', KeyType: 'RANGE' },
-          ],
-        }),
-        Match.objectLike({
           IndexName: 'by_owner',
           KeySchema: [
             { AttributeName: 'owner', KeyType: 'HASH' },
@@ -228,6 +225,13 @@ describe('synthesized stack', () => {
           IndexName: 'by_owner_status',
           KeySchema: [
             { AttributeName: 'owner_status', KeyType: 'HASH' },
+            { AttributeName: 'created_at', KeyType: 'RANGE' },
+          ],
+        }),
+        Match.objectLike({
+          IndexName: 'by_status',
+          KeySchema: [
+            { AttributeName: 'status', KeyType: 'HASH' },
             { AttributeName: 'created_at', KeyType: 'RANGE' },
           ],
         }),

@@ -40,7 +40,7 @@ export const testApiConfig = (overrides: Record<string, string> = {}) =>
     PRESIGNED_URL_TTL_SECONDS: '900',
     RESULT_INLINE_LIMIT_BYTES: String(2048),
     TASK_RETENTION_DAYS: '7',
-    ALLOWED_SOURCE_BUCKETS: 'partner-bucket',
+    SOURCE_LOCATIONS: 'docs-bucket/inbox/,partner-bucket/',
     ...overrides,
   });
 

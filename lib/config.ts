@@ -40,8 +40,11 @@ export const deploymentConfigSchema = z
     presignedUrlTtlSeconds: int(60, 7 * 24 * 3600).default(900),
     urlFetchMaxMb: int(1, 5120).default(100),
     urlFetchTimeoutSeconds: int(1, 600).default(60),
-    /** Larger results are linked (`result_url`) instead of inlined; Lambda responses stop at 6 MB. */
-    resultInlineLimitMb: z.coerce.number().min(0.1).max(5).default(4),
+    /**
+     * Larger results are linked (`result_url`) instead of inlined. Lambda responses stop at 6 MB, and the
+     * result is measured as it travels (escaped inside the response envelope), so 4 MB is the most.
+     */
+    resultInlineLimitMb: z.coerce.number().min(0.1).max(4).default(4),
     taskRetentionDays: int(1, 365).default(7),
     resultRetentionDays: int(1, 365).default(7),
     uploadRetentionDays: int(1, 365).default(7),

@@ -10,8 +10,14 @@ import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
 
+/** Longer than any URL a browser or server accepts; a task row must stay far below DynamoDB's 400 KB item. */
+const MAX_SOURCE_LENGTH = 8192;
+
 const bodySchema = z
-  .strictObject({ source: z.string().trim().min(1, 'required'), ...optionsShape })
+  .strictObject({
+    source: z.string().trim().min(1, 'required').max(MAX_SOURCE_LENGTH, `at most ${MAX_SOURCE_LENGTH} characters`),
+    ...optionsShape,
+  })
   .transform(({ source, ...options }, ctx) => ({ source, options: withOptionDefaults(options, ctx) }));
 
 const NOT_A_SOURCE =

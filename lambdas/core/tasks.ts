@@ -128,8 +128,12 @@ export const taskDetail = async (deps: Pick<TaskServiceDeps, 'blobs' | 'clock'>,
   const pointer = task.result;
   if (pointer.json_bytes <= policy.inlineLimitBytes) {
     const stored = await deps.blobs.get(pointer.bucket, pointer.key, policy.inlineLimitBytes);
-    const result = JSON.parse(Buffer.from(stored.bytes).toString('utf8')) as ProcessingResult;
-    return { ...summary, result };
+    const text = Buffer.from(stored.bytes).toString('utf8');
+    // The response travels as a string inside Lambda's JSON envelope, where every quote and backslash
+    // is escaped again: a quote-heavy result near the limit would pass 6 MB there. Measure it escaped.
+    if (Buffer.byteLength(JSON.stringify(text)) <= policy.inlineLimitBytes) {
+      return { ...summary, result: JSON.parse(text) as ProcessingResult };
+    }
   }
   return {
     ...summary,

@@ -11,11 +11,19 @@ import { AppError } from './errors.js';
  */
 export interface UrlPolicy {
   /**
-   * For local testing against a fixture server: `true` allows every address,
-   * a list of CIDR ranges allows those only. The deployed stack never sets it.
+   * For local testing against a fixture server: `true` allows loopback
+   * addresses (and `localhost`), a list of CIDR ranges allows those. Never
+   * link-local or metadata addresses beyond what a list names. The deployed
+   * stack never sets it.
    */
   allowPrivateAddresses: boolean | string[];
 }
+
+/** What `allowPrivateAddresses: true` opens: this machine, nothing else. */
+export const LOOPBACK_RANGES = ['127.0.0.0/8', '::1/128'];
+
+/** Global unicast IPv6; everything outside (IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::`, …) can reach IPv4 space. */
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
 
 const forbidden = (message: string) => new AppError('SOURCE_URL_FORBIDDEN', message);
 
@@ -26,18 +34,19 @@ const inAllowedRange = (parsed: ipaddr.IPv4 | ipaddr.IPv6, ranges: string[]): bo
     return range.kind() === parsed.kind() && parsed.match(range, bits);
   });
 
+const allowedRanges = (policy: UrlPolicy): string[] =>
+  policy.allowPrivateAddresses === true ? LOOPBACK_RANGES : policy.allowPrivateAddresses || [];
+
 export const addressProblem = (address: string, policy: UrlPolicy): string | undefined => {
-  if (policy.allowPrivateAddresses === true) return undefined;
   if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
   let parsed = ipaddr.parse(address);
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
     parsed = (parsed as ipaddr.IPv6).toIPv4Address();
   }
+  if (inAllowedRange(parsed, allowedRanges(policy))) return undefined;
   const range = parsed.range();
-  if (range === 'unicast') return undefined;
-  if (Array.isArray(policy.allowPrivateAddresses) && inAllowedRange(parsed, policy.allowPrivateAddresses))
-    return undefined;
-  return `${address} is a ${range} address`;
+  if (range === 'unicast' && (parsed.kind() === 'ipv4' || parsed.match(GLOBAL_UNICAST_V6))) return undefined;
+  return `${address} is a ${range === 'unicast' ? 'non-global' : range} address`;
 };
 
 const hostAddress = (hostname: string): string | undefined => {
@@ -65,7 +74,10 @@ export const checkUrl = (raw: string, policy: UrlPolicy): URL => {
   if (address) {
     const problem = addressProblem(address, policy);
     if (problem) throw forbidden(`The URL points at a forbidden address (${problem}).`);
-  } else if (policy.allowPrivateAddresses !== true && /(^|\.)localhost\.?$/i.test(url.hostname)) {
+  } else if (
+    /(^|\.)localhost\.?$/i.test(url.hostname) &&
+    !inAllowedRange(ipaddr.parse('127.0.0.1'), allowedRanges(policy))
+  ) {
     throw forbidden('The URL points at the local host.');
   }
   return url;

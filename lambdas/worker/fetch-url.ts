@@ -22,6 +22,18 @@ export interface Fetched {
   finalUrl: string;
 }
 
+/** What a network error means, in words: errno codes stay in the logs. */
+const connectionProblem = (code: string | undefined): string => {
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'its host name does not resolve';
+  if (code === 'ECONNREFUSED') return 'the connection was refused';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'the connection was reset';
+  if (code === 'ETIMEDOUT') return 'the connection timed out';
+  if (code?.startsWith('ERR_TLS') || code?.includes('CERT') || code?.startsWith('ERR_SSL')) {
+    return 'its TLS certificate or handshake was refused';
+  }
+  return 'the connection failed';
+};
+
 const failed = (message: string, cause?: unknown) =>
   new AppError('SOURCE_FETCH_FAILED', message, cause === undefined ? {} : { cause });
 
@@ -122,12 +134,14 @@ export const fetchUrl = async (raw: string, limits: FetchLimits): Promise<Fetche
     if (error instanceof AppError) throw error;
     const code = (error as { code?: string }).code;
     if (code === 'EFORBIDDENADDRESS') {
+      // The resolved address stays in the logs (cause); the client learns the rule, not our DNS answers.
       throw new AppError(
         'SOURCE_URL_FORBIDDEN',
-        `The URL resolves to a forbidden address (${(error as Error).message}).`,
+        "The URL's host resolves to an address the service does not fetch from (private, loopback, link-local or reserved).",
+        { cause: error },
       );
     }
     if (signal.aborted) throw failed(`Fetching the source took longer than ${limits.timeoutMs} ms.`, error);
-    throw failed(`The source could not be fetched (${code ?? (error as Error).message}).`, error);
+    throw failed(`The source could not be fetched: ${connectionProblem(code)}.`, error);
   }
 };

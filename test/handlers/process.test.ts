@@ -96,6 +96,12 @@ describe('POST /documents/async/process', () => {
     expect(aws.s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
   });
 
+  it('answers 400 for a source of 250 KB (it would not fit a task row), never 500', async () => {
+    const response = await post(JSON.stringify({ source: `https://example.com/${'a'.repeat(250_000)}` }));
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response).error.code).toBe('VALIDATION_ERROR');
+  });
+
   it.each([
     ['a 100 KB key', `s3://docs-bucket/inbox/${'k'.repeat(100_000)}`],
     ['a key with a control character', 's3://docs-bucket/inbox/a\u0000b'],

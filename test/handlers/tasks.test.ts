@@ -97,6 +97,26 @@ describe('GET /documents/async/tasks/{task_id}', () => {
     });
   });
 
+  it('links a quote-heavy result that fits the limit as stored but not once escaped in the response', async () => {
+    const quoted: ProcessingResult = {
+      ...result,
+      documents: [{ page_content: '"'.repeat(700), metadata: { source: 'memo.txt', filename: 'memo.txt' } }],
+    };
+    const json = JSON.stringify(quoted);
+    expect(json.length).toBeLessThan(2048); // the configured inline limit
+    aws.ddbMock.on(GetCommand).resolves({
+      Item: aTask({
+        status: 'SUCCESS',
+        result: { bucket: 'docs-bucket', key: `results/${TASK_ID}/r.json`, json_bytes: json.length, headline },
+      }),
+    });
+    aws.s3Mock.on(GetObjectCommand).resolves({ Body: stream(json), ContentLength: json.length });
+    const response = await getTask(byId(), lambdaContext());
+    expect(bodyOf(response).result.result_url).toEqual(expect.any(String));
+    expect(bodyOf(response).result).not.toHaveProperty('documents');
+    expect(Buffer.byteLength(JSON.stringify(response))).toBeLessThan(4096);
+  });
+
   it('links a result above the inline limit instead of reading it', async () => {
     aws.ddbMock.on(GetCommand).resolves({
       Item: aTask({

@@ -40,12 +40,30 @@ describe('address policy', () => {
     '::ffff:169.254.169.254',
     'ff02::1',
     '2001:db8::1',
+    // IPv6 forms that reach IPv4 space: IPv4-compatible, NAT64, 6to4, Teredo, SIIT.
+    '::7f00:1',
+    '::a9fe:a9fe',
+    '64:ff9b::7f00:1',
+    '2002:7f00:1::',
+    '2001:0:7f00:1::',
+    '::ffff:0:7f00:1',
   ])('refuses %s', (address) => {
     expect(addressProblem(address, STRICT)).toEqual(expect.any(String));
   });
 
   it.each(['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111'])('allows the public address %s', (address) => {
     expect(addressProblem(address, STRICT)).toBeUndefined();
+  });
+
+  it('opens loopback only for --allow-private-urls: never link-local, metadata or private ranges', () => {
+    const local = { allowPrivateAddresses: true };
+    expect(addressProblem('127.0.0.1', local)).toBeUndefined();
+    expect(addressProblem('::1', local)).toBeUndefined();
+    for (const address of ['169.254.169.254', 'fd00:ec2::254', '10.0.0.1', '192.168.1.1', 'fe80::1', '::7f00:1']) {
+      expect(addressProblem(address, local)).toEqual(expect.any(String));
+    }
+    expect(() => checkUrl('http://localhost:8080/a.pdf', local)).not.toThrow();
+    expect(() => checkUrl('http://169.254.169.254/latest/meta-data/', local)).toThrow(AppError);
   });
 
   it('allows only the private ranges a test names', () => {
@@ -61,6 +79,8 @@ describe('address policy', () => {
     'http://0177.0.0.1/',
     'http://127.1/',
     'http://[::ffff:127.0.0.1]/',
+    'http://[::127.0.0.1]/',
+    'http://[64:ff9b::127.0.0.1]/',
     'http://[::1]:8080/',
     'http://169.254.169.254/latest/meta-data/',
     'http://[fd00:ec2::254]/',
@@ -202,5 +222,42 @@ describe('fetchUrl', () => {
   it('reports HTTP errors and unreachable hosts as SOURCE_FETCH_FAILED', async () => {
     expect(await codeOf(() => fetchUrl(`${base}/missing`, limits()))).toBe('SOURCE_FETCH_FAILED');
     expect(await codeOf(() => fetchUrl('http://127.0.0.1:1/', limits()))).toBe('SOURCE_FETCH_FAILED');
+  });
+});
+
+describe('fetch failures say what happened without internals', () => {
+  const messageOf = async (run: () => unknown) => {
+    try {
+      await run();
+    } catch (error) {
+      return (error as AppError).message;
+    }
+    return undefined;
+  };
+  const limits: FetchLimits = {
+    allowPrivateAddresses: ['127.0.0.1/32'],
+    maxBytes: 1000,
+    timeoutMs: 2000,
+    connectTimeoutMs: 1000,
+    maxRedirects: 5,
+  };
+
+  it('never quotes the address a name resolved to', async () => {
+    const toMetadata = ((_host: string, _options: unknown, callback: (e: null, a: LookupAddress[]) => void) =>
+      callback(null, [{ address: '169.254.169.254', family: 4 }])) as never;
+    const message = await messageOf(() => fetchUrl('http://innocent.test/x', { ...limits, lookup: toMetadata }));
+    expect(message).toContain('does not fetch from');
+    expect(message).not.toContain('169.254');
+  });
+
+  it('never quotes an errno code', async () => {
+    const message = await messageOf(() => fetchUrl('http://127.0.0.1:1/', limits));
+    expect(message).toContain('the connection was refused');
+    expect(message).not.toMatch(/E[A-Z]{4,}/);
+    const unknownHost = ((_host: string, _options: unknown, callback: (e: Error) => void) =>
+      callback(Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.test'), { code: 'ENOTFOUND' }))) as never;
+    const unresolved = await messageOf(() => fetchUrl('http://nowhere.test/', { ...limits, lookup: unknownHost }));
+    expect(unresolved).toContain('does not resolve');
+    expect(unresolved).not.toContain('ENOTFOUND');
   });
 });

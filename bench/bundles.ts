@@ -3,16 +3,16 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLE_TARGET, ESM_REQUIRE_BANNER } from '../lib/bundling.js';
-import { ROUTE_ENTRIES } from '../lib/constructs/api.js';
+import { parseDeploymentConfig } from '../lib/config.js';
+import { functionCatalogue } from '../lib/function-catalogue.js';
 import { median, printTable, ROOT, round } from './support.js';
 
-const ENTRIES: Record<string, string> = {
-  ...Object.fromEntries(Object.entries(ROUTE_ENTRIES).map(([name, entry]) => [`api:${name}`, entry])),
-  worker: 'worker/handler.ts',
-  dlq: 'worker/dlq.ts',
-  uploadEvents: 'worker/upload-events.ts',
-  janitor: 'worker/janitor.ts',
-};
+/** One bundle per entry of the catalogue (both workers share theirs), named by its first function. */
+const byEntry = new Map<string, string>();
+for (const [name, spec] of Object.entries(functionCatalogue(parseDeploymentConfig({})))) {
+  if (!byEntry.has(spec.entry)) byEntry.set(spec.entry, name);
+}
+const ENTRIES: Record<string, string> = Object.fromEntries([...byEntry].map(([entry, name]) => [name, entry]));
 
 const RUNS = 5;
 

@@ -59,13 +59,15 @@ const status = setInterval(() => {
 }, 1000);
 status.unref();
 
-let stopping = false;
+let stoppingSince: number | undefined;
 const shutdown = (signal: string) => {
-  if (stopping) {
+  if (stoppingSince !== undefined) {
+    // A terminal's Ctrl-C reaches npm, tsx and this process at once (tsx also relays it): only a later one forces.
+    if (Date.now() - stoppingSince < 1000) return;
     console.log('\nForced exit.');
     process.exit(1);
   }
-  stopping = true;
+  stoppingSince = Date.now();
   console.log(`\n${signal}: finishing work under way (Ctrl-C again to force)…`);
   void stack.stop().then(() => {
     console.log('Stopped.');

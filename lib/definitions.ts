@@ -76,6 +76,22 @@ export const isReadableSource = (locations: readonly SourceLocation[], bucket: s
 
 export const API_BASE_PATH = 'documents/async';
 
+/**
+ * Answers API Gateway gives itself, the same in the CDK stack (gateway
+ * responses) and the local gateway. A direct upload between about 4.5 and
+ * 10 MB passes the gateway's 10 MB limit but not Lambda's 6 MB invoke
+ * payload (the body travels base64-encoded): API Gateway then answers with
+ * its REQUEST_TOO_LARGE response, which says what to do instead.
+ */
+export const GATEWAY_RESPONSES = {
+  requestTooLarge: {
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+    message:
+      'The request is larger than this API accepts directly (files above about 4 MB). Request a presigned URL with POST /documents/async/upload-url and PUT the file there.',
+  },
+} as const;
+
 export type RouteHandler = 'upload' | 'process' | 'uploadUrl' | 'getTask' | 'listTasks' | 'cancelTask' | 'retryTask';
 
 /** Every route of API.md, relative to the base path. */

@@ -7,6 +7,7 @@ import { Monitoring } from './constructs/monitoring.js';
 import { Queues } from './constructs/queues.js';
 import { Storage } from './constructs/storage.js';
 import { consumerTimeouts, Workers } from './constructs/workers.js';
+import { functionCatalogue, type FunctionResources } from './function-catalogue.js';
 
 export interface DocProcStackProps extends StackProps {
   config: DeploymentConfig;
@@ -38,14 +39,22 @@ export class DocProcStack extends Stack {
       uploadEventsTimeout: timeouts.uploadEvents,
       maxReceiveCount: config.maxReceiveCount,
     });
-    const shared = {
-      config,
-      bucket: this.storage.bucket,
-      table: this.storage.table,
-      queues: this.queues,
-      logRetention,
+    const catalogue = functionCatalogue(config);
+    const { bucket, table } = this.storage;
+    const resources: FunctionResources = {
+      partition: this.partition,
+      tableName: table.tableName,
+      tableArn: table.tableArn,
+      bucketName: bucket.bucketName,
+      bucketArn: bucket.bucketArn,
+      queues: {
+        standard: { url: this.queues.standard.queue.queueUrl, arn: this.queues.standard.queue.queueArn },
+        large: { url: this.queues.large.queue.queueUrl, arn: this.queues.large.queue.queueArn },
+      },
+      sources: config,
     };
-    this.workers = new Workers(this, 'Workers', shared);
+    const shared = { config, catalogue, resources, logRetention };
+    this.workers = new Workers(this, 'Workers', { ...shared, bucket, queues: this.queues });
     this.api = new Api(this, 'Api', shared);
 
     const functions = [

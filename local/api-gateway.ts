@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { API_BASE_PATH, ROUTES, type RouteHandler } from '../lib/definitions.js';
-import { InvocationTimeout, invoke, type LocalFunction } from './lambda-runtime.js';
+import { API_BASE_PATH, GATEWAY_RESPONSES, ROUTES, type RouteHandler } from '../lib/definitions.js';
+import { InvocationTimeout, RequestTooLarge, type FunctionRuntime } from './lambda-runtime.js';
 
 /** API Gateway REST API limits and behaviour the local gateway reproduces. */
 export const GATEWAY = {
@@ -18,7 +18,7 @@ export const GATEWAY = {
 export interface GatewayOptions {
   host: string;
   port: number;
-  routes: Record<RouteHandler, LocalFunction<APIGatewayProxyEvent, APIGatewayProxyResult>>;
+  routes: Record<RouteHandler, FunctionRuntime>;
   /** Accepted `x-api-key` values; empty or undefined: no key (apiAuth none). */
   apiKeys?: readonly string[] | undefined;
   corsOrigins?: string[];
@@ -182,7 +182,10 @@ export const startGateway = async (
         return;
       }
       const body = await readBody(request);
-      if (body === undefined) return gatewayError(response, 413, 'REQUEST_TOO_LARGE', 'Request Too Long');
+      if (body === undefined) {
+        const { status, code, message } = GATEWAY_RESPONSES.requestTooLarge;
+        return gatewayError(response, status, code, message);
+      }
       if (options.extra && (await options.extra(request, response, body))) return;
 
       const route = compiled.find(
@@ -194,18 +197,21 @@ export const startGateway = async (
       const match = route.pattern.exec(url.pathname);
       const pathParameters = match?.groups ? { ...match.groups } : null;
       const event = toProxyEvent(request, url, body, route.resource, pathParameters, apiKeyId);
-      const fn = options.routes[route.handler];
       try {
-        const result = await invoke(
-          { ...fn, timeoutMs: Math.min(fn.timeoutMs, GATEWAY.integrationTimeoutMs) },
-          event,
-          event.requestContext.requestId,
-        );
+        const result = await options.routes[route.handler].invoke<APIGatewayProxyResult>(event, {
+          requestId: event.requestContext.requestId,
+          timeoutMs: GATEWAY.integrationTimeoutMs,
+        });
         send(request, response, result);
       } catch (error) {
         if (error instanceof InvocationTimeout)
           return gatewayError(response, 504, 'INTEGRATION_TIMEOUT', 'Endpoint request timed out');
-        console.error(error);
+        if (error instanceof RequestTooLarge) {
+          // Lambda refuses the invocation; API Gateway answers with its REQUEST_TOO_LARGE response.
+          const { status, code, message } = GATEWAY_RESPONSES.requestTooLarge;
+          return gatewayError(response, status, code, message);
+        }
+        console.error(String(error));
         return gatewayError(response, 502, 'BAD_GATEWAY', 'Internal server error');
       }
     })().catch((error: unknown) => {

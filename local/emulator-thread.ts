@@ -7,8 +7,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startEmulatorServers } from './emulators.js';
 
-const { host, dataDir } = workerData as { host: string; dataDir?: string };
-const servers = await startEmulatorServers({ host, dataDir });
+const { host, dataDir, bodyLimitBytes } = workerData as { host: string; dataDir?: string; bodyLimitBytes?: number };
+const servers = await startEmulatorServers({
+  host,
+  dataDir,
+  bodyLimitBytes,
+  warn: (line) => parentPort?.postMessage({ type: 'warn', line }),
+});
 servers.onObjectCreated((event) => parentPort?.postMessage({ type: 'objectCreated', event }));
 parentPort?.on('message', (message: { type: string }) => {
   if (message.type === 'stop') void servers.stop().then(() => parentPort?.postMessage({ type: 'stopped' }));

@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import dynalite from 'dynalite';
-import { buildApp, interceptLocalhostDns } from 'fauxqs';
+import { buildApp, interceptLocalhostDns, S3Store, SnsStore, SqsStore } from 'fauxqs';
+import { DurableS3Store } from './durable-s3-store.js';
 
 export interface ObjectCreated {
   bucket: string;
@@ -33,13 +34,29 @@ const listen = (server: Server, host: string) =>
  * under `dataDir` when given, in memory otherwise). Both speak the AWS wire
  * protocols, so the handlers use the real SDK against them.
  */
-export const startEmulatorServers = async (
-  options: { host?: string; dataDir?: string | undefined } = {},
-): Promise<EmulatorServers> => {
+export interface EmulatorOptions {
+  host?: string;
+  /** Keep S3 objects and DynamoDB rows here (written as they change); in memory otherwise. */
+  dataDir?: string | undefined;
+  /** Largest S3 request body: the largest upload or result the configuration allows (fauxqs's own is 11 MiB). */
+  bodyLimitBytes?: number | undefined;
+  warn?: (message: string) => void;
+}
+
+export const startEmulatorServers = async (options: EmulatorOptions = {}): Promise<EmulatorServers> => {
   const host = options.host ?? '127.0.0.1';
   const listeners: Array<(event: ObjectCreated) => void> = [];
 
-  const fauxqs = buildApp({ logger: false, host: 'localhost' });
+  const fauxqs = buildApp({
+    logger: false,
+    host: 'localhost',
+    bodyLimit: options.bodyLimitBytes,
+    stores: {
+      sqsStore: new SqsStore(),
+      snsStore: new SnsStore(),
+      s3Store: options.dataDir ? new DurableS3Store(join(options.dataDir, 's3'), options.warn) : new S3Store(),
+    },
+  });
   fauxqs.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'PUT' || reply.statusCode < 200 || reply.statusCode >= 300) return;
     const [path = '', query = ''] = request.url.split('?');
@@ -85,12 +102,12 @@ export type Emulators = EmulatorServers;
  * queue URL's host.
  */
 export const startEmulators = async (
-  options: { host?: string; dataDir?: string | undefined } = {},
+  options: Omit<EmulatorOptions, 'warn'> & { warn?: (message: string) => void } = {},
 ): Promise<Emulators> => {
   const entry = new URL(`./emulator-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
   const fromSource = entry.pathname.endsWith('.ts');
   const thread = new Worker(entry, {
-    workerData: { host: options.host ?? '127.0.0.1', dataDir: options.dataDir },
+    workerData: { host: options.host ?? '127.0.0.1', dataDir: options.dataDir, bodyLimitBytes: options.bodyLimitBytes },
     ...(fromSource && !process.execArgv.some((arg) => arg.includes('tsx'))
       ? { execArgv: [...process.execArgv, '--import', 'tsx'] }
       : {}),
@@ -100,11 +117,18 @@ export const startEmulators = async (
     thread.once('error', reject);
     thread.on(
       'message',
-      (message: { type: string; event?: ObjectCreated; awsEndpoint?: string; dynamoEndpoint?: string }) => {
+      (message: {
+        type: string;
+        event?: ObjectCreated;
+        awsEndpoint?: string;
+        dynamoEndpoint?: string;
+        line?: string;
+      }) => {
         if (message.type === 'ready')
           resolve({ awsEndpoint: String(message.awsEndpoint), dynamoEndpoint: String(message.dynamoEndpoint) });
         if (message.type === 'objectCreated' && message.event)
           for (const listener of listeners) listener(message.event);
+        if (message.type === 'warn') options.warn?.(String(message.line));
       },
     );
   });

@@ -1,6 +1,6 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { invoke, type LocalFunction } from './lambda-runtime.js';
+import type { FunctionRuntime } from './lambda-runtime.js';
 
 export interface EventSourceOptions {
   queueUrl: string;
@@ -45,7 +45,7 @@ export class SqsEventSource {
 
   constructor(
     private readonly sqs: SQSClient,
-    private readonly fn: LocalFunction<SQSEvent, SQSBatchResponse | void>,
+    private readonly runtime: FunctionRuntime,
     private readonly options: EventSourceOptions,
   ) {}
 
@@ -102,7 +102,8 @@ export class SqsEventSource {
     this.inFlight++;
     let failed: Set<string>;
     try {
-      const response = await invoke(this.fn, { Records: records });
+      const event: SQSEvent = { Records: records };
+      const response = await this.runtime.invoke<SQSBatchResponse | undefined>(event);
       failed = new Set((response ?? { batchItemFailures: [] }).batchItemFailures.map((item) => item.itemIdentifier));
     } catch (error) {
       // A failed invocation fails the whole batch: every message comes back later.

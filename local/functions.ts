@@ -1,50 +1,25 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { makeCancelTaskHandler } from '../lambdas/api/cancel-task.js';
-import { buildApiDeps, type ApiDeps } from '../lambdas/api/deps.js';
-import { makeGetTaskHandler } from '../lambdas/api/get-task.js';
-import { makeListTasksHandler } from '../lambdas/api/list-tasks.js';
-import { makeProcessHandler } from '../lambdas/api/process.js';
-import { makeRetryTaskHandler } from '../lambdas/api/retry-task.js';
-import { makeUploadUrlHandler } from '../lambdas/api/upload-url.js';
-import { makeUploadHandler } from '../lambdas/api/upload.js';
-import { buildWorkerDeps, type WorkerDeps } from '../lambdas/worker/deps.js';
-import { makeDlqHandler } from '../lambdas/worker/dlq.js';
-import { makeWorkerHandler } from '../lambdas/worker/handler.js';
-import { sweep } from '../lambdas/worker/janitor.js';
-import { buildDlqDeps, buildJanitorDeps, buildUploadEventsDeps } from '../lambdas/worker/maintenance-deps.js';
-import { makeUploadEventsHandler } from '../lambdas/worker/upload-events.js';
 import type { DeploymentConfig } from '../lib/config.js';
-import { formatSourceLocations, sourceLocations, type RouteHandler } from '../lib/definitions.js';
 import {
-  API_TIMEOUT_SECONDS,
-  apiEnvironment,
-  DLQ_TIMEOUT_SECONDS,
-  dlqEnvironment,
-  JANITOR_TIMEOUT_SECONDS,
-  janitorEnvironment,
-  UPLOAD_EVENTS_TIMEOUT_SECONDS,
-  workerEnvironment,
-  workerTimeoutSeconds,
-} from '../lib/function-environment.js';
-import { once } from '../lambdas/adapters/index.js';
+  accessEnvironment,
+  accessStatements,
+  functionCatalogue,
+  type FunctionName,
+  type FunctionResources,
+  type PolicyStatementSpec,
+} from '../lib/function-catalogue.js';
 import type { LocalFunction } from './lambda-runtime.js';
 
-export interface LocalResources {
-  tableName: string;
-  bucketName: string;
-  queueUrl: string;
-  largeQueueUrl: string;
+/** Faults the integration tests inject into the local workers, as data (never part of the Lambda code). */
+export interface FaultSpec {
+  /** Documents with these names crash the worker on every delivery. */
+  crashFilenames?: string[];
+  /** Documents with these names crash the worker on their first delivery only. */
+  crashOnceFilenames?: string[];
+  /** The first this-many S3 reads of inputs fail with a network error. */
+  failFirstReads?: number;
 }
 
-/** Failures the integration tests inject into the local workers (never part of the Lambda code). */
-export interface Faults {
-  /** Throw an unexpected error while processing a document with this file name, as a crashing worker would. */
-  crash?: (filename: string) => boolean;
-  /** Fail this S3 read with a network error. */
-  failRead?: (key: string) => boolean;
-}
-
-/** Test-only timing knobs (see LocalStackOptions.timing). */
+/** Test-only timing knobs, beyond what a deployment allows, so that leases and the DLQ can be seen in seconds. */
 export interface LocalTiming {
   workerTimeoutMs?: number;
   softTimeLimitMarginMs?: number;
@@ -52,141 +27,146 @@ export interface LocalTiming {
   leaseMarginMs?: number;
 }
 
-/** Variables only the local runtime sets: endpoints and switches the CDK stack never sets. */
+/** Variables only the local runtime sets: switches the CDK stack never sets. */
 export const LOCAL_ONLY_VARIABLES = ['ALLOW_PRIVATE_URLS', 'LEASE_MARGIN_MS'];
+
+/** What the local runtime sets itself, as Lambda's does (region, credentials, endpoints, the function's name). */
+export const RUNTIME_VARIABLES = [
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ENDPOINT_URL_SQS',
+  'AWS_ENDPOINT_URL_DYNAMODB',
+  'S3_FORCE_PATH_STYLE',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'TZ',
+];
+
+export interface LocalEndpoints {
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  s3: string;
+  sqs: string;
+  dynamodb: string;
+}
+
+export interface LocalFunctionOptions {
+  /** The bundled module of each entry (see bundles.ts), by its path from the project root. */
+  bundles: ReadonlyMap<string, URL>;
+  allowPrivateUrls: boolean;
+  timing?: LocalTiming | undefined;
+  faults?: FaultSpec | undefined;
+  metricsNamespace: string;
+}
+
+/** How many instances each function may run at once (Lambda scales API functions; the event sources cap the rest). */
+const maxInstancesOf = (name: FunctionName, config: DeploymentConfig): number => {
+  if (name === 'worker') return config.workerConcurrency;
+  if (name === 'largeWorker') return config.largeWorkerConcurrency;
+  if (name === 'janitor') return 1;
+  if (name === 'deadLetters' || name === 'uploadEvents') return 2;
+  // API functions wait on I/O: a few warm environments serve many clients on one machine.
+  return 4;
+};
 
 const stringify = (values: Record<string, string | number | boolean>) =>
   Object.fromEntries(Object.entries(values).map(([key, value]) => [key, String(value)]));
 
-export interface LocalFunctions {
-  routes: Record<RouteHandler, LocalFunction<APIGatewayProxyEvent, APIGatewayProxyResult>>;
-  worker: LocalFunction<SQSEvent, SQSBatchResponse>;
-  largeWorker: LocalFunction<SQSEvent, SQSBatchResponse>;
-  deadLetters: LocalFunction<SQSEvent, SQSBatchResponse>;
-  uploadEvents: LocalFunction<SQSEvent, SQSBatchResponse>;
-  janitor: LocalFunction<unknown, unknown>;
-}
+/** Powertools settings of this process (log level in tests, for instance) reach the functions as well. */
+const powertoolsSettings = (): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => entry[0].startsWith('POWERTOOLS_') && entry[1] !== undefined,
+    ),
+  );
+
+/** A local function with the policy it runs under (what the CDK stack grants it). */
+export type LocalServiceFunction = LocalFunction & { policy: PolicyStatementSpec[] };
 
 /**
- * Every function of the stack, with the environment the CDK constructs give
- * it (the same builders in lib/function-environment.ts, the same resource
- * variables as its grants), wired to the handler factories of lambdas/.
+ * Every function of the catalogue as the local runtime runs it: the same
+ * entry, the environment the CDK stack gives it (built by the same
+ * functions), the policy it would have on AWS, and Lambda's own variables
+ * pointing at the emulators.
  */
 export const localFunctions = (
   config: DeploymentConfig,
-  resources: LocalResources,
-  options: { allowPrivateUrls: boolean; timing?: LocalTiming; faults?: Faults },
-): LocalFunctions => {
-  const base = { ALLOW_PRIVATE_URLS: String(options.allowPrivateUrls) };
-  const table = { TABLE_NAME: resources.tableName };
-  const bucket = { BUCKET_NAME: resources.bucketName };
-  const queues = { QUEUE_URL: resources.queueUrl, LARGE_QUEUE_URL: resources.largeQueueUrl };
-  const sources = { SOURCE_LOCATIONS: formatSourceLocations(sourceLocations(resources.bucketName, config)) };
-  const api = stringify(apiEnvironment(config));
-
-  const route = (
-    name: RouteHandler,
-    make: (deps: () => ApiDeps) => (event: APIGatewayProxyEvent, context: never) => Promise<APIGatewayProxyResult>,
-    environment: Record<string, string>,
-  ): LocalFunction<APIGatewayProxyEvent, APIGatewayProxyResult> => {
-    const env = { ...base, ...environment, ...api };
-    const handler = make(once(() => buildApiDeps(env)));
-    return {
-      name,
-      timeoutMs: API_TIMEOUT_SECONDS * 1000,
-      memoryMb: name === 'upload' ? 1024 : 512,
-      environment: env,
-      handler: (event, context) => handler(event, context as never),
-    };
-  };
-
-  const worker = (queueClass: 'standard' | 'large'): LocalFunction<SQSEvent, SQSBatchResponse> => {
-    const timing = options.timing ?? {};
-    const timeoutMs = timing.workerTimeoutMs ?? workerTimeoutSeconds(config, queueClass) * 1000;
-    const env = {
-      ...base,
-      ...table,
-      ...bucket,
-      ...sources,
-      ...stringify(workerEnvironment(config, queueClass)),
-      ...(timing.workerTimeoutMs === undefined ? {} : { FUNCTION_TIMEOUT_MS: String(timeoutMs) }),
-      ...(timing.softTimeLimitMarginMs === undefined
-        ? {}
-        : { SOFT_TIME_LIMIT_MARGIN_MS: String(timing.softTimeLimitMarginMs) }),
-      ...(timing.leaseMarginMs === undefined ? {} : { LEASE_MARGIN_MS: String(timing.leaseMarginMs) }),
-    };
-    const deps = once((): WorkerDeps => withFaults(buildWorkerDeps(env), options.faults));
-    return {
-      name: queueClass === 'large' ? 'largeWorker' : 'worker',
-      timeoutMs,
-      memoryMb: queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb,
-      environment: env,
-      handler: makeWorkerHandler(deps),
-    };
-  };
-
-  const deadLettersEnv = { ...base, ...table, ...stringify(dlqEnvironment(config)) };
-  const uploadEventsEnv = { ...base, ...table, ...queues };
-  const janitorEnv = { ...base, ...table, ...bucket, ...queues, ...stringify(janitorEnvironment(config)) };
-  const janitorDeps = once(() => buildJanitorDeps(janitorEnv));
-
-  return {
-    routes: {
-      upload: route('upload', makeUploadHandler, { ...table, ...bucket, ...queues }),
-      process: route('process', makeProcessHandler, { ...table, ...bucket, ...queues, ...sources }),
-      uploadUrl: route('uploadUrl', makeUploadUrlHandler, { ...table, ...bucket, ...queues }),
-      getTask: route('getTask', makeGetTaskHandler, { ...table, ...bucket }),
-      listTasks: route('listTasks', makeListTasksHandler, table),
-      cancelTask: route('cancelTask', makeCancelTaskHandler, table),
-      retryTask: route('retryTask', makeRetryTaskHandler, { ...table, ...queues }),
-    },
-    worker: worker('standard'),
-    largeWorker: worker('large'),
-    deadLetters: {
-      name: 'deadLetters',
-      timeoutMs: DLQ_TIMEOUT_SECONDS * 1000,
-      memoryMb: 256,
-      environment: deadLettersEnv,
-      handler: makeDlqHandler(once(() => buildDlqDeps(deadLettersEnv))),
-    },
-    uploadEvents: {
-      name: 'uploadEvents',
-      timeoutMs: UPLOAD_EVENTS_TIMEOUT_SECONDS * 1000,
-      memoryMb: 256,
-      environment: uploadEventsEnv,
-      handler: makeUploadEventsHandler(once(() => buildUploadEventsDeps(uploadEventsEnv))),
-    },
-    janitor: {
-      name: 'janitor',
-      timeoutMs: JANITOR_TIMEOUT_SECONDS * 1000,
-      memoryMb: 256,
-      environment: janitorEnv,
-      handler: async () => sweep(janitorDeps()),
-    },
-  };
+  resources: FunctionResources,
+  endpoints: LocalEndpoints,
+  options: LocalFunctionOptions,
+): Record<FunctionName, LocalServiceFunction> => {
+  const catalogue = functionCatalogue(config);
+  const timing = options.timing ?? {};
+  const entries = Object.entries(catalogue) as Array<[FunctionName, (typeof catalogue)[FunctionName]]>;
+  // Fault state shared by both workers' instances (see faulty-worker.ts).
+  const counters = options.faults
+    ? new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * ((options.faults.crashOnceFilenames?.length ?? 0) + 1))
+    : undefined;
+  return Object.fromEntries(
+    entries.map(([name, spec]) => {
+      const isWorker = name === 'worker' || name === 'largeWorker';
+      const timeoutMs =
+        isWorker && timing.workerTimeoutMs !== undefined ? timing.workerTimeoutMs : spec.timeoutSeconds * 1000;
+      const environment: Record<string, string> = {
+        ...powertoolsSettings(),
+        POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+        POWERTOOLS_SERVICE_NAME: 'docproc',
+        POWERTOOLS_METRICS_NAMESPACE: options.metricsNamespace,
+        TZ: 'UTC',
+        AWS_REGION: endpoints.region,
+        AWS_DEFAULT_REGION: endpoints.region,
+        AWS_ACCESS_KEY_ID: endpoints.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: endpoints.credentials.secretAccessKey,
+        AWS_ENDPOINT_URL_S3: endpoints.s3,
+        AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+        AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+        // The S3 emulator answers path-style URLs (bucket in the path, not the host name).
+        S3_FORCE_PATH_STYLE: 'true',
+        AWS_LAMBDA_FUNCTION_NAME: name,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
+        ...stringify(spec.environment),
+        ...accessEnvironment(spec.access, resources),
+        ALLOW_PRIVATE_URLS: String(options.allowPrivateUrls),
+        ...(isWorker && timing.workerTimeoutMs !== undefined ? { FUNCTION_TIMEOUT_MS: String(timeoutMs) } : {}),
+        ...(isWorker && timing.softTimeLimitMarginMs !== undefined
+          ? { SOFT_TIME_LIMIT_MARGIN_MS: String(timing.softTimeLimitMarginMs) }
+          : {}),
+        ...(isWorker && timing.leaseMarginMs !== undefined ? { LEASE_MARGIN_MS: String(timing.leaseMarginMs) } : {}),
+      };
+      const faulty = isWorker && options.faults !== undefined;
+      const fn: LocalServiceFunction = {
+        name,
+        // With faults to inject, the worker runs through a wrapper of the same handler factory.
+        entry: bundleOf(options.bundles, faulty ? FAULTY_WORKER_ENTRY : `lambdas/${spec.entry}`),
+        bootstrap: bundleOf(options.bundles, BOOTSTRAP_ENTRY),
+        timeoutMs,
+        memoryMb: spec.memoryMb,
+        environment,
+        maxInstances: maxInstancesOf(name, config),
+        policy: accessStatements(spec.access, resources),
+        options: faulty ? { faults: options.faults, counters } : undefined,
+      };
+      return [name, fn];
+    }),
+  ) as Record<FunctionName, LocalServiceFunction>;
 };
 
-/** Wraps the worker's collaborators with the injected faults, if any. */
-const withFaults = (deps: WorkerDeps, faults: Faults | undefined): WorkerDeps => {
-  if (!faults) return deps;
-  const { crash, failRead } = faults;
-  return {
-    ...deps,
-    blobs: {
-      ...deps.blobs,
-      get: async (bucket, key, maxBytes) => {
-        if (failRead?.(key)) throw Object.assign(new Error('injected: connection reset'), { name: 'NetworkingError' });
-        return deps.blobs.get(bucket, key, maxBytes);
-      },
-      put: (...args) => deps.blobs.put(...args),
-      delete: (...args) => deps.blobs.delete(...args),
-      head: (...args) => deps.blobs.head(...args),
-      presignGet: (...args) => deps.blobs.presignGet(...args),
-      presignPut: (...args) => deps.blobs.presignPut(...args),
-    },
-    processDocument: async (input, processingOptions, context) => {
-      if (crash?.(input.filename)) throw new Error('injected: worker crashed');
-      return deps.processDocument(input, processingOptions, context);
-    },
-  };
+/** Entries the local runtime bundles besides the catalogue's. */
+export const BOOTSTRAP_ENTRY = 'local/lambda-thread.ts';
+export const FAULTY_WORKER_ENTRY = 'local/faulty-worker.ts';
+
+/** Every module the local stack runs in its function threads, as paths from the project root. */
+export const localEntries = (config: DeploymentConfig): string[] => [
+  ...new Set(Object.values(functionCatalogue(config)).map((spec) => `lambdas/${spec.entry}`)),
+  BOOTSTRAP_ENTRY,
+  FAULTY_WORKER_ENTRY,
+];
+
+const bundleOf = (bundles: ReadonlyMap<string, URL>, entry: string): URL => {
+  const url = bundles.get(entry);
+  if (!url) throw new Error(`No local bundle for ${entry}`);
+  return url;
 };

@@ -1,33 +1,39 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, extname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { resetAwsClients } from '../lambdas/adapters/clients.js';
 import { DynamoTaskStore } from '../lambdas/adapters/dynamo-task-store.js';
-import { taskMessage, type QueueClass } from '../lambdas/core/task.js';
-import { parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
-
+import { SqsJobQueue } from '../lambdas/adapters/sqs-job-queue.js';
+import { DEFAULT_LIMITS } from '../lambdas/core/limits.js';
+import { systemClock } from '../lambdas/core/ports.js';
+import { recoverUnfinished } from '../lambdas/core/tasks.js';
+import { bytes, parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
 import { PREFIX, queueSettings } from '../lib/definitions.js';
+import type { FunctionName, FunctionResources } from '../lib/function-catalogue.js';
 import { UPLOAD_EVENTS_TIMEOUT_SECONDS, workerTimeoutSeconds } from '../lib/function-environment.js';
 import { startGateway } from './api-gateway.js';
-import { monitorRoutes } from './monitor.js';
 import { startEmulators, type Emulators } from './emulators.js';
-import type { ConsumerSettings, FaultSpec } from './consumers.js';
-import { localFunctions, type LocalFunctions, type LocalTiming } from './functions.js';
+import { SqsEventSource } from './event-source.js';
+import { localBundles } from './bundles.js';
+import {
+  localEntries,
+  localFunctions,
+  type FaultSpec,
+  type LocalServiceFunction,
+  type LocalTiming,
+} from './functions.js';
+import { FunctionRuntime } from './lambda-runtime.js';
+import { monitorRoutes } from './monitor.js';
 import { createBucket, createQueuePair, createTaskTable, type QueuePair } from './provision.js';
 
 export interface LocalStackOptions {
   port?: number;
   host?: string;
-  /** Keep task rows (and, on a clean stop, stored objects) here across restarts. */
+  /** Keep task rows and stored objects here, written as they change, across restarts. */
   dataDir?: string | undefined;
   /** Require one of these `x-api-key` values, as the deployed API does; each key owns its tasks. Default: none. */
   apiKeys?: readonly string[] | undefined;
-  /** Let URL sources point at private and loopback addresses. For tests with a local fixture server only. */
+  /** Let URL sources point at loopback addresses. For tests with a local fixture server only. */
   allowPrivateUrls?: boolean;
   /** Deployment configuration overrides (the same keys as cdk.json). */
   config?: Record<string, unknown>;
@@ -38,6 +44,8 @@ export interface LocalStackOptions {
    */
   timing?: LocalTiming;
   faults?: FaultSpec;
+  /** How long `stop()` lets invocations under way finish before it stops them. Default 8 s. */
+  stopGraceMs?: number;
   log?: (line: string) => void;
 }
 
@@ -51,100 +59,25 @@ export interface LocalStack {
   bucketName: string;
   tableName: string;
   clients: { s3: S3Client; sqs: SQSClient; dynamo: DynamoDBDocumentClient };
-  functions: LocalFunctions;
-  /** Invocations under way, per consumer. */
+  functions: Record<FunctionName, LocalServiceFunction>;
+  /** Invocations under way, per queue consumer. */
   busy(): Record<string, number>;
   /** Faults injected so far (tests). */
   faults: string[];
   stop(): Promise<void>;
 }
 
-/** Starts the consumers on their own thread (see consumer-thread.ts). */
-const startConsumerThread = async (settings: ConsumerSettings, log: (line: string) => void) => {
-  const entry = new URL(`./consumer-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-  const fromSource = entry.pathname.endsWith('.ts');
-  const thread = new Worker(entry, {
-    workerData: settings,
-    ...(fromSource && !process.execArgv.some((arg) => arg.includes('tsx'))
-      ? { execArgv: [...process.execArgv, '--import', 'tsx'] }
-      : {}),
-  });
-  let busy: Record<string, number> = {};
-  const faults: string[] = [];
-  const stopped = new Promise<void>((resolve) => {
-    thread.on('message', (message: { type: string; line?: string; fault?: string; busy?: Record<string, number> }) => {
-      if (message.type === 'log') log(String(message.line));
-      if (message.type === 'fault') faults.push(String(message.fault));
-      if (message.type === 'busy') busy = message.busy ?? {};
-      if (message.type === 'stopped') resolve();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    thread.once('error', reject);
-    thread.on('message', (message: { type: string }) => message.type === 'ready' && resolve());
-  });
-  return {
-    busy: () => busy,
-    faults,
-    stop: async () => {
-      thread.postMessage({ type: 'stop' });
-      await stopped;
-      await thread.terminate();
-    },
-  };
-};
-
 const NAMES = { table: 'docproc-tasks', bucket: 'docproc-documents' } as const;
+const REGION = 'us-east-1';
+const ACCOUNT = '000000000000';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-
-/** Objects are not kept by the S3 emulator: a clean stop writes them under the data dir, a start puts them back. */
-const snapshotObjects = async (s3: S3Client, bucket: string, dir: string) => {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    for (const object of page.Contents ?? []) {
-      const key = String(object.Key);
-      const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const file = join(dir, key);
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, await got.Body!.transformToByteArray());
-      writeFileSync(`${file}.meta.json`, JSON.stringify({ contentType: got.ContentType }));
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-};
-
-const restoreObjects = async (s3: S3Client, bucket: string, dir: string) => {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir, { recursive: true, encoding: 'utf8' });
-  } catch {
-    return 0;
-  }
-  let restored = 0;
-  for (const entry of entries) {
-    const file = join(dir, entry);
-    if (entry.endsWith('.meta.json')) continue;
-    let body: Buffer;
-    try {
-      body = readFileSync(file);
-    } catch {
-      continue; // a directory
-    }
-    const meta = JSON.parse(readFileSync(`${file}.meta.json`, 'utf8')) as { contentType?: string };
-    await s3.send(
-      new PutObjectCommand({ Bucket: bucket, Key: relative(dir, file), Body: body, ContentType: meta.contentType }),
-    );
-    restored++;
-  }
-  return restored;
-};
 
 /**
  * The whole service on one machine, no Docker, no AWS account: the
- * emulators, the resources the CDK stack defines (from the same
- * definitions), the API behind a local API Gateway, and the queue consumers
- * behind local event source mappings.
+ * emulators (on their own thread), the resources the CDK stack defines (from
+ * the same definitions), every function of the catalogue in execution
+ * environments of its own (worker threads), the API behind a local API
+ * Gateway, and the queue consumers behind local event source mappings.
  */
 export const startLocalStack = async (options: LocalStackOptions = {}): Promise<LocalStack> => {
   const log = options.log ?? (() => {});
@@ -156,29 +89,24 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       ? {}
       : { visibilityTimeoutSeconds: timing.visibilityTimeoutSeconds }),
   });
-  const emulators: Emulators = await startEmulators({ host: '127.0.0.1', dataDir: options.dataDir });
-
-  // Every SDK client in this process (the handlers' included) talks to the emulators.
-  Object.assign(process.env, {
-    // EMF metrics are CloudWatch's business; locally they would only flood the console.
-    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
-    // The same for every API function, as the CDK stack sets it.
-    CORS_ORIGINS: config.corsOrigins.join(','),
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_S3: emulators.awsEndpoint,
-    // The SDK sends SQS calls to the queue URL's host; naming the endpoint the same way keeps it quiet about it.
-    AWS_ENDPOINT_URL_SQS: emulators.awsEndpoint.replace('127.0.0.1', 'sqs.us-east-1.localhost'),
-    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
-    // The S3 emulator answers path-style URLs (bucket in the path, not the host name).
-    S3_FORCE_PATH_STYLE: 'true',
+  const emulators: Emulators = await startEmulators({
+    host: '127.0.0.1',
+    dataDir: options.dataDir,
+    // S3 takes what the configuration lets through: presigned uploads, and the largest result.
+    bodyLimitBytes: Math.max(bytes(config.presignedUploadMaxMb), DEFAULT_LIMITS.maxResultBytes) + 1024 * 1024,
+    warn: log,
   });
-  resetAwsClients();
-  const region = 'us-east-1';
-  const s3 = new S3Client({ endpoint: emulators.awsEndpoint, region, credentials: CREDENTIALS, forcePathStyle: true });
-  const sqs = new SQSClient({ endpoint: emulators.awsEndpoint, region, credentials: CREDENTIALS });
-  const rawDynamo = new DynamoDBClient({ endpoint: emulators.dynamoEndpoint, region, credentials: CREDENTIALS });
+  const endpoints = {
+    region: REGION,
+    credentials: CREDENTIALS,
+    s3: emulators.awsEndpoint,
+    // The SDK sends SQS calls to the queue URL's host; naming the endpoint the same way keeps it quiet about it.
+    sqs: emulators.awsEndpoint.replace('127.0.0.1', `sqs.${REGION}.localhost`),
+    dynamodb: emulators.dynamoEndpoint,
+  };
+  const s3 = new S3Client({ endpoint: endpoints.s3, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
+  const sqs = new SQSClient({ endpoint: emulators.awsEndpoint, region: REGION, credentials: CREDENTIALS });
+  const rawDynamo = new DynamoDBClient({ endpoint: endpoints.dynamodb, region: REGION, credentials: CREDENTIALS });
   const dynamo = DynamoDBDocumentClient.from(rawDynamo, { marshallOptions: { removeUndefinedValues: true } });
 
   const { TableNames } = await rawDynamo.send(new ListTablesCommand({}));
@@ -190,28 +118,44 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     uploadEvents: await createQueuePair(sqs, 'docproc-upload-events', settings(UPLOAD_EVENTS_TIMEOUT_SECONDS)),
   };
 
-  const resources = {
+  const resources: FunctionResources = {
+    partition: 'aws',
     tableName: NAMES.table,
+    tableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${NAMES.table}`,
     bucketName: NAMES.bucket,
-    queueUrl: queues.standard.url,
-    largeQueueUrl: queues.large.url,
+    bucketArn: `arn:aws:s3:::${NAMES.bucket}`,
+    queues: {
+      standard: { url: queues.standard.url, arn: queues.standard.arn },
+      large: { url: queues.large.url, arn: queues.large.arn },
+    },
+    sources: config,
   };
-  // The API functions run here; the consumers run the same definitions on their own thread.
-  const functions = localFunctions(config, resources, { allowPrivateUrls: options.allowPrivateUrls ?? false, timing });
+  const functions = localFunctions(config, resources, endpoints, {
+    bundles: await localBundles(localEntries(config)),
+    allowPrivateUrls: options.allowPrivateUrls ?? false,
+    timing,
+    faults: options.faults,
+    metricsNamespace: config.metricsNamespace,
+  });
+  const faults: string[] = [];
+  const runtimes = Object.fromEntries(
+    Object.entries(functions).map(([name, fn]) => [
+      name,
+      new FunctionRuntime(fn, (notice) => {
+        const fault = (notice as { fault?: string }).fault;
+        if (fault) faults.push(fault);
+      }),
+    ]),
+  ) as Record<FunctionName, FunctionRuntime>;
 
   if (options.dataDir) {
-    const restored = await restoreObjects(s3, NAMES.bucket, join(options.dataDir, 's3'));
     // Queued messages are not kept: queue again what the table says is still to do.
-    const store = new DynamoTaskStore(dynamo, NAMES.table);
-    let requeued = 0;
-    for (const status of ['PENDING', 'STARTED'] as const) {
-      for (const task of await store.listOlderThan(status, new Date().toISOString(), 1000)) {
-        const url = task.queue === ('large' satisfies QueueClass) ? queues.large.url : queues.standard.url;
-        await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify(taskMessage(task)) }));
-        requeued++;
-      }
-    }
-    log(`data dir ${options.dataDir}: ${restored} objects restored, ${requeued} unfinished tasks queued again`);
+    const requeued = await recoverUnfinished({
+      store: new DynamoTaskStore(dynamo, NAMES.table),
+      queue: new SqsJobQueue(sqs, { standard: queues.standard.url, large: queues.large.url }),
+      clock: systemClock,
+    });
+    log(`data dir ${options.dataDir}: ${requeued} unfinished tasks queued again`);
   }
 
   // S3 ObjectCreated notifications on the uploads prefix, as the bucket's notification configuration sends them.
@@ -222,7 +166,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         {
           eventVersion: '2.1',
           eventSource: 'aws:s3',
-          awsRegion: region,
+          awsRegion: REGION,
           eventTime: new Date().toISOString(),
           eventName: 'ObjectCreated:Put',
           s3: {
@@ -237,15 +181,33 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       .catch((error: unknown) => log(`upload notification failed: ${String(error)}`));
   });
 
-  const consumers = await startConsumerThread(
-    { config, resources, queues, allowPrivateUrls: options.allowPrivateUrls ?? false, timing, faults: options.faults },
-    log,
-  );
+  // The event source mappings and the schedule the CDK stack wires (see lib/constructs/workers.ts).
+  const onError = (error: unknown) => log(`consumer: ${(error as Error).message ?? String(error)}`);
+  const source = (name: FunctionName, queue: { url: string; arn: string }, batchSize: number, maxConcurrency: number) =>
+    new SqsEventSource(sqs, runtimes[name], {
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      batchSize,
+      maxConcurrency,
+      onError,
+    });
+  const sources = {
+    worker: source('worker', queues.standard, config.workerBatchSize, config.workerConcurrency),
+    largeWorker: source('largeWorker', queues.large, 1, config.largeWorkerConcurrency),
+    deadLetters: source('deadLetters', queues.standard.deadLetters, 10, 2),
+    largeDeadLetters: source('deadLetters', queues.large.deadLetters, 10, 2),
+    uploadEvents: source('uploadEvents', queues.uploadEvents, 10, 2),
+  };
+  for (const eventSource of Object.values(sources)) eventSource.start();
+  const janitor = setInterval(() => {
+    runtimes.janitor.invoke({}).catch(onError);
+  }, config.janitorIntervalMinutes * 60_000);
+  janitor.unref();
 
   const gateway = await startGateway({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 8000,
-    routes: functions.routes,
+    routes: runtimes,
     apiKeys: options.apiKeys,
     corsOrigins: config.corsOrigins,
     extra: monitorRoutes(sqs, queues),
@@ -261,14 +223,19 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     tableName: NAMES.table,
     clients: { s3, sqs, dynamo },
     functions,
-    busy: () => consumers.busy(),
-    faults: consumers.faults,
+    busy: () => Object.fromEntries(Object.entries(sources).map(([name, eventSource]) => [name, eventSource.busy])),
+    faults,
     stop: () =>
       (stopping ??= (async () => {
-        await gateway.close();
-        // In-flight invocations finish; what they do not delete returns to the queue.
-        await consumers.stop();
-        if (options.dataDir) await snapshotObjects(s3, NAMES.bucket, join(options.dataDir, 's3'));
+        clearInterval(janitor);
+        const grace = options.stopGraceMs ?? 8_000;
+        // Stop receiving; work under way gets the grace period, then its environment is stopped
+        // (its messages come back after their visibility timeout, or at the next start with a data dir).
+        await Promise.all([
+          gateway.close(),
+          ...Object.values(sources).map((eventSource) => eventSource.stop()),
+          ...Object.values(runtimes).map((runtime) => runtime.stop(grace)),
+        ]);
         s3.destroy();
         sqs.destroy();
         rawDynamo.destroy();

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { ResultHeadline, SerializedResult } from './document.js';
 import { AppError, type ErrorCode } from './errors.js';
@@ -6,7 +5,7 @@ import type { ProcessingLimits } from './limits.js';
 import type { ProcessingOptions } from './options.js';
 import type { DocumentInput, ProcessContext } from './process-document.js';
 import type { ProgressUpdate } from './progress.js';
-import { isOutOfMemory, startThread, watchMemory } from './threads.js';
+import { backstopHeapMb, isOutOfMemory, startThread, watchMemory } from './threads.js';
 
 /** What the host sends a sandbox thread: one document to process. */
 export interface SandboxJob {
@@ -28,11 +27,9 @@ export interface SandboxThreadOptions {
 }
 
 export interface SandboxSettings {
-  /** Old-generation heap of each sandbox thread (`resourceLimits`): a thread that needs more dies. */
-  heapMb: number;
   /** Heap plus array buffers a job may hold beyond its input before the thread is stopped. */
   memoryMb: number;
-  /** Idle threads kept warm between documents. Default: one per core. */
+  /** Idle threads kept warm between documents. Default one: a function processes one document at a time. */
   keepWarm?: number | undefined;
   prewarmPdfThreads?: boolean | undefined;
   /** Where the cause of an untyped failure goes (never to the client). */
@@ -73,14 +70,14 @@ export class SandboxPool {
   constructor(private readonly settings: SandboxSettings) {}
 
   private get keepWarm(): number {
-    return this.settings.keepWarm ?? availableParallelism();
+    return this.settings.keepWarm ?? 1;
   }
 
   private spawn(): Worker {
     const options: SandboxThreadOptions = { prewarmPdfThreads: this.settings.prewarmPdfThreads };
     const worker = startThread(
       'sandbox',
-      { maxOldGenerationSizeMb: this.settings.heapMb, stackSizeMb: STACK_MB },
+      { maxOldGenerationSizeMb: backstopHeapMb(this.settings.memoryMb), stackSizeMb: STACK_MB },
       options,
     );
     // An idle sandbox never keeps the process alive; a busy one does.

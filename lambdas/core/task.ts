@@ -25,6 +25,8 @@ export const TRANSITIONS = {
   fail: { from: ['AWAITING_UPLOAD', 'PENDING', 'STARTED'], to: 'FAILURE' },
   cancel: { from: ['AWAITING_UPLOAD', 'PENDING', 'STARTED'], to: 'REVOKED' },
   retry: { from: ['FAILURE', 'REVOKED'], to: 'PENDING' },
+  /** A run known to be gone (the embedded stack restarted under it) gives the task back to the queue. */
+  requeue: { from: ['STARTED'], to: 'PENDING' },
 } as const satisfies Record<string, { from: readonly TaskStatus[]; to: TaskStatus }>;
 
 export type Transition = keyof typeof TRANSITIONS;

@@ -196,3 +196,30 @@ export const retryTask = async (deps: TaskServiceDeps, taskId: string, owner: st
   await deps.queue.send(retried.queue, taskMessage(retried));
   return retried;
 };
+
+/**
+ * After a restart of the embedded stack, whose queues do not survive it:
+ * PENDING tasks are queued again, and STARTED ones, whose runs died with the
+ * process, go back to PENDING (their lease no longer counts) and are queued
+ * too. Returns how many were queued.
+ */
+export const recoverUnfinished = async (deps: Pick<TaskServiceDeps, 'store' | 'queue' | 'clock'>): Promise<number> => {
+  const before = deps.clock.now().toISOString();
+  let queued = 0;
+  for (const task of await deps.store.listOlderThan('STARTED', before, 1000)) {
+    const requeued = await deps.store.transition(
+      task,
+      'requeue',
+      { stage: 'queued', run_id: undefined, lease_expires_at: undefined },
+      task.run_id === undefined ? { attempt: task.attempts } : { runId: task.run_id },
+    );
+    if (!requeued) continue;
+    await deps.queue.send(requeued.queue, taskMessage(requeued));
+    queued++;
+  }
+  for (const task of await deps.store.listOlderThan('PENDING', before, 1000)) {
+    await deps.queue.send(task.queue, taskMessage(task));
+    queued++;
+  }
+  return queued;
+};

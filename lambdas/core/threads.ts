@@ -42,6 +42,16 @@ export const roleOf = (data: unknown): ThreadRole | undefined => (data as Partia
 
 export const optionsOf = <T>(data: unknown): T | undefined => (data as Partial<ThreadData> | null)?.options as T;
 
+/**
+ * V8's heap limit for a thread whose memory the watchdog (`watchMemory`)
+ * bounds at `budgetMb`. The limit is a backstop far above the budget: when a
+ * thread reaches its limit, Node gives it 16 MB of slack to stop, and one
+ * allocation larger than that (an array being doubled past 16 MB) aborts the
+ * whole process instead. A single V8 object is at most about 1 GB, so with
+ * this headroom the watchdog always acts first.
+ */
+export const backstopHeapMb = (budgetMb: number): number => budgetMb + 1536;
+
 /** Whether a thread died because its heap hit `maxOldGenerationSizeMb`. */
 export const isOutOfMemory = (error: unknown): boolean =>
   (error as { code?: string } | undefined)?.code === 'ERR_WORKER_OUT_OF_MEMORY';

@@ -32,7 +32,6 @@ export interface WorkerDeps {
 export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
   const config = loadConfig(workerConfigSchema, env);
   const sandbox = new SandboxPool({
-    heapMb: config.SANDBOX_MEMORY_MB,
     memoryMb: config.SANDBOX_MEMORY_MB,
     prewarmPdfThreads: config.QUEUE_CLASS === 'large',
     log: (message, detail) => logger.warn(message, { detail }),

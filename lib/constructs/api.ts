@@ -1,4 +1,4 @@
-import { Duration, Size, Validations } from 'aws-cdk-lib';
+import { Size, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   Cors,
@@ -13,36 +13,21 @@ import {
   type IResource,
   type UsagePlan,
 } from 'aws-cdk-lib/aws-apigateway';
-import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config.js';
-import { API_TIMEOUT_SECONDS, apiEnvironment } from '../function-environment.js';
-import { API_BASE_PATH, PREFIX, ROUTES, type RouteHandler } from '../definitions.js';
-import type { Queues } from './queues.js';
+import { API_BASE_PATH, GATEWAY_RESPONSES, ROUTES, type RouteHandler } from '../definitions.js';
+import type { FunctionCatalogue, FunctionResources } from '../function-catalogue.js';
 import { ServiceFunction } from './service-function.js';
 
 export interface ApiProps {
   config: DeploymentConfig;
-  bucket: Bucket;
-  table: Table;
-  queues: Queues;
+  catalogue: FunctionCatalogue;
+  resources: FunctionResources;
   logRetention: RetentionDays;
 }
 
 export const API_STAGE = 'v1';
-
-/** Lambda source of each route. */
-export const ROUTE_ENTRIES: Record<RouteHandler, string> = {
-  upload: 'api/upload.ts',
-  process: 'api/process.ts',
-  uploadUrl: 'api/upload-url.ts',
-  getTask: 'api/get-task.ts',
-  listTasks: 'api/list-tasks.ts',
-  cancelTask: 'api/cancel-task.ts',
-  retryTask: 'api/retry-task.ts',
-};
 
 /**
  * The REST API of API.md: one Lambda per route, API keys and a usage plan by
@@ -59,7 +44,7 @@ export class Api extends Construct {
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
-    const { config, bucket, table, queues, logRetention } = props;
+    const { config, catalogue, resources, logRetention } = props;
     const withKey = config.apiAuth === 'apiKey';
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention });
 
@@ -103,46 +88,18 @@ export class Api extends Construct {
         .split('/')
         .reduce<IResource>((resource, part) => resource.getResource(part) ?? resource.addResource(part), base);
 
-    const common = apiEnvironment(config);
-    const routeFunction = (name: RouteHandler, description: string) =>
-      new ServiceFunction(this, name.charAt(0).toUpperCase() + name.slice(1), {
-        entry: ROUTE_ENTRIES[name],
-        description,
-        timeout: Duration.seconds(API_TIMEOUT_SECONDS),
-        memorySize: name === 'upload' ? 1024 : 512,
-        logRetention,
-      }).setEnvironment(common);
-    const submits = (fn: ServiceFunction) =>
-      fn.sendsTo(queues.standard.queue, 'QUEUE_URL').sendsTo(queues.large.queue, 'LARGE_QUEUE_URL');
-
-    // Each route gets exactly what it touches.
-    this.functions = {
-      upload: submits(
-        routeFunction('upload', 'POST upload: multipart file')
-          .useTable(table, 'get', 'put', 'delete')
-          .useBucket(bucket, {
-            write: [PREFIX.direct],
-            delete: [PREFIX.direct],
-          }),
-      ),
-      process: submits(
-        routeFunction('process', 'POST process: URL or s3:// URI')
-          .useTable(table, 'get', 'put', 'delete')
-          .useBucket(bucket, {})
-          .readSources(bucket, config),
-      ),
-      uploadUrl: submits(
-        routeFunction('uploadUrl', 'POST upload-url: presigned PUT')
-          .useTable(table, 'get', 'put', 'delete')
-          .useBucket(bucket, { write: [PREFIX.uploads] }),
-      ),
-      getTask: routeFunction('getTask', 'GET task status and result')
-        .useTable(table, 'get')
-        .useBucket(bucket, { read: [PREFIX.results] }),
-      listTasks: routeFunction('listTasks', 'GET tasks, newest first').useTable(table, 'query'),
-      cancelTask: routeFunction('cancelTask', 'POST cancel').useTable(table, 'get', 'update'),
-      retryTask: submits(routeFunction('retryTask', 'POST retry').useTable(table, 'get', 'update')),
-    };
+    // Each route gets exactly what its catalogue record names.
+    this.functions = Object.fromEntries(
+      ROUTES.map(({ handler }) => [
+        handler,
+        new ServiceFunction(this, handler.charAt(0).toUpperCase() + handler.slice(1), {
+          name: handler,
+          spec: catalogue[handler],
+          resources,
+          logRetention,
+        }),
+      ]),
+    ) as Record<RouteHandler, ServiceFunction>;
     for (const route of ROUTES) {
       resourceFor(route.path).addMethod(route.method, new LambdaIntegration(this.functions[route.handler]));
     }
@@ -170,6 +127,12 @@ export class Api extends Construct {
         },
       });
     }
+    const { status, code, message } = GATEWAY_RESPONSES.requestTooLarge;
+    this.restApi.addGatewayResponse('RequestTooLarge', {
+      type: ResponseType.REQUEST_TOO_LARGE,
+      statusCode: String(status),
+      templates: { 'application/json': JSON.stringify({ error: { code, message } }) },
+    });
     this.url = `${this.restApi.url}${API_BASE_PATH}`;
     // The stack outputs the document API's URL itself; the stage root alone would mislead.
     this.restApi.node.tryRemoveChild('Endpoint');

@@ -1,86 +1,74 @@
-import type { Duration } from 'aws-cdk-lib';
-import { CfnResource, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Duration, RemovalPolicy, Stack, Tags, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { IBucket } from 'aws-cdk-lib/aws-s3';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
 import { BUNDLE_TARGET, ESM_REQUIRE_BANNER } from '../bundling.js';
-import { formatSourceLocations, sourceLocations } from '../definitions.js';
+import {
+  accessEnvironment,
+  accessStatements,
+  type FunctionAccess,
+  type FunctionName,
+  type FunctionResources,
+  type FunctionSpec,
+} from '../function-catalogue.js';
 
-/** The logical id CloudFormation gives a construct's resource, as cdk-nag prints it. */
-const logicalIdOf = (construct: IConstruct): string => {
-  const resource = construct.node.defaultChild;
-  return CfnResource.isCfnResource(resource) ? Stack.of(construct).getLogicalId(resource) : construct.node.id;
+/** A resolved resource as cdk-nag prints it in a finding id: `<Logical.Arn>/prefix*`, `<AWS::Partition>`. */
+const nagResource = (resolved: unknown): string => {
+  if (typeof resolved === 'string') return resolved;
+  const value = resolved as Record<string, unknown>;
+  if (Array.isArray(value['Fn::Join'])) {
+    const [separator, parts] = value['Fn::Join'] as [string, unknown[]];
+    return parts.map(nagResource).join(separator);
+  }
+  if (Array.isArray(value['Fn::GetAtt'])) return `<${(value['Fn::GetAtt'] as string[]).join('.')}>`;
+  if (typeof value.Ref === 'string') return `<${value.Ref}>`;
+  return JSON.stringify(resolved);
 };
 
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
 export interface ServiceFunctionProps {
-  /** Source file under `lambdas/`, relative to it (`api/upload.ts`). */
-  entry: string;
-  /** Exported handler name. Default `handler`. */
-  handler?: string;
-  description: string;
-  memorySize?: number;
-  timeout: Duration;
+  /** Its name in the catalogue, also its `docproc:function` tag (how tests pair it with the local function). */
+  name: FunctionName;
+  /** The function's record in the catalogue: code, size, environment, access. */
+  spec: FunctionSpec;
+  /** Where the resources its access names are. */
+  resources: FunctionResources;
   logRetention: RetentionDays;
-  environment?: Record<string, string>;
-  /** Cap on concurrent executions (reserved concurrency). Default: none. */
-  reservedConcurrentExecutions?: number;
 }
-
-export type TableAccess = 'get' | 'query' | 'put' | 'update' | 'delete';
-
-const TABLE_ACTIONS: Record<TableAccess, string[]> = {
-  get: ['dynamodb:GetItem'],
-  query: ['dynamodb:Query'],
-  put: ['dynamodb:PutItem', 'dynamodb:ConditionCheckItem'],
-  update: ['dynamodb:UpdateItem'],
-  delete: ['dynamodb:DeleteItem'],
-};
-
-const BUCKET_ACTIONS = {
-  read: ['s3:GetObject'],
-  write: ['s3:PutObject'],
-  delete: ['s3:DeleteObject'],
-} as const;
 
 /**
  * Every Lambda of the service: Node.js 24 on ARM64, bundled by the local
  * esbuild (never Docker) into one minified ESM file with source maps and the
- * AWS SDK inside, a log group with retention, X-Ray tracing. The `use*`
- * helpers set an environment variable and the matching IAM grant together,
- * so the two cannot drift, and grant only the actions named.
+ * AWS SDK inside, a log group with retention, X-Ray tracing. Its environment
+ * and its IAM statements both come from its catalogue record, so the two
+ * cannot drift, and it is granted only what the record names.
  */
 export class ServiceFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    const { spec, resources } = props;
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     super(scope, id, {
-      entry: join(PROJECT_ROOT, 'lambdas', props.entry),
-      handler: props.handler ?? 'handler',
-      description: props.description,
+      entry: join(PROJECT_ROOT, 'lambdas', spec.entry),
+      handler: 'handler',
+      description: spec.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      memorySize: props.memorySize ?? 512,
-      timeout: props.timeout,
+      memorySize: spec.memoryMb,
+      timeout: Duration.seconds(spec.timeoutSeconds),
       logGroup,
       tracing: Tracing.ACTIVE,
-      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'docproc',
-        ...props.environment,
       },
       bundling: {
         forceDockerBundling: false,
@@ -108,11 +96,9 @@ export class ServiceFunction extends NodejsFunction {
         reason: 'X-Ray tracing: xray:PutTraceSegments and PutTelemetryRecords have no resource-level permissions.',
       },
     );
-  }
-
-  /** cdk-nag flags `prefix/*` grants; each one here is deliberate and says why. */
-  private acknowledgeWildcard(resource: string, reason: string): void {
-    Validations.of(this).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
+    this.setEnvironment(spec.environment);
+    this.grantAccess(spec.access, resources);
+    Tags.of(this).add('docproc:function', props.name);
   }
 
   setEnvironment(values: Record<string, string | number | boolean>): this {
@@ -120,88 +106,24 @@ export class ServiceFunction extends NodejsFunction {
     return this;
   }
 
-  /** TABLE_NAME plus exactly the DynamoDB actions named, on the table and its indexes. */
-  useTable(table: ITable, ...access: TableAccess[]): this {
-    this.addEnvironment('TABLE_NAME', table.tableName);
-    const actions = [...new Set(access.flatMap((kind) => TABLE_ACTIONS[kind]))];
-    const resources = [table.tableArn];
-    if (access.includes('query')) {
-      resources.push(`${table.tableArn}/index/*`);
-      this.acknowledgeWildcard(
-        `<${logicalIdOf(table)}.Arn>/index/*`,
-        "Queries the table's listing indexes (by status, by date).",
-      );
-    }
-    this.addToRolePolicy(new PolicyStatement({ actions, resources }));
-    return this;
-  }
-
-  /** BUCKET_NAME plus object actions limited to key prefixes. */
-  useBucket(bucket: IBucket, grants: Partial<Record<keyof typeof BUCKET_ACTIONS, string[]>>): this {
-    this.addEnvironment('BUCKET_NAME', bucket.bucketName);
-    for (const [kind, prefixes] of Object.entries(grants) as Array<[keyof typeof BUCKET_ACTIONS, string[]]>) {
-      if (!prefixes.length) continue;
-      this.addToRolePolicy(
-        new PolicyStatement({
-          actions: [...BUCKET_ACTIONS[kind]],
-          resources: prefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`)),
-        }),
-      );
-      for (const prefix of prefixes) {
-        this.acknowledgeWildcard(
-          `<${logicalIdOf(bucket)}.Arn>/${prefix}*`,
-          `Objects under ${prefix} are keyed by task id, unknown until run time; the grant is limited to that prefix.`,
-        );
+  /**
+   * What the catalogue says the function may touch: the environment variables
+   * naming those resources and exactly the IAM statements for them (the same
+   * statements the embedded stack enforces).
+   */
+  private grantAccess(access: FunctionAccess, resources: FunctionResources): void {
+    this.setEnvironment(accessEnvironment(access, resources));
+    for (const statement of accessStatements(access, resources)) {
+      this.addToRolePolicy(new PolicyStatement(statement));
+      for (const resource of statement.resources.filter((arn) => arn.endsWith('*'))) {
+        // cdk-nag flags every wildcard; each one here is a key prefix or a table's indexes, on purpose.
+        Validations.of(this).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(this).resolve(resource))}]`,
+          reason: resource.includes('/index/')
+            ? "Queries the table's listing indexes."
+            : 'Objects under a key prefix, keyed by task id or named by the caller: unknown until run time.',
+        });
       }
     }
-    return this;
-  }
-
-  /**
-   * s3:ListBucket on a bucket: without it S3 answers a read of a missing key
-   * with 403, not 404, and a missing object cannot be told from a refused one.
-   * It lists names only; what may be read stays limited by the GetObject grants.
-   */
-  listBucket(bucket: IBucket): this {
-    this.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }));
-    return this;
-  }
-
-  /**
-   * SOURCE_LOCATIONS plus read access to exactly those places (`sourcePrefixes`
-   * of the service bucket, `allowedSourceBuckets` elsewhere): the same
-   * definition the API checks `s3://` sources against.
-   */
-  readSources(bucket: IBucket, settings: Parameters<typeof sourceLocations>[1]): this {
-    const locations = sourceLocations(bucket.bucketName, settings);
-    this.addEnvironment('SOURCE_LOCATIONS', formatSourceLocations(locations));
-    const partition = Stack.of(this).partition;
-    const objects = locations.map(({ bucket: name, prefix }) =>
-      name === bucket.bucketName ? bucket.arnForObjects(`${prefix}*`) : `arn:${partition}:s3:::${name}/${prefix}*`,
-    );
-    const buckets = [...new Set(locations.map(({ bucket: name }) => name))].map((name) =>
-      name === bucket.bucketName ? bucket.bucketArn : `arn:${partition}:s3:::${name}`,
-    );
-    if (!objects.length) return this;
-    this.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: objects }));
-    this.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: buckets }));
-    for (const { bucket: name, prefix } of locations) {
-      const resource =
-        name === bucket.bucketName
-          ? `<${logicalIdOf(bucket)}.Arn>/${prefix}*`
-          : `arn:<AWS::Partition>:s3:::${name}/${prefix}*`;
-      this.acknowledgeWildcard(
-        resource,
-        `s3:// sources may name objects under ${name === bucket.bucketName ? 'the service bucket' : name}/${prefix}.`,
-      );
-    }
-    return this;
-  }
-
-  /** An environment variable holding the queue URL, plus sqs:SendMessage on it. */
-  sendsTo(queue: IQueue, variable: string): this {
-    this.addEnvironment(variable, queue.queueUrl);
-    queue.grantSendMessages(this);
-    return this;
   }
 }

@@ -1,5 +1,4 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
-import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -8,23 +7,17 @@ import { EventType, type Bucket } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config.js';
-import {
-  DLQ_TIMEOUT_SECONDS,
-  dlqEnvironment,
-  JANITOR_TIMEOUT_SECONDS,
-  janitorEnvironment,
-  UPLOAD_EVENTS_TIMEOUT_SECONDS,
-  workerEnvironment,
-  workerTimeoutSeconds,
-} from '../function-environment.js';
 import { PREFIX } from '../definitions.js';
-import type { Queues, WorkQueue } from './queues.js';
+import type { FunctionCatalogue, FunctionResources } from '../function-catalogue.js';
+import { UPLOAD_EVENTS_TIMEOUT_SECONDS, workerTimeoutSeconds } from '../function-environment.js';
+import type { Queues } from './queues.js';
 import { ServiceFunction } from './service-function.js';
 
 export interface WorkersProps {
   config: DeploymentConfig;
+  catalogue: FunctionCatalogue;
+  resources: FunctionResources;
   bucket: Bucket;
-  table: Table;
   queues: Queues;
   logRetention: RetentionDays;
 }
@@ -40,7 +33,8 @@ export const consumerTimeouts = (config: DeploymentConfig) => ({
  * The queue consumers: a worker per work queue (the large one with more
  * memory and time), the DLQ consumer that fails dead-lettered tasks, the
  * listener that starts tasks when presigned uploads land, and the scheduled
- * janitor.
+ * janitor. What each may touch is its catalogue record; this construct adds
+ * what triggers it.
  */
 export class Workers extends Construct {
   readonly worker: ServiceFunction;
@@ -51,62 +45,35 @@ export class Workers extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkersProps) {
     super(scope, id);
-    const { config, bucket, table, queues, logRetention } = props;
-    const timeouts = consumerTimeouts(config);
+    const { config, catalogue, resources, bucket, queues, logRetention } = props;
+    const make = (name: keyof FunctionCatalogue, constructId: string) =>
+      new ServiceFunction(this, constructId, { name, spec: catalogue[name], resources, logRetention });
 
-    const makeWorker = (name: string, queue: WorkQueue, queueClass: 'standard' | 'large') => {
-      const large = queueClass === 'large';
-      const timeout = large ? timeouts.largeWorker : timeouts.worker;
-      const fn = new ServiceFunction(this, name, {
-        entry: 'worker/handler.ts',
-        description: `Processes documents from the ${queueClass} queue`,
-        memorySize: large ? config.largeWorkerMemoryMb : config.workerMemoryMb,
-        timeout,
-        logRetention,
-      })
-        .useTable(table, 'get', 'update')
-        .useBucket(bucket, { read: [PREFIX.uploads, PREFIX.direct], write: [PREFIX.results], delete: [PREFIX.results] })
-        .readSources(bucket, config)
-        .listBucket(bucket)
-        .setEnvironment(workerEnvironment(config, queueClass));
-      fn.addEventSource(
-        new SqsEventSource(queue.queue, {
-          batchSize: large ? 1 : config.workerBatchSize,
-          maxConcurrency: large ? config.largeWorkerConcurrency : config.workerConcurrency,
-          reportBatchItemFailures: true,
-        }),
-      );
-      return fn;
-    };
-    this.worker = makeWorker('Worker', queues.standard, 'standard');
-    this.largeWorker = makeWorker('LargeWorker', queues.large, 'large');
+    this.worker = make('worker', 'Worker');
+    this.worker.addEventSource(
+      new SqsEventSource(queues.standard.queue, {
+        batchSize: config.workerBatchSize,
+        maxConcurrency: config.workerConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+    this.largeWorker = make('largeWorker', 'LargeWorker');
+    this.largeWorker.addEventSource(
+      new SqsEventSource(queues.large.queue, {
+        batchSize: 1,
+        maxConcurrency: config.largeWorkerConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
 
-    const maintenance = (name: string, entry: string, description: string, timeout: Duration) =>
-      new ServiceFunction(this, name, { entry, description, timeout, logRetention, memorySize: 256 });
-
-    this.deadLetters = maintenance(
-      'DeadLetters',
-      'worker/dlq.ts',
-      'Marks dead-lettered tasks FAILURE',
-      Duration.seconds(DLQ_TIMEOUT_SECONDS),
-    )
-      .useTable(table, 'get', 'update')
-      .setEnvironment(dlqEnvironment(config));
+    this.deadLetters = make('deadLetters', 'DeadLetters');
     for (const queue of [queues.standard, queues.large]) {
       this.deadLetters.addEventSource(
         new SqsEventSource(queue.deadLetters, { batchSize: 10, reportBatchItemFailures: true }),
       );
     }
 
-    this.uploadEvents = maintenance(
-      'UploadEvents',
-      'worker/upload-events.ts',
-      'Starts tasks when presigned uploads land',
-      timeouts.uploadEvents,
-    )
-      .useTable(table, 'get', 'update')
-      .sendsTo(queues.standard.queue, 'QUEUE_URL')
-      .sendsTo(queues.large.queue, 'LARGE_QUEUE_URL');
+    this.uploadEvents = make('uploadEvents', 'UploadEvents');
     this.uploadEvents.addEventSource(
       new SqsEventSource(queues.uploadEvents.queue, { batchSize: 10, reportBatchItemFailures: true }),
     );
@@ -131,18 +98,7 @@ export class Workers extends Construct {
       );
     }
 
-    this.janitor = maintenance(
-      'Janitor',
-      'worker/janitor.ts',
-      'Expires abandoned uploads, requeues lost tasks',
-      Duration.seconds(JANITOR_TIMEOUT_SECONDS),
-    )
-      .useTable(table, 'get', 'query', 'update')
-      .useBucket(bucket, { read: [PREFIX.uploads] })
-      .listBucket(bucket)
-      .sendsTo(queues.standard.queue, 'QUEUE_URL')
-      .sendsTo(queues.large.queue, 'LARGE_QUEUE_URL')
-      .setEnvironment(janitorEnvironment(config));
+    this.janitor = make('janitor', 'Janitor');
     new Rule(this, 'JanitorSchedule', {
       schedule: Schedule.rate(Duration.minutes(config.janitorIntervalMinutes)),
       targets: [new LambdaFunction(this.janitor)],

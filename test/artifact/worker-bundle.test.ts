@@ -27,7 +27,7 @@ const runBundle = (file: string, options = '{}') => {
     const bundle = await import('./index.mjs');
     const initMs = performance.now() - started;
     const bytes = (await import('node:fs')).readFileSync(process.argv[1]);
-    const sandbox = new bundle.SandboxPool({ heapMb: 1024, memoryMb: 1024, keepWarm: 1 });
+    const sandbox = new bundle.SandboxPool({ memoryMb: 1024, keepWarm: 1 });
     const { json } = await sandbox.process({ bytes, filename: process.argv[1].split('/').pop() }, { split: true, chunk_size: 1000, chunk_overlap: 200 }, ${options});
     const result = JSON.parse(new TextDecoder().decode(json));
     await sandbox.close();

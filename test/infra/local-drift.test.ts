@@ -1,10 +1,11 @@
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { API_BASE_PATH, ROUTES } from '../../lib/definitions.js';
-import { LOCAL_ONLY_VARIABLES } from '../../local/functions.js';
+import type { FunctionName } from '../../lib/function-catalogue.js';
+import { LOCAL_ONLY_VARIABLES, RUNTIME_VARIABLES } from '../../local/functions.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { ensureSynth } from '../support/synth.js';
 
@@ -48,13 +49,7 @@ describe('the embedded stack is built from the definitions the CDK stack uses', 
 
   it('creates the table with the same key, indexes and TTL attribute', async () => {
     const [, table] = ofType('AWS::DynamoDB::Table')[0]!;
-    const client = new DynamoDBClient({
-      endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
-    });
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: local.tableName }));
-    client.destroy();
+    const { Table } = await local.clients.dynamo.send(new DescribeTableCommand({ TableName: local.tableName }));
     expect(Table?.KeySchema).toEqual(table.Properties.KeySchema);
     const indexes = (list: Array<{ IndexName: string; KeySchema: unknown; Projection: { ProjectionType: string } }>) =>
       list
@@ -77,47 +72,28 @@ describe('the embedded stack is built from the definitions the CDK stack uses', 
       .sort();
     const localRoutes = ROUTES.map((route) => `${route.method} /${API_BASE_PATH}/${route.path}`).sort();
     expect(localRoutes).toEqual(cdkRoutes);
-    expect(Object.keys(local.functions.routes).sort()).toEqual(ROUTES.map((route) => route.handler).sort());
+    for (const route of ROUTES) expect(local.functions[route.handler], route.handler).toBeDefined();
   });
 
-  it('gives every function the same environment as the CDK stack', () => {
-    const byDescription: Record<string, keyof typeof local.functions | `route:${string}`> = {
-      'POST upload:': 'route:upload',
-      'POST process': 'route:process',
-      'POST upload-url': 'route:uploadUrl',
-      'GET task ': 'route:getTask',
-      'GET tasks': 'route:listTasks',
-      'POST cancel': 'route:cancelTask',
-      'POST retry': 'route:retryTask',
-      'Processes documents from the standard': 'worker',
-      'Processes documents from the large': 'largeWorker',
-      'Marks dead-lettered': 'deadLetters',
-      'Starts tasks when presigned': 'uploadEvents',
-      'Expires abandoned uploads': 'janitor',
-    };
+  it('runs every function of the CDK stack, paired by name, with the same environment, timeout and memory', () => {
     const functions = ofType('AWS::Lambda::Function').filter(([id]) => !id.startsWith('BucketNotificationsHandler'));
-    expect(functions).toHaveLength(Object.keys(byDescription).length);
+    const nameOf = (fn: { Properties: { Tags?: Array<{ Key: string; Value: string }> } }) =>
+      fn.Properties.Tags?.find((tag) => tag.Key === 'docproc:function')?.Value as FunctionName | undefined;
+    expect(functions.map(([, fn]) => nameOf(fn)).sort()).toEqual(Object.keys(local.functions).sort());
     for (const [, fn] of functions) {
-      const description = String(fn.Properties.Description);
-      const key = Object.entries(byDescription).find(([prefix]) => description.startsWith(prefix))?.[1];
-      expect(key, description).toBeDefined();
-      const localFn = key!.startsWith('route:')
-        ? local.functions.routes[key!.slice(6) as keyof typeof local.functions.routes]
-        : local.functions[key as 'worker'];
+      const name = nameOf(fn)!;
+      const localFn = local.functions[name];
       const cdkEnv: Record<string, unknown> = fn.Properties.Environment.Variables;
-      const ignored = new Set(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE']);
-      const cdkNames = Object.keys(cdkEnv)
-        .filter((name) => !ignored.has(name))
-        .sort();
-      const localNames = Object.keys(localFn.environment)
-        .filter((name) => !LOCAL_ONLY_VARIABLES.includes(name) && !ignored.has(name))
-        .sort();
-      expect(localNames, description).toEqual(cdkNames);
-      for (const name of cdkNames) {
-        if (typeof cdkEnv[name] === 'string')
-          expect(localFn.environment[name], `${description}: ${name}`).toBe(cdkEnv[name]);
+      const ignored = new Set(['NODE_OPTIONS', ...LOCAL_ONLY_VARIABLES, ...RUNTIME_VARIABLES]);
+      const relevant = (names: string[]) =>
+        names.filter((variable) => !ignored.has(variable) && !variable.startsWith('POWERTOOLS_')).sort();
+      expect(relevant(Object.keys(localFn.environment)), name).toEqual(relevant(Object.keys(cdkEnv)));
+      for (const variable of relevant(Object.keys(cdkEnv))) {
+        if (typeof cdkEnv[variable] === 'string')
+          expect(localFn.environment[variable], `${name}: ${variable}`).toBe(cdkEnv[variable]);
       }
-      expect(localFn.timeoutMs, description).toBe(fn.Properties.Timeout * 1000);
+      expect(localFn.timeoutMs, name).toBe(fn.Properties.Timeout * 1000);
+      expect(localFn.memoryMb, name).toBe(fn.Properties.MemorySize);
     }
   });
 });

@@ -80,7 +80,7 @@ describe('synthesized stack', () => {
   });
 
   it('grants each API function only what its route touches', () => {
-    const [getTask] = functionByDescription('GET task');
+    const [getTask] = functionByDescription('GET task status');
     expect(actionsOf(getTask)).toEqual([
       'dynamodb:GetItem',
       's3:GetObject',

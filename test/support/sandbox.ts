@@ -2,7 +2,7 @@ import { SandboxPool } from '../../lambdas/core/sandbox.js';
 import type { ProcessInSandbox } from '../../lambdas/worker/deps.js';
 
 /** The worker's real sandbox, with the limits of a small worker. */
-export const testSandbox = new SandboxPool({ heapMb: 512, memoryMb: 512, keepWarm: 1 });
+export const testSandbox = new SandboxPool({ memoryMb: 512, keepWarm: 1 });
 
 export const processInSandbox: ProcessInSandbox = (input, options, context) =>
   testSandbox.process(input, options, context);

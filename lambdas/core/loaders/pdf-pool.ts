@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
-import { isOutOfMemory, startThread, watchMemory } from '../threads.js';
+import { backstopHeapMb, isOutOfMemory, startThread, watchMemory } from '../threads.js';
 
 export interface PageRange {
   first: number;
@@ -50,9 +50,11 @@ class PdfThread {
   dead = false;
 
   constructor(readonly heapMb: number) {
-    // A bounded heap makes V8 collect between documents instead of growing.
-    // Array buffers (decoded streams) are outside the heap: they are watched.
-    this.worker = startThread('pdf-pages', { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16 });
+    // Heap and array buffers (decoded streams) are watched; V8's own limit is only a backstop.
+    this.worker = startThread('pdf-pages', {
+      maxOldGenerationSizeMb: backstopHeapMb(heapMb + EXTERNAL_MB),
+      maxYoungGenerationSizeMb: 16,
+    });
     this.worker.on('message', (reply: ThreadReply) => {
       const pending = this.pending;
       this.pending = undefined;

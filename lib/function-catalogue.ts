@@ -1,0 +1,231 @@
+import type { DeploymentConfig } from './config.js';
+import {
+  formatSourceLocations,
+  PREFIX,
+  sourceLocations,
+  type RouteHandler,
+  type SourceLocation,
+} from './definitions.js';
+import {
+  API_TIMEOUT_SECONDS,
+  apiEnvironment,
+  DLQ_TIMEOUT_SECONDS,
+  dlqEnvironment,
+  JANITOR_TIMEOUT_SECONDS,
+  janitorEnvironment,
+  UPLOAD_EVENTS_TIMEOUT_SECONDS,
+  workerEnvironment,
+  workerTimeoutSeconds,
+} from './function-environment.js';
+
+/**
+ * Every function of the service, as plain data: its code, its size, what it
+ * may touch and its environment. The CDK constructs create the functions and
+ * their IAM policies from it; the embedded stack runs the same entries with
+ * the same environment and enforces the same policies on their AWS calls. So
+ * a grant missing on AWS is missing locally too, and fails the same way.
+ * Adding a function means adding a record here and its handler.
+ */
+export type FunctionName = RouteHandler | 'worker' | 'largeWorker' | 'deadLetters' | 'uploadEvents' | 'janitor';
+
+export type TableAction = 'get' | 'query' | 'put' | 'update' | 'delete';
+export type QueueName = 'standard' | 'large';
+
+export interface FunctionAccess {
+  /** DynamoDB actions on the task table (query includes its indexes). TABLE_NAME when any. */
+  table?: readonly TableAction[];
+  /** Object actions on the service bucket, per key prefix. BUCKET_NAME when present. */
+  bucket?: { read?: readonly string[]; write?: readonly string[]; delete?: readonly string[] };
+  /** s3:ListBucket on the service bucket, so that a missing key reads as 404, not 403. */
+  listBucket?: boolean;
+  /** Reads `s3://` sources: SOURCE_LOCATIONS and read (and list) access there. */
+  sources?: boolean;
+  /** Queues it sends to: QUEUE_URL (standard), LARGE_QUEUE_URL (large). */
+  sendsTo?: readonly QueueName[];
+}
+
+export interface FunctionSpec {
+  /** Source file under `lambdas/`, exporting `handler`. */
+  entry: string;
+  description: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  access: FunctionAccess;
+  /** Settings from the configuration (resource names come from `access`). */
+  environment: Record<string, string | number | boolean>;
+}
+
+export type FunctionCatalogue = Record<FunctionName, FunctionSpec>;
+
+const TABLE_ACTIONS: Record<TableAction, readonly string[]> = {
+  get: ['dynamodb:GetItem'],
+  query: ['dynamodb:Query'],
+  put: ['dynamodb:PutItem'],
+  update: ['dynamodb:UpdateItem'],
+  delete: ['dynamodb:DeleteItem'],
+};
+
+const BUCKET_ACTIONS = { read: 's3:GetObject', write: 's3:PutObject', delete: 's3:DeleteObject' } as const;
+
+/** The variable each queue's URL is given in. */
+export const QUEUE_URL_VARIABLES: Record<QueueName, string> = { standard: 'QUEUE_URL', large: 'LARGE_QUEUE_URL' };
+
+export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue => {
+  const api = (entry: string, description: string, access: FunctionAccess, memoryMb = 512): FunctionSpec => ({
+    entry,
+    description,
+    memoryMb,
+    timeoutSeconds: API_TIMEOUT_SECONDS,
+    access,
+    environment: apiEnvironment(config),
+  });
+  const submits: readonly QueueName[] = ['standard', 'large'];
+  const worker = (queueClass: 'standard' | 'large'): FunctionSpec => ({
+    entry: 'worker/handler.ts',
+    description: `Processes documents from the ${queueClass} queue`,
+    memoryMb: queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb,
+    timeoutSeconds: workerTimeoutSeconds(config, queueClass),
+    access: {
+      table: ['get', 'update'],
+      bucket: { read: [PREFIX.uploads, PREFIX.direct], write: [PREFIX.results], delete: [PREFIX.results] },
+      listBucket: true,
+      sources: true,
+    },
+    environment: workerEnvironment(config, queueClass),
+  });
+  return {
+    upload: api(
+      'api/upload.ts',
+      'POST upload: multipart file',
+      {
+        table: ['get', 'put', 'delete'],
+        bucket: { write: [PREFIX.direct], delete: [PREFIX.direct] },
+        sendsTo: submits,
+      },
+      1024,
+    ),
+    process: api('api/process.ts', 'POST process: URL or s3:// URI', {
+      table: ['get', 'put', 'delete'],
+      sources: true,
+      sendsTo: submits,
+    }),
+    uploadUrl: api('api/upload-url.ts', 'POST upload-url: presigned PUT', {
+      table: ['get', 'put', 'delete'],
+      // The presigned PUT is made with this function's credentials.
+      bucket: { write: [PREFIX.uploads] },
+    }),
+    getTask: api('api/get-task.ts', 'GET task status and result', {
+      table: ['get'],
+      bucket: { read: [PREFIX.results] },
+    }),
+    listTasks: api('api/list-tasks.ts', 'GET tasks, newest first', { table: ['query'] }),
+    cancelTask: api('api/cancel-task.ts', 'POST cancel', { table: ['get', 'update'] }),
+    retryTask: api('api/retry-task.ts', 'POST retry', { table: ['get', 'update'], sendsTo: submits }),
+    worker: worker('standard'),
+    largeWorker: worker('large'),
+    deadLetters: {
+      entry: 'worker/dlq.ts',
+      description: 'Marks dead-lettered tasks FAILURE',
+      memoryMb: 256,
+      timeoutSeconds: DLQ_TIMEOUT_SECONDS,
+      access: { table: ['get', 'update'] },
+      environment: dlqEnvironment(config),
+    },
+    uploadEvents: {
+      entry: 'worker/upload-events.ts',
+      description: 'Starts tasks when presigned uploads land',
+      memoryMb: 256,
+      timeoutSeconds: UPLOAD_EVENTS_TIMEOUT_SECONDS,
+      access: { table: ['get', 'update'], sendsTo: submits },
+      environment: {},
+    },
+    janitor: {
+      entry: 'worker/janitor.ts',
+      description: 'Expires abandoned uploads, requeues lost tasks',
+      memoryMb: 256,
+      timeoutSeconds: JANITOR_TIMEOUT_SECONDS,
+      access: {
+        table: ['get', 'query', 'update'],
+        bucket: { read: [PREFIX.uploads] },
+        listBucket: true,
+        sendsTo: submits,
+      },
+      environment: janitorEnvironment(config),
+    },
+  };
+};
+
+/** Where a function's resources are: names for its environment, ARNs for its policy (CloudFormation tokens in the CDK). */
+export interface FunctionResources {
+  partition: string;
+  tableName: string;
+  tableArn: string;
+  bucketName: string;
+  bucketArn: string;
+  queues: Record<QueueName, { url: string; arn: string }>;
+  /** `sourcePrefixes` and `allowedSourceBuckets` of the configuration. */
+  sources: Pick<DeploymentConfig, 'sourcePrefixes' | 'allowedSourceBuckets'>;
+}
+
+/** One IAM Allow statement. */
+export interface PolicyStatementSpec {
+  actions: string[];
+  resources: string[];
+}
+
+const locationsOf = (resources: FunctionResources): SourceLocation[] =>
+  sourceLocations(resources.bucketName, resources.sources);
+
+const bucketArnOf = (resources: FunctionResources, bucket: string) =>
+  bucket === resources.bucketName ? resources.bucketArn : `arn:${resources.partition}:s3:::${bucket}`;
+
+/** The environment variables `access` gives a function: the names of what it may touch. */
+export const accessEnvironment = (access: FunctionAccess, resources: FunctionResources): Record<string, string> => ({
+  ...(access.table?.length ? { TABLE_NAME: resources.tableName } : {}),
+  ...(access.bucket || access.listBucket ? { BUCKET_NAME: resources.bucketName } : {}),
+  ...(access.sources ? { SOURCE_LOCATIONS: formatSourceLocations(locationsOf(resources)) } : {}),
+  ...Object.fromEntries(
+    (access.sendsTo ?? []).map((queue) => [QUEUE_URL_VARIABLES[queue], resources.queues[queue].url]),
+  ),
+});
+
+/** The function's IAM policy, beyond logs and tracing: exactly what `access` names. */
+export const accessStatements = (access: FunctionAccess, resources: FunctionResources): PolicyStatementSpec[] => {
+  const statements: PolicyStatementSpec[] = [];
+  if (access.table?.length) {
+    const resourcesOfTable = [resources.tableArn];
+    if (access.table.includes('query')) resourcesOfTable.push(`${resources.tableArn}/index/*`);
+    statements.push({
+      actions: [...new Set(access.table.flatMap((action) => TABLE_ACTIONS[action]))],
+      resources: resourcesOfTable,
+    });
+  }
+  for (const kind of ['read', 'write', 'delete'] as const) {
+    const prefixes = access.bucket?.[kind] ?? [];
+    if (prefixes.length) {
+      statements.push({
+        actions: [BUCKET_ACTIONS[kind]],
+        resources: prefixes.map((prefix) => `${resources.bucketArn}/${prefix}*`),
+      });
+    }
+  }
+  const listed = new Set<string>(access.listBucket ? [resources.bucketArn] : []);
+  if (access.sources) {
+    const locations = locationsOf(resources);
+    if (locations.length) {
+      statements.push({
+        actions: ['s3:GetObject'],
+        resources: locations.map(({ bucket, prefix }) => `${bucketArnOf(resources, bucket)}/${prefix}*`),
+      });
+      for (const { bucket } of locations) listed.add(bucketArnOf(resources, bucket));
+    }
+  }
+  if (listed.size) statements.push({ actions: ['s3:ListBucket'], resources: [...listed] });
+  if (access.sendsTo?.length) {
+    statements.push({
+      actions: ['sqs:SendMessage'],
+      resources: access.sendsTo.map((queue) => resources.queues[queue].arn),
+    });
+  }
+  return statements;
+};

@@ -1,0 +1,61 @@
+/**
+ * The worker with faults injected (integration tests only, never deployed):
+ * the real handler factory over the real dependencies, with some S3 reads
+ * failing and some documents crashing the run. Each fault injected is
+ * reported to the local runtime as a notice.
+ */
+import { parentPort } from 'node:worker_threads';
+import { once } from '../lambdas/adapters/index.js';
+import { buildWorkerDeps, type WorkerDeps } from '../lambdas/worker/deps.js';
+import { makeWorkerHandler } from '../lambdas/worker/handler.js';
+import type { FaultSpec } from './functions.js';
+
+const report = (fault: string) => parentPort?.postMessage({ type: 'notice', notice: { fault } });
+
+/**
+ * Shared by every instance (a SharedArrayBuffer): whether each crash-once
+ * name has crashed, and, in the last cell, how many reads have failed. A
+ * redelivery that lands on another instance then sees the fault as spent.
+ */
+const withFaults = (deps: WorkerDeps, spec: FaultSpec, counters: Int32Array): WorkerDeps => {
+  const readCounter = counters.length - 1;
+  return {
+    ...deps,
+    blobs: Object.assign(
+      Object.create(Object.getPrototypeOf(deps.blobs) as object) as WorkerDeps['blobs'],
+      deps.blobs,
+      {
+        get: async (bucket: string, key: string, maxBytes: number) => {
+          if (Atomics.add(counters, readCounter, 1) < (spec.failFirstReads ?? 0)) {
+            report(`fail-read ${key}`);
+            throw Object.assign(new Error('injected: connection reset'), { name: 'NetworkingError' });
+          }
+          return deps.blobs.get(bucket, key, maxBytes);
+        },
+      },
+    ),
+    processDocument: async (input, options, context) => {
+      if (spec.crashFilenames?.includes(input.filename)) {
+        report(`crash ${input.filename}`);
+        throw new Error('injected: worker crashed');
+      }
+      const once = spec.crashOnceFilenames?.indexOf(input.filename) ?? -1;
+      if (once >= 0 && Atomics.compareExchange(counters, once, 0, 1) === 0) {
+        report(`crash-once ${input.filename}`);
+        throw new Error('injected: worker crashed');
+      }
+      return deps.processDocument(input, options, context);
+    },
+  };
+};
+
+export let handler: ReturnType<typeof makeWorkerHandler> | undefined;
+
+/** Called by the local bootstrap with the function's options before the first invocation. */
+export const prepare = (options: { faults?: FaultSpec; counters?: SharedArrayBuffer } | undefined) => {
+  const spec = options?.faults ?? {};
+  const counters = new Int32Array(
+    options?.counters ?? new SharedArrayBuffer(4 * ((spec.crashOnceFilenames?.length ?? 0) + 1)),
+  );
+  handler = makeWorkerHandler(once(() => withFaults(buildWorkerDeps(process.env), spec, counters)));
+};

@@ -1,0 +1,32 @@
+/**
+ * The bootstrap of one local execution environment (see lambda-runtime.ts):
+ * it imports the function's module, as Lambda's runtime does at a cold
+ * start, then answers invocations one at a time with the handler's result or
+ * the error it threw. `process.env` here is the function's own environment.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { interceptLocalhostDns } from 'fauxqs';
+import { lambdaContext, type InstanceData, type InstanceReply, type InstanceRequest } from './lambda-runtime.js';
+
+type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
+
+const port = parentPort;
+const data = workerData as InstanceData;
+// fauxqs names its queues `sqs.<region>.localhost`; the SDK sends SQS calls to the queue URL's host.
+interceptLocalhostDns();
+const module = (await import(data.entry)) as { handler?: Handler; prepare?: (options: unknown) => void };
+module.prepare?.(data.options);
+const handler = module.handler;
+if (!handler) throw new Error(`${data.entry} exports no handler`);
+
+port?.on('message', (request: InstanceRequest) => {
+  const reply = (message: InstanceReply) => port.postMessage(message);
+  handler(request.event, lambdaContext(data, request.requestId, request.deadline)).then(
+    (result) => reply({ type: 'result', id: request.id, result }),
+    (error: unknown) => {
+      const { name, message } = error instanceof Error ? error : new Error(String(error));
+      reply({ type: 'error', id: request.id, errorType: name, message });
+    },
+  );
+});
+port?.postMessage({ type: 'ready' } satisfies InstanceReply);

@@ -44,7 +44,7 @@ export interface LocalStackOptions {
    */
   timing?: LocalTiming;
   faults?: FaultSpec;
-  /** How long `stop()` lets invocations under way finish before it stops them. Default 8 s. */
+  /** How long `stop()` lets invocations under way finish before it stops them. Default 5 s. */
   stopGraceMs?: number;
   log?: (line: string) => void;
 }
@@ -228,7 +228,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(janitor);
-        const grace = options.stopGraceMs ?? 8_000;
+        const grace = options.stopGraceMs ?? 5_000;
         // Stop receiving; work under way gets the grace period, then its environment is stopped
         // (its messages come back after their visibility timeout, or at the next start with a data dir).
         await Promise.all([

@@ -47,4 +47,5 @@ export const serveSandbox = (): void => {
       })
       .catch((error: unknown) => reply({ type: 'failed', failure: describeFailure(error) }));
   });
+  reply({ type: 'ready' });
 };

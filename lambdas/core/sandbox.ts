@@ -17,6 +17,7 @@ export interface SandboxJob {
 
 /** What a sandbox thread answers: progress, then the serialized result or a typed failure. */
 export type SandboxReply =
+  | { type: 'ready' }
   | { type: 'progress'; update: ProgressUpdate }
   | { type: 'done'; headline: ResultHeadline; json: Uint8Array }
   | { type: 'failed'; failure: { code: ErrorCode; message: string; detail?: string | undefined } };
@@ -65,6 +66,7 @@ const stoppedUnexpectedly = () =>
 export class SandboxPool {
   private idle: Worker[] = [];
   private closed = false;
+  private readonly ready = new WeakMap<Worker, Promise<void>>();
   readonly stats = { started: 0, stopped: 0, jobs: 0 };
 
   constructor(private readonly settings: SandboxSettings) {}
@@ -83,13 +85,30 @@ export class SandboxPool {
     // An idle sandbox never keeps the process alive; a busy one does.
     worker.unref();
     worker.on('error', () => {}); // reported through the job that was running, if any
+    this.ready.set(
+      worker,
+      new Promise<void>((resolve) => {
+        const onReady = (reply: SandboxReply) => {
+          if (reply.type !== 'ready') return;
+          worker.off('message', onReady);
+          resolve();
+        };
+        worker.on('message', onReady);
+        worker.once('exit', () => resolve());
+      }),
+    );
     this.stats.started++;
     return worker;
   }
 
-  /** Starts threads ahead of the first document (during a function's init). */
-  prewarm(count = 1): void {
+  /**
+   * Starts threads ahead of the first document (during a function's init,
+   * which Lambda does not bill against the invocation) and resolves once they
+   * have loaded the processing code.
+   */
+  async prewarm(count = 1): Promise<void> {
     while (!this.closed && this.idle.length < count) this.idle.push(this.spawn());
+    await Promise.all(this.idle.map((worker) => this.ready.get(worker) ?? Promise.resolve()));
   }
 
   private release(worker: Worker): void {
@@ -102,7 +121,7 @@ export class SandboxPool {
     this.stats.stopped++;
     void worker.terminate();
     // Keep one warm thread ready for the next document.
-    if (!this.closed && this.idle.length === 0) setImmediate(() => this.prewarm(1));
+    if (!this.closed && this.idle.length === 0) setImmediate(() => void this.prewarm(1));
   }
 
   /** `processDocument` in a sandbox thread: the result as JSON bytes, or a typed failure. */
@@ -128,6 +147,7 @@ export class SandboxPool {
       const fail = (error: Error) => finish(false, () => reject(error));
 
       const onMessage = (reply: SandboxReply) => {
+        if (reply.type === 'ready') return;
         if (reply.type === 'progress') onProgress?.(reply.update);
         else if (reply.type === 'done') finish(true, () => resolve({ headline: reply.headline, json: reply.json }));
         else {

@@ -1,4 +1,4 @@
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { isMainThread, Worker, workerData, type ResourceLimits } from 'node:worker_threads';
 
 /**
  * Worker threads of the processing core: sandboxes that parse untrusted
@@ -39,6 +39,9 @@ export const startThread = (role: ThreadRole, resourceLimits: ResourceLimits, op
   });
 
 export const roleOf = (data: unknown): ThreadRole | undefined => (data as Partial<ThreadData> | null)?.['docproc:role'];
+
+/** Whether this thread is one of the processing core's own (a sandbox or a PDF thread re-entering the bundle). */
+export const isProcessingThread = (): boolean => !isMainThread && roleOf(workerData) !== undefined;
 
 export const optionsOf = <T>(data: unknown): T | undefined => (data as Partial<ThreadData> | null)?.options as T;
 

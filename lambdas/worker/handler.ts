@@ -1,7 +1,7 @@
 // First import: sandbox and PDF threads re-enter this bundle and must be routed to their loops.
 import '../core/thread-main.js';
-import { isMainThread } from 'node:worker_threads';
 import { taskMessageSchema } from '../core/task.js';
+import { isProcessingThread } from '../core/threads.js';
 import { parseJson, sqsHandler } from './handler-support.js';
 import { logger } from '../observability.js';
 import { workerDeps, type WorkerDeps } from './deps.js';
@@ -51,8 +51,9 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
 
 export const handler = makeWorkerHandler(workerDeps);
 
-// On Lambda, the sandbox thread (and the large worker's PDF threads) start during init, not with the first document.
-if (isMainThread && process.env.AWS_LAMBDA_FUNCTION_NAME) workerDeps().sandbox?.prewarm(1);
+// On Lambda, the sandbox thread (and the large worker's PDF threads) start during init, not with the first
+// document; threads of the processing core re-entering this bundle do not.
+if (process.env.AWS_LAMBDA_FUNCTION_NAME && !isProcessingThread()) await workerDeps().sandbox?.prewarm(1);
 
 /** The processing core, exported from the bundle so the artifact test can run the deployed code itself. */
 export { processDocument } from '../core/process-document.js';

@@ -1,6 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTENT_TYPES_PART, commentStorm, deepHtml, docxBomb, pdfBomb, zipOf } from '../support/hostile.js';
+import { CONTENT_TYPES_PART, commentStorm, deepHtml, docxBomb, pdfBomb, zipOf } from '../../fuzz/hostile.js';
 import { readCorpus } from '../support/corpus.js';
 import { isRemote, startTarget, type Target } from '../support/target.js';
 

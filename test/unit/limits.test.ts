@@ -3,7 +3,7 @@ import { cleanFilename, MAX_FILENAME_LENGTH } from '../../lambdas/core/filenames
 import type { AppError } from '../../lambdas/core/errors.js';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
-import { pageSaying, pdfBomb, pdfWithContents } from '../support/hostile.js';
+import { pageSaying, pdfBomb, pdfWithContents } from '../../fuzz/hostile.js';
 
 const codeOf = async (promise: Promise<unknown>) => {
   try {

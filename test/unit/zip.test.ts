@@ -4,7 +4,7 @@ import { ZipArchive } from '../../lambdas/core/loaders/zip.js';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
 import { readCorpus } from '../support/corpus.js';
-import { CONTENT_TYPES_PART as CONTENT_TYPES, documentXml as DOCUMENT_XML, zipOf } from '../support/hostile.js';
+import { CONTENT_TYPES_PART as CONTENT_TYPES, documentXml as DOCUMENT_XML, zipOf } from '../../fuzz/hostile.js';
 
 const MB = 1024 * 1024;
 

@@ -86,6 +86,7 @@ class PdfThread {
       this.stopWatch = watchMemory(this.worker, (this.heapMb + EXTERNAL_MB) * 1024 * 1024 + bytes.byteLength, () => {
         const pending = this.pending;
         this.pending = undefined;
+        poolStats.died++;
         pending?.reject(pageTooLarge());
         void this.kill();
       });
@@ -120,7 +121,7 @@ class PdfThread {
 
 let threads: PdfThread[] = [];
 
-/** Counters for logs and tests. */
+/** Counters for logs and tests: threads started, and threads that died or were stopped by a limit. */
 export const poolStats = { started: 0, died: 0 };
 let busy = false;
 let nextDoc = 0;

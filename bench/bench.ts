@@ -1,10 +1,12 @@
 /**
- * `npm run bench`: loader, splitter (and, as they land, pipeline and bundle)
- * figures. Prints tables and writes bench/results/latest.json.
+ * `npm run bench [section...]`: loaders (sandboxed and not), splitter,
+ * bundles, the embedded pipeline (sandboxed and not), hostile documents.
+ * Prints tables and writes bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { benchBombs } from './bombs.js';
 import { benchBundles } from './bundles.js';
 import { benchLoaders } from './loaders.js';
 import { benchPipeline } from './pipeline.js';
@@ -16,6 +18,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   splitter: benchSplitter,
   bundles: benchBundles,
   pipeline: benchPipeline,
+  bombs: benchBombs,
 };
 
 const only = process.argv.slice(2);

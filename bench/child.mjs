@@ -28,21 +28,31 @@ const raw = {
   text: async () => async () => new TextDecoder().decode(bytes).length,
 };
 
-const service = async () => {
+const OPTIONS = { split: false, chunk_size: 1000, chunk_overlap: 200 };
+
+/** The worker as deployed: every document in its sandbox thread, prewarmed (with its PDF threads) as the large worker's init does. */
+const sandboxed = async () => {
+  const { SandboxPool } = await import(bundle);
+  const pool = new SandboxPool({ memoryMb: Number(process.env.SANDBOX_MEMORY_MB ?? 2457), prewarmPdfThreads: true });
+  await pool.prewarm(1);
+  return async () => {
+    const { headline } = await pool.process({ bytes, filename: basename(file) }, OPTIONS);
+    return headline.stats.pages ?? headline.stats.characters;
+  };
+};
+
+/** The baseline without the sandbox: processDocument on the calling thread, its PDF threads prewarmed the same way. */
+const direct = async () => {
   const { processDocument, prewarmThreads, defaultThreadCount } = await import(bundle);
-  // As the large worker does during its init (PDF_PREWARM_THREADS); timing starts after.
-  if (process.env.PREWARM !== 'false') prewarmThreads(defaultThreadCount(), 128);
+  prewarmThreads(defaultThreadCount(), 256);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   return async () => {
-    const result = await processDocument(
-      { bytes, filename: basename(file) },
-      { split: false, chunk_size: 1000, chunk_overlap: 200 },
-    );
+    const result = await processDocument({ bytes, filename: basename(file) }, OPTIONS);
     return result.stats.pages ?? result.stats.characters;
   };
 };
 
-const run = mode === 'service' ? await service() : await raw[mode]();
+const run = mode === 'sandboxed' ? await sandboxed() : mode === 'direct' ? await direct() : await raw[mode]();
 const times = [];
 let units = 0;
 for (let index = 0; index < runs; index++) {

@@ -68,12 +68,15 @@ export const benchLoaders = async () => {
   for (const { file, raw, unit } of FILES) {
     const path = resolve(CORPUS, file);
     const megabytes = statSync(path).size / 1024 / 1024;
-    const service = measure('service', path, bundle);
+    const service = measure('sandboxed', path, bundle);
+    const unsandboxed = measure('direct', path, bundle);
     const library = measure(raw, path);
     const amount = (result: ChildResult) => (unit === 'pages' ? result.units : megabytes);
     const rate = (seconds: number, result: ChildResult) => round(amount(result) / seconds, 1);
     const cold = (service.times[0] ?? NaN) / 1000;
     const warm = median(service.times.slice(1)) / 1000;
+    const directCold = (unsandboxed.times[0] ?? NaN) / 1000;
+    const directWarm = median(unsandboxed.times.slice(1)) / 1000;
     const rawSeconds = median(library.times) / 1000;
     const row: Record<string, string | number> = {
       file,
@@ -83,6 +86,9 @@ export const benchLoaders = async () => {
       'service cold rate': rate(cold, service),
       'service warm rate': rate(warm, service),
       'service peak RSS MB': round(service.maxRssMb, 0),
+      'no sandbox cold s': round(directCold),
+      'no sandbox warm s': round(directWarm),
+      'sandbox cost warm %': round((warm / directWarm - 1) * 100, 0),
       'raw library s': round(rawSeconds),
       'raw rate': rate(rawSeconds, library),
       'raw peak RSS MB': round(library.maxRssMb, 0),
@@ -96,18 +102,20 @@ export const benchLoaders = async () => {
           cold: round(reference / cold),
           warm: round(reference / warm),
           rawLibrary: round(reference / rawSeconds),
+          sandboxCostWarmPercent: round((warm / directWarm - 1) * 100, 1),
+          sandboxCostColdPercent: round((cold / directCold - 1) * 100, 1),
         };
       }
     }
     rows.push(row);
   }
   printTable(
-    `Loaders: processDocument (worker bundle, ${RUNS} runs in one process: 1 cold + median of the rest) vs raw library`,
+    `Loaders: the worker bundle's sandbox (${RUNS} runs in one process: 1 first-after-init + median of the rest), the same without the sandbox, the raw library`,
     rows,
   );
   if (pdfRatio) {
     console.log(
-      `PDF pages/s as a fraction of pdftotext: service warm ${pdfRatio.warm}×, cold ${pdfRatio.cold}×, raw pdf-parse ${pdfRatio.rawLibrary}×`,
+      `PDF pages/s as a fraction of pdftotext: service warm ${pdfRatio.warm}×, cold ${pdfRatio.cold}×, raw pdf-parse ${pdfRatio.rawLibrary}×; the sandbox costs ${pdfRatio.sandboxCostWarmPercent} % warm, ${pdfRatio.sandboxCostColdPercent} % cold`,
     );
   }
   return { runs: RUNS, rows, pdfVsPdftotext: pdfRatio };

@@ -38,8 +38,14 @@ export const mixedDocuments = (count: number): LoadDocument[] => {
   return Array.from({ length: count }, (_, index) => kinds[index % kinds.length]!(index));
 };
 
-const run = async (title: string, documents: LoadDocument[], concurrency: number, pollMs: number) => {
-  const stack = await startLocalStack({ port: 0 });
+const run = async (
+  title: string,
+  documents: LoadDocument[],
+  concurrency: number,
+  pollMs: number,
+  options: { unsandboxed?: boolean } = {},
+) => {
+  const stack = await startLocalStack({ port: 0, ...options });
   try {
     const report = await runLoad(stack, documents, { concurrency, pollMs });
     printTable(title, [
@@ -72,6 +78,21 @@ export const benchPipeline = async () => ({
     'Embedded pipeline: 300 small text uploads (split), 25 clients polling every 100 ms',
     Array.from({ length: 300 }, (_, index) => smallText(index)),
     25,
+    100,
+  ),
+  // The same without the sandbox, in the same run: what sandboxing costs a small document.
+  clients25Unsandboxed: await run(
+    'The same without the sandbox (baseline)',
+    Array.from({ length: 300 }, (_, index) => smallText(index)),
+    25,
+    100,
+    { unsandboxed: true },
+  ),
+  // One client alone: the latency a single caller sees.
+  oneClient: await run(
+    'Embedded pipeline: 100 small text uploads (split), one client polling every 100 ms',
+    Array.from({ length: 100 }, (_, index) => smallText(index)),
+    1,
     100,
   ),
   // Issue 4: 500 small documents at concurrency 50.

@@ -59,6 +59,8 @@ export interface LocalFunctionOptions {
   allowPrivateUrls: boolean;
   timing?: LocalTiming | undefined;
   faults?: FaultSpec | undefined;
+  /** The benchmark's baseline: workers without their sandbox. */
+  unsandboxed?: boolean | undefined;
   metricsNamespace: string;
 }
 
@@ -140,7 +142,14 @@ export const localFunctions = (
       const fn: LocalServiceFunction = {
         name,
         // With faults to inject, the worker runs through a wrapper of the same handler factory.
-        entry: bundleOf(options.bundles, faulty ? FAULTY_WORKER_ENTRY : `lambdas/${spec.entry}`),
+        entry: bundleOf(
+          options.bundles,
+          faulty
+            ? FAULTY_WORKER_ENTRY
+            : isWorker && options.unsandboxed
+              ? UNSANDBOXED_WORKER_ENTRY
+              : `lambdas/${spec.entry}`,
+        ),
         bootstrap: bundleOf(options.bundles, BOOTSTRAP_ENTRY),
         timeoutMs,
         memoryMb: spec.memoryMb,
@@ -157,12 +166,14 @@ export const localFunctions = (
 /** Entries the local runtime bundles besides the catalogue's. */
 export const BOOTSTRAP_ENTRY = 'local/lambda-thread.ts';
 export const FAULTY_WORKER_ENTRY = 'local/faulty-worker.ts';
+export const UNSANDBOXED_WORKER_ENTRY = 'local/unsandboxed-worker.ts';
 
 /** Every module the local stack runs in its function threads, as paths from the project root. */
 export const localEntries = (config: DeploymentConfig): string[] => [
   ...new Set(Object.values(functionCatalogue(config)).map((spec) => `lambdas/${spec.entry}`)),
   BOOTSTRAP_ENTRY,
   FAULTY_WORKER_ENTRY,
+  UNSANDBOXED_WORKER_ENTRY,
 ];
 
 const bundleOf = (bundles: ReadonlyMap<string, URL>, entry: string): URL => {

@@ -44,6 +44,8 @@ export interface LocalStackOptions {
    */
   timing?: LocalTiming;
   faults?: FaultSpec;
+  /** The benchmark's baseline only: workers process documents without their sandbox. */
+  unsandboxed?: boolean;
   /** How long `stop()` lets invocations under way finish before it stops them. Default 5 s. */
   stopGraceMs?: number;
   log?: (line: string) => void;
@@ -135,6 +137,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     allowPrivateUrls: options.allowPrivateUrls ?? false,
     timing,
     faults: options.faults,
+    unsandboxed: options.unsandboxed,
     metricsNamespace: config.metricsNamespace,
   });
   const faults: string[] = [];

@@ -1,0 +1,20 @@
+/**
+ * The worker without its sandbox (the benchmark's baseline only, never
+ * deployed): the same handler and dependencies, with documents processed on
+ * the function's own thread, so `npm run bench` can show what the sandbox
+ * costs in the same run.
+ */
+import { once } from '../lambdas/adapters/index.js';
+import { serializeResult } from '../lambdas/core/document.js';
+import { DEFAULT_LIMITS } from '../lambdas/core/limits.js';
+import { processDocument } from '../lambdas/core/process-document.js';
+import { buildWorkerDeps } from '../lambdas/worker/deps.js';
+import { makeWorkerHandler } from '../lambdas/worker/handler.js';
+
+export const handler = makeWorkerHandler(
+  once(() => ({
+    ...buildWorkerDeps(process.env),
+    processDocument: async (input, options, context) =>
+      serializeResult(await processDocument(input, options, context), DEFAULT_LIMITS.maxResultBytes),
+  })),
+);

@@ -34,6 +34,7 @@ const stack = await startLocalStack({
   dataDir: values['data-dir'],
   apiKeys,
   allowPrivateUrls: values['allow-private-urls'],
+  prewarm: true,
   log: (line) => console.log(`[local] ${line}`),
 });
 const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -22,6 +22,8 @@ export interface LocalFunction {
   options?: Record<string, unknown> | undefined;
   /** The bootstrap module (lambda-thread), bundled; by default its source, run through tsx. */
   bootstrap?: URL | undefined;
+  /** A directory for V8's compile cache, shared by the environments. */
+  compileCache?: string | undefined;
 }
 
 export class InvocationTimeout extends Error {
@@ -86,6 +88,8 @@ export interface InstanceData {
   name: string;
   entry: string;
   memoryMb: number;
+  /** Where V8's compile cache for the bundles lives (node_modules/.cache). */
+  compileCache?: string | undefined;
   options?: Record<string, unknown> | undefined;
 }
 
@@ -121,12 +125,22 @@ class Instance {
   ) {
     const bootstrap = fn.bootstrap ?? SOURCE_BOOTSTRAP;
     const fromSource = bootstrap.pathname.endsWith('.ts');
-    const data: InstanceData = { name: fn.name, entry: fn.entry.href, memoryMb: fn.memoryMb, options: fn.options };
+    const data: InstanceData = {
+      name: fn.name,
+      entry: fn.entry.href,
+      memoryMb: fn.memoryMb,
+      options: fn.options,
+      compileCache: fn.compileCache,
+    };
     this.worker = new Worker(bootstrap, {
       workerData: data,
       env: fn.environment,
       resourceLimits: { maxOldGenerationSizeMb: backstopHeapMb(fn.memoryMb) },
-      execArgv: fromSource ? ['--import', 'tsx'] : ['--enable-source-maps'],
+      execArgv: fromSource
+        ? ['--import', 'tsx']
+        : process.env.LOCAL_CPU_PROF
+          ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']
+          : [],
     });
     let initialised: () => void = () => {};
     let initFailed: (error: Error) => void = () => {};
@@ -277,6 +291,18 @@ export class FunctionRuntime {
       this.running--;
       this.release(instance, healthy);
     }
+  }
+
+  /** Starts up to `count` environments ahead of traffic and waits for their cold starts. */
+  async prewarm(count = 1): Promise<void> {
+    const started: Instance[] = [];
+    while (!this.stopped && this.all.size < Math.min(count, this.fn.maxInstances)) {
+      const instance = new Instance(this.fn, this.onNotice);
+      this.all.add(instance);
+      this.idle.push(instance);
+      started.push(instance);
+    }
+    await Promise.all(started.map((instance) => instance.ready.catch(() => undefined)));
   }
 
   /** Stops taking invocations; lets those under way finish for `graceMs`, then stops every instance. */

@@ -4,6 +4,7 @@
  * start, then answers invocations one at a time with the handler's result or
  * the error it threw. `process.env` here is the function's own environment.
  */
+import { enableCompileCache } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { interceptLocalhostDns } from 'fauxqs';
 import { lambdaContext, type InstanceData, type InstanceReply, type InstanceRequest } from './lambda-runtime.js';
@@ -12,6 +13,8 @@ type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Pr
 
 const port = parentPort;
 const data = workerData as InstanceData;
+// Every environment of a function loads the same bundle: V8's compiled code is kept on disk and reused.
+if (data.compileCache) enableCompileCache(data.compileCache);
 // fauxqs names its queues `sqs.<region>.localhost`; the SDK sends SQS calls to the queue URL's host.
 interceptLocalhostDns();
 const module = (await import(data.entry)) as { handler?: Handler; prepare?: (options: unknown) => void };

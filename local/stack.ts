@@ -46,6 +46,11 @@ export interface LocalStackOptions {
   faults?: FaultSpec;
   /** The benchmark's baseline only: workers process documents without their sandbox. */
   unsandboxed?: boolean;
+  /**
+   * Start one execution environment of every function at once, in the background (`warm()` waits for them),
+   * instead of at each function's first invocation. `npm start` and the bench do; tests need not.
+   */
+  prewarm?: boolean;
   /** How long `stop()` lets invocations under way finish before it stops them. Default 5 s. */
   stopGraceMs?: number;
   log?: (line: string) => void;
@@ -66,6 +71,11 @@ export interface LocalStack {
   busy(): Record<string, number>;
   /** Faults injected so far (tests). */
   faults: string[];
+  /**
+   * Resolves once one environment of every function has started (see `prewarm`), or, with `all`, as many
+   * as each may run at once (the bench measures the pipeline warm).
+   */
+  warm(all?: boolean): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -216,6 +226,14 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     extra: monitorRoutes(sqs, queues),
   });
 
+  let warming: Promise<void> | undefined;
+  const warm = async (all = false) => {
+    warming ??= Promise.all(Object.values(runtimes).map((runtime) => runtime.prewarm(1))).then(() => {});
+    await warming;
+    if (all) await Promise.all(Object.values(runtimes).map((runtime) => runtime.prewarm(runtime.fn.maxInstances)));
+  };
+  if (options.prewarm) void warm();
+
   let stopping: Promise<void> | undefined;
   return {
     url: gateway.url,
@@ -228,6 +246,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     functions,
     busy: () => Object.fromEntries(Object.entries(sources).map(([name, eventSource]) => [name, eventSource.busy])),
     faults,
+    warm,
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(janitor);

@@ -136,11 +136,7 @@ class Instance {
       workerData: data,
       env: fn.environment,
       resourceLimits: { maxOldGenerationSizeMb: backstopHeapMb(fn.memoryMb) },
-      execArgv: fromSource
-        ? ['--import', 'tsx']
-        : process.env.LOCAL_CPU_PROF
-          ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']
-          : [],
+      execArgv: fromSource ? ['--import', 'tsx'] : [],
     });
     let initialised: () => void = () => {};
     let initFailed: (error: Error) => void = () => {};

@@ -127,7 +127,15 @@ export const taskDetail = async (deps: Pick<TaskServiceDeps, 'blobs' | 'clock'>,
   if (task.status !== 'SUCCESS' || !task.result) return summary;
   const pointer = task.result;
   if (pointer.json_bytes <= policy.inlineLimitBytes) {
-    const stored = await deps.blobs.get(pointer.bucket, pointer.key, policy.inlineLimitBytes);
+    const stored = await deps.blobs
+      .get(pointer.bucket, pointer.key, policy.inlineLimitBytes)
+      .catch((error: unknown) => {
+        // The task's own result is missing: our fault, a 500 that names nothing, never the client's 4xx.
+        throw new AppError('INTERNAL_ERROR', 'The result of this task cannot be read.', {
+          cause: error,
+          expose: false,
+        });
+      });
     const text = Buffer.from(stored.bytes).toString('utf8');
     // The response travels as a string inside Lambda's JSON envelope, where every quote and backslash
     // is escaped again: a quote-heavy result near the limit would pass 6 MB there. Measure it escaped.

@@ -117,6 +117,20 @@ describe('GET /documents/async/tasks/{task_id}', () => {
     expect(Buffer.byteLength(JSON.stringify(response))).toBeLessThan(4096);
   });
 
+  it("answers 500 naming nothing when a finished task's result cannot be read (never the client's 4xx)", async () => {
+    aws.ddbMock.on(GetCommand).resolves({
+      Item: aTask({
+        status: 'SUCCESS',
+        result: { bucket: 'docs-bucket', key: `results/${TASK_ID}/r.json`, json_bytes: 100, headline },
+      }),
+    });
+    aws.s3Mock.on(GetObjectCommand).rejects(Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey' }));
+    const response = await getTask(byId(), lambdaContext());
+    expect(response.statusCode).toBe(500);
+    expect(response.body).not.toContain('results/');
+    expect(bodyOf(response).error.code).toBe('INTERNAL_ERROR');
+  });
+
   it('links a result above the inline limit instead of reading it', async () => {
     aws.ddbMock.on(GetCommand).resolves({
       Item: aTask({

@@ -111,6 +111,15 @@ describe('local Lambda runtime', () => {
     expect(fn.instances).toBe(2);
   });
 
+  // Module state (the logger's keys above all) belongs to one invocation at a time, as on Lambda.
+  it('never runs two invocations at once in one environment', async () => {
+    const fn = runtime({ maxInstances: 3 });
+    const results = await Promise.all(
+      Array.from({ length: 9 }, () => fn.invoke<{ instance: string }>({ action: 'exclusive', ms: 100 })),
+    );
+    expect(new Set(results.map((result) => result.instance)).size).toBeLessThanOrEqual(3);
+  });
+
   it('stops work under way after the grace period', async () => {
     const fn = runtime();
     const stuck = fn.invoke({ action: 'sleep', ms: 60_000 }).catch((error: unknown) => error);

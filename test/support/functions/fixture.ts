@@ -9,8 +9,11 @@ import { randomUUID } from 'node:crypto';
 const instance = randomUUID();
 const held: object[] = [];
 
+/** Set while an invocation runs: a second one in the same environment at the same time would see it. */
+let busy = false;
+
 interface FixtureEvent {
-  action?: 'echo' | 'sleep' | 'throw' | 'uncaught' | 'big-response' | 'exhaust-heap';
+  action?: 'echo' | 'sleep' | 'exclusive' | 'throw' | 'uncaught' | 'big-response' | 'exhaust-heap';
   ms?: number;
 }
 
@@ -20,6 +23,13 @@ export const handler = async (event: FixtureEvent, context: { getRemainingTimeIn
     case 'sleep':
       await new Promise((resolve) => setTimeout(resolve, event.ms ?? 60_000));
       return { slept: true, instance };
+    case 'exclusive': {
+      if (busy) throw new Error('two invocations at once in one environment');
+      busy = true;
+      await new Promise((resolve) => setTimeout(resolve, event.ms ?? 100));
+      busy = false;
+      return { instance };
+    }
     case 'throw':
       throw new TypeError('thrown by the handler');
     case 'uncaught':

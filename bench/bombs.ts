@@ -48,7 +48,9 @@ try {
 } catch (error) { outcome = error.code ?? String(error); }
 const ms = performance.now() - started;
 await pool.close();
-process.stdout.write(JSON.stringify({ outcome, ms, maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+// VmHWM, not getrusage's maxRSS: Linux keeps ru_maxrss across exec (the bench's own peak would show).
+const peak = Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
+process.stdout.write(JSON.stringify({ outcome, ms, maxRssMb: peak }));
 `;
 
 export const benchBombs = async () => {

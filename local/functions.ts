@@ -4,11 +4,13 @@ import {
   accessEnvironment,
   accessStatements,
   functionCatalogue,
+  type FunctionCatalogue,
   type FunctionName,
   type FunctionResources,
   type PolicyStatementSpec,
 } from '../lib/function-catalogue.js';
 import type { LocalBundles } from './bundles.js';
+import type { LocalAccount } from './iam.js';
 import type { LocalFunction } from './lambda-runtime.js';
 
 /** Faults the integration tests inject into the local workers, as data (never part of the Lambda code). */
@@ -63,6 +65,12 @@ export interface LocalFunctionOptions {
   faults?: FaultSpec | undefined;
   /** The benchmark's baseline: workers without their sandbox. */
   unsandboxed?: boolean | undefined;
+  /** The region and account the local ARNs use. */
+  account: LocalAccount;
+  /** Check every AWS call against the function's policy (default true). */
+  enforceIam?: boolean | undefined;
+  /** Tests only: change the catalogue before the functions are made from it (remove a grant, say). */
+  adjustCatalogue?: ((catalogue: FunctionCatalogue) => FunctionCatalogue) | undefined;
   metricsNamespace: string;
 }
 
@@ -108,7 +116,9 @@ export const localFunctions = (
   endpoints: LocalEndpoints,
   options: LocalFunctionOptions,
 ): Record<FunctionName, LocalServiceFunction> => {
-  const catalogue = functionCatalogue(config);
+  const catalogue = (options.adjustCatalogue ?? ((unchanged: FunctionCatalogue) => unchanged))(
+    functionCatalogue(config),
+  );
   const timing = options.timing ?? {};
   const entries = Object.entries(catalogue) as Array<[FunctionName, (typeof catalogue)[FunctionName]]>;
   // Fault state shared by both workers' instances (see faulty-worker.ts).
@@ -165,7 +175,12 @@ export const localFunctions = (
         environment,
         maxInstances: maxInstancesOf(name, config),
         policy: accessStatements(spec.access, resources),
-        options: faulty ? { faults: options.faults, counters } : undefined,
+        options: {
+          ...(faulty ? { faults: options.faults, counters } : {}),
+          ...(options.enforceIam === false
+            ? {}
+            : { iam: { policy: accessStatements(spec.access, resources), account: options.account } }),
+        },
       };
       return [name, fn];
     }),

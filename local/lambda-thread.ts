@@ -7,6 +7,8 @@
 import { enableCompileCache } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { interceptLocalhostDns } from 'fauxqs';
+import type { PolicyStatementSpec } from '../lib/function-catalogue.js';
+import { enforcePolicy, type LocalAccount } from './iam.js';
 import { lambdaContext, type InstanceData, type InstanceReply, type InstanceRequest } from './lambda-runtime.js';
 
 type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
@@ -17,6 +19,16 @@ const data = workerData as InstanceData;
 if (data.compileCache) enableCompileCache(data.compileCache);
 // fauxqs names its queues `sqs.<region>.localhost`; the SDK sends SQS calls to the queue URL's host.
 interceptLocalhostDns();
+// The function's role, enforced on every client it builds (see lambdas/adapters/clients.ts).
+const iam = data.options?.iam as { policy: PolicyStatementSpec[]; account: LocalAccount } | undefined;
+if (iam) {
+  (globalThis as { docprocAwsClientsCreated?: (clients: never) => void }).docprocAwsClientsCreated = (clients) =>
+    enforcePolicy(clients, {
+      functionName: data.name,
+      ...iam,
+      report: (notice) => port?.postMessage({ type: 'notice', notice } satisfies InstanceReply),
+    });
+}
 const module = (await import(data.entry)) as { handler?: Handler; prepare?: (options: unknown) => void };
 module.prepare?.(data.options);
 const handler = module.handler;

@@ -9,7 +9,7 @@ import { systemClock } from '../lambdas/core/ports.js';
 import { recoverUnfinished } from '../lambdas/core/tasks.js';
 import { bytes, parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
 import { PREFIX, queueSettings } from '../lib/definitions.js';
-import type { FunctionName, FunctionResources } from '../lib/function-catalogue.js';
+import type { FunctionCatalogue, FunctionName, FunctionResources } from '../lib/function-catalogue.js';
 import { UPLOAD_EVENTS_TIMEOUT_SECONDS, workerTimeoutSeconds } from '../lib/function-environment.js';
 import { startGateway } from './api-gateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
@@ -22,6 +22,7 @@ import {
   type LocalServiceFunction,
   type LocalTiming,
 } from './functions.js';
+import type { IamNotice } from './iam.js';
 import { FunctionRuntime } from './lambda-runtime.js';
 import { monitorRoutes } from './monitor.js';
 import { createBucket, createQueuePair, createTaskTable, type QueuePair } from './provision.js';
@@ -51,6 +52,8 @@ export interface LocalStackOptions {
    * instead of at each function's first invocation. `npm start` and the bench do; tests need not.
    */
   prewarm?: boolean;
+  /** Tests only: change the function catalogue the local functions are made from (remove a grant, say). */
+  adjustCatalogue?: (catalogue: FunctionCatalogue) => FunctionCatalogue;
   /** How long `stop()` lets invocations under way finish before it stops them. Default 5 s. */
   stopGraceMs?: number;
   log?: (line: string) => void;
@@ -71,6 +74,8 @@ export interface LocalStack {
   busy(): Record<string, number>;
   /** Faults injected so far (tests). */
   faults: string[];
+  /** What the functions' IAM checks saw: each grant used (`function statement`), each call refused. */
+  iam: { used: Set<string>; denied: Array<Extract<IamNotice, { iam: 'denied' }>> };
   /**
    * Resolves once one environment of every function has started (see `prewarm`), or, with `all`, as many
    * as each may run at once (the bench measures the pipeline warm).
@@ -149,16 +154,23 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     faults: options.faults,
     unsandboxed: options.unsandboxed,
     metricsNamespace: config.metricsNamespace,
+    account: { region: REGION, account: ACCOUNT },
+    adjustCatalogue: options.adjustCatalogue,
   });
   const faults: string[] = [];
+  const iam: LocalStack['iam'] = { used: new Set(), denied: [] };
+  const onNotice = (notice: unknown) => {
+    const { fault } = notice as { fault?: string };
+    if (fault) faults.push(fault);
+    const check = notice as Partial<IamNotice>;
+    if (check.iam === 'used') iam.used.add(`${check.function} ${check.statement}`);
+    if (check.iam === 'denied') {
+      iam.denied.push(check as Extract<IamNotice, { iam: 'denied' }>);
+      log(`IAM: ${check.function} is not allowed ${check.action} on ${check.resource}`);
+    }
+  };
   const runtimes = Object.fromEntries(
-    Object.entries(functions).map(([name, fn]) => [
-      name,
-      new FunctionRuntime(fn, (notice) => {
-        const fault = (notice as { fault?: string }).fault;
-        if (fault) faults.push(fault);
-      }),
-    ]),
+    Object.entries(functions).map(([name, fn]) => [name, new FunctionRuntime(fn, onNotice)]),
   ) as Record<FunctionName, FunctionRuntime>;
 
   if (options.dataDir) {
@@ -246,6 +258,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     functions,
     busy: () => Object.fromEntries(Object.entries(sources).map(([name, eventSource]) => [name, eventSource.busy])),
     faults,
+    iam,
     warm,
     stop: () =>
       (stopping ??= (async () => {

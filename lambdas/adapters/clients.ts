@@ -21,6 +21,15 @@ export const S3_CLIENT_OPTIONS = {
 let clients: AwsClients | undefined;
 
 /**
+ * The embedded stack's seam: its runtime sets this before loading a
+ * function, and so sees every client built here, to check each call against
+ * the function's IAM policy as AWS would. Never set on Lambda.
+ */
+interface LocalRuntimeHooks {
+  docprocAwsClientsCreated?: (clients: AwsClients) => void;
+}
+
+/**
  * SDK clients, created once per cold start and shared by every invocation
  * (and, in the local runtime, by every function of the thread). Where they
  * connect is a property of the process, read from its environment:
@@ -35,6 +44,7 @@ export const awsClients = (): AwsClients => {
     s3: new S3Client({ ...S3_CLIENT_OPTIONS, forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' }),
     sqs: new SQSClient({}),
   };
+  (globalThis as LocalRuntimeHooks).docprocAwsClientsCreated?.(clients);
   return clients;
 };
 

@@ -32,7 +32,10 @@ export const serveSandbox = (): void => {
   const port = parentPort;
   if (!port) return;
   const options = optionsOf<SandboxThreadOptions>(workerData);
-  if (options?.prewarmPdfThreads) prewarmThreads(defaultThreadCount(), DEFAULT_LIMITS.pdfThreadHeapMb);
+  // Ready only once its PDF threads are: their start belongs to the function's init, not to the first document.
+  const pdfThreads = options?.prewarmPdfThreads
+    ? prewarmThreads(defaultThreadCount(), DEFAULT_LIMITS.pdfThreadHeapMb)
+    : Promise.resolve();
   const reply = (message: SandboxReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
   port.on('message', (job: SandboxJob) => {
     const limits = { ...DEFAULT_LIMITS, ...job.limits };
@@ -47,5 +50,5 @@ export const serveSandbox = (): void => {
       })
       .catch((error: unknown) => reply({ type: 'failed', failure: describeFailure(error) }));
   });
-  reply({ type: 'ready' });
+  void pdfThreads.then(() => reply({ type: 'ready' }));
 };

@@ -82,8 +82,7 @@ export class SandboxPool {
       { maxOldGenerationSizeMb: backstopHeapMb(this.settings.memoryMb), stackSizeMb: STACK_MB },
       options,
     );
-    // An idle sandbox never keeps the process alive; a busy one does.
-    worker.unref();
+    // An idle sandbox never keeps the process alive; a busy or starting one does.
     worker.on('error', () => {}); // reported through the job that was running, if any
     this.ready.set(
       worker,
@@ -91,6 +90,7 @@ export class SandboxPool {
         const onReady = (reply: SandboxReply) => {
           if (reply.type !== 'ready') return;
           worker.off('message', onReady);
+          if (this.idle.includes(worker)) worker.unref();
           resolve();
         };
         worker.on('message', onReady);

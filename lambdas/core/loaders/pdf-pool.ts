@@ -24,7 +24,7 @@ export interface ThreadDocument {
   maxStreamBytes: number;
 }
 /** Messages a PDF thread answers with. */
-export type ThreadReply = { pages: PageText[] } | { error: { name: string; message: string } };
+export type ThreadReply = { ready: true } | { pages: PageText[] } | { error: { name: string; message: string } };
 
 /** Array buffers (decoded streams) a PDF thread may hold besides its heap and the document. */
 const EXTERNAL_MB = 128;
@@ -48,14 +48,22 @@ class PdfThread {
   private openDoc = -1;
   private stopWatch: (() => void) | undefined;
   dead = false;
+  /** Resolves once the thread has loaded pdf.js (or has died). */
+  readonly ready: Promise<void>;
+  private markReady: () => void = () => {};
 
   constructor(readonly heapMb: number) {
+    this.ready = new Promise<void>((resolve) => (this.markReady = resolve));
     // Heap and array buffers (decoded streams) are watched; V8's own limit is only a backstop.
     this.worker = startThread('pdf-pages', {
       maxOldGenerationSizeMb: backstopHeapMb(heapMb + EXTERNAL_MB),
       maxYoungGenerationSizeMb: 16,
     });
     this.worker.on('message', (reply: ThreadReply) => {
+      if ('ready' in reply) {
+        if (!this.pending) this.worker.unref();
+        return this.markReady();
+      }
       const pending = this.pending;
       this.pending = undefined;
       this.stopWatch?.();
@@ -67,15 +75,15 @@ class PdfThread {
     const die = (error: unknown) => {
       if (!this.dead) poolStats.died++;
       this.dead = true;
+      this.markReady();
       this.stopWatch?.();
       this.pending?.reject(isOutOfMemory(error) ? pageTooLarge() : error);
       this.pending = undefined;
     };
     this.worker.on('error', die);
     this.worker.on('exit', (code) => die(new Error(`PDF thread exited with code ${code}`)));
-    // Only a pending read keeps the process alive; an idle thread never does.
-    // (After the listeners: adding a 'message' listener refs the thread again.)
-    this.worker.unref();
+    // Only a starting thread or a pending read keeps the process alive; an idle thread never does
+    // (it is unref'd once ready, and after each read).
   }
 
   read(doc: number, { bytes, maxStreamBytes }: ThreadDocument, range: PageRange): Promise<PageText[]> {
@@ -163,9 +171,10 @@ export const defaultThreadCount = (): number => availableParallelism();
  * function's init), so that its first document does not wait for them to
  * load pdf.js. The threads stay idle and unref'd until a lease uses them.
  */
-export const prewarmThreads = (count: number, heapMb: number): void => {
+export const prewarmThreads = async (count: number, heapMb: number): Promise<void> => {
   if (count <= 1 || threads.length) return;
   while (threads.length < count) threads.push(new PdfThread(heapMb));
+  await Promise.all(threads.map((thread) => thread.ready));
 };
 
 export type { PdfThread };

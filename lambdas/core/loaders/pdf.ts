@@ -4,7 +4,14 @@ import { parentPort } from 'node:worker_threads';
 import { FormatError, InvalidPDFException, PasswordException, PDFParse } from 'pdf-parse';
 import type { Document } from '../document.js';
 import { AppError } from '../errors.js';
-import { defaultThreadCount, leaseThreads, type PageRange, type PageText, type ThreadRequest } from './pdf-pool.js';
+import {
+  defaultThreadCount,
+  leaseThreads,
+  type PageRange,
+  type PageText,
+  type ThreadReply,
+  type ThreadRequest,
+} from './pdf-pool.js';
 import { baseMetadata, type LoadInput, type Loaded, type Loader } from './types.js';
 
 /** Pages per unit of work: small enough to balance readers, large enough to amortise messages. */
@@ -93,6 +100,7 @@ export const servePdfThread = (): void => {
   const port = parentPort;
   if (!port) return;
   let open: { doc: number; parser: PDFParse } | undefined;
+  port.postMessage({ ready: true } satisfies ThreadReply);
   port.on('message', (request: ThreadRequest) => {
     if (request.type === 'close') {
       if (open?.doc === request.doc) void open.parser.destroy().catch(() => {});

@@ -80,6 +80,9 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     environment: apiEnvironment(config),
   });
   const submits: readonly QueueName[] = ['standard', 'large'];
+  // A direct upload reaches the large queue only when it may be larger than the large-input threshold.
+  const directSubmits: readonly QueueName[] =
+    config.largeInputThresholdMb < config.directUploadMaxMb ? submits : ['standard'];
   const worker = (queueClass: 'standard' | 'large'): FunctionSpec => ({
     entry: 'worker/handler.ts',
     description: `Processes documents from the ${queueClass} queue`,
@@ -100,7 +103,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       {
         table: ['get', 'put', 'delete'],
         bucket: { write: [PREFIX.direct], delete: [PREFIX.direct] },
-        sendsTo: submits,
+        sendsTo: directSubmits,
       },
       1024,
     ),

@@ -5,7 +5,7 @@
  * core (measured: about 20 tasks/s; see the pipeline benchmark).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { startEmulatorServers } from './emulators.js';
+import { startEmulatorServers, type PresignedSigners } from './emulators.js';
 
 const { host, dataDir, bodyLimitBytes } = workerData as { host: string; dataDir?: string; bodyLimitBytes?: number };
 const servers = await startEmulatorServers({
@@ -15,7 +15,11 @@ const servers = await startEmulatorServers({
   warn: (line) => parentPort?.postMessage({ type: 'warn', line }),
 });
 servers.onObjectCreated((event) => parentPort?.postMessage({ type: 'objectCreated', event }));
-parentPort?.on('message', (message: { type: string }) => {
+servers.onIamNotice((notice) => parentPort?.postMessage({ type: 'iam', notice }));
+parentPort?.on('message', (message: { type: string; signers?: PresignedSigners }) => {
   if (message.type === 'stop') void servers.stop().then(() => parentPort?.postMessage({ type: 'stopped' }));
+  if (message.type === 'signers' && message.signers) {
+    void servers.setSigners(message.signers).then(() => parentPort?.postMessage({ type: 'signersSet' }));
+  }
 });
 parentPort?.postMessage({ type: 'ready', awsEndpoint: servers.awsEndpoint, dynamoEndpoint: servers.dynamoEndpoint });

@@ -6,6 +6,9 @@ import type { Server } from 'node:http';
 import dynalite from 'dynalite';
 import { buildApp, interceptLocalhostDns, S3Store, SnsStore, SqsStore } from 'fauxqs';
 import { DurableS3Store } from './durable-s3-store.js';
+import { allowingStatement, type IamNotice, type LocalAccount } from './iam.js';
+import { isPresigned, s3ErrorXml, verifyPresigned } from './presigned.js';
+import type { PolicyStatementSpec } from '../lib/function-catalogue.js';
 
 export interface ObjectCreated {
   bucket: string;
@@ -20,8 +23,31 @@ export interface EmulatorServers {
   dynamoEndpoint: string;
   /** Called after every successful single-request PUT of an object: the stand-in for S3 event notifications. */
   onObjectCreated(listener: (event: ObjectCreated) => void): void;
+  /**
+   * The signers presigned S3 URLs may name: each function's access key, its
+   * secret and policy. A presigned request is checked as S3 checks it (see
+   * presigned.ts), then against its signer's policy; the stack's own key is
+   * unrestricted.
+   */
+  setSigners(signers: PresignedSigners): Promise<void>;
+  /** What the presigned requests' IAM checks saw (the same notices the functions' checks give). */
+  onIamNotice(listener: (notice: IamNotice) => void): void;
   stop(): Promise<void>;
 }
+
+export interface PresignedSigners {
+  account: LocalAccount;
+  /** The stack's own access key: may do anything. */
+  administrator: { accessKeyId: string; secretAccessKey: string };
+  functions: Array<{ accessKeyId: string; secretAccessKey: string; function: string; policy: PolicyStatementSpec[] }>;
+}
+
+const PRESIGNED_ACTIONS: Record<string, string> = {
+  GET: 's3:GetObject',
+  HEAD: 's3:GetObject',
+  PUT: 's3:PutObject',
+  DELETE: 's3:DeleteObject',
+};
 
 const listen = (server: Server, host: string) =>
   new Promise<number>((resolve, reject) => {
@@ -46,6 +72,8 @@ export interface EmulatorOptions {
 export const startEmulatorServers = async (options: EmulatorOptions = {}): Promise<EmulatorServers> => {
   const host = options.host ?? '127.0.0.1';
   const listeners: Array<(event: ObjectCreated) => void> = [];
+  const iamListeners: Array<(notice: IamNotice) => void> = [];
+  let signers: PresignedSigners | undefined;
 
   const fauxqs = buildApp({
     logger: false,
@@ -56,6 +84,40 @@ export const startEmulatorServers = async (options: EmulatorOptions = {}): Promi
       snsStore: new SnsStore(),
       s3Store: options.dataDir ? new DurableS3Store(join(options.dataDir, 's3'), options.warn) : new S3Store(),
     },
+  });
+  // Presigned requests, as S3 checks them (the body is parsed by now: a signed checksum is checked too).
+  fauxqs.addHook('preHandler', async (request, reply) => {
+    const [path = '', search = ''] = request.url.split('?');
+    const query = new URLSearchParams(search);
+    if (!signers || !isPresigned(query)) return;
+    const known = signers;
+    const verdict = await verifyPresigned(
+      {
+        method: request.method,
+        path,
+        query,
+        headers: request.headers,
+        body: Buffer.isBuffer(request.body) ? request.body : undefined,
+      },
+      (accessKeyId) =>
+        accessKeyId === known.administrator.accessKeyId
+          ? known.administrator.secretAccessKey
+          : known.functions.find((signer) => signer.accessKeyId === accessKeyId)?.secretAccessKey,
+    );
+    const fail = (status: number, code: string, message: string) =>
+      reply.code(status).header('content-type', 'application/xml').send(s3ErrorXml(code, message));
+    if (!verdict.ok) return fail(verdict.status, verdict.code, verdict.message);
+    const signer = known.functions.find((candidate) => candidate.accessKeyId === verdict.accessKeyId);
+    if (!signer) return undefined;
+    const objectPath = decodeURIComponent(path.slice(1));
+    const action = PRESIGNED_ACTIONS[request.method] ?? `s3:${request.method}`;
+    const resource = `arn:aws:s3:::${objectPath}`;
+    const allowed = allowingStatement(signer.policy, { action, resource });
+    const notice: IamNotice = allowed
+      ? { iam: 'used', function: signer.function, ...allowed }
+      : { iam: 'denied', function: signer.function, action, resource };
+    for (const listener of iamListeners) listener(notice);
+    return allowed ? undefined : fail(403, 'AccessDenied', 'Access Denied');
   });
   fauxqs.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'PUT' || reply.statusCode < 200 || reply.statusCode >= 300) return;
@@ -86,6 +148,10 @@ export const startEmulatorServers = async (options: EmulatorOptions = {}): Promi
     awsEndpoint: `http://${host}:${awsPort}`,
     dynamoEndpoint: `http://${host}:${dynamoPort}`,
     onObjectCreated: (listener) => listeners.push(listener),
+    setSigners: async (value) => {
+      signers = value;
+    },
+    onIamNotice: (listener) => iamListeners.push(listener),
     stop: async () => {
       await fauxqs.close();
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
@@ -113,6 +179,7 @@ export const startEmulators = async (
       : {}),
   });
   const listeners: Array<(event: ObjectCreated) => void> = [];
+  const iamListeners: Array<(notice: IamNotice) => void> = [];
   const ready = await new Promise<{ awsEndpoint: string; dynamoEndpoint: string }>((resolve, reject) => {
     thread.once('error', reject);
     thread.on(
@@ -123,12 +190,14 @@ export const startEmulators = async (
         awsEndpoint?: string;
         dynamoEndpoint?: string;
         line?: string;
+        notice?: IamNotice;
       }) => {
         if (message.type === 'ready')
           resolve({ awsEndpoint: String(message.awsEndpoint), dynamoEndpoint: String(message.dynamoEndpoint) });
         if (message.type === 'objectCreated' && message.event)
           for (const listener of listeners) listener(message.event);
         if (message.type === 'warn') options.warn?.(String(message.line));
+        if (message.type === 'iam' && message.notice) for (const listener of iamListeners) listener(message.notice);
       },
     );
   });
@@ -136,6 +205,14 @@ export const startEmulators = async (
   return {
     ...ready,
     onObjectCreated: (listener) => listeners.push(listener),
+    setSigners: async (signers) => {
+      const set = new Promise<void>((resolve) =>
+        thread.on('message', (message: { type: string }) => message.type === 'signersSet' && resolve()),
+      );
+      thread.postMessage({ type: 'signers', signers });
+      await set;
+    },
+    onIamNotice: (listener) => iamListeners.push(listener),
     stop: async () => {
       const stopped = new Promise<void>((resolve) =>
         thread.on('message', (message: { type: string }) => message.type === 'stopped' && resolve()),

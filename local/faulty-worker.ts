@@ -9,6 +9,7 @@ import { once } from '../lambdas/adapters/index.js';
 import { buildWorkerDeps, type WorkerDeps } from '../lambdas/worker/deps.js';
 import { makeWorkerHandler } from '../lambdas/worker/handler.js';
 import type { FaultSpec } from './functions.js';
+import { PREFIX } from '../lib/definitions.js';
 
 const report = (fault: string) => parentPort?.postMessage({ type: 'notice', notice: { fault } });
 
@@ -19,6 +20,8 @@ const report = (fault: string) => parentPort?.postMessage({ type: 'notice', noti
  */
 const withFaults = (deps: WorkerDeps, spec: FaultSpec, counters: Int32Array): WorkerDeps => {
   const readCounter = counters.length - 1;
+  // One invocation per environment: the document this environment is on.
+  let cancelNext = false;
   return {
     ...deps,
     blobs: Object.assign(
@@ -32,6 +35,16 @@ const withFaults = (deps: WorkerDeps, spec: FaultSpec, counters: Int32Array): Wo
           }
           return deps.blobs.get(bucket, key, maxBytes);
         },
+        put: async (bucket: string, key: string, body: Uint8Array | string, contentType: string) => {
+          await deps.blobs.put(bucket, key, body, contentType);
+          if (cancelNext && key.startsWith(PREFIX.results)) {
+            cancelNext = false;
+            const taskId = key.slice(PREFIX.results.length).split('/')[0] ?? '';
+            const task = await deps.store.get(taskId);
+            if (task) await deps.store.transition(task, 'cancel', { finished_at: new Date().toISOString() });
+            report(`cancel-while-storing ${taskId}`);
+          }
+        },
       },
     ),
     processDocument: async (input, options, context) => {
@@ -44,6 +57,7 @@ const withFaults = (deps: WorkerDeps, spec: FaultSpec, counters: Int32Array): Wo
         report(`crash-once ${input.filename}`);
         throw new Error('injected: worker crashed');
       }
+      cancelNext = spec.cancelWhileStoring?.includes(input.filename) ?? false;
       return deps.processDocument(input, options, context);
     },
   };

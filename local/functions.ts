@@ -4,7 +4,6 @@ import {
   accessEnvironment,
   accessStatements,
   functionCatalogue,
-  type FunctionCatalogue,
   type FunctionName,
   type FunctionResources,
   type PolicyStatementSpec,
@@ -21,6 +20,8 @@ export interface FaultSpec {
   crashOnceFilenames?: string[];
   /** The first this-many S3 reads of inputs fail with a network error. */
   failFirstReads?: number;
+  /** Documents with these names are cancelled while their result is being stored (a cancel that races the end). */
+  cancelWhileStoring?: string[];
 }
 
 /** Test-only timing knobs, beyond what a deployment allows, so that leases and the DLQ can be seen in seconds. */
@@ -67,10 +68,8 @@ export interface LocalFunctionOptions {
   unsandboxed?: boolean | undefined;
   /** The region and account the local ARNs use. */
   account: LocalAccount;
-  /** Check every AWS call against the function's policy (default true). */
-  enforceIam?: boolean | undefined;
-  /** Tests only: change the catalogue before the functions are made from it (remove a grant, say). */
-  adjustCatalogue?: ((catalogue: FunctionCatalogue) => FunctionCatalogue) | undefined;
+  /** Tests only: change the policy a function's calls are checked against (remove a grant, say). */
+  adjustPolicy?: ((name: FunctionName, policy: PolicyStatementSpec[]) => PolicyStatementSpec[]) | undefined;
   metricsNamespace: string;
 }
 
@@ -116,9 +115,7 @@ export const localFunctions = (
   endpoints: LocalEndpoints,
   options: LocalFunctionOptions,
 ): Record<FunctionName, LocalServiceFunction> => {
-  const catalogue = (options.adjustCatalogue ?? ((unchanged: FunctionCatalogue) => unchanged))(
-    functionCatalogue(config),
-  );
+  const catalogue = functionCatalogue(config);
   const timing = options.timing ?? {};
   const entries = Object.entries(catalogue) as Array<[FunctionName, (typeof catalogue)[FunctionName]]>;
   // Fault state shared by both workers' instances (see faulty-worker.ts).
@@ -138,7 +135,8 @@ export const localFunctions = (
         TZ: 'UTC',
         AWS_REGION: endpoints.region,
         AWS_DEFAULT_REGION: endpoints.region,
-        AWS_ACCESS_KEY_ID: endpoints.credentials.accessKeyId,
+        // A key of its own, so that a URL it presigns is checked against its policy (see emulators.ts).
+        AWS_ACCESS_KEY_ID: `${endpoints.credentials.accessKeyId}-${name}`,
         AWS_SECRET_ACCESS_KEY: endpoints.credentials.secretAccessKey,
         AWS_ENDPOINT_URL_S3: endpoints.s3,
         AWS_ENDPOINT_URL_SQS: endpoints.sqs,
@@ -157,6 +155,8 @@ export const localFunctions = (
         ...(isWorker && timing.leaseMarginMs !== undefined ? { LEASE_MARGIN_MS: String(timing.leaseMarginMs) } : {}),
       };
       const faulty = isWorker && options.faults !== undefined;
+      const statements = accessStatements(spec.access, resources);
+      const policy = options.adjustPolicy?.(name, statements) ?? statements;
       const fn: LocalServiceFunction = {
         name,
         // With faults to inject, the worker runs through a wrapper of the same handler factory.
@@ -174,12 +174,10 @@ export const localFunctions = (
         memoryMb: spec.memoryMb,
         environment,
         maxInstances: maxInstancesOf(name, config),
-        policy: accessStatements(spec.access, resources),
+        policy,
         options: {
           ...(faulty ? { faults: options.faults, counters } : {}),
-          ...(options.enforceIam === false
-            ? {}
-            : { iam: { policy: accessStatements(spec.access, resources), account: options.account } }),
+          iam: { policy, account: options.account },
         },
       };
       return [name, fn];

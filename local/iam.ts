@@ -115,9 +115,8 @@ export const describeCommand = (
       return { action: 's3:ListBucket', resource: bucket };
     return { action: `s3:${command.replace(/Command$/, '')}`, resource: bucket };
   }
-  const queueName = String(input.QueueUrl ?? input.QueueName ?? '')
-    .split('/')
-    .pop();
+  const queue = input.QueueUrl ?? input.QueueName;
+  const queueName = (typeof queue === 'string' ? queue : '').split('/').pop();
   return {
     action: SQS_ACTIONS[command] ?? `sqs:${command.replace(/Command$/, '')}`,
     resource: `arn:aws:sqs:${account.region}:${account.account}:${queueName}`,

@@ -9,7 +9,7 @@ import { systemClock } from '../lambdas/core/ports.js';
 import { recoverUnfinished } from '../lambdas/core/tasks.js';
 import { bytes, parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
 import { PREFIX, queueSettings } from '../lib/definitions.js';
-import type { FunctionCatalogue, FunctionName, FunctionResources } from '../lib/function-catalogue.js';
+import type { FunctionName, FunctionResources, PolicyStatementSpec } from '../lib/function-catalogue.js';
 import { UPLOAD_EVENTS_TIMEOUT_SECONDS, workerTimeoutSeconds } from '../lib/function-environment.js';
 import { startGateway } from './api-gateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
@@ -52,8 +52,8 @@ export interface LocalStackOptions {
    * instead of at each function's first invocation. `npm start` and the bench do; tests need not.
    */
   prewarm?: boolean;
-  /** Tests only: change the function catalogue the local functions are made from (remove a grant, say). */
-  adjustCatalogue?: (catalogue: FunctionCatalogue) => FunctionCatalogue;
+  /** Tests only: change the policy a function's calls are checked against (remove a grant, as an edited role would). */
+  adjustPolicy?: (name: FunctionName, policy: PolicyStatementSpec[]) => PolicyStatementSpec[];
   /** How long `stop()` lets invocations under way finish before it stops them. Default 5 s. */
   stopGraceMs?: number;
   log?: (line: string) => void;
@@ -74,13 +74,18 @@ export interface LocalStack {
   busy(): Record<string, number>;
   /** Faults injected so far (tests). */
   faults: string[];
-  /** What the functions' IAM checks saw: each grant used (`function statement`), each call refused. */
+  /**
+   * What the functions' IAM checks saw: each grant used (`function statement action resource`, with the
+   * statement's index and the action and resource patterns that allowed the call), each call refused.
+   */
   iam: { used: Set<string>; denied: Array<Extract<IamNotice, { iam: 'denied' }>> };
   /**
    * Resolves once one environment of every function has started (see `prewarm`), or, with `all`, as many
    * as each may run at once (the bench measures the pipeline warm).
    */
   warm(all?: boolean): Promise<void>;
+  /** Invokes a function directly, as a schedule or `aws lambda invoke` would (tests run the janitor now). */
+  invoke(name: FunctionName, event: unknown): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -155,7 +160,18 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     unsandboxed: options.unsandboxed,
     metricsNamespace: config.metricsNamespace,
     account: { region: REGION, account: ACCOUNT },
-    adjustCatalogue: options.adjustCatalogue,
+    adjustPolicy: options.adjustPolicy,
+  });
+  // The URLs the functions presign are checked against their policies too.
+  await emulators.setSigners({
+    account: { region: REGION, account: ACCOUNT },
+    administrator: CREDENTIALS,
+    functions: Object.values(functions).map((fn) => ({
+      accessKeyId: fn.environment.AWS_ACCESS_KEY_ID ?? '',
+      secretAccessKey: fn.environment.AWS_SECRET_ACCESS_KEY ?? '',
+      function: fn.name,
+      policy: fn.policy,
+    })),
   });
   const faults: string[] = [];
   const iam: LocalStack['iam'] = { used: new Set(), denied: [] };
@@ -163,12 +179,13 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     const { fault } = notice as { fault?: string };
     if (fault) faults.push(fault);
     const check = notice as Partial<IamNotice>;
-    if (check.iam === 'used') iam.used.add(`${check.function} ${check.statement}`);
+    if (check.iam === 'used') iam.used.add(`${check.function} ${check.statement} ${check.action} ${check.resource}`);
     if (check.iam === 'denied') {
       iam.denied.push(check as Extract<IamNotice, { iam: 'denied' }>);
       log(`IAM: ${check.function} is not allowed ${check.action} on ${check.resource}`);
     }
   };
+  emulators.onIamNotice(onNotice);
   const runtimes = Object.fromEntries(
     Object.entries(functions).map(([name, fn]) => [name, new FunctionRuntime(fn, onNotice)]),
   ) as Record<FunctionName, FunctionRuntime>;
@@ -260,6 +277,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     faults,
     iam,
     warm,
+    invoke: (name, event) => runtimes[name].invoke(event),
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(janitor);

@@ -37,14 +37,16 @@ interface LocalRuntimeHooks {
  * local stack sets for its S3 emulator and the deployed stack never does.
  */
 export const awsClients = (): AwsClients => {
-  clients ??= {
-    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-      marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-    }),
-    s3: new S3Client({ ...S3_CLIENT_OPTIONS, forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' }),
-    sqs: new SQSClient({}),
-  };
-  (globalThis as LocalRuntimeHooks).docprocAwsClientsCreated?.(clients);
+  if (!clients) {
+    clients = {
+      dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+        marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+      }),
+      s3: new S3Client({ ...S3_CLIENT_OPTIONS, forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' }),
+      sqs: new SQSClient({}),
+    };
+    (globalThis as LocalRuntimeHooks).docprocAwsClientsCreated?.(clients);
+  }
   return clients;
 };
 

@@ -146,6 +146,36 @@ describe('presigned uploads', () => {
     expect(task.result.document_count).toBeGreaterThan(5);
   });
 
+  // S3 checks the signed Content-Length and Content-Type: the size a client declares is the size it may send.
+  it('refuses a PUT longer than declared or of another type, as S3 does, and the task keeps waiting', async () => {
+    const created = await submitted(
+      await api.postJson('/upload-url', { filename: 'small.txt', content_type: 'text/plain', size_bytes: 10 }),
+      201,
+    );
+    const longer = await fetch(created.upload.url, {
+      method: 'PUT',
+      body: 'eleven byte',
+      headers: created.upload.headers,
+    });
+    expect(longer.status).toBe(403);
+    expect(await longer.text()).toContain('SignatureDoesNotMatch');
+    const retyped = await fetch(created.upload.url, {
+      method: 'PUT',
+      body: 'ten bytes!',
+      headers: { ...created.upload.headers, 'content-type': 'text/html' },
+    });
+    expect(retyped.status).toBe(403);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(((await (await api.get(`/tasks/${created.task_id}`)).json()) as any).status).toBe('AWAITING_UPLOAD');
+    const exact = await fetch(created.upload.url, {
+      method: 'PUT',
+      body: 'ten bytes!',
+      headers: created.upload.headers,
+    });
+    expect(exact.status).toBe(200);
+    expect(await api.waitFor(created.task_id)).toMatchObject({ status: 'SUCCESS' });
+  });
+
   // The S3 emulator stopped at 11 MiB: larger presigned uploads and results never landed.
   it('takes a 12 MB presigned upload and stores a result of more than 11 MB, linked, not inlined', async () => {
     const paragraph = 'Words of a long text, repeated to make a large file for the upload path. ';

@@ -32,7 +32,7 @@ export type TableAction = 'get' | 'query' | 'put' | 'update' | 'delete';
 export type QueueName = 'standard' | 'large';
 
 export interface FunctionAccess {
-  /** DynamoDB actions on the task table (query includes its indexes). TABLE_NAME when any. */
+  /** DynamoDB actions on the task table's items, and `query` on its indexes. TABLE_NAME when any. */
   table?: readonly TableAction[];
   /** Object actions on the service bucket, per key prefix. BUCKET_NAME when present. */
   bucket?: { read?: readonly string[]; write?: readonly string[]; delete?: readonly string[] };
@@ -113,7 +113,8 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       sendsTo: submits,
     }),
     uploadUrl: api('api/upload-url.ts', 'POST upload-url: presigned PUT', {
-      table: ['get', 'put', 'delete'],
+      // No delete: nothing is queued, so nothing is rolled back (a key claimed for a row that failed is taken over).
+      table: ['get', 'put'],
       // The presigned PUT is made with this function's credentials.
       bucket: { write: [PREFIX.uploads] },
     }),
@@ -148,7 +149,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       memoryMb: 256,
       timeoutSeconds: JANITOR_TIMEOUT_SECONDS,
       access: {
-        table: ['get', 'query', 'update'],
+        table: ['query', 'update'],
         bucket: { read: [PREFIX.uploads] },
         listBucket: true,
         sendsTo: submits,
@@ -195,13 +196,16 @@ export const accessEnvironment = (access: FunctionAccess, resources: FunctionRes
 /** The function's IAM policy, beyond logs and tracing: exactly what `access` names. */
 export const accessStatements = (access: FunctionAccess, resources: FunctionResources): PolicyStatementSpec[] => {
   const statements: PolicyStatementSpec[] = [];
-  if (access.table?.length) {
-    const resourcesOfTable = [resources.tableArn];
-    if (access.table.includes('query')) resourcesOfTable.push(`${resources.tableArn}/index/*`);
+  const itemActions = (access.table ?? []).filter((action) => action !== 'query');
+  if (itemActions.length) {
     statements.push({
-      actions: [...new Set(access.table.flatMap((action) => TABLE_ACTIONS[action]))],
-      resources: resourcesOfTable,
+      actions: [...new Set(itemActions.flatMap((action) => TABLE_ACTIONS[action]))],
+      resources: [resources.tableArn],
     });
+  }
+  // Every query goes through an index: the base table is only ever read by key.
+  if (access.table?.includes('query')) {
+    statements.push({ actions: TABLE_ACTIONS.query.slice(), resources: [`${resources.tableArn}/index/*`] });
   }
   for (const kind of ['read', 'write', 'delete'] as const) {
     const prefixes = access.bucket?.[kind] ?? [];

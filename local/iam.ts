@@ -201,14 +201,16 @@ export const enforcePolicy = (
         try {
           return await next(args);
         } catch (error) {
-          const bucket = `arn:aws:s3:::${String(args.input.Bucket)}`;
           if (
             service === 's3' &&
             (command === 'GetObjectCommand' || command === 'HeadObjectCommand') &&
-            isMissingObject(error) &&
-            !isAllowed(options.policy, { action: 's3:ListBucket', resource: bucket })
+            isMissingObject(error)
           ) {
-            throw missingWithoutList(command);
+            // The 404 is S3's answer only to a caller who may list the bucket: that is what s3:ListBucket is used for.
+            const list = { action: 's3:ListBucket', resource: `arn:aws:s3:::${String(args.input.Bucket)}` };
+            const listing = allowingStatement(options.policy, list);
+            if (!listing) throw missingWithoutList(command);
+            options.report({ iam: 'used', function: options.functionName, ...listing });
           }
           throw error;
         }

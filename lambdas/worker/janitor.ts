@@ -1,5 +1,5 @@
 import { AppError, toTaskError } from '../core/errors.js';
-import { taskMessage } from '../core/task.js';
+import { taskMessage, type Task } from '../core/task.js';
 import { logger, publishMetrics, recordFailed } from '../observability.js';
 import { janitorDeps, type JanitorDeps } from './maintenance-deps.js';
 import { startUploadedTask } from './upload-events.js';
@@ -12,6 +12,8 @@ export interface JanitorReport {
   uploadsExpired: number;
   uploadsRecovered: number;
   requeued: number;
+  /** Tasks whose handling failed this time (logged); the next sweep tries them again. */
+  errors: number;
 }
 
 /**
@@ -25,17 +27,27 @@ export interface JanitorReport {
 export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
   const { store, blobs, queue, clock, config } = deps;
   const now = clock.now();
-  const report: JanitorReport = { uploadsExpired: 0, uploadsRecovered: 0, requeued: 0 };
+  const report: JanitorReport = { uploadsExpired: 0, uploadsRecovered: 0, requeued: 0, errors: 0 };
+  // One task that cannot be handled (a throttled write, an unreadable object) must not stop the sweep.
+  const each = async (tasks: Task[], handle: (task: Task) => Promise<void>) => {
+    for (const task of tasks) {
+      try {
+        await handle(task);
+      } catch (error) {
+        report.errors++;
+        logger.error('Janitor could not handle a task', { task_id: task.task_id, error: error as Error });
+      }
+    }
+  };
 
-  const awaiting = await store.listOlderThan('AWAITING_UPLOAD', now.toISOString(), BATCH);
-  for (const task of awaiting) {
-    if (!task.upload_expires_at || Date.parse(task.upload_expires_at) + UPLOAD_GRACE_MS > now.getTime()) continue;
+  await each(await store.listOlderThan('AWAITING_UPLOAD', now.toISOString(), BATCH), async (task) => {
+    if (!task.upload_expires_at || Date.parse(task.upload_expires_at) + UPLOAD_GRACE_MS > now.getTime()) return;
     if (task.input.kind === 's3') {
       const object = await blobs.head(task.input.bucket, task.input.key);
       if (object) {
         await startUploadedTask(deps, task, object.size);
         report.uploadsRecovered++;
-        continue;
+        return;
       }
     }
     const error = new AppError(
@@ -50,16 +62,16 @@ export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
       report.uploadsExpired++;
       recordFailed('UPLOAD_EXPIRED');
     }
-  }
+  });
 
   const cutoff = new Date(now.getTime() - config.PENDING_REQUEUE_MINUTES * 60_000).toISOString();
-  const stuck = await store.listOlderThan('PENDING', cutoff, BATCH);
-  for (const task of stuck) {
-    if (task.updated_at > cutoff) continue;
+  await each(await store.listOlderThan('PENDING', cutoff, BATCH), async (task) => {
+    if (task.updated_at > cutoff) return;
     await queue.send(task.queue, taskMessage(task));
     report.requeued++;
-  }
-  if (report.uploadsExpired || report.uploadsRecovered || report.requeued) logger.info('Janitor sweep', { ...report });
+  });
+  if (report.uploadsExpired || report.uploadsRecovered || report.requeued || report.errors)
+    logger.info('Janitor sweep', { ...report });
   return report;
 };
 

@@ -151,6 +151,29 @@ describe('janitor', () => {
     expect(queue.sent.map((sent) => sent.message.task_id)).toContain(landed.task_id);
   });
 
+  it('goes on past a task it cannot handle, counts it, and handles it at the next sweep', async () => {
+    const longAgo = '2000-01-01T00:00:00.000Z';
+    const first = await saved({ status: 'PENDING', created_at: longAgo, updated_at: longAgo });
+    const second = await saved({ status: 'PENDING', created_at: minutesAgo(110), updated_at: minutesAgo(110) });
+    let failNext = true;
+    const flaky = {
+      send: async (...args: Parameters<typeof queue.send>) => {
+        if (failNext) {
+          failNext = false;
+          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+        }
+        return queue.send(...args);
+      },
+    };
+    // The oldest comes first: its send fails, the next one is still queued.
+    expect(await sweep({ ...deps(), queue: flaky })).toMatchObject({ errors: 1 });
+    const sentIds = () => queue.sent.map((sent) => sent.message.task_id);
+    expect(sentIds()).toContain(second.task_id);
+    expect(sentIds()).not.toContain(first.task_id);
+    expect(await sweep({ ...deps(), queue: flaky })).toMatchObject({ errors: 0 });
+    expect(sentIds()).toContain(first.task_id);
+  });
+
   it('queues again a task left PENDING for too long, and not a recent one', async () => {
     const stale = await saved({ status: 'PENDING', created_at: minutesAgo(120), updated_at: minutesAgo(120) });
     const recent = await saved({ status: 'PENDING', created_at: minutesAgo(1), updated_at: minutesAgo(1) });

@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto';
+import { CopyObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
+import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
+import { ANONYMOUS_OWNER, type Task } from '../../lambdas/core/task.js';
+import type { FunctionName, PolicyStatementSpec } from '../../lib/function-catalogue.js';
+import type { LocalStack, LocalStackOptions } from '../../local/stack.js';
+import { apiClient, isRemote, startTarget, type Api, type Target } from '../support/target.js';
+
+/**
+ * Least privilege, checked from both sides. The embedded stack enforces each
+ * function's catalogue policy (the one the CDK stack attaches) on every AWS
+ * call and on every URL it presigns. Here every path of the service runs, the
+ * failure paths too, and then every action and every resource of every
+ * statement must have been used: a grant nothing uses is one too many, and a
+ * grant missing fails a path (which the denied list would show).
+ */
+const OPTIONS: LocalStackOptions = {
+  // Large inputs from 1 MB, so that both queues (and both workers) are exercised with small files.
+  config: { largeInputThresholdMb: 1, maxReceiveCount: 1 },
+  timing: { workerTimeoutMs: 3_000, softTimeLimitMarginMs: 300, visibilityTimeoutSeconds: 4, leaseMarginMs: 100 },
+  faults: {
+    crashFilenames: ['poison.txt'],
+    cancelWhileStoring: ['cancelled.txt', 'cancelled-large.txt'],
+  },
+};
+const LARGE = 'Large input, past the one-megabyte threshold of this stack. '.repeat(20_000);
+
+let target: Target;
+let api: Api;
+let stack: LocalStack;
+/** Grants used on the second stack, whose functions may not send to the queues (the rollback paths). */
+const usedWithoutQueues = new Set<string>();
+
+beforeAll(async () => {
+  if (isRemote()) return;
+  target = await startTarget(OPTIONS);
+  api = apiClient(target);
+  stack = target.local!;
+});
+afterAll(async () => target?.stop());
+
+const accepted = async (response: Response, status = 202) => {
+  expect(response.status, await response.clone().text()).toBe(status);
+  return (await response.json()) as { task_id: string; upload: { url: string; headers: Record<string, string> } };
+};
+
+const uploadText = async (name: string, text: string, headers: Record<string, string> = {}) => {
+  const form = new FormData();
+  form.append('file', new Blob([text]), name);
+  return api.post('/upload', form, headers);
+};
+
+const putInbox = (key: string, body: string) =>
+  stack.clients.s3.send(new PutObjectCommand({ Bucket: stack.bucketName, Key: `inbox/${key}`, Body: body }));
+
+const processS3 = async (key: string, headers: Record<string, string> = {}, status = 202) =>
+  (await accepted(await api.postJson('/process', { source: `s3://${stack.bucketName}/inbox/${key}` }, headers), status))
+    .task_id;
+
+const presigned = async (filename: string, body: string, headers: Record<string, string> = {}) => {
+  const request = { filename, content_type: 'text/plain', size_bytes: Buffer.byteLength(body) };
+  const created = await accepted(await api.postJson('/upload-url', request, headers), 201);
+  // A replay answers the same task (and its URL again).
+  if (headers['idempotency-key']) {
+    expect((await accepted(await api.postJson('/upload-url', request, headers), 200)).task_id).toBe(created.task_id);
+  }
+  const put = await fetch(created.upload.url, { method: 'PUT', body, headers: created.upload.headers });
+  expect(put.status).toBe(200);
+  return created.task_id;
+};
+
+/** A task row as a lost message or a lost S3 event leaves it, for the janitor. */
+const abandoned = (changes: Partial<Task>): Task => {
+  const longAgo = new Date(Date.now() - 3 * 3600_000).toISOString();
+  const id = randomUUID();
+  return {
+    task_id: id,
+    status: 'PENDING',
+    progress: 0,
+    stage: 'queued',
+    source: { type: 'presigned', filename: 'lost.txt', size_bytes: 10 },
+    input: { kind: 's3', bucket: stack.bucketName, key: `uploads/${id}/input` },
+    options: { ...OPTION_DEFAULTS },
+    queue: 'standard',
+    attempts: 1,
+    created_at: longAgo,
+    updated_at: longAgo,
+    expires_at: new Date(Date.now() + 86400_000).toISOString(),
+    owner: ANONYMOUS_OWNER,
+    ...changes,
+  };
+};
+
+describe.skipIf(isRemote())('IAM on the embedded stack', () => {
+  it('runs every path of the service with no call refused', async () => {
+    const waitAll = (ids: string[]) => Promise.all(ids.map((id) => api.waitFor(id, undefined, 60_000)));
+    // Direct uploads, small and large, a replay of one (its second copy is deleted), one that crashes every run.
+    const small = (await accepted(await uploadText('small.txt', 'A small upload.'))).task_id;
+    const large = (await accepted(await uploadText('large.txt', LARGE))).task_id;
+    const once = { 'idempotency-key': randomUUID() };
+    const first = (await accepted(await uploadText('once.txt', 'Sent twice.', once))).task_id;
+    expect((await accepted(await uploadText('once.txt', 'Sent twice.', once), 200)).task_id).toBe(first);
+    const poison = (await accepted(await uploadText('poison.txt', 'Crashes the worker.'))).task_id;
+    // s3:// sources, small and large; a missing one is a 400 (a 404 from S3, which needs s3:ListBucket).
+    await putInbox('small.txt', 'From the inbox.'); // 15 bytes
+    await putInbox('large.txt', LARGE);
+    const inboxOnce = { 'idempotency-key': randomUUID() };
+    const fromInbox = [await processS3('small.txt', inboxOnce), await processS3('large.txt')];
+    expect(await processS3('small.txt', inboxOnce, 200)).toBe(fromInbox[0]);
+    const missing = await api.postJson('/process', { source: `s3://${stack.bucketName}/inbox/none.txt` });
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('SOURCE_NOT_FOUND');
+    // Presigned uploads, small and large (the upload event starts them).
+    const viaUrl = [
+      await presigned('presigned.txt', 'Uploaded to a URL.', { 'idempotency-key': randomUUID() }),
+      await presigned('big.txt', LARGE),
+    ];
+    // Cancelled while the result is stored, on each queue: the worker deletes the result it wrote.
+    const cancelled = (await accepted(await uploadText('cancelled.txt', 'Cancelled at the end.'))).task_id;
+    await putInbox('cancelled-large.txt', LARGE);
+    const cancelledLarge = await processS3('cancelled-large.txt');
+
+    const done = await waitAll([small, large, first, ...fromInbox, ...viaUrl]);
+    for (const task of done) expect(task.status, JSON.stringify(task)).toBe('SUCCESS');
+    for (const id of [cancelled, cancelledLarge]) expect((await api.waitFor(id)).status).toBe('REVOKED');
+    expect(stack.faults.filter((fault) => fault.startsWith('cancel-while-storing'))).toHaveLength(2);
+
+    // A large result is read through a URL getTask presigns.
+    const largeResult = await api.get(`/tasks/${large}`);
+    expect(largeResult.status).toBe(200);
+
+    // The dead-letter consumer fails the poison task; a retry queues it again (standard), and a failed large one (large).
+    expect(await api.waitFor(poison, undefined, 60_000)).toMatchObject({
+      status: 'FAILURE',
+      error: { code: 'WORKER_CRASHED' },
+    });
+    const broken = (await accepted(await uploadText('broken.pdf', `%PDF-1.7\n${LARGE}`))).task_id;
+    expect((await api.waitFor(broken)).status).toBe('FAILURE');
+    for (const id of [poison, broken]) await accepted(await api.post(`/tasks/${id}/retry`));
+    await waitAll([poison, broken]);
+
+    // Cancel one waiting for its upload; list by status.
+    const waiting = await accepted(
+      await api.postJson('/upload-url', { filename: 'never.txt', size_bytes: 10, content_type: 'text/plain' }),
+      201,
+    );
+    expect((await api.post(`/tasks/${waiting.task_id}/cancel`)).status).toBe(200);
+    expect((await api.get('/tasks?status=SUCCESS&limit=5')).status).toBe(200);
+
+    // The janitor: an upload whose event was lost (object there, small and large), one never uploaded
+    // (the object is missing: a 404 needs s3:ListBucket), and PENDING rows whose messages were lost, on each queue.
+    const store = new DynamoTaskStore(stack.clients.dynamo, stack.tableName);
+    const expired = {
+      status: 'AWAITING_UPLOAD' as const,
+      upload_expires_at: new Date(Date.now() - 3600_000).toISOString(),
+    };
+    const lostEvent = abandoned({ ...expired, source: { type: 'presigned', filename: 'lost.txt', size_bytes: 15 } });
+    const lostLargeEvent = abandoned({
+      ...expired,
+      source: { type: 'presigned', filename: 'lost.txt', size_bytes: LARGE.length },
+    });
+    const neverUploaded = abandoned(expired);
+    const lostMessage = abandoned({ input: { kind: 's3', bucket: stack.bucketName, key: 'uploads/gone/input' } });
+    const lostLargeMessage = abandoned({
+      queue: 'large',
+      input: { kind: 's3', bucket: stack.bucketName, key: 'direct/gone/input' },
+    });
+    for (const task of [lostEvent, lostLargeEvent, neverUploaded, lostMessage, lostLargeMessage]) {
+      await store.create(task);
+    }
+    // Copies raise no upload event here, as on S3 (the notification is for PUTs).
+    for (const [task, source] of [
+      [lostEvent, 'inbox/small.txt'],
+      [lostLargeEvent, 'inbox/large.txt'],
+    ] as const) {
+      await stack.clients.s3.send(
+        new CopyObjectCommand({
+          Bucket: stack.bucketName,
+          Key: (task.input as { key: string }).key,
+          CopySource: `${stack.bucketName}/${source}`,
+        }),
+      );
+    }
+    expect(await stack.invoke('janitor', {})).toEqual({
+      uploadsExpired: 1,
+      uploadsRecovered: 2,
+      requeued: 2,
+      errors: 0,
+    });
+    const swept = await waitAll(
+      [lostEvent, lostLargeEvent, neverUploaded, lostMessage, lostLargeMessage].map((task) => task.task_id),
+    );
+    // The lost messages name objects that are gone: each worker reads a 404 (s3:ListBucket), not a 403.
+    expect(swept.map((task) => task.error?.code ?? task.status)).toEqual([
+      'SUCCESS',
+      'SUCCESS',
+      'UPLOAD_EXPIRED',
+      'SOURCE_NOT_FOUND',
+      'SOURCE_NOT_FOUND',
+    ]);
+
+    expect(stack.iam.denied).toEqual([]);
+  });
+
+  it('a submission whose message cannot be queued leaves nothing behind: no row, no object, a 500', async () => {
+    const withoutQueues = await startTarget({
+      ...OPTIONS,
+      adjustPolicy: (name, policy) =>
+        name === 'upload' || name === 'process'
+          ? policy.filter((statement) => !statement.actions.includes('sqs:SendMessage'))
+          : policy,
+    });
+    try {
+      const client = apiClient(withoutQueues);
+      const local = withoutQueues.local!;
+      const form = new FormData();
+      form.append('file', new Blob(['Never queued.']), 'unqueued.txt');
+      const upload = await client.post('/upload', form, { 'idempotency-key': 'unqueued' });
+      expect(upload.status).toBe(500);
+      await local.clients.s3.send(
+        new PutObjectCommand({ Bucket: local.bucketName, Key: 'inbox/unqueued.txt', Body: 'Never queued.' }),
+      );
+      const processed = await client.postJson('/process', { source: `s3://${local.bucketName}/inbox/unqueued.txt` });
+      expect(processed.status).toBe(500);
+      expect(local.iam.denied.map(({ function: name, action }) => `${name} ${action}`)).toEqual([
+        'upload sqs:SendMessage',
+        'process sqs:SendMessage',
+      ]);
+      // Nothing listed, nothing stored under direct/.
+      expect(((await (await client.get('/tasks')).json()) as { tasks: unknown[] }).tasks).toEqual([]);
+      const direct = await local.clients.s3.send(
+        new ListObjectsV2Command({ Bucket: local.bucketName, Prefix: 'direct/' }),
+      );
+      expect(direct.Contents ?? []).toEqual([]);
+      for (const used of local.iam.used) usedWithoutQueues.add(used);
+    } finally {
+      await withoutQueues.stop();
+    }
+  });
+
+  it('used every action and every resource of every statement it grants', () => {
+    const used = [...stack.iam.used, ...usedWithoutQueues].map((line) => {
+      const [fn = '', statement = '', action = '', resource = ''] = line.split(' ');
+      return { fn, statement: Number(statement), action, resource };
+    });
+    const unused: string[] = [];
+    for (const [name, fn] of Object.entries(stack.functions) as Array<
+      [FunctionName, { policy: PolicyStatementSpec[] }]
+    >) {
+      for (const [index, statement] of fn.policy.entries()) {
+        const uses = used.filter((use) => use.fn === name && use.statement === index);
+        for (const action of statement.actions) {
+          if (!uses.some((use) => use.action === action)) unused.push(`${name}: ${action} (statement ${index})`);
+        }
+        for (const resource of statement.resources) {
+          if (!uses.some((use) => use.resource === resource)) unused.push(`${name}: ${resource} (statement ${index})`);
+        }
+      }
+    }
+    expect(unused).toEqual([]);
+  });
+});

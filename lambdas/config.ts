@@ -65,8 +65,9 @@ export type WorkerConfig = z.infer<typeof workerConfigSchema>;
 
 export const dlqConfigSchema = z.object({
   TABLE_NAME: storage.TABLE_NAME,
-  /** The standard worker's timeout, to tell a timed-out run from a crash. */
-  FUNCTION_TIMEOUT_MS: int,
+  /** Each worker's timeout, to tell a run its timeout stopped from a crash (by the queue the task was on). */
+  WORKER_TIMEOUT_MS: int,
+  LARGE_WORKER_TIMEOUT_MS: int,
 });
 
 export const uploadEventsConfigSchema = z.object({ TABLE_NAME: storage.TABLE_NAME, ...queues });

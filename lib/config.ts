@@ -37,7 +37,11 @@ export const deploymentConfigSchema = z
     /** Multipart uploads through API Gateway (10 MB request, 6 MB Lambda payload, base64 on the way). */
     directUploadMaxMb: int(1, 4).default(4),
     presignedUploadMaxMb: int(1, 5120).default(500),
-    presignedUrlTtlSeconds: int(60, 7 * 24 * 3600).default(900),
+    /**
+     * A presigned URL works until it expires or the credentials that signed it do, whichever is first: the
+     * function's role session is short-lived, so an hour is the most a URL can be promised.
+     */
+    presignedUrlTtlSeconds: int(60, 3600).default(900),
     urlFetchMaxMb: int(1, 5120).default(100),
     urlFetchTimeoutSeconds: int(1, 600).default(60),
     /**
@@ -56,6 +60,8 @@ export const deploymentConfigSchema = z
     sourcePrefixes: list.default(['inbox/']),
     /** Other buckets (`bucket`) or parts of them (`bucket/prefix/`) that `s3://` sources may name. */
     allowedSourceBuckets: list.default([]),
+    /** KMS keys that encrypt objects in `allowedSourceBuckets` (SSE-KMS): the workers may decrypt with them. */
+    sourceKmsKeyArns: list.default([]),
     /** Origins allowed by CORS; empty: CORS off. */
     corsOrigins: list.default([]),
     alarmEmail: z.email().optional(),
@@ -114,6 +120,11 @@ export const deploymentConfigSchema = z
       const prefix = rest.join('/');
       if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || (prefix && !prefix.endsWith('/'))) {
         problem('allowedSourceBuckets', `${entry}: a bucket name, or bucket/prefix/`);
+      }
+    }
+    for (const arn of config.sourceKmsKeyArns) {
+      if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/.test(arn)) {
+        problem('sourceKmsKeyArns', `${arn}: a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
       }
     }
     if (config.throttleBurstLimit < config.throttleRateLimit / 10) {

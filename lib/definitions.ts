@@ -3,6 +3,8 @@
  * so that the two cannot drift: key schema, indexes, TTL, routes, and how
  * queue settings follow from the configuration. Plain data: no CDK imports.
  */
+import { DLQ_TIMEOUT_SECONDS } from './function-environment.js';
+
 export const TABLE = {
   partitionKey: 'pk',
   ttlAttribute: 'ttl',
@@ -111,6 +113,8 @@ export interface QueueSettings {
   maxReceiveCount: number;
   retentionSeconds: number;
   dlqRetentionSeconds: number;
+  /** The DLQs' visibility timeout: six times their consumer's timeout too. */
+  dlqVisibilityTimeoutSeconds: number;
   /** Long polling. */
   receiveWaitSeconds: number;
 }
@@ -120,6 +124,7 @@ export const queueSettings = (workerTimeoutSeconds: number, maxReceiveCount: num
   maxReceiveCount,
   retentionSeconds: 4 * 24 * 3600,
   dlqRetentionSeconds: 14 * 24 * 3600,
+  dlqVisibilityTimeoutSeconds: 6 * DLQ_TIMEOUT_SECONDS,
   receiveWaitSeconds: 20,
 });
 
@@ -139,3 +144,23 @@ export const METRIC_NAMES = {
 
 /** The `service` dimension Powertools adds to every custom metric. */
 export const SERVICE_NAME = 'docproc';
+
+export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
+
+/**
+ * The dimensions each custom metric is published with, besides `service`
+ * (lambdas/observability.ts; a test reads what it emits). An alarm or a graph
+ * on other dimensions would watch a metric that never has data.
+ */
+export const METRIC_DIMENSIONS: Record<MetricName, readonly string[]> = {
+  TasksSubmitted: ['SourceType'],
+  TasksFailed: ['ErrorCode'],
+  TasksStarted: [],
+  TasksSucceeded: [],
+  TasksRevoked: [],
+  QueueWait: [],
+  ProcessingDuration: [],
+  PagesProcessed: [],
+  BytesProcessed: [],
+  DocumentsProduced: [],
+};

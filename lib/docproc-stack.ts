@@ -7,7 +7,9 @@ import { Monitoring } from './constructs/monitoring.js';
 import { Queues } from './constructs/queues.js';
 import { Storage } from './constructs/storage.js';
 import { consumerTimeouts, Workers } from './constructs/workers.js';
-import { functionCatalogue, type FunctionResources } from './function-catalogue.js';
+import { alarmSpecs } from './alarms.js';
+import type { ServiceFunction } from './constructs/service-function.js';
+import { functionCatalogue, type FunctionName, type FunctionResources } from './function-catalogue.js';
 
 export interface DocProcStackProps extends StackProps {
   config: DeploymentConfig;
@@ -57,30 +59,27 @@ export class DocProcStack extends Stack {
     this.workers = new Workers(this, 'Workers', { ...shared, bucket, queues: this.queues });
     this.api = new Api(this, 'Api', shared);
 
-    const functions = [
-      ...Object.values(this.api.functions),
-      this.workers.worker,
-      this.workers.largeWorker,
-      this.workers.deadLetters,
-      this.workers.uploadEvents,
-      this.workers.janitor,
-    ];
-    for (const fn of functions) fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', config.metricsNamespace);
+    const functions: Record<FunctionName, ServiceFunction> = {
+      ...this.api.functions,
+      worker: this.workers.worker,
+      largeWorker: this.workers.largeWorker,
+      deadLetters: this.workers.deadLetters,
+      uploadEvents: this.workers.uploadEvents,
+      janitor: this.workers.janitor,
+    };
+    for (const fn of Object.values(functions)) {
+      fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', config.metricsNamespace);
+    }
     this.monitoring = new Monitoring(this, 'Monitoring', {
       namespace: config.metricsNamespace,
       api: this.api.restApi,
-      workers: [
-        { label: 'Worker', fn: this.workers.worker },
-        { label: 'LargeWorker', fn: this.workers.largeWorker },
-      ],
-      // Throttles of the functions that take traffic (an alarm's math may hold ten metrics at most).
-      functions: [...Object.values(this.api.functions), this.workers.worker, this.workers.largeWorker],
-      queues: [
-        { label: 'Standard', ...this.queues.standard },
-        { label: 'Large', ...this.queues.large },
-        { label: 'UploadEvents', ...this.queues.uploadEvents },
-      ],
-      queueAgeAlarmSeconds: config.queueAgeAlarmSeconds,
+      functions,
+      queues: {
+        standard: { label: 'Standard', ...this.queues.standard },
+        large: { label: 'Large', ...this.queues.large },
+        uploadEvents: { label: 'UploadEvents', ...this.queues.uploadEvents },
+      },
+      alarms: alarmSpecs(config),
       alarmEmail: config.alarmEmail,
     });
 

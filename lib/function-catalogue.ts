@@ -38,8 +38,10 @@ export interface FunctionAccess {
   bucket?: { read?: readonly string[]; write?: readonly string[]; delete?: readonly string[] };
   /** s3:ListBucket on the service bucket, so that a missing key reads as 404, not 403. */
   listBucket?: boolean;
-  /** Reads `s3://` sources: SOURCE_LOCATIONS and read (and list) access there. */
+  /** Finds `s3://` sources: SOURCE_LOCATIONS and read (and list) access there. */
   sources?: boolean;
+  /** Reads their bytes: kms:Decrypt with the keys of `sourceKmsKeyArns` (SSE-KMS objects in other buckets). */
+  decryptsSources?: boolean;
   /** Queues it sends to: QUEUE_URL (standard), LARGE_QUEUE_URL (large). */
   sendsTo?: readonly QueueName[];
 }
@@ -93,6 +95,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       bucket: { read: [PREFIX.uploads, PREFIX.direct], write: [PREFIX.results], delete: [PREFIX.results] },
       listBucket: true,
       sources: true,
+      decryptsSources: true,
     },
     environment: workerEnvironment(config, queueClass),
   });
@@ -167,8 +170,8 @@ export interface FunctionResources {
   bucketName: string;
   bucketArn: string;
   queues: Record<QueueName, { url: string; arn: string }>;
-  /** `sourcePrefixes` and `allowedSourceBuckets` of the configuration. */
-  sources: Pick<DeploymentConfig, 'sourcePrefixes' | 'allowedSourceBuckets'>;
+  /** `sourcePrefixes`, `allowedSourceBuckets` and `sourceKmsKeyArns` of the configuration. */
+  sources: Pick<DeploymentConfig, 'sourcePrefixes' | 'allowedSourceBuckets' | 'sourceKmsKeyArns'>;
 }
 
 /** One IAM Allow statement. */
@@ -228,6 +231,9 @@ export const accessStatements = (access: FunctionAccess, resources: FunctionReso
     }
   }
   if (listed.size) statements.push({ actions: ['s3:ListBucket'], resources: [...listed] });
+  if (access.decryptsSources && resources.sources.sourceKmsKeyArns.length) {
+    statements.push({ actions: ['kms:Decrypt'], resources: [...resources.sources.sourceKmsKeyArns] });
+  }
   if (access.sendsTo?.length) {
     statements.push({
       actions: ['sqs:SendMessage'],

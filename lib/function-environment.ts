@@ -38,7 +38,8 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
 export const sandboxMemoryMb = (functionMemoryMb: number) => Math.floor(functionMemoryMb * 0.6);
 
 export const dlqEnvironment = (config: DeploymentConfig) => ({
-  FUNCTION_TIMEOUT_MS: config.workerTimeoutSeconds * 1000,
+  WORKER_TIMEOUT_MS: workerTimeoutSeconds(config, 'standard') * 1000,
+  LARGE_WORKER_TIMEOUT_MS: workerTimeoutSeconds(config, 'large') * 1000,
 });
 
 export const janitorEnvironment = (config: DeploymentConfig) => ({

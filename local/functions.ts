@@ -149,6 +149,12 @@ export const localFunctions = (
         ...accessEnvironment(spec.access, resources),
         ALLOW_PRIVATE_URLS: String(options.allowPrivateUrls),
         ...(isWorker && timing.workerTimeoutMs !== undefined ? { FUNCTION_TIMEOUT_MS: String(timeoutMs) } : {}),
+        ...(name === 'deadLetters' && timing.workerTimeoutMs !== undefined
+          ? {
+              WORKER_TIMEOUT_MS: String(timing.workerTimeoutMs),
+              LARGE_WORKER_TIMEOUT_MS: String(timing.workerTimeoutMs),
+            }
+          : {}),
         ...(isWorker && timing.softTimeLimitMarginMs !== undefined
           ? { SOFT_TIME_LIMIT_MARGIN_MS: String(timing.softTimeLimitMarginMs) }
           : {}),

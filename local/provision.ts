@@ -68,7 +68,10 @@ export const createQueuePair = async (sqs: SQSClient, name: string, settings: Qu
     const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
     return { name: queueName, url: String(QueueUrl), arn: String(Attributes?.QueueArn) };
   };
-  const deadLetters = await create(`${name}-dlq`, { MessageRetentionPeriod: String(settings.dlqRetentionSeconds) });
+  const deadLetters = await create(`${name}-dlq`, {
+    MessageRetentionPeriod: String(settings.dlqRetentionSeconds),
+    VisibilityTimeout: String(settings.dlqVisibilityTimeoutSeconds),
+  });
   const queue = await create(name, {
     VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
     MessageRetentionPeriod: String(settings.retentionSeconds),

@@ -35,10 +35,10 @@ export const makeDlqHandler = (deps: () => DlqDeps) => {
       logger.error('Dead letter is not a task message; dropped', { message_id: record.messageId });
       return;
     }
-    const { store, clock, functionTimeoutMs } = deps();
+    const { store, clock, workerTimeoutMs } = deps();
     const task = await store.get(parsed.data.task_id);
     if (!task || isTerminal(task.status) || task.attempts !== parsed.data.attempt) return;
-    const code = failureCodeFor(task, functionTimeoutMs);
+    const code = failureCodeFor(task, workerTimeoutMs[task.queue]);
     const failed = await store.transition(
       task,
       'fail',

@@ -6,13 +6,15 @@ import {
   uploadEventsConfigSchema,
   type JanitorConfig,
 } from '../config.js';
+import type { QueueClass } from '../core/task.js';
 import { systemClock, type BlobStore, type Clock, type JobQueue, type TaskStore } from '../core/ports.js';
 
 /** What the DLQ consumer, the upload listener and the janitor work with; each gets only its part. */
 export interface DlqDeps {
   store: TaskStore;
   clock: Clock;
-  functionTimeoutMs: number;
+  /** The timeout of the worker that consumes each queue. */
+  workerTimeoutMs: Record<QueueClass, number>;
 }
 
 export interface UploadEventsDeps {
@@ -31,7 +33,7 @@ export const buildDlqDeps = (env: NodeJS.ProcessEnv): DlqDeps => {
   return {
     store: taskStore(config.TABLE_NAME),
     clock: systemClock,
-    functionTimeoutMs: config.FUNCTION_TIMEOUT_MS,
+    workerTimeoutMs: { standard: config.WORKER_TIMEOUT_MS, large: config.LARGE_WORKER_TIMEOUT_MS },
   };
 };
 

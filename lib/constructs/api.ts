@@ -1,4 +1,4 @@
-import { Size, Validations } from 'aws-cdk-lib';
+import { Size, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   Cors,
@@ -49,6 +49,8 @@ export class Api extends Construct {
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention });
 
     this.restApi = new RestApi(this, 'Rest', {
+      // API Gateway's metrics are by API name: two stacks in one account must not share one.
+      restApiName: `${Stack.of(this).stackName}-api`,
       description: 'Asynchronous document processing',
       endpointTypes: [EndpointType.REGIONAL],
       binaryMediaTypes: ['multipart/form-data'],

@@ -1,23 +1,25 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
+import type { ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import {
   Alarm,
-  ComparisonOperator,
   Dashboard,
   GraphWidget,
   LogQueryWidget,
   MathExpression,
   Metric,
   TextWidget,
-  TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { AlarmSpec, MetricQuerySpec, QueueId } from '../alarms.js';
 import { METRIC_NAMES, SERVICE_NAME } from '../definitions.js';
+import type { FunctionName } from '../function-catalogue.js';
 
 export interface MonitoredQueue {
   label: string;
@@ -28,13 +30,11 @@ export interface MonitoredQueue {
 export interface MonitoringProps {
   namespace: string;
   api: RestApi;
-  /** The worker functions (standard and large). */
-  workers: Array<{ label: string; fn: IFunction }>;
-  /** Functions whose throttles raise the alarm (ten at most). */
-  functions: IFunction[];
-  queues: MonitoredQueue[];
-  /** Alarm when the oldest waiting message is older than this. */
-  queueAgeAlarmSeconds: number;
+  /** Every function of the catalogue. */
+  functions: Record<FunctionName, LambdaFunction>;
+  queues: Record<QueueId, MonitoredQueue>;
+  /** The alarms to create (lib/alarms.ts). */
+  alarms: AlarmSpec[];
   /** Subscribed to the alarm topic when given. */
   alarmEmail?: string | undefined;
 }
@@ -60,7 +60,33 @@ export class Monitoring extends Construct {
       reason:
         'Alarm notifications carry no document data; CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key.',
     });
+    // enforceSSL gives the topic a policy of its own, which replaces the default one: CloudWatch needs an Allow.
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
+      }),
+    );
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    const queues = Object.values(props.queues);
+    const workers = [
+      { label: 'Worker', fn: props.functions.worker },
+      { label: 'LargeWorker', fn: props.functions.largeWorker },
+    ];
     const action = new SnsAction(this.topic);
     const alarm = (construct: Alarm) => {
       construct.addAlarmAction(action);
@@ -93,28 +119,28 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: 'Queue depth (visible)',
         width: 6,
-        left: props.queues.map(({ label, queue }) =>
+        left: queues.map(({ label, queue }) =>
           queue.metricApproximateNumberOfMessagesVisible({ label, period: ONE_MINUTE, statistic: 'Maximum' }),
         ),
       }),
       new GraphWidget({
         title: 'Messages in flight',
         width: 6,
-        left: props.queues.map(({ label, queue }) =>
+        left: queues.map(({ label, queue }) =>
           queue.metricApproximateNumberOfMessagesNotVisible({ label, period: ONE_MINUTE, statistic: 'Maximum' }),
         ),
       }),
       new GraphWidget({
         title: 'Age of oldest message (s)',
         width: 6,
-        left: props.queues.map(({ label, queue }) =>
+        left: queues.map(({ label, queue }) =>
           queue.metricApproximateAgeOfOldestMessage({ label, period: ONE_MINUTE, statistic: 'Maximum' }),
         ),
       }),
       new GraphWidget({
         title: 'Dead-letter queue depth',
         width: 6,
-        left: props.queues.map(({ label, deadLetters }) =>
+        left: queues.map(({ label, deadLetters }) =>
           deadLetters.metricApproximateNumberOfMessagesVisible({
             label: `${label} DLQ`,
             period: ONE_MINUTE,
@@ -129,7 +155,7 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: 'Worker invocations / errors / throttles',
         width: 8,
-        left: props.workers.flatMap(({ label, fn }) => [
+        left: workers.flatMap(({ label, fn }) => [
           fn.metricInvocations({ label: `${label} invocations`, period: ONE_MINUTE }),
           fn.metricErrors({ label: `${label} errors`, period: ONE_MINUTE }),
           fn.metricThrottles({ label: `${label} throttles`, period: ONE_MINUTE }),
@@ -138,14 +164,14 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: 'Worker concurrency',
         width: 8,
-        left: props.workers.map(({ label, fn }) =>
+        left: workers.map(({ label, fn }) =>
           fn.metric('ConcurrentExecutions', { label, statistic: 'Maximum', period: ONE_MINUTE }),
         ),
       }),
       new GraphWidget({
         title: 'Worker duration p50 / p95 / p99 (ms)',
         width: 8,
-        left: props.workers.flatMap(({ label, fn }) =>
+        left: workers.flatMap(({ label, fn }) =>
           ['p50', 'p95', 'p99'].map((statistic) =>
             fn.metricDuration({ label: `${label} ${statistic}`, statistic, period: FIVE_MINUTES }),
           ),
@@ -219,7 +245,8 @@ export class Monitoring extends Construct {
     );
 
     // Logs Insights.
-    const workerLogs = props.workers.map(({ fn }) => `/aws/lambda/${fn.functionName}`);
+    // Each function logs to a log group of its own (not /aws/lambda/<name>).
+    const workerLogs = workers.map(({ fn }) => fn.logGroup.logGroupName);
     this.dashboard.addWidgets(
       new LogQueryWidget({
         title: 'Recent tasks (worker logs)',
@@ -245,75 +272,46 @@ export class Monitoring extends Construct {
     );
 
     // Alarms.
-    for (const { label, queue, deadLetters } of props.queues) {
+    const metricOf = (query: MetricQuerySpec) => {
+      const options = { statistic: query.stat, period: Duration.seconds(query.periodSeconds) };
+      const source = query.source;
+      switch (source.service) {
+        case 'lambda':
+          return props.functions[source.function].metric(source.metric, options);
+        case 'sqs': {
+          const queue = props.queues[source.queue];
+          return (source.deadLetters ? queue.deadLetters : queue.queue).metric(source.metric, options);
+        }
+        case 'apigateway':
+          return props.api.metric(source.metric, options);
+        case 'custom':
+          return new Metric({
+            namespace: props.namespace,
+            metricName: source.metric,
+            dimensionsMap: { service: SERVICE_NAME, ...source.dimensions },
+            ...options,
+          });
+      }
+    };
+    for (const spec of props.alarms) {
+      const [first] = spec.metrics;
+      if (!first) throw new Error(`alarm ${spec.id} watches no metric`);
       alarm(
-        new Alarm(this, `${label}DeadLetters`, {
-          alarmDescription: `Messages in the ${label} DLQ: tasks whose worker failed on every delivery. Their tasks are FAILURE (WORKER_CRASHED / TIME_LIMIT_EXCEEDED); read the worker logs for their task_id.`,
-          metric: deadLetters.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: ONE_MINUTE }),
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
-      );
-      alarm(
-        new Alarm(this, `${label}OldestMessage`, {
-          alarmDescription: `The oldest message in the ${label} queue has waited more than ${props.queueAgeAlarmSeconds} s: workers cannot keep up (raise the concurrency) or are failing.`,
-          metric: queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: ONE_MINUTE }),
-          threshold: props.queueAgeAlarmSeconds,
-          evaluationPeriods: 5,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
+        new Alarm(this, spec.id, {
+          alarmDescription: spec.description,
+          metric: spec.expression
+            ? new MathExpression({
+                expression: spec.expression,
+                usingMetrics: Object.fromEntries(spec.metrics.map((query) => [query.id, metricOf(query)])),
+                period: Duration.seconds(first.periodSeconds),
+              })
+            : metricOf(first),
+          threshold: spec.threshold,
+          evaluationPeriods: spec.evaluationPeriods,
+          comparisonOperator: spec.comparison as ComparisonOperator,
+          treatMissingData: spec.treatMissingData as TreatMissingData,
         }),
       );
     }
-    for (const { label, fn } of props.workers) {
-      alarm(
-        new Alarm(this, `${label}ErrorRate`, {
-          alarmDescription: `More than 5% of ${label} invocations fail: crashes, timeouts or AWS errors; see the worker logs.`,
-          metric: new MathExpression({
-            expression: '100 * errors / MAX([invocations, 1])',
-            usingMetrics: {
-              errors: fn.metricErrors({ statistic: 'Sum', period: FIVE_MINUTES }),
-              invocations: fn.metricInvocations({ statistic: 'Sum', period: FIVE_MINUTES }),
-            },
-            period: FIVE_MINUTES,
-          }),
-          threshold: 5,
-          evaluationPeriods: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    }
-    alarm(
-      new Alarm(this, 'Api5xxRate', {
-        alarmDescription: "More than 1% of API requests answer 5xx: see the API functions' logs for the request ids.",
-        metric: props.api.metricServerError({ statistic: 'Average', period: FIVE_MINUTES }),
-        threshold: 0.01,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    alarm(
-      new Alarm(this, 'Throttles', {
-        alarmDescription: 'Lambda throttled invocations: the account or function concurrency limit was reached.',
-        metric: new MathExpression({
-          expression: props.functions.map((_, index) => `t${index}`).join(' + '),
-          usingMetrics: Object.fromEntries(
-            props.functions.map((fn, index) => [
-              `t${index}`,
-              fn.metricThrottles({ statistic: 'Sum', period: FIVE_MINUTES }),
-            ]),
-          ),
-          period: FIVE_MINUTES,
-        }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      }),
-    );
   }
 }

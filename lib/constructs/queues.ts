@@ -40,6 +40,7 @@ export class Queues extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.seconds(settings.dlqRetentionSeconds),
+      visibilityTimeout: Duration.seconds(settings.dlqVisibilityTimeoutSeconds),
     });
     Validations.of(deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is a dead-letter queue.' });
     const queue = new Queue(this, name, {

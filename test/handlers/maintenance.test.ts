@@ -44,7 +44,7 @@ beforeEach(() => {
 });
 
 describe('DLQ consumer', () => {
-  const handler = makeDlqHandler(() => ({ store, clock, functionTimeoutMs: 300_000 }));
+  const handler = makeDlqHandler(() => ({ store, clock, workerTimeoutMs: { standard: 300_000, large: 900_000 } }));
 
   it('fails a task whose worker crashed on every delivery', async () => {
     const task = await saved({ status: 'STARTED', started_at: minutesAgo(2), updated_at: minutesAgo(1.9) });
@@ -60,6 +60,21 @@ describe('DLQ consumer', () => {
     const task = await saved({ status: 'STARTED', started_at: minutesAgo(10), updated_at: minutesAgo(5.1) });
     await handler(sqs({ v: 1, task_id: task.task_id, attempt: 1 }), lambdaContext());
     expect((await store.get(task.task_id))?.error?.code).toBe('TIME_LIMIT_EXCEEDED');
+  });
+
+  it("judges a large task by the large worker's timeout", async () => {
+    const ranFiveMinutes = { status: 'STARTED' as const, started_at: minutesAgo(10), updated_at: minutesAgo(5) };
+    const large = await saved({ ...ranFiveMinutes, queue: 'large' });
+    await handler(sqs({ v: 1, task_id: large.task_id, attempt: 1 }), lambdaContext());
+    expect((await store.get(large.task_id))?.error?.code).toBe('WORKER_CRASHED');
+    const timedOut = await saved({
+      status: 'STARTED',
+      queue: 'large',
+      started_at: minutesAgo(20),
+      updated_at: minutesAgo(5),
+    });
+    await handler(sqs({ v: 1, task_id: timedOut.task_id, attempt: 1 }), lambdaContext());
+    expect((await store.get(timedOut.task_id))?.error?.code).toBe('TIME_LIMIT_EXCEEDED');
   });
 
   it('fails a task that never started (poison message)', async () => {

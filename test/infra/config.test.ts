@@ -8,6 +8,7 @@ import {
   parseSourceLocations,
   sourceLocations,
 } from '../../lib/definitions.js';
+import { accessStatements, functionCatalogue, type FunctionResources } from '../../lib/function-catalogue.js';
 import { ARTIFACTS, synthesizeApp } from '../support/synth.js';
 
 describe('deployment configuration', () => {
@@ -73,8 +74,32 @@ describe('s3:// source locations', () => {
     [{ sourcePrefixes: ['/abs/'] }, 'sourcePrefixes'],
     [{ allowedSourceBuckets: ['Not_A_Bucket'] }, 'allowedSourceBuckets'],
     [{ allowedSourceBuckets: ['partner/no-slash'] }, 'allowedSourceBuckets'],
+    [{ sourceKmsKeyArns: ['alias/partner'] }, 'sourceKmsKeyArns'],
+    [{ presignedUrlTtlSeconds: 7200 }, 'presignedUrlTtlSeconds'],
   ])('refuses %j, naming %s', (input, key) => {
     expect(() => parseDeploymentConfig(input)).toThrow(key);
+  });
+
+  it('lets the workers, and only them, decrypt with the KMS keys of partner buckets (in any partition)', () => {
+    const key = 'arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const config = parseDeploymentConfig({ allowedSourceBuckets: ['partner'], sourceKmsKeyArns: [key] });
+    const resources: FunctionResources = {
+      partition: 'aws-cn',
+      tableName: 't',
+      tableArn: 'arn:aws-cn:dynamodb:cn-north-1:123456789012:table/t',
+      bucketName: 'service',
+      bucketArn: 'arn:aws-cn:s3:::service',
+      queues: { standard: { url: 'u', arn: 'a' }, large: { url: 'u', arn: 'a' } },
+      sources: config,
+    };
+    for (const [name, spec] of Object.entries(functionCatalogue(config))) {
+      const statements = accessStatements(spec.access, resources);
+      const decrypt = statements.filter((statement) => statement.actions.includes('kms:Decrypt'));
+      expect(decrypt, name).toEqual(name.endsWith('orker') ? [{ actions: ['kms:Decrypt'], resources: [key] }] : []);
+      for (const statement of statements) {
+        for (const resource of statement.resources) expect(resource.startsWith('arn:aws:'), resource).toBe(false);
+      }
+    }
   });
 
   it('reads the inbox of the service bucket by default, and the partner places given', () => {

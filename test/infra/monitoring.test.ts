@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { alarmSpecs, THROTTLE_GROUPS } from '../../lib/alarms.js';
+import { parseDeploymentConfig } from '../../lib/config.js';
 import { METRIC_NAMES } from '../../lib/definitions.js';
 import { ensureSynth } from '../support/synth.js';
 
@@ -83,37 +85,52 @@ describe('dashboard', () => {
 });
 
 describe('alarms', () => {
-  const byDescription = (text: string) =>
-    alarms().filter((alarm) => String(alarm.Properties.AlarmDescription).includes(text));
+  const byId = (id: string) => {
+    const found = Object.entries(resources).find(
+      ([logicalId, resource]) => resource.Type === 'AWS::CloudWatch::Alarm' && logicalId.startsWith(`Monitoring${id}`),
+    );
+    if (!found) throw new Error(`no alarm ${id}`);
+    return found[1].Properties;
+  };
 
-  it('all notify the SNS topic, on alarm and on recovery', () => {
-    expect(alarms()).toHaveLength(10);
+  it('are the alarms of lib/alarms.ts, and all notify the SNS topic, on alarm and on recovery', () => {
+    const specs = alarmSpecs(parseDeploymentConfig({}));
+    expect(alarms()).toHaveLength(specs.length);
+    for (const spec of specs) expect(byId(spec.id).AlarmDescription).toBe(spec.description);
     for (const alarm of alarms()) {
       expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId() }]);
       expect(alarm.Properties.OKActions).toEqual([{ Ref: topicId() }]);
     }
   });
 
-  it('fire on any message in a DLQ', () => {
-    const dlq = byDescription('DLQ');
-    expect(dlq).toHaveLength(3);
-    for (const alarm of dlq) {
-      expect(alarm.Properties).toMatchObject({
-        MetricName: 'ApproximateNumberOfMessagesVisible',
+  it('count what the DLQ consumers receive (they drain their queues within seconds), and the depth of the unconsumed one', () => {
+    for (const label of ['Standard', 'Large']) {
+      expect(byId(`${label}DeadLettered`)).toMatchObject({
+        MetricName: 'NumberOfMessagesReceived',
         Namespace: 'AWS/SQS',
-        Statistic: 'Maximum',
+        Statistic: 'Sum',
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        TreatMissingData: 'notBreaching',
       });
+      expect(byId(`${label}DeadLettersStuck`)).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage' });
+    }
+    expect(byId('UploadEventsDeadLetters')).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible' });
+    // Each watches a DLQ: the queue a redrive policy names.
+    const deadLetterQueues = new Set(
+      Object.values(resources).flatMap((resource) =>
+        resource.Type === 'AWS::SQS::Queue' && resource.Properties.RedrivePolicy
+          ? [resource.Properties.RedrivePolicy.deadLetterTargetArn['Fn::GetAtt'][0] as string]
+          : [],
+      ),
+    );
+    for (const id of ['StandardDeadLettered', 'LargeDeadLettered', 'UploadEventsDeadLetters']) {
+      expect(deadLetterQueues.has(byId(id).Dimensions[0].Value['Fn::GetAtt'][0])).toBe(true);
     }
   });
 
   it('fire when the oldest message is older than the configured age', () => {
-    const age = byDescription('oldest message');
-    expect(age).toHaveLength(3);
-    for (const alarm of age) {
-      expect(alarm.Properties).toMatchObject({
+    for (const label of ['Standard', 'Large', 'UploadEvents']) {
+      expect(byId(`${label}OldestMessage`)).toMatchObject({
         MetricName: 'ApproximateAgeOfOldestMessage',
         Statistic: 'Maximum',
         Threshold: 900,
@@ -122,32 +139,38 @@ describe('alarms', () => {
     }
   });
 
-  it('fire on a worker error rate above 5%', () => {
-    const rate = byDescription('invocations fail');
-    expect(rate).toHaveLength(2);
-    for (const alarm of rate) {
-      expect(alarm.Properties.Threshold).toBe(5);
-      const expression = alarm.Properties.Metrics.find((metric: { Expression?: string }) => metric.Expression);
-      expect(expression.Expression).toBe('100 * errors / MAX([invocations, 1])');
-      const names = alarm.Properties.Metrics.filter((metric: any) => metric.MetricStat).map(
-        (metric: any) => metric.MetricStat.Metric.MetricName,
-      );
-      expect(names.sort()).toEqual(['Errors', 'Invocations']);
+  it('fire on a worker error rate above 5%, computed only where there were invocations', () => {
+    for (const label of ['Worker', 'LargeWorker']) {
+      const alarm = byId(`${label}ErrorRate`);
+      expect(alarm.Threshold).toBe(5);
+      const expression = alarm.Metrics.find((metric: { Expression?: string }) => metric.Expression);
+      expect(expression.Expression).toBe('IF(invocations > 0, 100 * FILL(errors, 0) / invocations, 0)');
     }
   });
 
-  it('fire on an API 5xx rate above 1% and on any throttling', () => {
-    expect(byDescription('5xx')[0]!.Properties).toMatchObject({
+  it('fire on an API 5xx rate above 1% and on any throttling, each group within the ten-metric limit', () => {
+    expect(byId('Api5xxRate')).toMatchObject({
       MetricName: '5XXError',
       Namespace: 'AWS/ApiGateway',
       Statistic: 'Average',
       Threshold: 0.01,
     });
-    const throttles = byDescription('throttled')[0]!.Properties;
-    expect(throttles.Threshold).toBe(1);
-    expect(
-      throttles.Metrics.filter((metric: any) => metric.MetricStat?.Metric.MetricName === 'Throttles'),
-    ).toHaveLength(9);
+    const throttled = new Set<string>();
+    for (const group of THROTTLE_GROUPS) {
+      const alarm = byId(group.id);
+      expect(alarm.Threshold).toBe(1);
+      for (const metric of alarm.Metrics.filter((entry: any) => entry.MetricStat)) {
+        expect(metric.MetricStat.Metric.MetricName).toBe('Throttles');
+        throttled.add(metric.MetricStat.Metric.Dimensions[0].Value.Ref);
+      }
+    }
+    // Every function of the stack is in one group.
+    const functionIds = Object.entries(resources)
+      .filter(
+        ([id, resource]) => resource.Type === 'AWS::Lambda::Function' && !id.startsWith('BucketNotificationsHandler'),
+      )
+      .map(([id]) => id);
+    expect([...throttled].sort()).toEqual(functionIds.sort());
   });
 
   it('e-mails the configured address when alarmEmail is set', async () => {

@@ -1,0 +1,238 @@
+import type { DeploymentConfig } from './config.js';
+import type { MetricName } from './definitions.js';
+import type { FunctionName } from './function-catalogue.js';
+
+/**
+ * The service's alarms as plain data. The CDK stack creates CloudWatch alarms
+ * from them (lib/constructs/monitoring.ts); the embedded stack evaluates the
+ * same records against its own metrics and shows their states on its monitor
+ * page (local/metrics.ts). A metric is named by what it measures (a function,
+ * a queue, the API, a custom metric); each side resolves where it is.
+ */
+export type QueueId = 'standard' | 'large' | 'uploadEvents';
+
+/** The AWS metrics the service reads, per namespace, and the dimension that names the resource. */
+export const AWS_METRICS = {
+  'AWS/Lambda': {
+    dimension: 'FunctionName',
+    metrics: ['Invocations', 'Errors', 'Throttles', 'Duration', 'ConcurrentExecutions'],
+  },
+  'AWS/SQS': {
+    dimension: 'QueueName',
+    metrics: [
+      'ApproximateNumberOfMessagesVisible',
+      'ApproximateNumberOfMessagesNotVisible',
+      'ApproximateAgeOfOldestMessage',
+      'NumberOfMessagesReceived',
+      'NumberOfMessagesSent',
+      'NumberOfMessagesDeleted',
+    ],
+  },
+  'AWS/ApiGateway': {
+    dimension: 'ApiName',
+    metrics: ['Count', '4XXError', '5XXError', 'Latency', 'IntegrationLatency'],
+  },
+} as const;
+
+export type MetricSource =
+  | { service: 'lambda'; function: FunctionName; metric: (typeof AWS_METRICS)['AWS/Lambda']['metrics'][number] }
+  | {
+      service: 'sqs';
+      queue: QueueId;
+      deadLetters?: boolean;
+      metric: (typeof AWS_METRICS)['AWS/SQS']['metrics'][number];
+    }
+  | { service: 'apigateway'; metric: (typeof AWS_METRICS)['AWS/ApiGateway']['metrics'][number] }
+  | {
+      service: 'custom';
+      metric: MetricName;
+      /** Beyond `service`: the ones the metric is published with (see METRIC_DIMENSIONS). */
+      dimensions?: Record<string, string>;
+    };
+
+export type Statistic = 'Sum' | 'Maximum' | 'Minimum' | 'Average' | 'SampleCount' | `p${number}`;
+
+export interface MetricQuerySpec {
+  /** Its id in the alarm's math (a lowercase letter first). */
+  id: string;
+  source: MetricSource;
+  stat: Statistic;
+  periodSeconds: number;
+}
+
+export type ComparisonOperator =
+  'GreaterThanOrEqualToThreshold' | 'GreaterThanThreshold' | 'LessThanThreshold' | 'LessThanOrEqualToThreshold';
+
+export type MissingData = 'notBreaching' | 'breaching' | 'ignore' | 'missing';
+
+export interface AlarmSpec {
+  /** The construct id, and the alarm's name locally. */
+  id: string;
+  description: string;
+  metrics: MetricQuerySpec[];
+  /** Metric math over the metrics' ids; without it, the alarm watches its one metric. */
+  expression?: string;
+  threshold: number;
+  comparison: ComparisonOperator;
+  evaluationPeriods: number;
+  treatMissingData: MissingData;
+}
+
+const QUEUES: Array<{ id: QueueId; label: string; consumedDeadLetters: boolean }> = [
+  { id: 'standard', label: 'Standard', consumedDeadLetters: true },
+  { id: 'large', label: 'Large', consumedDeadLetters: true },
+  // Nothing consumes the upload-event DLQ: an event there is an upload that never started (the janitor recovers it).
+  { id: 'uploadEvents', label: 'UploadEvents', consumedDeadLetters: false },
+];
+
+const WORKERS: Array<{ fn: FunctionName; label: string }> = [
+  { fn: 'worker', label: 'Worker' },
+  { fn: 'largeWorker', label: 'LargeWorker' },
+];
+
+/** Throttles are summed per group; an alarm's math holds ten metrics at most, so a group holds ten functions. */
+export const THROTTLE_GROUPS: Array<{ id: string; label: string; functions: FunctionName[] }> = [
+  {
+    id: 'ApiThrottles',
+    label: 'API',
+    functions: ['upload', 'process', 'uploadUrl', 'getTask', 'listTasks', 'cancelTask', 'retryTask'],
+  },
+  {
+    id: 'BackgroundThrottles',
+    label: 'queue and scheduled',
+    functions: ['worker', 'largeWorker', 'deadLetters', 'uploadEvents', 'janitor'],
+  },
+];
+
+const ONE_MINUTE = 60;
+const FIVE_MINUTES = 300;
+
+export const alarmSpecs = (config: DeploymentConfig): AlarmSpec[] => {
+  const alarms: AlarmSpec[] = [];
+  for (const { id, label, consumedDeadLetters } of QUEUES) {
+    if (consumedDeadLetters) {
+      // The DLQ consumer drains its queue within seconds, so its depth never shows: count what it receives.
+      alarms.push({
+        id: `${label}DeadLettered`,
+        description: `Tasks dead-lettered from the ${label} queue: their worker failed on every delivery. Each is FAILURE (WORKER_CRASHED or TIME_LIMIT_EXCEEDED); the worker logs hold the cause under its task_id.`,
+        metrics: [
+          {
+            id: 'm',
+            source: { service: 'sqs', queue: id, deadLetters: true, metric: 'NumberOfMessagesReceived' },
+            stat: 'Sum',
+            periodSeconds: FIVE_MINUTES,
+          },
+        ],
+        threshold: 1,
+        comparison: 'GreaterThanOrEqualToThreshold',
+        evaluationPeriods: 1,
+        treatMissingData: 'notBreaching',
+      });
+      alarms.push({
+        id: `${label}DeadLettersStuck`,
+        description: `A message has waited in the ${label} DLQ for over an hour: the DLQ consumer is failing, and its task stays unfinished; see the dead-letter function's logs.`,
+        metrics: [
+          {
+            id: 'm',
+            source: { service: 'sqs', queue: id, deadLetters: true, metric: 'ApproximateAgeOfOldestMessage' },
+            stat: 'Maximum',
+            periodSeconds: FIVE_MINUTES,
+          },
+        ],
+        threshold: 3600,
+        comparison: 'GreaterThanThreshold',
+        evaluationPeriods: 1,
+        treatMissingData: 'notBreaching',
+      });
+    } else {
+      alarms.push({
+        id: `${label}DeadLetters`,
+        description: `Messages in the ${label} DLQ: upload events that failed on every delivery. The janitor starts or expires their tasks; the upload-events logs hold the cause.`,
+        metrics: [
+          {
+            id: 'm',
+            source: { service: 'sqs', queue: id, deadLetters: true, metric: 'ApproximateNumberOfMessagesVisible' },
+            stat: 'Maximum',
+            periodSeconds: ONE_MINUTE,
+          },
+        ],
+        threshold: 1,
+        comparison: 'GreaterThanOrEqualToThreshold',
+        evaluationPeriods: 1,
+        treatMissingData: 'notBreaching',
+      });
+    }
+    alarms.push({
+      id: `${label}OldestMessage`,
+      description: `The oldest message in the ${label} queue has waited more than ${config.queueAgeAlarmSeconds} s: workers cannot keep up (raise the concurrency) or are failing.`,
+      metrics: [
+        {
+          id: 'm',
+          source: { service: 'sqs', queue: id, metric: 'ApproximateAgeOfOldestMessage' },
+          stat: 'Maximum',
+          periodSeconds: ONE_MINUTE,
+        },
+      ],
+      threshold: config.queueAgeAlarmSeconds,
+      comparison: 'GreaterThanThreshold',
+      evaluationPeriods: 5,
+      treatMissingData: 'notBreaching',
+    });
+  }
+  for (const { fn, label } of WORKERS) {
+    alarms.push({
+      id: `${label}ErrorRate`,
+      description: `More than 5% of ${label} invocations fail: crashes, timeouts or AWS errors; see the worker logs.`,
+      metrics: [
+        {
+          id: 'errors',
+          source: { service: 'lambda', function: fn, metric: 'Errors' },
+          stat: 'Sum',
+          periodSeconds: FIVE_MINUTES,
+        },
+        {
+          id: 'invocations',
+          source: { service: 'lambda', function: fn, metric: 'Invocations' },
+          stat: 'Sum',
+          periodSeconds: FIVE_MINUTES,
+        },
+      ],
+      // Periods without invocations have no rate (and no points): IF keeps the division to where there are some.
+      expression: 'IF(invocations > 0, 100 * FILL(errors, 0) / invocations, 0)',
+      threshold: 5,
+      comparison: 'GreaterThanThreshold',
+      evaluationPeriods: 1,
+      treatMissingData: 'notBreaching',
+    });
+  }
+  alarms.push({
+    id: 'Api5xxRate',
+    description: "More than 1% of API requests answer 5xx: see the API functions' logs for the request ids.",
+    metrics: [
+      { id: 'm', source: { service: 'apigateway', metric: '5XXError' }, stat: 'Average', periodSeconds: FIVE_MINUTES },
+    ],
+    threshold: 0.01,
+    comparison: 'GreaterThanThreshold',
+    evaluationPeriods: 1,
+    treatMissingData: 'notBreaching',
+  });
+  for (const group of THROTTLE_GROUPS) {
+    alarms.push({
+      id: group.id,
+      description: `Lambda throttled invocations of the ${group.label} functions: the account or function concurrency limit was reached.`,
+      metrics: group.functions.map((fn, index) => ({
+        id: `t${index}`,
+        source: { service: 'lambda', function: fn, metric: 'Throttles' },
+        stat: 'Sum',
+        periodSeconds: FIVE_MINUTES,
+      })),
+      // A function that was never throttled reports nothing: a plain sum would have no points at all.
+      expression: 'SUM(FILL(METRICS(), 0))',
+      threshold: 1,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      evaluationPeriods: 1,
+      treatMissingData: 'notBreaching',
+    });
+  }
+  return alarms;
+};

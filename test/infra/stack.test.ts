@@ -119,8 +119,7 @@ describe('synthesized stack', () => {
         'dynamodb:GetItem',
         'dynamodb:UpdateItem',
         's3:DeleteObject',
-        's3:GetObject', // inputs: uploads/ and direct/
-        's3:GetObject', // s3:// sources: inbox/
+        's3:GetObject', // inputs (uploads/, direct/) and s3:// sources (inbox/), one statement (minimizePolicies)
         's3:ListBucket',
         's3:PutObject',
         'sqs:ChangeMessageVisibility',

@@ -16,9 +16,14 @@ export const CDK_OUT = join(ARTIFACTS, 'cdk.out');
 export const synthesizeApp = (outdir = CDK_OUT, config: Record<string, unknown> = {}, bundle = true) => {
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
+  // The context `cdk synth` gives the app: cdk.json's feature flags (a template without them is not the one deployed).
+  const { context } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'cdk.json'), 'utf8')) as {
+    context: Record<string, unknown>;
+  };
+  const { docproc: _deployment, ...flags } = context;
   const app = new App({
     outdir,
-    context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] },
+    context: { ...flags, ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
   });
   const stack = new DocProcStack(app, 'DocProc', {
     config: parseDeploymentConfig(config),

@@ -26,7 +26,8 @@ describe('cfn-lint', () => {
       });
     } catch (error) {
       const failure = error as NodeJS.ErrnoException & { stdout?: string };
-      if (failure.code === 'ENOENT') throw new Error('cfn-lint is not installed (pip install cfn-lint)');
+      if (failure.code === 'ENOENT')
+        throw new Error('cfn-lint is not installed (pip install cfn-lint)', { cause: error });
       output = failure.stdout ?? '[]';
     }
     const findings = (JSON.parse(output) as Array<{ Level: string; Message: string; Rule: { Id: string } }>).map(

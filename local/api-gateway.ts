@@ -22,6 +22,8 @@ export interface GatewayOptions {
   /** Accepted `x-api-key` values; empty or undefined: no key (apiAuth none). */
   apiKeys?: readonly string[] | undefined;
   corsOrigins?: string[];
+  /** After each API request: its status and latency (API Gateway's Count, 4XXError, 5XXError, Latency). */
+  onApiResponse?: (status: number, latencyMs: number) => void;
   /** Paths outside the API (the local monitoring page); return true when handled. */
   extra?: (request: IncomingMessage, response: ServerResponse, body: Buffer) => Promise<boolean>;
 }
@@ -167,6 +169,7 @@ export const startGateway = async (
     ? new Map(options.apiKeys.map((key) => [key, localApiKeyId(key)] as const))
     : undefined;
   const server = createServer((request, response) => {
+    const startedAt = Date.now();
     void (async () => {
       const url = new URL(request.url ?? '/', 'http://localhost');
       if (request.method === 'OPTIONS' && options.corsOrigins?.length) {
@@ -187,6 +190,7 @@ export const startGateway = async (
         return gatewayError(response, status, code, message);
       }
       if (options.extra && (await options.extra(request, response, body))) return;
+      response.once('finish', () => options.onApiResponse?.(response.statusCode, Date.now() - startedAt));
 
       const route = compiled.find(
         (candidate) => candidate.method === request.method && candidate.pattern.test(url.pathname),

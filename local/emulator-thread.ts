@@ -18,6 +18,9 @@ servers.onObjectCreated((event) => parentPort?.postMessage({ type: 'objectCreate
 servers.onIamNotice((notice) => parentPort?.postMessage({ type: 'iam', notice }));
 parentPort?.on('message', (message: { type: string; signers?: PresignedSigners }) => {
   if (message.type === 'stop') void servers.stop().then(() => parentPort?.postMessage({ type: 'stopped' }));
+  if (message.type === 'queueStats') {
+    void servers.queueStats().then((stats) => parentPort?.postMessage({ type: 'queueStats', stats }));
+  }
   if (message.type === 'signers' && message.signers) {
     void servers.setSigners(message.signers).then(() => parentPort?.postMessage({ type: 'signersSet' }));
   }

@@ -32,7 +32,22 @@ export interface EmulatorServers {
   setSigners(signers: PresignedSigners): Promise<void>;
   /** What the presigned requests' IAM checks saw (the same notices the functions' checks give). */
   onIamNotice(listener: (notice: IamNotice) => void): void;
+  /** Each queue's depth and the send time of its oldest message: what SQS reports to CloudWatch. */
+  queueStats(): Promise<QueueStats[]>;
   stop(): Promise<void>;
+}
+
+export interface QueueStats {
+  name: string;
+  visible: number;
+  inFlight: number;
+  /** When the oldest message (waiting or in flight) was sent, ms; undefined when the queue is empty. */
+  oldestSentAt?: number | undefined;
+}
+
+interface FauxqsQueue {
+  messages: Array<{ sentTimestamp: number }>;
+  inflightMessages: Map<string, { message: { sentTimestamp: number } }>;
 }
 
 export interface PresignedSigners {
@@ -74,13 +89,14 @@ export const startEmulatorServers = async (options: EmulatorOptions = {}): Promi
   const listeners: Array<(event: ObjectCreated) => void> = [];
   const iamListeners: Array<(notice: IamNotice) => void> = [];
   let signers: PresignedSigners | undefined;
+  const sqsStore = new SqsStore();
 
   const fauxqs = buildApp({
     logger: false,
     host: 'localhost',
     bodyLimit: options.bodyLimitBytes,
     stores: {
-      sqsStore: new SqsStore(),
+      sqsStore,
       snsStore: new SnsStore(),
       s3Store: options.dataDir ? new DurableS3Store(join(options.dataDir, 's3'), options.warn) : new S3Store(),
     },
@@ -152,6 +168,20 @@ export const startEmulatorServers = async (options: EmulatorOptions = {}): Promi
       signers = value;
     },
     onIamNotice: (listener) => iamListeners.push(listener),
+    queueStats: async () =>
+      // fauxqs keeps its queues by name (a field its types call private).
+      [...(sqsStore as unknown as { queuesByName: Map<string, FauxqsQueue> }).queuesByName].map(([name, queue]) => {
+        const sent = [
+          ...queue.messages.map((message) => message.sentTimestamp),
+          ...[...queue.inflightMessages.values()].map((entry) => entry.message.sentTimestamp),
+        ];
+        return {
+          name,
+          visible: queue.messages.length,
+          inFlight: queue.inflightMessages.size,
+          oldestSentAt: sent.length ? Math.min(...sent) : undefined,
+        };
+      }),
     stop: async () => {
       await fauxqs.close();
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
@@ -213,6 +243,18 @@ export const startEmulators = async (
       await set;
     },
     onIamNotice: (listener) => iamListeners.push(listener),
+    queueStats: async () => {
+      const answered = new Promise<QueueStats[]>((resolve) => {
+        const listener = (message: { type: string; stats?: QueueStats[] }) => {
+          if (message.type !== 'queueStats') return;
+          thread.off('message', listener);
+          resolve(message.stats ?? []);
+        };
+        thread.on('message', listener);
+      });
+      thread.postMessage({ type: 'queueStats' });
+      return answered;
+    },
     stop: async () => {
       const stopped = new Promise<void>((resolve) =>
         thread.on('message', (message: { type: string }) => message.type === 'stopped' && resolve()),

@@ -11,6 +11,8 @@ export interface EventSourceOptions {
   /** Long-poll wait, as the Lambda pollers use (20 s). */
   waitSeconds?: number;
   onError?: (error: unknown) => void;
+  /** Each non-empty receive: how many messages (the queue's NumberOfMessagesReceived). */
+  onReceived?: (count: number) => void;
 }
 
 const toRecord = (message: Message, options: EventSourceOptions): SQSRecord => ({
@@ -93,7 +95,10 @@ export class SqsEventSource {
       } finally {
         this.aborts.delete(abort);
       }
-      if (messages.length) await this.deliver(messages);
+      if (messages.length) {
+        this.options.onReceived?.(messages.length);
+        await this.deliver(messages);
+      }
     }
   }
 

@@ -129,7 +129,8 @@ export const localFunctions = (
         isWorker && timing.workerTimeoutMs !== undefined ? timing.workerTimeoutMs : spec.timeoutSeconds * 1000;
       const environment: Record<string, string> = {
         ...powertoolsSettings(),
-        POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+        // Published as on Lambda: the runtime takes the EMF output to the local metrics (see lambda-thread.ts).
+        POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'false',
         POWERTOOLS_SERVICE_NAME: 'docproc',
         POWERTOOLS_METRICS_NAMESPACE: options.metricsNamespace,
         TZ: 'UTC',

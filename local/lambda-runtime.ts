@@ -220,6 +220,8 @@ export class FunctionRuntime {
   constructor(
     readonly fn: LocalFunction,
     private readonly onNotice: (notice: unknown) => void = () => {},
+    /** After each invocation: how long the handler ran and whether it failed (Lambda's Duration and Errors). */
+    private readonly onInvoked: (outcome: { durationMs: number; failed: boolean }) => void = () => {},
   ) {}
 
   /** Invocations under way. */
@@ -264,8 +266,10 @@ export class FunctionRuntime {
     this.running++;
     let timer: NodeJS.Timeout | undefined;
     let healthy = false;
+    let startedAt: number | undefined;
     try {
       await instance.ready;
+      startedAt = Date.now();
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new InvocationTimeout(this.fn.name, timeoutMs)), timeoutMs);
       });
@@ -277,8 +281,10 @@ export class FunctionRuntime {
         throw new InvocationFailed(this.fn.name, 'Function.ResponseSizeTooLarge', 'response payload over 6 MB');
       }
       healthy = true;
+      this.onInvoked({ durationMs: Date.now() - startedAt, failed: false });
       return result;
     } catch (error) {
+      if (startedAt !== undefined) this.onInvoked({ durationMs: Date.now() - startedAt, failed: true });
       // A function that threw goes on serving; a timed-out or dead one is replaced.
       healthy = !(error instanceof InvocationTimeout) && !instance.dead;
       throw error;

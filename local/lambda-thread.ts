@@ -19,6 +19,22 @@ const data = workerData as InstanceData;
 if (data.compileCache) enableCompileCache(data.compileCache);
 // fauxqs names its queues `sqs.<region>.localhost`; the SDK sends SQS calls to the queue URL's host.
 interceptLocalhostDns();
+// What the function prints as CloudWatch Embedded Metric Format goes to the local metrics (as CloudWatch Logs
+// extracts it), not to the terminal.
+const write = process.stdout.write.bind(process.stdout) as (chunk: unknown, ...rest: unknown[]) => boolean;
+process.stdout.write = (chunk: unknown, ...rest: unknown[]) => {
+  const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
+  if (!text.startsWith('{"_aws":')) return write(chunk, ...rest);
+  for (const line of text.split('\n')) {
+    try {
+      if (line)
+        port?.postMessage({ type: 'notice', notice: { emf: JSON.parse(line) as unknown } } satisfies InstanceReply);
+    } catch {
+      write(`${line}\n`);
+    }
+  }
+  return true;
+};
 // The function's role, enforced on every client it builds (see lambdas/adapters/clients.ts).
 const iam = data.options?.iam as { policy: PolicyStatementSpec[]; account: LocalAccount } | undefined;
 if (iam) {

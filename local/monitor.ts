@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { AlarmState } from './metrics.js';
 import type { QueuePair } from './provision.js';
 
 const PAGE = readFileSync(new URL('./monitor/index.html', import.meta.url));
@@ -37,16 +38,23 @@ export const queueDepths = async (sqs: SQSClient, queues: Record<string, QueuePa
 
 /**
  * The local monitoring page (a Flower for `npm start`): `/` serves the page,
- * `/_local/queues` the queue depths (read only). Everything else the page
+ * `/_local/queues` the queue depths, `/_local/alarms` the state of each of
+ * the service's alarms (read only). Everything else the page
  * does goes through the public API.
  */
 export const monitorRoutes =
-  (sqs: SQSClient, queues: Record<string, QueuePair>) =>
+  (sqs: SQSClient, queues: Record<string, QueuePair>, alarms: () => Promise<AlarmState[]>) =>
   async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method === 'GET' && (path === '/' || path === '/monitor')) {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       response.end(PAGE);
+      return true;
+    }
+    if (request.method === 'GET' && path === '/_local/alarms') {
+      const body = JSON.stringify(await alarms());
+      response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      response.end(body);
       return true;
     }
     if (request.method === 'GET' && path === '/_local/queues') {

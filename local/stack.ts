@@ -25,6 +25,9 @@ import {
 import type { IamNotice } from './iam.js';
 import { FunctionRuntime } from './lambda-runtime.js';
 import { monitorRoutes } from './monitor.js';
+import { evaluateAlarm, LocalMetrics, type AlarmState, type MetricKey } from './metrics.js';
+import { alarmSpecs, type MetricSource } from '../lib/alarms.js';
+import { SERVICE_NAME } from '../lib/definitions.js';
 import { createBucket, createQueuePair, createTaskTable, type QueuePair } from './provision.js';
 
 export interface LocalStackOptions {
@@ -84,12 +87,18 @@ export interface LocalStack {
    * as each may run at once (the bench measures the pipeline warm).
    */
   warm(all?: boolean): Promise<void>;
+  /** What CloudWatch would have recorded (see metrics.ts). */
+  metrics: LocalMetrics;
+  /** The service's alarms (lib/alarms.ts), evaluated now over the local metrics. */
+  alarms(): Promise<AlarmState[]>;
   /** Invokes a function directly, as a schedule or `aws lambda invoke` would (tests run the janitor now). */
   invoke(name: FunctionName, event: unknown): Promise<unknown>;
   stop(): Promise<void>;
 }
 
 const NAMES = { table: 'docproc-tasks', bucket: 'docproc-documents' } as const;
+/** The REST API's name, which API Gateway's metrics are by (the CDK stack's is `<stack name>-api`). */
+const LOCAL_API_NAME = 'docproc-api';
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -175,9 +184,11 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   });
   const faults: string[] = [];
   const iam: LocalStack['iam'] = { used: new Set(), denied: [] };
+  const metrics = new LocalMetrics();
   const onNotice = (notice: unknown) => {
-    const { fault } = notice as { fault?: string };
+    const { fault, emf } = notice as { fault?: string; emf?: unknown };
     if (fault) faults.push(fault);
+    if (emf) metrics.recordEmf(emf);
     const check = notice as Partial<IamNotice>;
     if (check.iam === 'used') iam.used.add(`${check.function} ${check.statement} ${check.action} ${check.resource}`);
     if (check.iam === 'denied') {
@@ -187,7 +198,19 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   };
   emulators.onIamNotice(onNotice);
   const runtimes = Object.fromEntries(
-    Object.entries(functions).map(([name, fn]) => [name, new FunctionRuntime(fn, onNotice)]),
+    Object.entries(functions).map(([name, fn]) => [
+      name,
+      new FunctionRuntime(fn, onNotice, ({ durationMs, failed }) => {
+        const lambda = (metric: string) => ({
+          namespace: 'AWS/Lambda',
+          name: metric,
+          dimensions: { FunctionName: name },
+        });
+        metrics.record(lambda('Invocations'), 1);
+        metrics.record(lambda('Errors'), failed ? 1 : 0);
+        metrics.record(lambda('Duration'), durationMs);
+      }),
+    ]),
   ) as Record<FunctionName, FunctionRuntime>;
 
   if (options.dataDir) {
@@ -225,8 +248,19 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
 
   // The event source mappings and the schedule the CDK stack wires (see lib/constructs/workers.ts).
   const onError = (error: unknown) => log(`consumer: ${(error as Error).message ?? String(error)}`);
-  const source = (name: FunctionName, queue: { url: string; arn: string }, batchSize: number, maxConcurrency: number) =>
+  const sqsMetric = (queueName: string, metric: string): MetricKey => ({
+    namespace: 'AWS/SQS',
+    name: metric,
+    dimensions: { QueueName: queueName },
+  });
+  const source = (
+    name: FunctionName,
+    queue: { name: string; url: string; arn: string },
+    batchSize: number,
+    maxConcurrency: number,
+  ) =>
     new SqsEventSource(sqs, runtimes[name], {
+      onReceived: (count) => metrics.record(sqsMetric(queue.name, 'NumberOfMessagesReceived'), count),
       queueUrl: queue.url,
       queueArn: queue.arn,
       batchSize,
@@ -246,13 +280,60 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   }, config.janitorIntervalMinutes * 60_000);
   janitor.unref();
 
+  // SQS reports depths and the age of the oldest message to CloudWatch each minute; here, every ten seconds.
+  const sampleQueues = async () => {
+    const now = Date.now();
+    for (const stats of await emulators.queueStats()) {
+      const age = stats.oldestSentAt === undefined ? 0 : Math.floor((now - stats.oldestSentAt) / 1000);
+      metrics.record(sqsMetric(stats.name, 'ApproximateNumberOfMessagesVisible'), stats.visible, now);
+      metrics.record(sqsMetric(stats.name, 'ApproximateNumberOfMessagesNotVisible'), stats.inFlight, now);
+      metrics.record(sqsMetric(stats.name, 'ApproximateAgeOfOldestMessage'), age, now);
+    }
+  };
+  const sampler = setInterval(() => void sampleQueues().catch(onError), 10_000);
+  sampler.unref();
+  const specs = alarmSpecs(config);
+  const resolve = (metric: MetricSource): MetricKey => {
+    switch (metric.service) {
+      case 'lambda':
+        return { namespace: 'AWS/Lambda', name: metric.metric, dimensions: { FunctionName: metric.function } };
+      case 'sqs': {
+        const pair = queues[metric.queue];
+        return sqsMetric(metric.deadLetters ? pair.deadLetters.name : pair.name, metric.metric);
+      }
+      case 'apigateway':
+        return { namespace: 'AWS/ApiGateway', name: metric.metric, dimensions: { ApiName: LOCAL_API_NAME } };
+      case 'custom':
+        return {
+          namespace: config.metricsNamespace,
+          name: metric.metric,
+          dimensions: { service: SERVICE_NAME, ...metric.dimensions },
+        };
+    }
+  };
+  const alarms = async () => {
+    await sampleQueues();
+    return specs.map((spec) => evaluateAlarm(spec, metrics, resolve));
+  };
+
   const gateway = await startGateway({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 8000,
     routes: runtimes,
     apiKeys: options.apiKeys,
     corsOrigins: config.corsOrigins,
-    extra: monitorRoutes(sqs, queues),
+    onApiResponse: (status, latencyMs) => {
+      const api = (metric: string) => ({
+        namespace: 'AWS/ApiGateway',
+        name: metric,
+        dimensions: { ApiName: LOCAL_API_NAME },
+      });
+      metrics.record(api('Count'), 1);
+      metrics.record(api('4XXError'), status >= 400 && status < 500 ? 1 : 0);
+      metrics.record(api('5XXError'), status >= 500 ? 1 : 0);
+      metrics.record(api('Latency'), latencyMs);
+    },
+    extra: monitorRoutes(sqs, queues, () => alarms()),
   });
 
   let warming: Promise<void> | undefined;
@@ -276,11 +357,14 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     busy: () => Object.fromEntries(Object.entries(sources).map(([name, eventSource]) => [name, eventSource.busy])),
     faults,
     iam,
+    metrics,
+    alarms,
     warm,
     invoke: (name, event) => runtimes[name].invoke(event),
     stop: () =>
       (stopping ??= (async () => {
         clearInterval(janitor);
+        clearInterval(sampler);
         const grace = options.stopGraceMs ?? 5_000;
         // Stop receiving; work under way gets the grace period, then its environment is stopped
         // (its messages come back after their visibility timeout, or at the next start with a data dir).

@@ -70,6 +70,8 @@ export const watchMemory = (
   exceeded: (usedBytes: number) => void,
   intervalMs = 50,
 ): (() => void) => {
+  // Node before 22.16 has no Worker.getHeapStatistics (the service needs 24): the heap limit alone applies there.
+  if (typeof worker.getHeapStatistics !== 'function') return () => {};
   let stopped = false;
   let polling = false;
   const timer = setInterval(() => {

@@ -45,6 +45,18 @@ describe.skipIf(isRemote())('faults on the embedded stack', () => {
     for (const id of healthy) expect(await api.waitFor(id, undefined, 20_000)).toMatchObject({ status: 'SUCCESS' });
     const failed = await api.waitFor(poison, undefined, 30_000);
     expect(failed).toMatchObject({ status: 'FAILURE', error: { code: 'WORKER_CRASHED', retryable: true } });
+    // What CloudWatch would show: the DLQ alarm fires, and the failure is counted by code (from the EMF output).
+    const alarms = await target.local!.alarms();
+    expect(alarms.find((alarm) => alarm.id === 'StandardDeadLettered')?.state).toBe('ALARM');
+    expect(alarms.find((alarm) => alarm.id === 'LargeDeadLettered')?.state).toBe('OK');
+    const crashed = {
+      namespace: 'DocProc',
+      name: 'TasksFailed',
+      dimensions: { service: 'docproc', ErrorCode: 'WORKER_CRASHED' },
+    };
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    const counted = target.local!.metrics.series(crashed, 'Sum', 60_000, [minute - 60_000, minute]);
+    expect([...counted.values()].reduce((sum, value) => sum + value, 0)).toBeGreaterThanOrEqual(1);
   });
 
   it('a worker that dies after STARTED: the message comes back and the task still succeeds', async () => {

@@ -49,8 +49,10 @@ const waitForRowStatus = (id: string, status: string) =>
   page.waitForSelector(`tr[data-task="${id}"] .status.${status}`, { timeout: 20_000 });
 
 describe.skipIf(isRemote())('local monitoring page (Chromium)', () => {
-  it('shows the queues and a submitted task reaching SUCCESS', async () => {
+  it('shows the queues, the alarms, and a submitted task reaching SUCCESS', async () => {
     await page.waitForSelector('[data-queue="standard"]');
+    await page.waitForSelector('[data-alarm="StandardDeadLettered"][data-state="OK"]');
+    expect(await page.locator('[data-alarm]').count()).toBe((await target.local!.alarms()).length);
     const id = await submit(api.upload('text/fake-text.txt'));
     await waitForRowStatus(id, 'SUCCESS');
     expect(await statusOf(id).textContent()).toBe('SUCCESS');

@@ -8,6 +8,7 @@ export type TaskChanges = Partial<
     | 'stage'
     | 'attempts'
     | 'started_at'
+    | 'run_started_at'
     | 'finished_at'
     | 'error'
     | 'result'

@@ -76,7 +76,10 @@ export interface Task {
   attempts: number;
   created_at: string;
   updated_at: string;
+  /** When the first run started. */
   started_at?: string | undefined;
+  /** When the latest run started (each delivery's claim): how long the last run lasted is judged from it. */
+  run_started_at?: string | undefined;
   finished_at?: string | undefined;
   expires_at: string;
   /** Presigned uploads: when the URL stops working. */

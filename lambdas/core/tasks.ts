@@ -188,6 +188,7 @@ export const retryTask = async (deps: TaskServiceDeps, taskId: string, owner: st
       error: undefined,
       result: undefined,
       started_at: undefined,
+      run_started_at: undefined,
       finished_at: undefined,
       run_id: undefined,
       lease_expires_at: undefined,

@@ -5,13 +5,15 @@ import { parseJson, sqsHandler } from './handler-support.js';
 import { dlqDeps, type DlqDeps } from './maintenance-deps.js';
 
 /**
- * A run that kept its row updated until close to the function timeout was
- * most likely killed by the timeout; otherwise the worker crashed (out of
- * memory, a bug) on every delivery.
+ * A last run that kept its row updated until close to the function timeout
+ * was most likely killed by the timeout; otherwise the worker crashed (out of
+ * memory, a bug) on every delivery. Judged from the last run's start, not the
+ * first's: deliveries are a visibility timeout apart.
  */
 export const failureCodeFor = (task: Task, functionTimeoutMs: number) => {
-  if (task.status === 'STARTED' && task.started_at) {
-    const ranFor = Date.parse(task.updated_at) - Date.parse(task.started_at);
+  const runStartedAt = task.run_started_at ?? task.started_at;
+  if (task.status === 'STARTED' && runStartedAt) {
+    const ranFor = Date.parse(task.updated_at) - Date.parse(runStartedAt);
     if (ranFor >= functionTimeoutMs * 0.8) return 'TIME_LIMIT_EXCEEDED' as const;
   }
   return 'WORKER_CRASHED' as const;

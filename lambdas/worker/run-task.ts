@@ -121,6 +121,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
       run_id: runId,
       lease_expires_at: new Date(now.getTime() + config.FUNCTION_TIMEOUT_MS + config.LEASE_MARGIN_MS).toISOString(),
       started_at: task.started_at ?? now.toISOString(),
+      run_started_at: now.toISOString(),
       stage: 'fetching',
     },
     { attempt: message.attempt, leaseExpiredBefore: now.toISOString() },

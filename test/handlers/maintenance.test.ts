@@ -62,6 +62,17 @@ describe('DLQ consumer', () => {
     expect((await store.get(task.task_id))?.error?.code).toBe('TIME_LIMIT_EXCEEDED');
   });
 
+  it('calls it WORKER_CRASHED when the last run died at once, however far apart the deliveries were', async () => {
+    const task = await saved({
+      status: 'STARTED',
+      started_at: minutesAgo(40),
+      run_started_at: minutesAgo(1),
+      updated_at: minutesAgo(0.99),
+    });
+    await handler(sqs({ v: 1, task_id: task.task_id, attempt: 1 }), lambdaContext());
+    expect((await store.get(task.task_id))?.error?.code).toBe('WORKER_CRASHED');
+  });
+
   it("judges a large task by the large worker's timeout", async () => {
     const ranFiveMinutes = { status: 'STARTED' as const, started_at: minutesAgo(10), updated_at: minutesAgo(5) };
     const large = await saved({ ...ranFiveMinutes, queue: 'large' });

@@ -15,16 +15,21 @@ export interface AwsRequest {
   resource: string;
 }
 
-/** IAM's wildcards: `*` any run of characters, `?` one. */
+/** IAM's wildcards: `*` any run of characters, `?` one. Patterns are few: each is compiled once. */
+const compiled = new Map<string, RegExp>();
 const matches = (pattern: string, value: string): boolean => {
   if (!pattern.includes('*') && !pattern.includes('?')) return pattern === value;
-  const regex = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-    's',
-  );
+  let regex = compiled.get(pattern);
+  if (!regex) {
+    regex = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      's',
+    );
+    compiled.set(pattern, regex);
+  }
   return regex.test(value);
 };
 

@@ -18,6 +18,40 @@ export default tseslint.config(
     },
   },
   {
+    // The house's floors: the runtime and the shared definitions never reach into the infrastructure (lib/),
+    // the embedded stack (local/) or the tooling; shared/ reads nothing of the runtime either.
+    files: ['lambdas/**/*.ts', 'shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/lib/*', '**/local/*', '**/bench/*', '**/test/*', '**/scripts/*'],
+              message: 'Runtime code imports shared/ and its own folders only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/lambdas/*', '**/lib/*', '**/local/*'],
+              message: 'shared/ is plain definitions: it imports none of the service.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tests read synthesized templates and JSON bodies: untyped data by nature.
     files: ['test/**/*.ts'],
     rules: {

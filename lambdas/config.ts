@@ -1,89 +1,30 @@
-import * as z from 'zod';
-import { parseSourceLocations } from '../lib/definitions.js';
+import type * as z from 'zod';
+import {
+  apiEnvironmentSchema,
+  deadLettersEnvironmentSchema,
+  janitorEnvironmentSchema,
+  parseEnvironment,
+  uploadEventsEnvironmentSchema,
+  workerEnvironmentSchema,
+} from '../shared/environment.js';
 
 /**
- * Runtime configuration, read from the environment once per cold start. Each
- * function kind declares the variables it needs; a missing or malformed one
- * fails the cold start with a message that names it.
+ * Runtime configuration, read from the environment once per cold start with
+ * the schemas of the environment contract (shared/environment.ts): a missing
+ * or malformed variable fails the cold start with a message that names it.
  */
-const int = z.coerce.number().int().nonnegative();
-const flag = z
-  .enum(['true', 'false', '1', '0', ''])
-  .default('false')
-  .transform((value) => value === 'true' || value === '1');
+export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> =>
+  parseEnvironment(schema, env);
 
-/** Where `s3://` sources may be read (`bucket/prefix,…`, see definitions.ts); only the `process` route has any. */
-const sourceLocations = z.string().default('').transform(parseSourceLocations);
-
-const storage = {
-  TABLE_NAME: z.string().min(1),
-  BUCKET_NAME: z.string().min(1),
+export {
+  apiEnvironmentSchema,
+  deadLettersEnvironmentSchema,
+  janitorEnvironmentSchema,
+  uploadEventsEnvironmentSchema,
+  workerEnvironmentSchema,
 };
-
-const queues = {
-  QUEUE_URL: z.string().min(1),
-  LARGE_QUEUE_URL: z.string().min(1),
-};
-
-/** API functions get only what their route touches: a route that never queues has no queue URL. */
-export const apiConfigSchema = z.object({
-  TABLE_NAME: storage.TABLE_NAME,
-  BUCKET_NAME: z.string().default(''),
-  QUEUE_URL: z.string().default(''),
-  LARGE_QUEUE_URL: z.string().default(''),
-  LARGE_INPUT_THRESHOLD_BYTES: int,
-  DIRECT_UPLOAD_MAX_BYTES: int,
-  PRESIGNED_UPLOAD_MAX_BYTES: int,
-  PRESIGNED_URL_TTL_SECONDS: int,
-  RESULT_INLINE_LIMIT_BYTES: int,
-  RESULT_URL_TTL_SECONDS: int.default(3600),
-  TASK_RETENTION_DAYS: int,
-  SOURCE_LOCATIONS: sourceLocations,
-  /** Lets URL sources point at private addresses; for local tests only, never set by the CDK stack. */
-  ALLOW_PRIVATE_URLS: flag,
-});
-export type ApiConfig = z.infer<typeof apiConfigSchema>;
-
-export const workerConfigSchema = z.object({
-  ...storage,
-  QUEUE_CLASS: z.enum(['standard', 'large']),
-  SOFT_TIME_LIMIT_MARGIN_MS: int,
-  /** Most time one document may take to process, within the soft time limit. */
-  DOCUMENT_TIME_BUDGET_MS: int.default(240_000),
-  FUNCTION_TIMEOUT_MS: int,
-  /** A run's claim on its task outlives the function timeout by this much. */
-  LEASE_MARGIN_MS: int.default(30_000),
-  URL_FETCH_MAX_BYTES: int,
-  URL_FETCH_TIMEOUT_MS: int,
-  MAX_INPUT_BYTES: int,
-  MAX_PAGES: int.default(5000),
-  /** Heap, and heap plus array buffers, one document may use in its sandbox thread. */
-  SANDBOX_MEMORY_MB: int.min(64),
-  ALLOW_PRIVATE_URLS: flag,
-});
-export type WorkerConfig = z.infer<typeof workerConfigSchema>;
-
-export const dlqConfigSchema = z.object({
-  TABLE_NAME: storage.TABLE_NAME,
-  /** Each worker's timeout, to tell a run its timeout stopped from a crash (by the queue the task was on). */
-  WORKER_TIMEOUT_MS: int,
-  LARGE_WORKER_TIMEOUT_MS: int,
-});
-
-export const uploadEventsConfigSchema = z.object({ TABLE_NAME: storage.TABLE_NAME, ...queues });
-
-export const janitorConfigSchema = z.object({
-  ...storage,
-  ...queues,
-  PENDING_REQUEUE_MINUTES: int.default(60),
-});
-export type JanitorConfig = z.infer<typeof janitorConfigSchema>;
-
-export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> => {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
-    throw new Error(`Invalid function configuration (environment): ${problems}`);
-  }
-  return parsed.data;
-};
+export type ApiConfig = z.output<typeof apiEnvironmentSchema>;
+export type WorkerConfig = z.output<typeof workerEnvironmentSchema>;
+export type DeadLettersConfig = z.output<typeof deadLettersEnvironmentSchema>;
+export type UploadEventsConfig = z.output<typeof uploadEventsEnvironmentSchema>;
+export type JanitorConfig = z.output<typeof janitorEnvironmentSchema>;

@@ -3,7 +3,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ResultHeadline } from './core/document.js';
 import type { ErrorCode } from './core/errors.js';
 import type { TaskSource } from './core/task.js';
-import { METRIC_NAMES, SERVICE_NAME } from '../lib/definitions.js';
+import { METRIC_NAMES, SERVICE_NAME } from '../shared/definitions.js';
 
 /**
  * One structured JSON logger per function (Powertools). Handlers add the

@@ -1,5 +1,5 @@
 import type { DeploymentConfig } from './config.js';
-import type { MetricName } from './definitions.js';
+import type { MetricName } from '../shared/definitions.js';
 import type { FunctionName } from './function-catalogue.js';
 
 /**

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { SERVICE_PREFIXES } from './definitions.js';
+import { SERVICE_PREFIXES } from '../shared/definitions.js';
 
 const MB = 1024 * 1024;
 

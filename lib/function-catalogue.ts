@@ -1,19 +1,27 @@
 import type { DeploymentConfig } from './config.js';
 import {
+  apiEnvironmentSchema,
+  deadLettersEnvironmentSchema,
+  janitorEnvironmentSchema,
+  uploadEventsEnvironmentSchema,
+  workerEnvironmentSchema,
+  type EnvironmentSchema,
+} from '../shared/environment.js';
+import {
+  API_TIMEOUT_SECONDS,
+  DEAD_LETTERS_TIMEOUT_SECONDS,
   formatSourceLocations,
+  JANITOR_TIMEOUT_SECONDS,
   PREFIX,
+  UPLOAD_EVENTS_TIMEOUT_SECONDS,
   sourceLocations,
   type RouteHandler,
   type SourceLocation,
-} from './definitions.js';
+} from '../shared/definitions.js';
 import {
-  API_TIMEOUT_SECONDS,
   apiEnvironment,
-  DLQ_TIMEOUT_SECONDS,
-  dlqEnvironment,
-  JANITOR_TIMEOUT_SECONDS,
+  deadLettersEnvironment,
   janitorEnvironment,
-  UPLOAD_EVENTS_TIMEOUT_SECONDS,
   workerEnvironment,
   workerTimeoutSeconds,
 } from './function-environment.js';
@@ -38,8 +46,10 @@ export interface FunctionAccess {
   bucket?: { read?: readonly string[]; write?: readonly string[]; delete?: readonly string[] };
   /** s3:ListBucket on the service bucket, so that a missing key reads as 404, not 403. */
   listBucket?: boolean;
-  /** Finds `s3://` sources: SOURCE_LOCATIONS and read (and list) access there. */
+  /** Reads `s3://` sources: read (and list) access where they may be. */
   sources?: boolean;
+  /** Checks that a source is in one of those places before accepting it: SOURCE_LOCATIONS. */
+  checksSources?: boolean;
   /** Reads their bytes: kms:Decrypt with the keys of `sourceKmsKeyArns` (SSE-KMS objects in other buckets). */
   decryptsSources?: boolean;
   /** Queues it sends to: QUEUE_URL (standard), LARGE_QUEUE_URL (large). */
@@ -55,6 +65,8 @@ export interface FunctionSpec {
   access: FunctionAccess;
   /** Settings from the configuration (resource names come from `access`). */
   environment: Record<string, string | number | boolean>;
+  /** The schema the function parses its environment with (the contract both sides are checked against). */
+  environmentSchema: EnvironmentSchema;
 }
 
 export type FunctionCatalogue = Record<FunctionName, FunctionSpec>;
@@ -80,6 +92,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     timeoutSeconds: API_TIMEOUT_SECONDS,
     access,
     environment: apiEnvironment(config),
+    environmentSchema: apiEnvironmentSchema,
   });
   const submits: readonly QueueName[] = ['standard', 'large'];
   // A direct upload reaches the large queue only when it may be larger than the large-input threshold.
@@ -98,6 +111,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       decryptsSources: true,
     },
     environment: workerEnvironment(config, queueClass),
+    environmentSchema: workerEnvironmentSchema,
   });
   return {
     upload: api(
@@ -113,6 +127,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     process: api('api/process.ts', 'POST process: URL or s3:// URI', {
       table: ['get', 'put', 'delete'],
       sources: true,
+      checksSources: true,
       sendsTo: submits,
     }),
     uploadUrl: api('api/upload-url.ts', 'POST upload-url: presigned PUT', {
@@ -134,9 +149,10 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       entry: 'worker/dlq.ts',
       description: 'Marks dead-lettered tasks FAILURE',
       memoryMb: 256,
-      timeoutSeconds: DLQ_TIMEOUT_SECONDS,
+      timeoutSeconds: DEAD_LETTERS_TIMEOUT_SECONDS,
       access: { table: ['get', 'update'] },
-      environment: dlqEnvironment(config),
+      environment: deadLettersEnvironment(config),
+      environmentSchema: deadLettersEnvironmentSchema,
     },
     uploadEvents: {
       entry: 'worker/upload-events.ts',
@@ -145,6 +161,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       timeoutSeconds: UPLOAD_EVENTS_TIMEOUT_SECONDS,
       access: { table: ['get', 'update'], sendsTo: submits },
       environment: {},
+      environmentSchema: uploadEventsEnvironmentSchema,
     },
     janitor: {
       entry: 'worker/janitor.ts',
@@ -158,6 +175,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
         sendsTo: submits,
       },
       environment: janitorEnvironment(config),
+      environmentSchema: janitorEnvironmentSchema,
     },
   };
 };
@@ -190,7 +208,7 @@ const bucketArnOf = (resources: FunctionResources, bucket: string) =>
 export const accessEnvironment = (access: FunctionAccess, resources: FunctionResources): Record<string, string> => ({
   ...(access.table?.length ? { TABLE_NAME: resources.tableName } : {}),
   ...(access.bucket || access.listBucket ? { BUCKET_NAME: resources.bucketName } : {}),
-  ...(access.sources ? { SOURCE_LOCATIONS: formatSourceLocations(locationsOf(resources)) } : {}),
+  ...(access.checksSources ? { SOURCE_LOCATIONS: formatSourceLocations(locationsOf(resources)) } : {}),
   ...Object.fromEntries(
     (access.sendsTo ?? []).map((queue) => [QUEUE_URL_VARIABLES[queue], resources.queues[queue].url]),
   ),

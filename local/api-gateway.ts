@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { API_BASE_PATH, GATEWAY_RESPONSES, ROUTES, type RouteHandler } from '../lib/definitions.js';
+import { API_BASE_PATH, GATEWAY_RESPONSES, ROUTES, type RouteHandler } from '../shared/definitions.js';
 import { InvocationTimeout, RequestTooLarge, type FunctionRuntime } from './lambda-runtime.js';
 
 /** API Gateway REST API limits and behaviour the local gateway reproduces. */

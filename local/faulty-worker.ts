@@ -9,7 +9,7 @@ import { once } from '../lambdas/adapters/index.js';
 import { buildWorkerDeps, type WorkerDeps } from '../lambdas/worker/deps.js';
 import { makeWorkerHandler } from '../lambdas/worker/handler.js';
 import type { FaultSpec } from './functions.js';
-import { PREFIX } from '../lib/definitions.js';
+import { PREFIX } from '../shared/definitions.js';
 
 const report = (fault: string) => parentPort?.postMessage({ type: 'notice', notice: { fault } });
 

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { TABLE, type QueueSettings } from '../lib/definitions.js';
+import { TABLE, type QueueSettings } from '../shared/definitions.js';
 
 /**
  * The task table as the CDK stack defines it (key, indexes, TTL), created on

@@ -8,9 +8,9 @@ import { DEFAULT_LIMITS } from '../lambdas/core/limits.js';
 import { systemClock } from '../lambdas/core/ports.js';
 import { recoverUnfinished } from '../lambdas/core/tasks.js';
 import { bytes, parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
-import { PREFIX, queueSettings } from '../lib/definitions.js';
+import { PREFIX, queueSettings, UPLOAD_EVENTS_TIMEOUT_SECONDS } from '../shared/definitions.js';
 import type { FunctionName, FunctionResources, PolicyStatementSpec } from '../lib/function-catalogue.js';
-import { UPLOAD_EVENTS_TIMEOUT_SECONDS, workerTimeoutSeconds } from '../lib/function-environment.js';
+import { workerTimeoutSeconds } from '../lib/function-environment.js';
 import { startGateway } from './api-gateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import { SqsEventSource } from './event-source.js';
@@ -27,7 +27,7 @@ import { FunctionRuntime } from './lambda-runtime.js';
 import { monitorRoutes } from './monitor.js';
 import { evaluateAlarm, LocalMetrics, type AlarmState, type MetricKey } from './metrics.js';
 import { alarmSpecs, type MetricSource } from '../lib/alarms.js';
-import { SERVICE_NAME } from '../lib/definitions.js';
+import { SERVICE_NAME } from '../shared/definitions.js';
 import { createBucket, createQueuePair, createTaskTable, type QueuePair } from './provision.js';
 
 export interface LocalStackOptions {

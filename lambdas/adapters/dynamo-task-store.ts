@@ -10,7 +10,7 @@ import {
 import { AppError } from '../core/errors.js';
 import type { IdempotencyRecord, ListQuery, TaskChanges, TaskPage, TaskStore, TransitionGuard } from '../core/ports.js';
 import { TRANSITIONS, type Task, type TaskRef, type TaskStatus, type Transition } from '../core/task.js';
-import { TABLE } from '../../lib/definitions.js';
+import { TABLE } from '../../shared/definitions.js';
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 

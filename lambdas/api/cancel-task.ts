@@ -6,7 +6,7 @@ import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 
 /** POST /documents/async/tasks/{task_id}/cancel: a running worker stops at its next stage boundary. */
 export const makeCancelTaskHandler = (deps: () => ApiDeps) =>
-  httpHandler(async (event) => {
+  httpHandler(deps, async (event) => {
     const task = await cancelTask(deps(), taskIdOf(event), callerOf(event));
     recordRevoked();
     return json(200, taskSummary(task));

@@ -1,5 +1,5 @@
 import { blobStore, jobQueue, once, taskStore } from '../adapters/index.js';
-import { apiConfigSchema, loadConfig, type ApiConfig } from '../config.js';
+import { apiEnvironmentSchema, loadConfig, type ApiConfig } from '../config.js';
 import { systemClock } from '../core/ports.js';
 import { newTaskId, type TaskServiceDeps } from '../core/tasks.js';
 
@@ -10,7 +10,7 @@ export interface ApiDeps extends TaskServiceDeps {
 
 /** Real adapters over the SDK clients, for a function whose environment is `env`. */
 export const buildApiDeps = (env: NodeJS.ProcessEnv): ApiDeps => {
-  const config = loadConfig(apiConfigSchema, env);
+  const config = loadConfig(apiEnvironmentSchema, env);
   return {
     config,
     store: taskStore(config.TABLE_NAME),

@@ -4,7 +4,7 @@ import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 
 /** GET /documents/async/tasks/{task_id}: status, progress, and the result once there is one. */
 export const makeGetTaskHandler = (deps: () => ApiDeps) =>
-  httpHandler(async (event) => {
+  httpHandler(deps, async (event) => {
     const task = await findTask(deps(), taskIdOf(event), callerOf(event));
     const { config } = deps();
     const detail = await taskDetail(deps(), task, {

@@ -50,45 +50,53 @@ export const errorResponse = (error: unknown, requestId: string): ApiResult => {
 const requestIdOf = (request: middy.Request<ApiEvent, ApiResult>): string =>
   request.event.requestContext?.requestId ?? request.context.awsRequestId;
 
-/** Origins allowed by CORS (CORS_ORIGINS, comma-separated); none by default, so CORS is off. */
-const corsOrigins = (): string[] =>
-  (process.env.CORS_ORIGINS ?? '')
-    .split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean);
+/** What the wrapper reads of a route's dependencies: the allowed CORS origins (none: CORS off). */
+export interface HttpDeps {
+  config: { CORS_ORIGINS: readonly string[] };
+}
 
 /** API Gateway's proxy integration leaves CORS response headers to the function. */
-const withCors = (request: middy.Request<ApiEvent, ApiResult>) => {
+const withCors = (request: middy.Request<ApiEvent, ApiResult>, deps: () => HttpDeps) => {
   const origin = header(request.event, 'origin');
-  const allowed = corsOrigins();
-  if (!origin || !request.response || !(allowed.includes(origin) || allowed.includes('*'))) return;
+  if (!origin || !request.response) return;
+  let allowed: readonly string[];
+  try {
+    allowed = deps().config.CORS_ORIGINS;
+  } catch {
+    return; // the configuration itself failed: that error is the response
+  }
+  if (!(allowed.includes(origin) || allowed.includes('*'))) return;
   request.response.headers = { ...request.response.headers, 'access-control-allow-origin': origin, vary: 'Origin' };
 };
 
 /** Request id on every log line; errors mapped to responses in one place. */
-const requestScope: middy.MiddlewareObj<ApiEvent, ApiResult> = {
+const requestScope = (deps: () => HttpDeps): middy.MiddlewareObj<ApiEvent, ApiResult> => ({
   before: (request) => {
     logger.appendKeys({ request_id: requestIdOf(request) });
   },
   onError: (request) => {
     request.response = errorResponse(request.error, requestIdOf(request));
-    withCors(request);
+    withCors(request, deps);
     publishMetrics();
     logger.resetKeys();
   },
   after: (request) => {
-    withCors(request);
+    withCors(request, deps);
     publishMetrics();
     logger.resetKeys();
   },
-};
+});
 
 /** Wraps a route: normalised headers, then the route's own middlewares. */
-export const httpHandler = (route: RouteHandler, ...before: middy.MiddlewareObj<ApiEvent, ApiResult>[]) =>
+export const httpHandler = (
+  deps: () => HttpDeps,
+  route: RouteHandler,
+  ...before: middy.MiddlewareObj<ApiEvent, ApiResult>[]
+) =>
   middy<ApiEvent, ApiResult>()
     .use(injectLambdaContext(logger))
     .use(httpHeaderNormalizer())
-    .use(requestScope)
+    .use(requestScope(deps))
     .use(before)
     .handler(route);
 

@@ -13,7 +13,7 @@ const querySchema = z.strictObject({
 
 /** GET /documents/async/tasks?status=&limit=&next_token=: newest first, without a table scan. */
 export const makeListTasksHandler = (deps: () => ApiDeps) =>
-  httpHandler(async (event) => {
+  httpHandler(deps, async (event) => {
     const query = parseOrThrow(querySchema, event.queryStringParameters ?? {}, 'Invalid query');
     return json(
       200,

@@ -5,7 +5,7 @@ import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.
 import type { TaskInput, TaskSource } from '../core/task.js';
 import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
 import { checkUrl } from '../core/url-policy.js';
-import { isReadableSource } from '../../lib/definitions.js';
+import { isReadableSource } from '../../shared/definitions.js';
 import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
@@ -90,7 +90,7 @@ const resolveSource = async (deps: ApiDeps, raw: string): Promise<ResolvedSource
 
 /** POST /documents/async/process: a URL or an s3:// URI, as JSON or a form. */
 export const makeProcessHandler = (deps: () => ApiDeps) =>
-  httpHandler(async (event) => {
+  httpHandler(deps, async (event) => {
     const { source: rawSource, options } = parseOrThrow(bodySchema, readFields(event), 'Invalid request');
     const resolved = await resolveSource(deps(), rawSource);
     const idempotencyKey = idempotencyKeyOf(event);

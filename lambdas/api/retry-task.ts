@@ -5,7 +5,7 @@ import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 
 /** POST /documents/async/tasks/{task_id}/retry: FAILURE or REVOKED back to PENDING, same input. */
 export const makeRetryTaskHandler = (deps: () => ApiDeps) =>
-  httpHandler(async (event) => {
+  httpHandler(deps, async (event) => {
     const task = await retryTask(deps(), taskIdOf(event), callerOf(event));
     return json(202, { ...taskSummary(task), message: 'Task queued again' });
   });

@@ -3,7 +3,7 @@ import { cleanFilename } from '../core/filenames.js';
 import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';
 import type { Task } from '../core/task.js';
 import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
-import { PREFIX } from '../../lib/definitions.js';
+import { PREFIX } from '../../shared/definitions.js';
 import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
@@ -39,7 +39,7 @@ const uploadInstructions = async (deps: ApiDeps, task: Task) => {
 
 /** POST /documents/async/upload-url: a presigned PUT for large files; the upload starts the task by itself. */
 export const makeUploadUrlHandler = (deps: () => ApiDeps) =>
-  httpHandler(async (event) => {
+  httpHandler(deps, async (event) => {
     const { config, clock } = deps();
     const body = parseOrThrow(bodySchema(config.PRESIGNED_UPLOAD_MAX_BYTES), readFields(event), 'Invalid request');
     const taskId = deps().newId();

@@ -3,7 +3,7 @@ import { AppError } from '../core/errors.js';
 import { cleanFilename } from '../core/filenames.js';
 import { parseOptions } from '../core/options.js';
 import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
-import { PREFIX } from '../../lib/definitions.js';
+import { PREFIX } from '../../shared/definitions.js';
 import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { callerOf, header, httpHandler, idempotencyKeyOf, json, mediaType, rawBody } from './http.js';
@@ -22,7 +22,7 @@ const tooLarge = (limit: number) =>
 
 /** POST /documents/async/upload: multipart `file` plus the options as form fields. */
 export const makeUploadHandler = (deps: () => ApiDeps) =>
-  httpHandler(async (event) => {
+  httpHandler(deps, async (event) => {
     const { config, blobs } = deps();
     const contentType = header(event, 'content-type') ?? '';
     if (mediaType(event) !== 'multipart/form-data') {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { blobStore, once, taskStore } from '../adapters/index.js';
-import { loadConfig, workerConfigSchema, type WorkerConfig } from '../config.js';
+import { loadConfig, workerEnvironmentSchema, type WorkerConfig } from '../config.js';
 import { systemClock, type BlobStore, type Clock, type TaskStore } from '../core/ports.js';
 import type { SerializedResult } from '../core/document.js';
 import type { ProcessingOptions } from '../core/options.js';
@@ -30,7 +30,7 @@ export interface WorkerDeps {
 }
 
 export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
-  const config = loadConfig(workerConfigSchema, env);
+  const config = loadConfig(workerEnvironmentSchema, env);
   const sandbox = new SandboxPool({
     memoryMb: config.SANDBOX_MEMORY_MB,
     prewarmPdfThreads: config.QUEUE_CLASS === 'large',

@@ -1,9 +1,9 @@
 import { blobStore, jobQueue, once, taskStore } from '../adapters/index.js';
 import {
-  dlqConfigSchema,
-  janitorConfigSchema,
+  deadLettersEnvironmentSchema,
+  janitorEnvironmentSchema,
   loadConfig,
-  uploadEventsConfigSchema,
+  uploadEventsEnvironmentSchema,
   type JanitorConfig,
 } from '../config.js';
 import type { QueueClass } from '../core/task.js';
@@ -29,7 +29,7 @@ export interface JanitorDeps extends UploadEventsDeps {
 }
 
 export const buildDlqDeps = (env: NodeJS.ProcessEnv): DlqDeps => {
-  const config = loadConfig(dlqConfigSchema, env);
+  const config = loadConfig(deadLettersEnvironmentSchema, env);
   return {
     store: taskStore(config.TABLE_NAME),
     clock: systemClock,
@@ -38,7 +38,7 @@ export const buildDlqDeps = (env: NodeJS.ProcessEnv): DlqDeps => {
 };
 
 export const buildUploadEventsDeps = (env: NodeJS.ProcessEnv): UploadEventsDeps => {
-  const config = loadConfig(uploadEventsConfigSchema, env);
+  const config = loadConfig(uploadEventsEnvironmentSchema, env);
   return {
     store: taskStore(config.TABLE_NAME),
     queue: jobQueue(config),
@@ -47,7 +47,7 @@ export const buildUploadEventsDeps = (env: NodeJS.ProcessEnv): UploadEventsDeps 
 };
 
 export const buildJanitorDeps = (env: NodeJS.ProcessEnv): JanitorDeps => {
-  const config = loadConfig(janitorConfigSchema, env);
+  const config = loadConfig(janitorEnvironmentSchema, env);
   return {
     config,
     store: taskStore(config.TABLE_NAME),

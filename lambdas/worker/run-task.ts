@@ -1,7 +1,7 @@
 import { AppError, toTaskError } from '../core/errors.js';
 import { percentFor, type ProgressUpdate, type Stage } from '../core/progress.js';
 import { isTerminal, type Task, type TaskMessage } from '../core/task.js';
-import { PREFIX } from '../../lib/definitions.js';
+import { PREFIX } from '../../shared/definitions.js';
 import { logger, recordFailed, recordStarted, recordSucceeded } from '../observability.js';
 import type { WorkerDeps } from './deps.js';
 

@@ -1,7 +1,7 @@
 import type { S3Event } from 'aws-lambda';
 import { AppError, toTaskError } from '../core/errors.js';
 import { TASK_ID_PATTERN, taskMessage, type Task } from '../core/task.js';
-import { PREFIX } from '../../lib/definitions.js';
+import { PREFIX } from '../../shared/definitions.js';
 import { logger, recordFailed } from '../observability.js';
 import { parseJson, sqsHandler } from './handler-support.js';
 import { uploadEventsDeps, type UploadEventsDeps } from './maintenance-deps.js';

@@ -16,7 +16,7 @@ import {
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config.js';
-import { API_BASE_PATH, GATEWAY_RESPONSES, ROUTES, type RouteHandler } from '../definitions.js';
+import { API_BASE_PATH, GATEWAY_RESPONSES, ROUTES, type RouteHandler } from '../../shared/definitions.js';
 import type { FunctionCatalogue, FunctionResources } from '../function-catalogue.js';
 import { ServiceFunction } from './service-function.js';
 

@@ -18,7 +18,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { AlarmSpec, MetricQuerySpec, QueueId } from '../alarms.js';
-import { METRIC_NAMES, SERVICE_NAME } from '../definitions.js';
+import { METRIC_NAMES, SERVICE_NAME } from '../../shared/definitions.js';
 import type { FunctionName } from '../function-catalogue.js';
 
 export interface MonitoredQueue {

@@ -1,7 +1,7 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { queueSettings } from '../definitions.js';
+import { queueSettings } from '../../shared/definitions.js';
 
 export interface QueuesProps {
   /** Timeouts of the functions that consume each queue; visibility timeouts are six times these. */

@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { PREFIX, TABLE } from '../definitions.js';
+import { PREFIX, TABLE } from '../../shared/definitions.js';
 
 export interface StorageProps {
   /** Days a task row lives (DynamoDB TTL on `ttl`). */

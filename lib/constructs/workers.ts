@@ -7,9 +7,9 @@ import { EventType, type Bucket } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config.js';
-import { PREFIX } from '../definitions.js';
+import { PREFIX, UPLOAD_EVENTS_TIMEOUT_SECONDS } from '../../shared/definitions.js';
 import type { FunctionCatalogue, FunctionResources } from '../function-catalogue.js';
-import { UPLOAD_EVENTS_TIMEOUT_SECONDS, workerTimeoutSeconds } from '../function-environment.js';
+import { workerTimeoutSeconds } from '../function-environment.js';
 import type { Queues } from './queues.js';
 import { ServiceFunction } from './service-function.js';
 

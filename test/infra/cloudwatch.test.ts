@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { AWS_METRICS } from '../../lib/alarms.js';
 import { parseDeploymentConfig } from '../../lib/config.js';
-import { METRIC_DIMENSIONS, METRIC_NAMES, SERVICE_NAME, type MetricName } from '../../lib/definitions.js';
+import { METRIC_DIMENSIONS, METRIC_NAMES, SERVICE_NAME, type MetricName } from '../../shared/definitions.js';
 import { checkAlarmQueries, parse, typeOf, type MathType } from '../../lib/metric-math.js';
 import { ensureSynth } from '../support/synth.js';
 

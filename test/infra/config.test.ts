@@ -7,7 +7,7 @@ import {
   isReadableSource,
   parseSourceLocations,
   sourceLocations,
-} from '../../lib/definitions.js';
+} from '../../shared/definitions.js';
 import { accessStatements, functionCatalogue, type FunctionResources } from '../../lib/function-catalogue.js';
 import { ARTIFACTS, synthesizeApp } from '../support/synth.js';
 

@@ -3,8 +3,9 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { API_BASE_PATH, ROUTES } from '../../lib/definitions.js';
-import type { FunctionName } from '../../lib/function-catalogue.js';
+import { API_BASE_PATH, ROUTES } from '../../shared/definitions.js';
+import { functionCatalogue, type FunctionName } from '../../lib/function-catalogue.js';
+import { parseEnvironment } from '../../shared/environment.js';
 import { LOCAL_ONLY_VARIABLES, RUNTIME_VARIABLES } from '../../local/functions.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { ensureSynth } from '../support/synth.js';
@@ -94,6 +95,24 @@ describe('the embedded stack is built from the definitions the CDK stack uses', 
       }
       expect(localFn.timeoutMs, name).toBe(fn.Properties.Timeout * 1000);
       expect(localFn.memoryMb, name).toBe(fn.Properties.MemorySize);
+    }
+  });
+
+  it('gives each function only variables its environment schema reads, and every one it requires', () => {
+    const catalogue = functionCatalogue(local.config);
+    const ignored = new Set(['NODE_OPTIONS', ...LOCAL_ONLY_VARIABLES, ...RUNTIME_VARIABLES]);
+    for (const [name, localFn] of Object.entries(local.functions) as Array<
+      [FunctionName, (typeof local.functions)[FunctionName]]
+    >) {
+      const schema = catalogue[name].environmentSchema;
+      const given = Object.keys(localFn.environment).filter(
+        (variable) => !ignored.has(variable) && !variable.startsWith('POWERTOOLS_'),
+      );
+      expect(
+        given.filter((variable) => !(variable in schema.shape)),
+        name,
+      ).toEqual([]);
+      expect(() => parseEnvironment(schema, localFn.environment), name).not.toThrow();
     }
   });
 });

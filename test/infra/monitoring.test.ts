@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { alarmSpecs, THROTTLE_GROUPS } from '../../lib/alarms.js';
 import { parseDeploymentConfig } from '../../lib/config.js';
-import { METRIC_NAMES } from '../../lib/definitions.js';
+import { METRIC_NAMES } from '../../shared/definitions.js';
 import { ensureSynth } from '../support/synth.js';
 
 type Resource = { Type: string; Properties: Record<string, any> };

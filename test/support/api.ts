@@ -9,7 +9,7 @@ import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { S3BlobStore } from '../../lambdas/adapters/s3-blob-store.js';
 import { SqsJobQueue } from '../../lambdas/adapters/sqs-job-queue.js';
 import type { ApiDeps } from '../../lambdas/api/deps.js';
-import { apiConfigSchema } from '../../lambdas/config.js';
+import { apiEnvironmentSchema } from '../../lambdas/config.js';
 import { fixedClock, NOW, TASK_ID } from './fixtures.js';
 
 export const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/standard';
@@ -29,7 +29,7 @@ export const mockedAws = () => {
 };
 
 export const testApiConfig = (overrides: Record<string, string> = {}) =>
-  apiConfigSchema.parse({
+  apiEnvironmentSchema.parse({
     TABLE_NAME: 'tasks',
     BUCKET_NAME: 'docs-bucket',
     QUEUE_URL,

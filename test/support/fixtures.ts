@@ -1,4 +1,4 @@
-import { workerConfigSchema } from '../../lambdas/config.js';
+import { workerEnvironmentSchema } from '../../lambdas/config.js';
 import type { Task } from '../../lambdas/core/task.js';
 
 export const TASK_ID = '0b6f3c8e-2d4a-4f6b-9c1e-5a7d8e9f0a1b';
@@ -26,7 +26,7 @@ export const fixedClock = (now = NOW) => ({ now: () => now });
 
 /** A standard worker's configuration, as its environment would give it. */
 export const testWorkerConfig = () =>
-  workerConfigSchema.parse({
+  workerEnvironmentSchema.parse({
     TABLE_NAME: 'tasks',
     BUCKET_NAME: 'bucket',
     QUEUE_CLASS: 'standard',

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { alarmSpecs, type MetricSource } from '../../lib/alarms.js';
 import { parseDeploymentConfig } from '../../lib/config.js';
-import { METRIC_DIMENSIONS, METRIC_NAMES, SERVICE_NAME } from '../../lib/definitions.js';
+import { METRIC_DIMENSIONS, METRIC_NAMES, SERVICE_NAME } from '../../shared/definitions.js';
 import { evaluateAlarm, LocalMetrics, type MetricKey } from '../../local/metrics.js';
 import {
   publishMetrics,

@@ -2,7 +2,7 @@ import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startGateway, toProxyEvent } from '../../local/api-gateway.js';
-import { ROUTES } from '../../lib/definitions.js';
+import { ROUTES } from '../../shared/definitions.js';
 import {
   FunctionRuntime,
   InvocationFailed,

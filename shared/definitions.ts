@@ -1,9 +1,14 @@
 /**
- * Resource definitions shared by the CDK stack and the embedded local stack,
- * so that the two cannot drift: key schema, indexes, TTL, routes, and how
- * queue settings follow from the configuration. Plain data: no CDK imports.
+ * Definitions the runtime (lambdas/), the infrastructure (lib/) and the
+ * embedded stack (local/) all read, so that they cannot drift: key schema,
+ * indexes, TTL, key prefixes, routes, timeouts, how queue settings follow
+ * from them, metric names. Plain data: no CDK, no AWS SDK.
  */
-import { DLQ_TIMEOUT_SECONDS } from './function-environment.js';
+/** Timeouts of the queue consumers; each queue's visibility timeout is derived from its consumer's. */
+export const UPLOAD_EVENTS_TIMEOUT_SECONDS = 30;
+export const API_TIMEOUT_SECONDS = 29;
+export const DEAD_LETTERS_TIMEOUT_SECONDS = 30;
+export const JANITOR_TIMEOUT_SECONDS = 120;
 
 export const TABLE = {
   partitionKey: 'pk',
@@ -124,7 +129,7 @@ export const queueSettings = (workerTimeoutSeconds: number, maxReceiveCount: num
   maxReceiveCount,
   retentionSeconds: 4 * 24 * 3600,
   dlqRetentionSeconds: 14 * 24 * 3600,
-  dlqVisibilityTimeoutSeconds: 6 * DLQ_TIMEOUT_SECONDS,
+  dlqVisibilityTimeoutSeconds: 6 * DEAD_LETTERS_TIMEOUT_SECONDS,
   receiveWaitSeconds: 20,
 });
 

@@ -1,0 +1,118 @@
+import * as z from 'zod';
+import { parseSourceLocations } from './definitions.js';
+
+/**
+ * The environment contract between the infrastructure and the runtime: the
+ * variables each kind of function reads, with their types. The runtime
+ * parses its environment with these schemas at a cold start (a missing or
+ * malformed variable fails it, naming the variable); the CDK stack and the
+ * embedded stack build each function's environment with builders typed
+ * against the same schemas (lib/function-environment.ts), so a misspelt or
+ * unknown variable fails the type check instead of falling back to a default.
+ */
+const int = z.coerce.number().int().nonnegative();
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((value) => value === 'true' || value === '1');
+const list = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
+
+/** Where `s3://` sources may be read (`bucket/prefix,…`, see definitions.ts); only the `process` route has any. */
+const sourceLocations = z.string().default('').transform(parseSourceLocations);
+
+const storage = {
+  TABLE_NAME: z.string().min(1),
+  BUCKET_NAME: z.string().min(1),
+};
+
+const queues = {
+  QUEUE_URL: z.string().min(1),
+  LARGE_QUEUE_URL: z.string().min(1),
+};
+
+/** API functions get only what their route touches: a route that never queues has no queue URL. */
+export const apiEnvironmentSchema = z.object({
+  TABLE_NAME: storage.TABLE_NAME,
+  BUCKET_NAME: z.string().default(''),
+  QUEUE_URL: z.string().default(''),
+  LARGE_QUEUE_URL: z.string().default(''),
+  LARGE_INPUT_THRESHOLD_BYTES: int,
+  DIRECT_UPLOAD_MAX_BYTES: int,
+  PRESIGNED_UPLOAD_MAX_BYTES: int,
+  PRESIGNED_URL_TTL_SECONDS: int,
+  RESULT_INLINE_LIMIT_BYTES: int,
+  RESULT_URL_TTL_SECONDS: int.default(3600),
+  TASK_RETENTION_DAYS: int,
+  SOURCE_LOCATIONS: sourceLocations,
+  /** Browser origins allowed by CORS (comma-separated); none: CORS off. */
+  CORS_ORIGINS: list,
+  /** Lets URL sources point at private addresses; for local tests only, never set by the CDK stack. */
+  ALLOW_PRIVATE_URLS: flag,
+});
+
+export const workerEnvironmentSchema = z.object({
+  ...storage,
+  QUEUE_CLASS: z.enum(['standard', 'large']),
+  SOFT_TIME_LIMIT_MARGIN_MS: int,
+  /** Most time one document may take to process, within the soft time limit. */
+  DOCUMENT_TIME_BUDGET_MS: int.default(240_000),
+  FUNCTION_TIMEOUT_MS: int,
+  /** A run's claim on its task outlives the function timeout by this much. */
+  LEASE_MARGIN_MS: int.default(30_000),
+  URL_FETCH_MAX_BYTES: int,
+  URL_FETCH_TIMEOUT_MS: int,
+  MAX_INPUT_BYTES: int,
+  MAX_PAGES: int.default(5000),
+  /** Heap, and heap plus array buffers, one document may use in its sandbox thread. */
+  SANDBOX_MEMORY_MB: int.min(64),
+  ALLOW_PRIVATE_URLS: flag,
+});
+
+export const deadLettersEnvironmentSchema = z.object({
+  TABLE_NAME: storage.TABLE_NAME,
+  /** Each worker's timeout, to tell a run its timeout stopped from a crash (by the queue the task was on). */
+  WORKER_TIMEOUT_MS: int,
+  LARGE_WORKER_TIMEOUT_MS: int,
+});
+
+export const uploadEventsEnvironmentSchema = z.object({ TABLE_NAME: storage.TABLE_NAME, ...queues });
+
+export const janitorEnvironmentSchema = z.object({
+  ...storage,
+  ...queues,
+  PENDING_REQUEUE_MINUTES: int.default(60),
+});
+
+export type EnvironmentSchema =
+  | typeof apiEnvironmentSchema
+  | typeof workerEnvironmentSchema
+  | typeof deadLettersEnvironmentSchema
+  | typeof uploadEventsEnvironmentSchema
+  | typeof janitorEnvironmentSchema;
+
+/**
+ * What a builder may give a function of schema `S`: its variables and no
+ * other (an object literal `satisfies` this fails the type check on a
+ * misspelt name), as the strings, numbers and flags an environment holds.
+ */
+export type EnvironmentOf<S extends z.ZodObject> = Partial<Record<keyof z.input<S>, string | number | boolean>>;
+
+export const parseEnvironment = <S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.output<S> => {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new Error(`Invalid function configuration (environment): ${problems}`);
+  }
+  return parsed.data;
+};

@@ -99,7 +99,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
   const directSubmits: readonly QueueName[] =
     config.largeInputThresholdMb < config.directUploadMaxMb ? submits : ['standard'];
   const worker = (queueClass: 'standard' | 'large'): FunctionSpec => ({
-    entry: 'worker/handler.ts',
+    entry: 'consumers/worker.ts',
     description: `Processes documents from the ${queueClass} queue`,
     memoryMb: queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb,
     timeoutSeconds: workerTimeoutSeconds(config, queueClass),
@@ -146,7 +146,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     worker: worker('standard'),
     largeWorker: worker('large'),
     deadLetters: {
-      entry: 'worker/dlq.ts',
+      entry: 'consumers/dead-letters.ts',
       description: 'Marks dead-lettered tasks FAILURE',
       memoryMb: 256,
       timeoutSeconds: DEAD_LETTERS_TIMEOUT_SECONDS,
@@ -155,7 +155,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       environmentSchema: deadLettersEnvironmentSchema,
     },
     uploadEvents: {
-      entry: 'worker/upload-events.ts',
+      entry: 'consumers/upload-events.ts',
       description: 'Starts tasks when presigned uploads land',
       memoryMb: 256,
       timeoutSeconds: UPLOAD_EVENTS_TIMEOUT_SECONDS,
@@ -164,7 +164,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       environmentSchema: uploadEventsEnvironmentSchema,
     },
     janitor: {
-      entry: 'worker/janitor.ts',
+      entry: 'consumers/janitor.ts',
       description: 'Expires abandoned uploads, requeues lost tasks',
       memoryMb: 256,
       timeoutSeconds: JANITOR_TIMEOUT_SECONDS,

@@ -5,9 +5,9 @@
  * reported to the local runtime as a notice.
  */
 import { parentPort } from 'node:worker_threads';
-import { once } from '../lambdas/adapters/index.js';
-import { buildWorkerDeps, type WorkerDeps } from '../lambdas/worker/deps.js';
-import { makeWorkerHandler } from '../lambdas/worker/handler.js';
+import { once } from '../lambdas/cold-start.js';
+import { buildWorkerDeps, type WorkerDeps } from '../lambdas/consumers/worker-deps.js';
+import { makeWorkerHandler } from '../lambdas/consumers/worker.js';
 import type { FaultSpec } from './functions.js';
 import { PREFIX } from '../shared/definitions.js';
 

@@ -26,12 +26,12 @@ export const queueDepths = async (sqs: SQSClient, queues: Record<string, QueuePa
             }),
           )
         ).Attributes ?? {};
-      const [queue, dlq] = await Promise.all([attributes(pair.url), attributes(pair.deadLetters.url)]);
+      const [queue, deadLetters] = await Promise.all([attributes(pair.url), attributes(pair.deadLetters.url)]);
       return {
         name,
         visible: Number(queue.ApproximateNumberOfMessages ?? 0),
         inFlight: Number(queue.ApproximateNumberOfMessagesNotVisible ?? 0),
-        deadLetters: Number(dlq.ApproximateNumberOfMessages ?? 0),
+        deadLetters: Number(deadLetters.ApproximateNumberOfMessages ?? 0),
       };
     }),
   );

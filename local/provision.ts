@@ -68,9 +68,9 @@ export const createQueuePair = async (sqs: SQSClient, name: string, settings: Qu
     const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
     return { name: queueName, url: String(QueueUrl), arn: String(Attributes?.QueueArn) };
   };
-  const deadLetters = await create(`${name}-dlq`, {
-    MessageRetentionPeriod: String(settings.dlqRetentionSeconds),
-    VisibilityTimeout: String(settings.dlqVisibilityTimeoutSeconds),
+  const deadLetters = await create(`${name}-dead-letters`, {
+    MessageRetentionPeriod: String(settings.deadLettersRetentionSeconds),
+    VisibilityTimeout: String(settings.deadLettersVisibilityTimeoutSeconds),
   });
   const queue = await create(name, {
     VisibilityTimeout: String(settings.visibilityTimeoutSeconds),

@@ -4,12 +4,12 @@
  * the function's own thread, so `npm run bench` can show what the sandbox
  * costs in the same run.
  */
-import { once } from '../lambdas/adapters/index.js';
+import { once } from '../lambdas/cold-start.js';
 import { serializeResult } from '../lambdas/core/document.js';
 import { DEFAULT_LIMITS } from '../lambdas/core/limits.js';
 import { processDocument } from '../lambdas/core/process-document.js';
-import { buildWorkerDeps } from '../lambdas/worker/deps.js';
-import { makeWorkerHandler } from '../lambdas/worker/handler.js';
+import { buildWorkerDeps } from '../lambdas/consumers/worker-deps.js';
+import { makeWorkerHandler } from '../lambdas/consumers/worker.js';
 
 export const handler = makeWorkerHandler(
   once(() => ({

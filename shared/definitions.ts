@@ -117,9 +117,9 @@ export interface QueueSettings {
   visibilityTimeoutSeconds: number;
   maxReceiveCount: number;
   retentionSeconds: number;
-  dlqRetentionSeconds: number;
+  deadLettersRetentionSeconds: number;
   /** The DLQs' visibility timeout: six times their consumer's timeout too. */
-  dlqVisibilityTimeoutSeconds: number;
+  deadLettersVisibilityTimeoutSeconds: number;
   /** Long polling. */
   receiveWaitSeconds: number;
 }
@@ -128,8 +128,8 @@ export const queueSettings = (workerTimeoutSeconds: number, maxReceiveCount: num
   visibilityTimeoutSeconds: 6 * workerTimeoutSeconds,
   maxReceiveCount,
   retentionSeconds: 4 * 24 * 3600,
-  dlqRetentionSeconds: 14 * 24 * 3600,
-  dlqVisibilityTimeoutSeconds: 6 * DEAD_LETTERS_TIMEOUT_SECONDS,
+  deadLettersRetentionSeconds: 14 * 24 * 3600,
+  deadLettersVisibilityTimeoutSeconds: 6 * DEAD_LETTERS_TIMEOUT_SECONDS,
   receiveWaitSeconds: 20,
 });
 

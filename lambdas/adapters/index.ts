@@ -10,9 +10,3 @@ export const blobStore = () => new S3BlobStore(awsClients().s3);
 
 export const jobQueue = (urls: { QUEUE_URL: string; LARGE_QUEUE_URL: string }) =>
   new SqsJobQueue(awsClients().sqs, { standard: urls.QUEUE_URL, large: urls.LARGE_QUEUE_URL });
-
-/** A value built on first use and kept: dependencies built once per cold start. */
-export const once = <T>(build: () => T): (() => T) => {
-  let value: T | undefined;
-  return () => (value ??= build());
-};

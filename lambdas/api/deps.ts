@@ -1,4 +1,5 @@
-import { blobStore, jobQueue, once, taskStore } from '../adapters/index.js';
+import { blobStore, jobQueue, taskStore } from '../adapters/index.js';
+import { once } from '../cold-start.js';
 import { apiEnvironmentSchema, loadConfig, type ApiConfig } from '../config.js';
 import { systemClock } from '../core/ports.js';
 import { newTaskId, type TaskServiceDeps } from '../core/tasks.js';

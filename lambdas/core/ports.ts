@@ -1,4 +1,5 @@
 import type { QueueClass, Task, TaskMessage, TaskRef, TaskStatus, Transition } from './task.js';
+import type { UrlPolicy } from './url-policy.js';
 
 /** Fields a transition may set besides the status. */
 export type TaskChanges = Partial<
@@ -94,6 +95,24 @@ export interface BlobStore {
 export interface JobQueue {
   send(queue: QueueClass, message: TaskMessage): Promise<void>;
 }
+
+export interface SourceFetchLimits extends UrlPolicy {
+  maxBytes: number;
+  /** Whole fetch, redirects included. */
+  timeoutMs: number;
+  /** Until the TCP (and TLS) connection is up. */
+  connectTimeoutMs: number;
+  maxRedirects: number;
+}
+
+export interface FetchedSource {
+  bytes: Uint8Array;
+  contentType?: string | undefined;
+  finalUrl: string;
+}
+
+/** Reads a URL source within the limits and the address policy; fails with typed errors (SOURCE_*). */
+export type FetchSource = (url: string, limits: SourceFetchLimits) => Promise<FetchedSource>;
 
 export interface Clock {
   now(): Date;

@@ -36,11 +36,11 @@ export class Queues extends Construct {
 
   private workQueue(name: string, consumerTimeout: Duration, maxReceiveCount: number): WorkQueue {
     const settings = queueSettings(consumerTimeout.toSeconds(), maxReceiveCount);
-    const deadLetters = new Queue(this, `${name}Dlq`, {
+    const deadLetters = new Queue(this, `${name}DeadLetters`, {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.seconds(settings.dlqRetentionSeconds),
-      visibilityTimeout: Duration.seconds(settings.dlqVisibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(settings.deadLettersRetentionSeconds),
+      visibilityTimeout: Duration.seconds(settings.deadLettersVisibilityTimeoutSeconds),
     });
     Validations.of(deadLetters).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is a dead-letter queue.' });
     const queue = new Queue(this, name, {

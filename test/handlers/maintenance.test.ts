@@ -2,9 +2,9 @@ import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import type { Task } from '../../lambdas/core/task.js';
-import { makeDlqHandler } from '../../lambdas/worker/dlq.js';
-import { sweep } from '../../lambdas/worker/janitor.js';
-import { makeUploadEventsHandler } from '../../lambdas/worker/upload-events.js';
+import { makeDeadLettersHandler } from '../../lambdas/consumers/dead-letters.js';
+import { sweep } from '../../lambdas/consumers/janitor.js';
+import { makeUploadEventsHandler } from '../../lambdas/consumers/upload-events.js';
 import { lambdaContext } from '../support/api.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask } from '../support/fixtures.js';
@@ -44,7 +44,11 @@ beforeEach(() => {
 });
 
 describe('DLQ consumer', () => {
-  const handler = makeDlqHandler(() => ({ store, clock, workerTimeoutMs: { standard: 300_000, large: 900_000 } }));
+  const handler = makeDeadLettersHandler(() => ({
+    store,
+    clock,
+    workerTimeoutMs: { standard: 300_000, large: 900_000 },
+  }));
 
   it('fails a task whose worker crashed on every delivery', async () => {
     const task = await saved({ status: 'STARTED', started_at: minutesAgo(2), updated_at: minutesAgo(1.9) });

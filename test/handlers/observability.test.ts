@@ -3,8 +3,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { makeProcessHandler } from '../../lambdas/api/process.js';
 import { logger } from '../../lambdas/observability.js';
-import { fetchUrl } from '../../lambdas/worker/fetch-url.js';
-import { makeWorkerHandler } from '../../lambdas/worker/handler.js';
+import { fetchUrl } from '../../lambdas/adapters/url-source.js';
+import { makeWorkerHandler } from '../../lambdas/consumers/worker.js';
 import { apiEvent, apiTestDeps, lambdaContext, mockedAws } from '../support/api.js';
 import { readCorpus } from '../support/corpus.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
@@ -76,7 +76,7 @@ const runWorker = async (bytes: Buffer, filename: string) => {
     blobs,
     clock: { now: () => new Date() },
     newId: () => crypto.randomUUID(),
-    fetchUrl,
+    fetchSource: fetchUrl,
     processDocument: processInSandbox,
     progressIntervalMs: 0,
   }));

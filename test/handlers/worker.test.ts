@@ -3,9 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import type { ProcessingResult } from '../../lambdas/core/document.js';
 import type { Task } from '../../lambdas/core/task.js';
-import { fetchUrl } from '../../lambdas/worker/fetch-url.js';
-import type { WorkerDeps } from '../../lambdas/worker/deps.js';
-import { makeWorkerHandler } from '../../lambdas/worker/handler.js';
+import { fetchUrl } from '../../lambdas/adapters/url-source.js';
+import type { WorkerDeps } from '../../lambdas/consumers/worker-deps.js';
+import { makeWorkerHandler } from '../../lambdas/consumers/worker.js';
 import { lambdaContext } from '../support/api.js';
 import { readCorpus } from '../support/corpus.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
@@ -28,7 +28,7 @@ const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
   blobs,
   clock: { now: () => new Date() },
   newId: id,
-  fetchUrl,
+  fetchSource: fetchUrl,
   processDocument: async (...args) => {
     processCalls++;
     return processInSandbox(...args);

@@ -1,5 +1,5 @@
 import { SandboxPool } from '../../lambdas/core/sandbox.js';
-import type { ProcessInSandbox } from '../../lambdas/worker/deps.js';
+import type { ProcessInSandbox } from '../../lambdas/consumers/worker-deps.js';
 
 /** The worker's real sandbox, with the limits of a small worker. */
 export const testSandbox = new SandboxPool({ memoryMb: 512, keepWarm: 1 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { awsClients, resetAwsClients } from '../../lambdas/adapters/clients.js';
-import { buildUploadEventsDeps } from '../../lambdas/worker/maintenance-deps.js';
+import { buildUploadEventsDeps } from '../../lambdas/consumers/maintenance-deps.js';
 
 afterEach(() => {
   delete process.env.S3_FORCE_PATH_STYLE;

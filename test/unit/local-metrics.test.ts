@@ -22,7 +22,7 @@ const resolve = (source: MetricSource): MetricKey => {
       return {
         namespace: 'AWS/SQS',
         name: source.metric,
-        dimensions: { QueueName: `${source.queue}${source.deadLetters ? '-dlq' : ''}` },
+        dimensions: { QueueName: `${source.queue}${source.deadLetters ? '-dead-letters' : ''}` },
       };
     case 'apigateway':
       return { namespace: 'AWS/ApiGateway', name: source.metric, dimensions: { ApiName: 'api' } };

@@ -1,8 +1,8 @@
 import { ERROR_CATALOGUE } from '../core/errors.js';
 import { isTerminal, taskMessageSchema, type Task } from '../core/task.js';
 import { logger, recordFailed } from '../observability.js';
-import { parseJson, sqsHandler } from './handler-support.js';
-import { dlqDeps, type DlqDeps } from './maintenance-deps.js';
+import { parseJson, sqsHandler } from './sqs-handler.js';
+import { deadLettersDeps, type DeadLettersDeps } from './maintenance-deps.js';
 
 /**
  * A last run that kept its row updated until close to the function timeout
@@ -30,7 +30,7 @@ const MESSAGES = {
  * Consumes both DLQs: a message lands here after maxReceiveCount deliveries
  * failed, and its task becomes FAILURE, so that nothing waits forever.
  */
-export const makeDlqHandler = (deps: () => DlqDeps) => {
+export const makeDeadLettersHandler = (deps: () => DeadLettersDeps) => {
   return sqsHandler(async (record) => {
     const parsed = taskMessageSchema.safeParse(parseJson(record.body));
     if (!parsed.success) {
@@ -56,4 +56,4 @@ export const makeDlqHandler = (deps: () => DlqDeps) => {
   });
 };
 
-export const handler = makeDlqHandler(dlqDeps);
+export const handler = makeDeadLettersHandler(deadLettersDeps);

@@ -2,9 +2,9 @@
 import '../core/thread-main.js';
 import { taskMessageSchema } from '../core/task.js';
 import { isProcessingThread } from '../core/threads.js';
-import { parseJson, sqsHandler } from './handler-support.js';
+import { parseJson, sqsHandler } from './sqs-handler.js';
 import { logger } from '../observability.js';
-import { workerDeps, type WorkerDeps } from './deps.js';
+import { workerDeps, type WorkerDeps } from './worker-deps.js';
 import { runTask } from './run-task.js';
 
 /** Records that start with less time than this left go back to the queue untouched. */

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { blobStore, once, taskStore } from '../adapters/index.js';
+import { blobStore, taskStore } from '../adapters/index.js';
+import { once } from '../cold-start.js';
 import { loadConfig, workerEnvironmentSchema, type WorkerConfig } from '../config.js';
-import { systemClock, type BlobStore, type Clock, type TaskStore } from '../core/ports.js';
+import { systemClock, type BlobStore, type Clock, type FetchSource, type TaskStore } from '../core/ports.js';
 import type { SerializedResult } from '../core/document.js';
 import type { ProcessingOptions } from '../core/options.js';
 import type { DocumentInput, ProcessContext } from '../core/process-document.js';
 import { SandboxPool } from '../core/sandbox.js';
 import { logger } from '../observability.js';
-import { fetchUrl } from './fetch-url.js';
+import { fetchSource } from '../adapters/url-source.js';
 
 /** Bytes in, the stored form of the result out (or a typed failure): always in a sandbox thread. */
 export type ProcessInSandbox = (
@@ -22,7 +23,7 @@ export interface WorkerDeps {
   blobs: BlobStore;
   clock: Clock;
   newId: () => string;
-  fetchUrl: typeof fetchUrl;
+  fetchSource: FetchSource;
   processDocument: ProcessInSandbox;
   sandbox?: SandboxPool | undefined;
   /** Minimum time between two progress writes within a stage. */
@@ -42,7 +43,7 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
     blobs: blobStore(),
     clock: systemClock,
     newId: randomUUID,
-    fetchUrl,
+    fetchSource,
     processDocument: (input, options, context) => sandbox.process(input, options, context),
     sandbox,
     progressIntervalMs: 1000,

@@ -3,7 +3,7 @@ import { percentFor, type ProgressUpdate, type Stage } from '../core/progress.js
 import { isTerminal, type Task, type TaskMessage } from '../core/task.js';
 import { PREFIX } from '../../shared/definitions.js';
 import { logger, recordFailed, recordStarted, recordSucceeded } from '../observability.js';
-import type { WorkerDeps } from './deps.js';
+import type { WorkerDeps } from './worker-deps.js';
 
 /** `done`: the message can be deleted. `retry`: leave it to come back later. */
 export type RunOutcome = 'done' | 'retry';
@@ -74,7 +74,7 @@ const readInput = async (
 ): Promise<{ bytes: Uint8Array; contentType?: string | undefined }> => {
   const { config } = deps;
   if (task.input.kind === 'url') {
-    const fetched = await deps.fetchUrl(task.input.url, {
+    const fetched = await deps.fetchSource(task.input.url, {
       maxBytes: config.URL_FETCH_MAX_BYTES,
       timeoutMs: config.URL_FETCH_TIMEOUT_MS,
       connectTimeoutMs: Math.min(10_000, config.URL_FETCH_TIMEOUT_MS),

@@ -3,23 +3,12 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { AppError } from '../core/errors.js';
+import type { FetchedSource, FetchSource, SourceFetchLimits } from '../core/ports.js';
 import { addressProblem, checkUrl, type UrlPolicy } from '../core/url-policy.js';
 
-export interface FetchLimits extends UrlPolicy {
+export interface FetchLimits extends SourceFetchLimits {
   /** DNS lookup; `dns.lookup` unless a test gives another. */
   lookup?: typeof dnsLookup;
-  maxBytes: number;
-  /** Whole fetch, redirects included. */
-  timeoutMs: number;
-  /** Until the TCP (and TLS) connection is up. */
-  connectTimeoutMs: number;
-  maxRedirects: number;
-}
-
-export interface Fetched {
-  bytes: Uint8Array;
-  contentType?: string | undefined;
-  finalUrl: string;
 }
 
 /** What a network error means, in words: errno codes stay in the logs. */
@@ -110,7 +99,8 @@ const readCapped = async (response: IncomingMessage, maxBytes: number): Promise<
  * resolution (and again on each redirect, at most `maxRedirects`), a byte
  * cap, and timeouts on connecting and on the whole fetch.
  */
-export const fetchUrl = async (raw: string, limits: FetchLimits): Promise<Fetched> => {
+/** The service's FetchSource: SSRF-safe (every address checked, the socket pinned to it), bounded, typed errors. */
+export const fetchUrl = async (raw: string, limits: FetchLimits): Promise<FetchedSource> => {
   const signal = AbortSignal.timeout(limits.timeoutMs);
   let url = checkUrl(raw, limits);
   try {
@@ -145,3 +135,5 @@ export const fetchUrl = async (raw: string, limits: FetchLimits): Promise<Fetche
     throw failed(`The source could not be fetched: ${connectionProblem(code)}.`, error);
   }
 };
+
+export const fetchSource: FetchSource = fetchUrl;

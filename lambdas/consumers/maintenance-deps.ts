@@ -1,4 +1,5 @@
-import { blobStore, jobQueue, once, taskStore } from '../adapters/index.js';
+import { blobStore, jobQueue, taskStore } from '../adapters/index.js';
+import { once } from '../cold-start.js';
 import {
   deadLettersEnvironmentSchema,
   janitorEnvironmentSchema,
@@ -10,7 +11,7 @@ import type { QueueClass } from '../core/task.js';
 import { systemClock, type BlobStore, type Clock, type JobQueue, type TaskStore } from '../core/ports.js';
 
 /** What the DLQ consumer, the upload listener and the janitor work with; each gets only its part. */
-export interface DlqDeps {
+export interface DeadLettersDeps {
   store: TaskStore;
   clock: Clock;
   /** The timeout of the worker that consumes each queue. */
@@ -28,7 +29,7 @@ export interface JanitorDeps extends UploadEventsDeps {
   config: Pick<JanitorConfig, 'PENDING_REQUEUE_MINUTES'>;
 }
 
-export const buildDlqDeps = (env: NodeJS.ProcessEnv): DlqDeps => {
+export const buildDeadLettersDeps = (env: NodeJS.ProcessEnv): DeadLettersDeps => {
   const config = loadConfig(deadLettersEnvironmentSchema, env);
   return {
     store: taskStore(config.TABLE_NAME),
@@ -57,6 +58,6 @@ export const buildJanitorDeps = (env: NodeJS.ProcessEnv): JanitorDeps => {
   };
 };
 
-export const dlqDeps = once(() => buildDlqDeps(process.env));
+export const deadLettersDeps = once(() => buildDeadLettersDeps(process.env));
 export const uploadEventsDeps = once(() => buildUploadEventsDeps(process.env));
 export const janitorDeps = once(() => buildJanitorDeps(process.env));

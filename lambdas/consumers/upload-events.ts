@@ -3,7 +3,7 @@ import { AppError, toTaskError } from '../core/errors.js';
 import { TASK_ID_PATTERN, taskMessage, type Task } from '../core/task.js';
 import { PREFIX } from '../../shared/definitions.js';
 import { logger, recordFailed } from '../observability.js';
-import { parseJson, sqsHandler } from './handler-support.js';
+import { parseJson, sqsHandler } from './sqs-handler.js';
 import { uploadEventsDeps, type UploadEventsDeps } from './maintenance-deps.js';
 
 const taskIdFromKey = (key: string): string | undefined => {

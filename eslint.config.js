@@ -36,6 +36,20 @@ export default tseslint.config(
     },
   },
   {
+    // Every status change is made in core/lifecycle.ts: no other module of the service calls store.transition.
+    files: ['lambdas/**/*.ts', 'local/**/*.ts'],
+    ignores: ['lambdas/core/lifecycle.ts', 'lambdas/core/ports.ts', 'lambdas/adapters/dynamo-task-store.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='transition']",
+          message: 'Status changes belong in lambdas/core/lifecycle.ts.',
+        },
+      ],
+    },
+  },
+  {
     files: ['shared/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ResultHeadline } from './core/document.js';
 import type { ErrorCode } from './core/errors.js';
+import type { TaskMetrics } from './core/ports.js';
 import type { TaskSource } from './core/task.js';
 import { METRIC_NAMES, SERVICE_NAME } from '../shared/definitions.js';
 
@@ -15,11 +16,10 @@ export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_N
 
 /**
  * Custom metrics as CloudWatch EMF, under POWERTOOLS_METRICS_NAMESPACE (the
- * `metricsNamespace` setting). Names are listed here once; the dashboard and
- * alarms use the same names (lib/constructs/monitoring.ts).
+ * `metricsNamespace` setting), with the names and dimensions of
+ * shared/definitions.ts (METRIC_NAMES, METRIC_DIMENSIONS) that the alarms and
+ * the dashboard read.
  */
-export const METRICS = METRIC_NAMES;
-
 export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DocProc',
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME,
@@ -32,23 +32,32 @@ const dimensioned = (name: string, dimension: string, value: string) => {
   single.addMetric(name, MetricUnit.Count, 1);
 };
 
-export const recordSubmitted = (source: TaskSource) => dimensioned(METRICS.submitted, 'SourceType', source.type);
+export const recordSubmitted = (source: TaskSource) => dimensioned(METRIC_NAMES.submitted, 'SourceType', source.type);
 
-export const recordFailed = (code: ErrorCode) => dimensioned(METRICS.failed, 'ErrorCode', code);
+export const recordFailed = (code: ErrorCode) => dimensioned(METRIC_NAMES.failed, 'ErrorCode', code);
 
-export const recordRevoked = () => metrics.addMetric(METRICS.revoked, MetricUnit.Count, 1);
+export const recordRevoked = () => metrics.addMetric(METRIC_NAMES.revoked, MetricUnit.Count, 1);
 
 export const recordStarted = (queuedForMs: number) => {
-  metrics.addMetric(METRICS.started, MetricUnit.Count, 1);
-  metrics.addMetric(METRICS.queueWait, MetricUnit.Milliseconds, Math.max(0, queuedForMs));
+  metrics.addMetric(METRIC_NAMES.started, MetricUnit.Count, 1);
+  metrics.addMetric(METRIC_NAMES.queueWait, MetricUnit.Milliseconds, Math.max(0, queuedForMs));
 };
 
 export const recordSucceeded = (result: ResultHeadline, durationMs: number) => {
-  metrics.addMetric(METRICS.succeeded, MetricUnit.Count, 1);
-  metrics.addMetric(METRICS.processingDuration, MetricUnit.Milliseconds, durationMs);
-  metrics.addMetric(METRICS.bytes, MetricUnit.Bytes, result.stats.bytes);
-  metrics.addMetric(METRICS.documents, MetricUnit.Count, result.document_count);
-  if (result.stats.pages !== undefined) metrics.addMetric(METRICS.pages, MetricUnit.Count, result.stats.pages);
+  metrics.addMetric(METRIC_NAMES.succeeded, MetricUnit.Count, 1);
+  metrics.addMetric(METRIC_NAMES.processingDuration, MetricUnit.Milliseconds, durationMs);
+  metrics.addMetric(METRIC_NAMES.bytes, MetricUnit.Bytes, result.stats.bytes);
+  metrics.addMetric(METRIC_NAMES.documents, MetricUnit.Count, result.document_count);
+  if (result.stats.pages !== undefined) metrics.addMetric(METRIC_NAMES.pages, MetricUnit.Count, result.stats.pages);
+};
+
+/** The TaskMetrics port of the core (lifecycle.ts, submission.ts), on CloudWatch. */
+export const taskMetrics: TaskMetrics = {
+  submitted: recordSubmitted,
+  started: recordStarted,
+  succeeded: recordSucceeded,
+  failed: recordFailed,
+  revoked: recordRevoked,
 };
 
 /** Flushes what an invocation recorded (nothing, when it recorded nothing). */

@@ -10,6 +10,7 @@ import { buildWorkerDeps, type WorkerDeps } from '../lambdas/consumers/worker-de
 import { makeWorkerHandler } from '../lambdas/consumers/worker.js';
 import type { FaultSpec } from './functions.js';
 import { PREFIX } from '../shared/definitions.js';
+import { cancelTask } from '../lambdas/core/lifecycle.js';
 
 const report = (fault: string) => parentPort?.postMessage({ type: 'notice', notice: { fault } });
 
@@ -41,7 +42,8 @@ const withFaults = (deps: WorkerDeps, spec: FaultSpec, counters: Int32Array): Wo
             cancelNext = false;
             const taskId = key.slice(PREFIX.results.length).split('/')[0] ?? '';
             const task = await deps.store.get(taskId);
-            if (task) await deps.store.transition(task, 'cancel', { finished_at: new Date().toISOString() });
+            // As the cancel route does, in the middle of storing.
+            if (task) await cancelTask(deps, taskId, task.owner);
             report(`cancel-while-storing ${taskId}`);
           }
         },

@@ -6,7 +6,7 @@ import { DynamoTaskStore } from '../lambdas/adapters/dynamo-task-store.js';
 import { SqsJobQueue } from '../lambdas/adapters/sqs-job-queue.js';
 import { DEFAULT_LIMITS } from '../lambdas/core/limits.js';
 import { systemClock } from '../lambdas/core/ports.js';
-import { recoverUnfinished } from '../lambdas/core/tasks.js';
+import { recoverUnfinished } from '../lambdas/core/lifecycle.js';
 import { bytes, parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
 import { PREFIX, queueSettings, UPLOAD_EVENTS_TIMEOUT_SECONDS } from '../shared/definitions.js';
 import type { FunctionName, FunctionResources, PolicyStatementSpec } from '../lib/function-catalogue.js';

@@ -1,6 +1,5 @@
 import { taskSummary } from '../core/task-views.js';
-import { cancelTask } from '../core/tasks.js';
-import { recordRevoked } from '../observability.js';
+import { cancelTask } from '../core/lifecycle.js';
 import { apiDeps, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 
@@ -8,7 +7,6 @@ import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 export const makeCancelTaskHandler = (deps: () => ApiDeps) =>
   httpHandler(deps, async (event) => {
     const task = await cancelTask(deps(), taskIdOf(event), callerOf(event));
-    recordRevoked();
     return json(200, taskSummary(task));
   });
 

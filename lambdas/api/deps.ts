@@ -2,11 +2,11 @@ import { blobStore, jobQueue, taskStore } from '../adapters/index.js';
 import { once } from '../cold-start.js';
 import { apiEnvironmentSchema, loadConfig, type ApiConfig } from '../config.js';
 import { systemClock } from '../core/ports.js';
-import { newTaskId, type TaskServiceDeps } from '../core/tasks.js';
+import { newTaskId, type SubmissionDeps, type SubmissionPolicy } from '../core/submission.js';
+import { taskMetrics } from '../observability.js';
 
-export interface ApiDeps extends TaskServiceDeps {
+export interface ApiDeps extends SubmissionDeps {
   config: ApiConfig;
-  newId: () => string;
 }
 
 /** Real adapters over the SDK clients, for a function whose environment is `env`. */
@@ -18,6 +18,7 @@ export const buildApiDeps = (env: NodeJS.ProcessEnv): ApiDeps => {
     blobs: blobStore(),
     queue: jobQueue(config),
     clock: systemClock,
+    metrics: taskMetrics,
     newId: newTaskId,
   };
 };
@@ -25,9 +26,11 @@ export const buildApiDeps = (env: NodeJS.ProcessEnv): ApiDeps => {
 /** Built once per cold start from the function's environment. */
 export const apiDeps = once(() => buildApiDeps(process.env));
 
-export const submissionPolicy = (config: ApiConfig) => ({
+export const submissionPolicy = (config: ApiConfig): SubmissionPolicy => ({
   taskRetentionDays: config.TASK_RETENTION_DAYS,
   largeInputThresholdBytes: config.LARGE_INPUT_THRESHOLD_BYTES,
+  bucket: config.BUCKET_NAME,
+  presignedUrlTtlSeconds: config.PRESIGNED_URL_TTL_SECONDS,
 });
 
 export const SUBMITTED_MESSAGE = 'Document processing task submitted';

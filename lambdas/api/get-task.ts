@@ -1,4 +1,4 @@
-import { findTask, taskDetail } from '../core/tasks.js';
+import { findTask, taskDetail } from '../core/task-queries.js';
 import { apiDeps, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 

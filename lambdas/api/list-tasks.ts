@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { parseOrThrow } from '../core/options.js';
 import { TASK_STATUSES } from '../core/task.js';
-import { listTasks } from '../core/tasks.js';
+import { listTasks } from '../core/task-queries.js';
 import { apiDeps, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, json } from './http.js';
 

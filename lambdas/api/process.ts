@@ -2,11 +2,10 @@ import * as z from 'zod';
 import { AppError } from '../core/errors.js';
 import { cleanFilename, filenameFromUrl } from '../core/filenames.js';
 import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';
-import type { TaskInput, TaskSource } from '../core/task.js';
-import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
+import type { SubmissionRequest } from '../core/submission.js';
+import { submit } from '../core/submission.js';
 import { checkUrl } from '../core/url-policy.js';
 import { isReadableSource } from '../../shared/definitions.js';
-import { recordSubmitted } from '../observability.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
 
@@ -26,11 +25,7 @@ const NOT_A_SOURCE =
 const sourceError = (message: string) =>
   new AppError('VALIDATION_ERROR', `source: ${message}`, { details: [{ field: 'source', message }] });
 
-interface ResolvedSource {
-  source: TaskSource;
-  input: TaskInput;
-  sizeBytes?: number | undefined;
-}
+type ResolvedSource = Extract<SubmissionRequest, { kind: 'source' }>;
 
 /** S3 keys are at most 1024 bytes; dot segments are refused so that no layer can resolve them away from the prefix. */
 const MAX_KEY_BYTES = 1024;
@@ -63,6 +58,7 @@ const resolveS3 = async (deps: ApiDeps, raw: string): Promise<ResolvedSource> =>
     });
   }
   return {
+    kind: 'source',
     source: { type: 's3', uri: raw, filename: cleanFilename(key.split('/').pop()), size_bytes: head.size },
     input: { kind: 's3', bucket, key },
     sizeBytes: head.size,
@@ -83,6 +79,7 @@ const resolveSource = async (deps: ApiDeps, raw: string): Promise<ResolvedSource
     });
   }
   return {
+    kind: 'source',
     source: { type: 'url', url: url.href, filename: filenameFromUrl(url) },
     input: { kind: 'url', url: url.href },
   };
@@ -92,21 +89,13 @@ const resolveSource = async (deps: ApiDeps, raw: string): Promise<ResolvedSource
 export const makeProcessHandler = (deps: () => ApiDeps) =>
   httpHandler(deps, async (event) => {
     const { source: rawSource, options } = parseOrThrow(bodySchema, readFields(event), 'Invalid request');
-    const resolved = await resolveSource(deps(), rawSource);
-    const idempotencyKey = idempotencyKeyOf(event);
-    const owner = callerOf(event);
-    const outcome = await submitTask(deps(), submissionPolicy(deps().config), {
-      taskId: deps().newId(),
-      status: 'PENDING',
-      ...resolved,
+    const request = await resolveSource(deps(), rawSource);
+    const outcome = await submit(deps(), submissionPolicy(deps().config), {
+      request,
       options,
-      owner,
-      idempotency:
-        idempotencyKey === undefined
-          ? undefined
-          : { key: scopedKey(idempotencyKey, owner), fingerprint: fingerprint('process', resolved.input, options) },
+      owner: callerOf(event),
+      idempotencyKey: idempotencyKeyOf(event),
     });
-    if (!outcome.replayed) recordSubmitted(outcome.task.source);
     return json(outcome.replayed ? 200 : 202, {
       task_id: outcome.task.task_id,
       status: outcome.task.status,

@@ -1,5 +1,5 @@
 import { taskSummary } from '../core/task-views.js';
-import { retryTask } from '../core/tasks.js';
+import { retryTask } from '../core/lifecycle.js';
 import { apiDeps, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, json, taskIdOf } from './http.js';
 

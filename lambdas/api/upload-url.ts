@@ -2,9 +2,7 @@ import * as z from 'zod';
 import { cleanFilename } from '../core/filenames.js';
 import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';
 import type { Task } from '../core/task.js';
-import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
-import { PREFIX } from '../../shared/definitions.js';
-import { recordSubmitted } from '../observability.js';
+import { submit } from '../core/submission.js';
 import { apiDeps, submissionPolicy, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
 
@@ -40,35 +38,15 @@ const uploadInstructions = async (deps: ApiDeps, task: Task) => {
 /** POST /documents/async/upload-url: a presigned PUT for large files; the upload starts the task by itself. */
 export const makeUploadUrlHandler = (deps: () => ApiDeps) =>
   httpHandler(deps, async (event) => {
-    const { config, clock } = deps();
+    const { config } = deps();
     const body = parseOrThrow(bodySchema(config.PRESIGNED_UPLOAD_MAX_BYTES), readFields(event), 'Invalid request');
-    const taskId = deps().newId();
-    const idempotencyKey = idempotencyKeyOf(event);
-    const owner = callerOf(event);
-    const outcome = await submitTask(deps(), submissionPolicy(config), {
-      taskId,
-      status: 'AWAITING_UPLOAD',
-      source: {
-        type: 'presigned',
-        filename: body.filename,
-        size_bytes: body.sizeBytes,
-        content_type: body.contentType,
-      },
-      input: { kind: 's3', bucket: config.BUCKET_NAME, key: `${PREFIX.uploads}${taskId}/input` },
+    const outcome = await submit(deps(), submissionPolicy(config), {
+      request: { kind: 'presigned', filename: body.filename, contentType: body.contentType, sizeBytes: body.sizeBytes },
       options: body.options,
-      sizeBytes: body.sizeBytes,
-      uploadExpiresAt: new Date(clock.now().getTime() + config.PRESIGNED_URL_TTL_SECONDS * 1000).toISOString(),
-      owner,
-      idempotency:
-        idempotencyKey === undefined
-          ? undefined
-          : {
-              key: scopedKey(idempotencyKey, owner),
-              fingerprint: fingerprint('upload-url', body.filename, body.contentType, body.sizeBytes, body.options),
-            },
+      owner: callerOf(event),
+      idempotencyKey: idempotencyKeyOf(event),
     });
     const { task } = outcome;
-    if (!outcome.replayed) recordSubmitted(task.source);
     const upload = task.status === 'AWAITING_UPLOAD' ? await uploadInstructions(deps(), task) : undefined;
     return json(outcome.replayed ? 200 : 201, {
       task_id: task.task_id,

@@ -1,10 +1,7 @@
-import { createHash } from 'node:crypto';
 import { AppError } from '../core/errors.js';
 import { cleanFilename } from '../core/filenames.js';
 import { parseOptions } from '../core/options.js';
-import { fingerprint, scopedKey, submitTask } from '../core/tasks.js';
-import { PREFIX } from '../../shared/definitions.js';
-import { recordSubmitted } from '../observability.js';
+import { submit } from '../core/submission.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { callerOf, header, httpHandler, idempotencyKeyOf, json, mediaType, rawBody } from './http.js';
 import { parseMultipart } from './multipart.js';
@@ -23,7 +20,7 @@ const tooLarge = (limit: number) =>
 /** POST /documents/async/upload: multipart `file` plus the options as form fields. */
 export const makeUploadHandler = (deps: () => ApiDeps) =>
   httpHandler(deps, async (event) => {
-    const { config, blobs } = deps();
+    const { config } = deps();
     const contentType = header(event, 'content-type') ?? '';
     if (mediaType(event) !== 'multipart/form-data') {
       throw new AppError(
@@ -54,40 +51,17 @@ export const makeUploadHandler = (deps: () => ApiDeps) =>
       chunk_size: fields.chunk_size,
       chunk_overlap: fields.chunk_overlap,
     });
-    const filename = cleanFilename(file.filename);
-    const declaredType =
-      file.contentType && !/^application\/octet-stream\b/i.test(file.contentType) ? file.contentType : undefined;
-
-    const taskId = deps().newId();
-    const key = `${PREFIX.direct}${taskId}/input`;
-    await blobs.put(config.BUCKET_NAME, key, file.content, file.contentType ?? 'application/octet-stream');
-    const owner = callerOf(event);
-    const outcome = await submitTask(deps(), submissionPolicy(config), {
-      taskId,
-      status: 'PENDING',
-      source: { type: 'upload', filename, size_bytes: file.content.length, content_type: declaredType },
-      input: { kind: 's3', bucket: config.BUCKET_NAME, key },
+    const outcome = await submit(deps(), submissionPolicy(config), {
+      request: {
+        kind: 'upload',
+        bytes: file.content,
+        filename: cleanFilename(file.filename),
+        contentType: file.contentType,
+      },
       options,
-      sizeBytes: file.content.length,
-      owner,
-      idempotency:
-        idempotencyKey === undefined
-          ? undefined
-          : {
-              key: scopedKey(idempotencyKey, owner),
-              fingerprint: fingerprint(
-                'upload',
-                filename,
-                options,
-                createHash('sha256').update(file.content).digest('hex'),
-              ),
-            },
-    }).catch(async (error: unknown) => {
-      await blobs.delete(config.BUCKET_NAME, key).catch(() => undefined);
-      throw error;
+      owner: callerOf(event),
+      idempotencyKey,
     });
-    if (outcome.replayed) await blobs.delete(config.BUCKET_NAME, key).catch(() => undefined);
-    else recordSubmitted(outcome.task.source);
     return json(outcome.replayed ? 200 : 202, {
       task_id: outcome.task.task_id,
       status: outcome.task.status,

@@ -1,8 +1,7 @@
-import { AppError, toTaskError } from '../core/errors.js';
-import { taskMessage, type Task } from '../core/task.js';
-import { logger, publishMetrics, recordFailed } from '../observability.js';
+import { expireUpload, requeuePending, uploadArrived } from '../core/lifecycle.js';
+import type { Task } from '../core/task.js';
+import { logger, publishMetrics } from '../observability.js';
 import { janitorDeps, type JanitorDeps } from './maintenance-deps.js';
-import { startUploadedTask } from './upload-events.js';
 
 /** A PUT that began just before the URL expired may still be running. */
 const UPLOAD_GRACE_MS = 5 * 60 * 1000;
@@ -25,7 +24,7 @@ export interface JanitorReport {
  *   message is harmless.
  */
 export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
-  const { store, blobs, queue, clock, config } = deps;
+  const { store, blobs, clock, config } = deps;
   const now = clock.now();
   const report: JanitorReport = { uploadsExpired: 0, uploadsRecovered: 0, requeued: 0, errors: 0 };
   // One task that cannot be handled (a throttled write, an unreadable object) must not stop the sweep.
@@ -42,32 +41,19 @@ export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
 
   await each(await store.listOlderThan('AWAITING_UPLOAD', now.toISOString(), BATCH), async (task) => {
     if (!task.upload_expires_at || Date.parse(task.upload_expires_at) + UPLOAD_GRACE_MS > now.getTime()) return;
-    if (task.input.kind === 's3') {
-      const object = await blobs.head(task.input.bucket, task.input.key);
-      if (object) {
-        await startUploadedTask(deps, task, object.size);
-        report.uploadsRecovered++;
-        return;
-      }
-    }
-    const error = new AppError(
-      'UPLOAD_EXPIRED',
-      'The upload URL expired before a file was uploaded; request a new one.',
-    );
-    const failed = await store.transition(task, 'fail', {
-      error: toTaskError(error),
-      finished_at: now.toISOString(),
-    });
-    if (failed) {
+    const object = task.input.kind === 's3' ? await blobs.head(task.input.bucket, task.input.key) : undefined;
+    if (object) {
+      await uploadArrived(deps, task, object.size);
+      report.uploadsRecovered++;
+    } else if (await expireUpload(deps, task)) {
       report.uploadsExpired++;
-      recordFailed('UPLOAD_EXPIRED');
     }
   });
 
   const cutoff = new Date(now.getTime() - config.PENDING_REQUEUE_MINUTES * 60_000).toISOString();
   await each(await store.listOlderThan('PENDING', cutoff, BATCH), async (task) => {
     if (task.updated_at > cutoff) return;
-    await queue.send(task.queue, taskMessage(task));
+    await requeuePending(deps, task);
     report.requeued++;
   });
   if (report.uploadsExpired || report.uploadsRecovered || report.requeued || report.errors)

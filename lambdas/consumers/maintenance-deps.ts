@@ -8,12 +8,21 @@ import {
   type JanitorConfig,
 } from '../config.js';
 import type { QueueClass } from '../core/task.js';
-import { systemClock, type BlobStore, type Clock, type JobQueue, type TaskStore } from '../core/ports.js';
+import {
+  systemClock,
+  type BlobStore,
+  type Clock,
+  type JobQueue,
+  type TaskMetrics,
+  type TaskStore,
+} from '../core/ports.js';
+import { taskMetrics } from '../observability.js';
 
 /** What the DLQ consumer, the upload listener and the janitor work with; each gets only its part. */
 export interface DeadLettersDeps {
   store: TaskStore;
   clock: Clock;
+  metrics: TaskMetrics;
   /** The timeout of the worker that consumes each queue. */
   workerTimeoutMs: Record<QueueClass, number>;
 }
@@ -22,6 +31,7 @@ export interface UploadEventsDeps {
   store: TaskStore;
   queue: JobQueue;
   clock: Clock;
+  metrics: TaskMetrics;
 }
 
 export interface JanitorDeps extends UploadEventsDeps {
@@ -34,6 +44,7 @@ export const buildDeadLettersDeps = (env: NodeJS.ProcessEnv): DeadLettersDeps =>
   return {
     store: taskStore(config.TABLE_NAME),
     clock: systemClock,
+    metrics: taskMetrics,
     workerTimeoutMs: { standard: config.WORKER_TIMEOUT_MS, large: config.LARGE_WORKER_TIMEOUT_MS },
   };
 };
@@ -44,6 +55,7 @@ export const buildUploadEventsDeps = (env: NodeJS.ProcessEnv): UploadEventsDeps 
     store: taskStore(config.TABLE_NAME),
     queue: jobQueue(config),
     clock: systemClock,
+    metrics: taskMetrics,
   };
 };
 
@@ -55,6 +67,7 @@ export const buildJanitorDeps = (env: NodeJS.ProcessEnv): JanitorDeps => {
     blobs: blobStore(),
     queue: jobQueue(config),
     clock: systemClock,
+    metrics: taskMetrics,
   };
 };
 

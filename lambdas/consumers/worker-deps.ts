@@ -2,12 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { blobStore, taskStore } from '../adapters/index.js';
 import { once } from '../cold-start.js';
 import { loadConfig, workerEnvironmentSchema, type WorkerConfig } from '../config.js';
-import { systemClock, type BlobStore, type Clock, type FetchSource, type TaskStore } from '../core/ports.js';
+import {
+  systemClock,
+  type BlobStore,
+  type Clock,
+  type FetchSource,
+  type TaskMetrics,
+  type TaskStore,
+} from '../core/ports.js';
 import type { SerializedResult } from '../core/document.js';
 import type { ProcessingOptions } from '../core/options.js';
 import type { DocumentInput, ProcessContext } from '../core/process-document.js';
 import { SandboxPool } from '../core/sandbox.js';
-import { logger } from '../observability.js';
+import { logger, taskMetrics } from '../observability.js';
 import { fetchSource } from '../adapters/url-source.js';
 
 /** Bytes in, the stored form of the result out (or a typed failure): always in a sandbox thread. */
@@ -22,6 +29,7 @@ export interface WorkerDeps {
   store: TaskStore;
   blobs: BlobStore;
   clock: Clock;
+  metrics: TaskMetrics;
   newId: () => string;
   fetchSource: FetchSource;
   processDocument: ProcessInSandbox;
@@ -42,6 +50,7 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
     store: taskStore(config.TABLE_NAME),
     blobs: blobStore(),
     clock: systemClock,
+    metrics: taskMetrics,
     newId: randomUUID,
     fetchSource,
     processDocument: (input, options, context) => sandbox.process(input, options, context),

@@ -10,6 +10,7 @@ import { runTask } from './run-task.js';
 /** Records that start with less time than this left go back to the queue untouched. */
 const MIN_TIME_FOR_A_RECORD_MS = 2_000;
 
+/** How a record that should come back later is told to the batch processor (which only knows throws). */
 class ReturnToQueue extends Error {
   constructor(reason: string) {
     super(reason);
@@ -38,7 +39,7 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
       // The soft time limit, or the document's own budget if that ends first.
       const deadline = Date.now() + Math.min(remaining, config.DOCUMENT_TIME_BUDGET_MS);
       const outcome = await runTask(deps(), parsed.data, deadline);
-      if (outcome === 'retry') throw new ReturnToQueue('another run holds the task');
+      if (outcome === 'later') throw new ReturnToQueue('another run holds the task');
     } catch (error) {
       if (!(error instanceof ReturnToQueue))
         logger.error('Record failed; SQS will deliver it again', { error: error as Error });

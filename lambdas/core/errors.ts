@@ -8,13 +8,10 @@ export const ERROR_CATALOGUE = {
   VALIDATION_ERROR: { status: 400, retryable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
-  FORBIDDEN: { status: 403, retryable: false },
-  NOT_FOUND: { status: 404, retryable: false },
   TASK_NOT_FOUND: { status: 404, retryable: false },
   TASK_NOT_CANCELLABLE: { status: 409, retryable: false },
   TASK_NOT_RETRYABLE: { status: 409, retryable: false },
   IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },
-  REQUEST_TIMEOUT: { status: 504, retryable: true },
   INTERNAL_ERROR: { status: 500, retryable: true },
   // Task failures (recorded on the task as `error`).
   UNSUPPORTED_DOCUMENT_TYPE: { status: 422, retryable: false },
@@ -30,7 +27,6 @@ export const ERROR_CATALOGUE = {
   SOFT_TIME_LIMIT: { status: 422, retryable: true },
   TIME_LIMIT_EXCEEDED: { status: 422, retryable: true },
   WORKER_CRASHED: { status: 422, retryable: true },
-  TASK_REVOKED: { status: 409, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -63,14 +59,16 @@ export class AppError extends Error {
 }
 
 /**
- * A failure that may succeed if the same work is tried again (throttling, a
- * network blip). Workers let the SQS message return to the queue instead of
- * recording FAILURE.
+ * Why a run stopped before its end without failing its task: the task was
+ * cancelled, or another run took it over. The abort reason of a run's signal;
+ * the run records nothing (the task's state is someone else's now). Anything
+ * that is neither this nor an AppError is unexpected: the message goes back
+ * to the queue.
  */
-export class TransientError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TransientError';
+export class RunStopped extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'RunStopped';
   }
 }
 

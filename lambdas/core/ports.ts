@@ -1,4 +1,6 @@
-import type { QueueClass, Task, TaskMessage, TaskRef, TaskStatus, Transition } from './task.js';
+import type { ResultHeadline } from './document.js';
+import type { ErrorCode } from './errors.js';
+import type { QueueClass, Task, TaskMessage, TaskRef, TaskSource, TaskStatus, Transition } from './task.js';
 import type { UrlPolicy } from './url-policy.js';
 
 /** Fields a transition may set besides the status. */
@@ -113,6 +115,20 @@ export interface FetchedSource {
 
 /** Reads a URL source within the limits and the address policy; fails with typed errors (SOURCE_*). */
 export type FetchSource = (url: string, limits: SourceFetchLimits) => Promise<FetchedSource>;
+
+/**
+ * What the service counts as tasks change (CloudWatch metrics on AWS, see
+ * observability.ts): counted where the change happens, in lifecycle.ts and
+ * submission.ts, and only when this call made it.
+ */
+export interface TaskMetrics {
+  submitted(source: TaskSource): void;
+  /** A run claimed the task, `queuedForMs` after it was queued. */
+  started(queuedForMs: number): void;
+  succeeded(result: ResultHeadline, durationMs: number): void;
+  failed(code: ErrorCode): void;
+  revoked(): void;
+}
 
 export interface Clock {
   now(): Date;

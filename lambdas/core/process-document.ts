@@ -21,7 +21,7 @@ export interface ProcessContext {
   onProgress?: ProgressListener | undefined;
   /**
    * Checked between stages and between blocks of pages. Abort it with an
-   * AppError as the reason (TASK_REVOKED…): that error is what
+   * a RunStopped or an AppError as the reason: that error is what
    * `processDocument` throws.
    */
   signal?: AbortSignal | undefined;

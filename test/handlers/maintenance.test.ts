@@ -9,6 +9,7 @@ import { lambdaContext } from '../support/api.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask } from '../support/fixtures.js';
 import { MemoryBlobStore, MemoryQueue } from '../support/memory.js';
+import { taskMetrics } from '../../lambdas/observability.js';
 
 let table: TestTable;
 let store: DynamoTaskStore;
@@ -47,6 +48,7 @@ describe('DLQ consumer', () => {
   const handler = makeDeadLettersHandler(() => ({
     store,
     clock,
+    metrics: taskMetrics,
     workerTimeoutMs: { standard: 300_000, large: 900_000 },
   }));
 
@@ -112,7 +114,7 @@ describe('DLQ consumer', () => {
 });
 
 describe('upload events', () => {
-  const handler = makeUploadEventsHandler(() => ({ store, queue, clock }));
+  const handler = makeUploadEventsHandler(() => ({ store, queue, clock, metrics: taskMetrics }));
   const created = (taskId: string, size: number) => ({
     Records: [
       {
@@ -161,7 +163,7 @@ describe('upload events', () => {
 });
 
 describe('janitor', () => {
-  const deps = () => ({ store, queue, blobs, clock, config: { PENDING_REQUEUE_MINUTES: 30 } });
+  const deps = () => ({ store, queue, blobs, clock, metrics: taskMetrics, config: { PENDING_REQUEUE_MINUTES: 30 } });
 
   it('fails uploads that never arrived, and starts those whose event was lost', async () => {
     const base = { status: 'AWAITING_UPLOAD' as const, created_at: minutesAgo(60), upload_expires_at: minutesAgo(30) };

@@ -13,6 +13,7 @@ import { MemoryBlobStore } from '../support/memory.js';
 import { processInSandbox } from '../support/sandbox.js';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { taskMetrics } from '../../lambdas/observability.js';
 
 let table: TestTable;
 let output: string[];
@@ -75,6 +76,7 @@ const runWorker = async (bytes: Buffer, filename: string) => {
     store,
     blobs,
     clock: { now: () => new Date() },
+    metrics: taskMetrics,
     newId: () => crypto.randomUUID(),
     fetchSource: fetchUrl,
     processDocument: processInSandbox,

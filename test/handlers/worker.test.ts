@@ -12,6 +12,7 @@ import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { MemoryBlobStore } from '../support/memory.js';
 import { processInSandbox } from '../support/sandbox.js';
+import { taskMetrics } from '../../lambdas/observability.js';
 
 let table: TestTable;
 let store: DynamoTaskStore;
@@ -27,6 +28,7 @@ const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
   store,
   blobs,
   clock: { now: () => new Date() },
+  metrics: taskMetrics,
   newId: id,
   fetchSource: fetchUrl,
   processDocument: async (...args) => {

@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { S3_CLIENT_OPTIONS } from '../../lambdas/adapters/clients.js';
+import { taskMetrics } from '../../lambdas/observability.js';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { S3BlobStore } from '../../lambdas/adapters/s3-blob-store.js';
 import { SqsJobQueue } from '../../lambdas/adapters/sqs-job-queue.js';
@@ -52,6 +53,7 @@ export const apiTestDeps = (aws: ReturnType<typeof mockedAws>, overrides: Record
     blobs: new S3BlobStore(aws.s3),
     queue: new SqsJobQueue(aws.sqs, { standard: QUEUE_URL, large: LARGE_QUEUE_URL }),
     clock: fixedClock(),
+    metrics: taskMetrics,
     newId: () => TASK_ID,
   };
 };

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../lambdas/core/errors.js';
+import { AppError, RunStopped } from '../../lambdas/core/errors.js';
 import { poolStats } from '../../lambdas/core/loaders/pdf-pool.js';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
@@ -34,13 +34,13 @@ describe('processDocument', () => {
 
   it('throws the abort reason when cancelled before it starts', async () => {
     const controller = new AbortController();
-    const reason = new AppError('TASK_REVOKED', 'cancelled');
+    const reason = new RunStopped('cancelled');
     controller.abort(reason);
-    const error = await failureOf(
-      processDocument({ bytes: readCorpus('text/fake-text.txt'), filename: 'a.txt' }, OPTION_DEFAULTS, {
-        signal: controller.signal,
-      }),
-    );
+    const error = await processDocument(
+      { bytes: readCorpus('text/fake-text.txt'), filename: 'a.txt' },
+      OPTION_DEFAULTS,
+      { signal: controller.signal },
+    ).catch((thrown: unknown) => thrown);
     expect(error).toBe(reason);
   });
 

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument, type DocumentInput } from '../../lambdas/core/process-document.js';
 import { SandboxPool } from '../../lambdas/core/sandbox.js';
-import { AppError } from '../../lambdas/core/errors.js';
+import { AppError, RunStopped } from '../../lambdas/core/errors.js';
 import { readCorpus } from '../support/corpus.js';
 
 const pools: SandboxPool[] = [];
@@ -68,9 +68,11 @@ describe('sandbox', () => {
     const controller = new AbortController();
     const running = cancelled.process(corpusInput('pdf/DA-619p.pdf'), OPTION_DEFAULTS, {
       signal: controller.signal,
-      onProgress: () => controller.abort(new AppError('TASK_REVOKED', 'The task was cancelled.')),
+      onProgress: () => controller.abort(new RunStopped('The task was cancelled.')),
     });
-    expect(await failureOf(running)).toEqual({ code: 'TASK_REVOKED', message: 'The task was cancelled.' });
+    const error = await running.catch((reason: unknown) => reason);
+    expect(error).toBeInstanceOf(RunStopped);
+    expect((error as Error).message).toBe('The task was cancelled.');
     expect(cancelled.stats.stopped).toBe(1);
   });
 

@@ -1,42 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startLocalStack } from '../local/stack.js';
-import { runLoad, type LoadDocument } from './load.js';
+import { mixedDocuments, runLoad, smallText, type LoadDocument } from '../local/load-driver.js';
 import { CORPUS, printTable } from './support.js';
-
-const smallText = (index: number): LoadDocument => ({
-  name: `note-${index}.txt`,
-  bytes: Buffer.from(`Note ${index}.\n\n${'Some words in a small document. '.repeat(20)}\n\nThe end of note ${index}.`),
-  fields: { split: 'true', chunk_size: '200', chunk_overlap: '20' },
-});
-
-/** The mix of the hardening load test: text, HTML, DOCX, small PDFs, and a few bad files. */
-export const mixedDocuments = (count: number): LoadDocument[] => {
-  const file = (path: string) => readFileSync(resolve(CORPUS, path));
-  const kinds: Array<(index: number) => LoadDocument> = [
-    smallText,
-    () => ({ name: 'fake-html.html', bytes: file('html/fake-html.html'), fields: { split: 'true' } }),
-    () => ({ name: 'fake.docx', bytes: file('docx/fake.docx') }),
-    () => ({
-      name: 'fake-memo.pdf',
-      bytes: file('pdf/fake-memo.pdf'),
-      fields: { split: 'true', chunk_size: '100', chunk_overlap: '10' },
-    }),
-    () => ({
-      name: 'zh-memo.md',
-      bytes: file('zh/zh-memo.md'),
-      fields: { split: 'true', chunk_size: '300', chunk_overlap: '30' },
-    }),
-    () => ({ name: 'password.pdf', bytes: file('pdf/password.pdf'), expect: ['FAILURE'] }),
-    () => ({ name: 'empty.txt', bytes: new Uint8Array() }),
-    () => ({
-      name: 'noise.bin',
-      bytes: Uint8Array.from({ length: 512 }, (_, i) => (i * 37) % 256),
-      expect: ['FAILURE'],
-    }),
-  ];
-  return Array.from({ length: count }, (_, index) => kinds[index % kinds.length]!(index));
-};
 
 const run = async (
   title: string,
@@ -113,7 +79,7 @@ export const benchPipeline = async () => ({
   // Hardening: 1,000 mixed submissions at concurrency 50, bad files included.
   mixed1000: await run(
     'Load: 1,000 mixed submissions (text, HTML, DOCX, PDF, bad files), concurrency 50',
-    mixedDocuments(1000),
+    mixedDocuments(1000, (path) => readFileSync(resolve(CORPUS, path))),
     50,
     100,
   ),

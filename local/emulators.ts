@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import dynalite from 'dynalite';
 import { buildApp, interceptLocalhostDns, S3Store, SnsStore, SqsStore } from 'fauxqs';
 import { DurableS3Store } from './durable-s3-store.js';
+import { threadExecArgv } from './threads.js';
 import { allowingStatement, type IamNotice, type LocalAccount } from './iam.js';
 import { isPresigned, s3ErrorXml, verifyPresigned } from './presigned.js';
 import type { PolicyStatementSpec } from '../lib/function-catalogue.js';
@@ -189,8 +190,6 @@ export const startEmulatorServers = async (options: EmulatorOptions = {}): Promi
   };
 };
 
-export type Emulators = EmulatorServers;
-
 /**
  * Starts the emulators on their own thread (see emulator-thread.ts) and
  * makes `*.localhost` resolve to loopback in this process: fauxqs queue URLs
@@ -199,14 +198,11 @@ export type Emulators = EmulatorServers;
  */
 export const startEmulators = async (
   options: Omit<EmulatorOptions, 'warn'> & { warn?: (message: string) => void } = {},
-): Promise<Emulators> => {
+): Promise<EmulatorServers> => {
   const entry = new URL(`./emulator-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-  const fromSource = entry.pathname.endsWith('.ts');
   const thread = new Worker(entry, {
     workerData: { host: options.host ?? '127.0.0.1', dataDir: options.dataDir, bodyLimitBytes: options.bodyLimitBytes },
-    ...(fromSource && !process.execArgv.some((arg) => arg.includes('tsx'))
-      ? { execArgv: [...process.execArgv, '--import', 'tsx'] }
-      : {}),
+    execArgv: threadExecArgv(entry),
   });
   const listeners: Array<(event: ObjectCreated) => void> = [];
   const iamListeners: Array<(notice: IamNotice) => void> = [];

@@ -11,6 +11,7 @@ import {
 import type { LocalBundles } from './bundles.js';
 import type { LocalAccount } from './iam.js';
 import type { LocalFunction } from './lambda-runtime.js';
+import { SERVICE_NAME } from '../shared/definitions.js';
 
 /** Faults the integration tests inject into the local workers, as data (never part of the Lambda code). */
 export interface FaultSpec {
@@ -131,7 +132,7 @@ export const localFunctions = (
         ...powertoolsSettings(),
         // Published as on Lambda: the runtime takes the EMF output to the local metrics (see lambda-thread.ts).
         POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'false',
-        POWERTOOLS_SERVICE_NAME: 'docproc',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: options.metricsNamespace,
         TZ: 'UTC',
         AWS_REGION: endpoints.region,

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import { backstopHeapMb, isOutOfMemory, watchMemory } from '../lambdas/core/threads.js';
+import { threadExecArgv } from './threads.js';
 
 /** Lambda's limit on a synchronous invocation's request and response payloads. */
 export const INVOKE_PAYLOAD_LIMIT_BYTES = 6_291_556;
@@ -124,7 +125,6 @@ class Instance {
     onNotice: (notice: unknown) => void,
   ) {
     const bootstrap = fn.bootstrap ?? SOURCE_BOOTSTRAP;
-    const fromSource = bootstrap.pathname.endsWith('.ts');
     const data: InstanceData = {
       name: fn.name,
       entry: fn.entry.href,
@@ -136,7 +136,7 @@ class Instance {
       workerData: data,
       env: fn.environment,
       resourceLimits: { maxOldGenerationSizeMb: backstopHeapMb(fn.memoryMb) },
-      execArgv: fromSource ? ['--import', 'tsx'] : [],
+      execArgv: threadExecArgv(bootstrap),
     });
     let initialised: () => void = () => {};
     let initFailed: (error: Error) => void = () => {};

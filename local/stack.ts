@@ -12,7 +12,7 @@ import { PREFIX, queueSettings, UPLOAD_EVENTS_TIMEOUT_SECONDS } from '../shared/
 import type { FunctionName, FunctionResources, PolicyStatementSpec } from '../lib/function-catalogue.js';
 import { workerTimeoutSeconds } from '../lib/function-environment.js';
 import { startGateway } from './api-gateway.js';
-import { startEmulators, type Emulators } from './emulators.js';
+import { startEmulators, type EmulatorServers } from './emulators.js';
 import { SqsEventSource } from './event-source.js';
 import { localBundles } from './bundles.js';
 import {
@@ -120,7 +120,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       ? {}
       : { visibilityTimeoutSeconds: timing.visibilityTimeoutSeconds }),
   });
-  const emulators: Emulators = await startEmulators({
+  const emulators: EmulatorServers = await startEmulators({
     host: '127.0.0.1',
     dataDir: options.dataDir,
     // S3 takes what the configuration lets through: presigned uploads, and the largest result.

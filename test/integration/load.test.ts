@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLoad } from '../../bench/load.js';
-import { mixedDocuments } from '../../bench/pipeline.js';
+import { mixedDocuments, runLoad } from '../../local/load-driver.js';
+import { readCorpus } from '../support/corpus.js';
 import { isRemote, startTarget, type Target } from '../support/target.js';
 
 let target: Target;
@@ -13,7 +13,7 @@ afterAll(async () => target?.stop());
 // The small version of the load benchmark (npm run bench runs 1,000).
 describe.skipIf(isRemote())('load', () => {
   it('100 mixed submissions at concurrency 50: all final, as expected, none lost or duplicated, no 5xx', async () => {
-    const report = await runLoad(target.local!, mixedDocuments(100), {
+    const report = await runLoad(target.local!, mixedDocuments(100, readCorpus), {
       concurrency: 50,
       pollMs: 100,
       timeoutMs: 60_000,

@@ -1,5 +1,5 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { LocalStack } from '../local/stack.js';
+import type { LocalStack } from './stack.js';
 
 export interface LoadDocument {
   name: string;
@@ -122,4 +122,39 @@ export const runLoad = async (
     clientLatencyMs: spread(results.flatMap((result) => (result.latency === undefined ? [] : [result.latency]))),
     serverLatencyMs: spread(results.flatMap((result) => (result.server === undefined ? [] : [result.server]))),
   };
+};
+
+/** A small text document with split options: the unit of the pipeline benchmark. */
+export const smallText = (index: number): LoadDocument => ({
+  name: `note-${index}.txt`,
+  bytes: Buffer.from(`Note ${index}.\n\n${'Some words in a small document. '.repeat(20)}\n\nThe end of note ${index}.`),
+  fields: { split: 'true', chunk_size: '200', chunk_overlap: '20' },
+});
+
+/** The mix of the hardening load test: text, HTML, DOCX, small PDFs, and a few bad files. */
+export const mixedDocuments = (count: number, corpus: (path: string) => Uint8Array): LoadDocument[] => {
+  const file = corpus;
+  const kinds: Array<(index: number) => LoadDocument> = [
+    smallText,
+    () => ({ name: 'fake-html.html', bytes: file('html/fake-html.html'), fields: { split: 'true' } }),
+    () => ({ name: 'fake.docx', bytes: file('docx/fake.docx') }),
+    () => ({
+      name: 'fake-memo.pdf',
+      bytes: file('pdf/fake-memo.pdf'),
+      fields: { split: 'true', chunk_size: '100', chunk_overlap: '10' },
+    }),
+    () => ({
+      name: 'zh-memo.md',
+      bytes: file('zh/zh-memo.md'),
+      fields: { split: 'true', chunk_size: '300', chunk_overlap: '30' },
+    }),
+    () => ({ name: 'password.pdf', bytes: file('pdf/password.pdf'), expect: ['FAILURE'] }),
+    () => ({ name: 'empty.txt', bytes: new Uint8Array() }),
+    () => ({
+      name: 'noise.bin',
+      bytes: Uint8Array.from({ length: 512 }, (_, i) => (i * 37) % 256),
+      expect: ['FAILURE'],
+    }),
+  ];
+  return Array.from({ length: count }, (_, index) => kinds[index % kinds.length]!(index));
 };

@@ -6,7 +6,7 @@ import { Api } from './constructs/api.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { Queues } from './constructs/queues.js';
 import { Storage } from './constructs/storage.js';
-import { consumerTimeouts, Workers } from './constructs/workers.js';
+import { Consumers, consumerTimeouts } from './constructs/consumers.js';
 import { alarmSpecs } from './alarms.js';
 import type { ServiceFunction } from './constructs/service-function.js';
 import { functionCatalogue, type FunctionName, type FunctionResources } from './function-catalogue.js';
@@ -19,7 +19,7 @@ export interface DocProcStackProps extends StackProps {
 export class DocProcStack extends Stack {
   readonly storage: Storage;
   readonly queues: Queues;
-  readonly workers: Workers;
+  readonly consumers: Consumers;
   readonly api: Api;
   readonly monitoring: Monitoring;
 
@@ -56,16 +56,16 @@ export class DocProcStack extends Stack {
       sources: config,
     };
     const shared = { config, catalogue, resources, logRetention };
-    this.workers = new Workers(this, 'Workers', { ...shared, bucket, queues: this.queues });
+    this.consumers = new Consumers(this, 'Consumers', { ...shared, bucket, queues: this.queues });
     this.api = new Api(this, 'Api', shared);
 
     const functions: Record<FunctionName, ServiceFunction> = {
       ...this.api.functions,
-      worker: this.workers.worker,
-      largeWorker: this.workers.largeWorker,
-      deadLetters: this.workers.deadLetters,
-      uploadEvents: this.workers.uploadEvents,
-      janitor: this.workers.janitor,
+      worker: this.consumers.worker,
+      largeWorker: this.consumers.largeWorker,
+      deadLetters: this.consumers.deadLetters,
+      uploadEvents: this.consumers.uploadEvents,
+      janitor: this.consumers.janitor,
     };
     for (const fn of Object.values(functions)) {
       fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', config.metricsNamespace);

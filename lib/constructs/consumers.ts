@@ -13,7 +13,7 @@ import { workerTimeoutSeconds } from '../function-environment.js';
 import type { Queues } from './queues.js';
 import { ServiceFunction } from './service-function.js';
 
-export interface WorkersProps {
+export interface ConsumersProps {
   config: DeploymentConfig;
   catalogue: FunctionCatalogue;
   resources: FunctionResources;
@@ -36,14 +36,14 @@ export const consumerTimeouts = (config: DeploymentConfig) => ({
  * janitor. What each may touch is its catalogue record; this construct adds
  * what triggers it.
  */
-export class Workers extends Construct {
+export class Consumers extends Construct {
   readonly worker: ServiceFunction;
   readonly largeWorker: ServiceFunction;
   readonly deadLetters: ServiceFunction;
   readonly uploadEvents: ServiceFunction;
   readonly janitor: ServiceFunction;
 
-  constructor(scope: Construct, id: string, props: WorkersProps) {
+  constructor(scope: Construct, id: string, props: ConsumersProps) {
     super(scope, id);
     const { config, catalogue, resources, bucket, queues, logRetention } = props;
     const make = (name: keyof FunctionCatalogue, constructId: string) =>

@@ -246,7 +246,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       .catch((error: unknown) => log(`upload notification failed: ${String(error)}`));
   });
 
-  // The event source mappings and the schedule the CDK stack wires (see lib/constructs/workers.ts).
+  // The event source mappings and the schedule the CDK stack wires (see lib/constructs/consumers.ts).
   const onError = (error: unknown) => log(`consumer: ${(error as Error).message ?? String(error)}`);
   const sqsMetric = (queueName: string, metric: string): MetricKey => ({
     namespace: 'AWS/SQS',

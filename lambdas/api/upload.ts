@@ -1,12 +1,12 @@
 import { AppError } from '../core/errors.js';
 import { cleanFilename } from '../core/filenames.js';
-import { parseOptions } from '../core/options.js';
+import { OPTION_NAMES, parseOptions } from '../core/options.js';
 import { submit } from '../core/submission.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { callerOf, header, httpHandler, idempotencyKeyOf, json, mediaType, rawBody } from './http.js';
 import { parseMultipart } from './multipart.js';
 
-const ALLOWED_FIELDS = new Set(['file', 'split', 'chunk_size', 'chunk_overlap']);
+const ALLOWED_FIELDS = new Set<string>(['file', ...OPTION_NAMES]);
 
 /** Parts a valid upload never needs more of; anything beyond is refused, never dropped. */
 const MULTIPART_LIMITS = { maxParts: 16, maxFiles: 1, maxFieldBytes: 1024, maxHeaderBytes: 8 * 1024 };
@@ -46,11 +46,7 @@ export const makeUploadHandler = (deps: () => ApiDeps) =>
         { details: [{ field: 'file', message: 'required' }] },
       );
     }
-    const options = parseOptions({
-      split: fields.split,
-      chunk_size: fields.chunk_size,
-      chunk_overlap: fields.chunk_overlap,
-    });
+    const options = parseOptions(Object.fromEntries(OPTION_NAMES.map((name) => [name, fields[name]])));
     const outcome = await submit(deps(), submissionPolicy(config), {
       request: {
         kind: 'upload',

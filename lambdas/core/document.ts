@@ -9,7 +9,7 @@ export interface Document {
 }
 
 export interface ResultWarning {
-  code: 'NO_TEXT' | 'TRUNCATED';
+  code: 'NO_TEXT' | 'TRUNCATED' | 'PAGES_OUT_OF_RANGE' | 'PAGES_IGNORED';
   message: string;
 }
 

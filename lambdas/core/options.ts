@@ -36,27 +36,143 @@ const formInteger = (min: number, max: number) =>
     ])
     .pipe(z.number().int('expected an integer').min(min).max(max));
 
+export const OUTPUT_FORMATS = ['text', 'markdown'] as const;
+export const CHUNK_STRATEGIES = ['recursive', 'markdown', 'by_heading', 'by_page'] as const;
+export const CHUNK_SIZE_UNITS = ['chars', 'tokens'] as const;
+export const TOKENIZERS = ['cl100k_base', 'o200k_base'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+export type ChunkStrategy = (typeof CHUNK_STRATEGIES)[number];
+export type ChunkSizeUnit = (typeof CHUNK_SIZE_UNITS)[number];
+export type TokenizerName = (typeof TOKENIZERS)[number];
+
+/** One of a list, from JSON or a form field; the message names every allowed value. */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((value) => (values as readonly string[]).includes(value), {
+      message: `expected one of: ${values.join(', ')}`,
+    })
+    .transform((value) => value as T[number]);
+
+/** The highest page number a selection may name; no PDF the service reads has more (`maxPages`). */
+export const MAX_PAGE_NUMBER = 100_000;
+const MAX_PAGE_SELECTION_LENGTH = 1000;
+
+/** Inclusive, 1-based page ranges, sorted and merged. */
+export type PageSelection = readonly { first: number; last: number }[];
+
+/**
+ * `"1-3,7"`, `"7, 1-3"`, `"2-2"`: comma-separated pages or ranges, 1-based.
+ * Returns the ranges, sorted and merged, or for anything else the reason.
+ */
+export const parsePageSelection = (text: string): PageSelection | string => {
+  const ranges: { first: number; last: number }[] = [];
+  for (const part of text.split(',')) {
+    const match = /^\s*(\d{1,6})\s*(?:-\s*(\d{1,6})\s*)?$/.exec(part);
+    if (!match) return `"${part.trim()}" is not a page or a range like 1-3`;
+    const first = Number(match[1]);
+    const last = match[2] === undefined ? first : Number(match[2]);
+    if (first < 1 || last > MAX_PAGE_NUMBER) return `pages are numbered from 1 to ${MAX_PAGE_NUMBER}`;
+    if (last < first) return `the range ${first}-${last} ends before it starts`;
+    ranges.push({ first, last });
+  }
+  ranges.sort((a, b) => a.first - b.first);
+  const merged: { first: number; last: number }[] = [];
+  for (const range of ranges) {
+    const previous = merged[merged.length - 1];
+    if (previous && range.first <= previous.last + 1) previous.last = Math.max(previous.last, range.last);
+    else merged.push({ ...range });
+  }
+  return merged;
+};
+
+/** The canonical text of a selection: what the task keeps and what the fingerprint sees. */
+export const formatPageSelection = (selection: PageSelection): string =>
+  selection.map(({ first, last }) => (first === last ? `${first}` : `${first}-${last}`)).join(',');
+
+const pageSelection = z
+  .string()
+  .max(MAX_PAGE_SELECTION_LENGTH, `at most ${MAX_PAGE_SELECTION_LENGTH} characters`)
+  .transform((text, ctx) => {
+    const parsed = parsePageSelection(text);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: `expected pages like "1-3,7" (1-based): ${parsed}` });
+      return z.NEVER;
+    }
+    return formatPageSelection(parsed);
+  });
+
 export const optionsShape = {
   split: formBoolean.optional(),
   chunk_size: formInteger(1, MAX_CHUNK_SIZE).optional(),
   chunk_overlap: formInteger(0, MAX_CHUNK_SIZE - 1).optional(),
+  output_format: oneOf(OUTPUT_FORMATS).optional(),
+  chunk_strategy: oneOf(CHUNK_STRATEGIES).optional(),
+  chunk_size_unit: oneOf(CHUNK_SIZE_UNITS).optional(),
+  tokenizer: oneOf(TOKENIZERS).optional(),
+  pages: pageSelection.optional(),
 };
 
-export interface ProcessingOptions {
+/** The options that shape the output's structure; each is absent unless the caller gave it. */
+export interface StructureOptions {
+  output_format?: OutputFormat;
+  chunk_strategy?: ChunkStrategy;
+  chunk_size_unit?: ChunkSizeUnit;
+  tokenizer?: TokenizerName;
+  /** Canonical page selection (`formatPageSelection`). */
+  pages?: string;
+}
+
+/**
+ * What a task was asked for. The structure options stay absent when not
+ * given, so a request with only the first version's options is stored,
+ * fingerprinted and answered exactly as before.
+ */
+export interface ProcessingOptions extends StructureOptions {
   split: boolean;
   chunk_size: number;
   chunk_overlap: number;
 }
 
-type RawOptions = { split?: boolean; chunk_size?: number; chunk_overlap?: number };
+export const STRUCTURE_OPTION_NAMES = [
+  'output_format',
+  'chunk_strategy',
+  'chunk_size_unit',
+  'tokenizer',
+  'pages',
+] as const satisfies readonly (keyof StructureOptions)[];
 
-/** Apply defaults and the cross-field rule; issues are reported against `chunk_overlap`. */
+/** Every option a request may carry, for form-field checks. */
+export const OPTION_NAMES = ['split', 'chunk_size', 'chunk_overlap', ...STRUCTURE_OPTION_NAMES] as const;
+
+/** True when any structure option was given: chunks then carry the full metadata (see README). */
+export const usesStructure = (options: ProcessingOptions): boolean =>
+  STRUCTURE_OPTION_NAMES.some((name) => options[name] !== undefined);
+
+type RawOptions = { split?: boolean; chunk_size?: number; chunk_overlap?: number } & StructureOptions;
+
+/** Apply defaults and the cross-field rules; issues are reported against the field that must change. */
 export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): ProcessingOptions => {
+  const structure: StructureOptions = {};
+  for (const name of STRUCTURE_OPTION_NAMES) {
+    if (raw[name] !== undefined) Object.assign(structure, { [name]: raw[name] });
+  }
   const options: ProcessingOptions = {
     split: raw.split ?? OPTION_DEFAULTS.split,
     chunk_size: raw.chunk_size ?? OPTION_DEFAULTS.chunk_size,
     chunk_overlap: raw.chunk_overlap ?? OPTION_DEFAULTS.chunk_overlap,
+    ...structure,
   };
+  if (raw.tokenizer !== undefined && raw.chunk_size_unit !== 'tokens') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tokenizer'],
+      message: 'tokenizer applies only with chunk_size_unit "tokens"',
+    });
+    return z.NEVER;
+  }
   if (options.chunk_overlap >= options.chunk_size) {
     const which = raw.chunk_overlap === undefined ? ` (the default)` : '';
     ctx.addIssue({

@@ -3,7 +3,7 @@ import { detectFormat } from './detect.js';
 import { AppError } from './errors.js';
 import { DEFAULT_LIMITS, type ProcessingLimits } from './limits.js';
 import { loaderFor } from './loaders/index.js';
-import type { ProcessingOptions } from './options.js';
+import { parsePageSelection, type PageSelection, type ProcessingOptions } from './options.js';
 import { monotonicProgress, type ProgressListener } from './progress.js';
 import { RecursiveCharacterSplitter } from './splitter.js';
 
@@ -70,6 +70,13 @@ const splitDocuments = async (
   return chunks;
 };
 
+const pageSelectionOf = (options: ProcessingOptions): PageSelection | undefined => {
+  if (options.pages === undefined) return undefined;
+  const selection = parsePageSelection(options.pages);
+  if (typeof selection === 'string') throw new AppError('VALIDATION_ERROR', `pages: ${selection}`);
+  return selection;
+};
+
 /**
  * Bytes in, the `result` object of API.md out; no AWS, no I/O. Throws an
  * AppError with a stable code when the document cannot be processed.
@@ -101,6 +108,8 @@ export const processDocument = async (
     source,
     contentType: input.contentType,
     limits,
+    outputFormat: options.output_format ?? 'text',
+    pages: pageSelectionOf(options),
     signal,
     checkpoint,
     onProgress: (fraction) => report('parsing', fraction),
@@ -120,7 +129,13 @@ export const processDocument = async (
     );
   }
 
-  const warnings: ResultWarning[] = [];
+  const warnings: ResultWarning[] = [...(loaded.warnings ?? [])];
+  if (options.pages !== undefined && loaded.pages === undefined) {
+    warnings.push({
+      code: 'PAGES_IGNORED',
+      message: `pages applies to paged formats (PDF); the whole ${format.toUpperCase()} document was read.`,
+    });
+  }
   if (loaded.documents.length === 0) {
     warnings.push({
       code: 'NO_TEXT',

@@ -1,5 +1,6 @@
-import type { Document } from '../document.js';
+import type { Document, ResultWarning } from '../document.js';
 import type { ProcessingLimits } from '../limits.js';
+import type { OutputFormat, PageSelection } from '../options.js';
 
 export interface LoadInput {
   bytes: Uint8Array;
@@ -8,6 +9,10 @@ export interface LoadInput {
   source: string;
   contentType?: string | undefined;
   limits: ProcessingLimits;
+  /** `text`: today's flat text. `markdown`: headings, lists, links and tables kept (README, "Output formats"). */
+  outputFormat: OutputFormat;
+  /** Paged formats read only these pages (1-based, sorted, merged); others ignore it. */
+  pages?: PageSelection | undefined;
   /**
    * Called between units of work (blocks of pages, stages). It yields to the
    * event loop, so that timers and I/O (progress writes, cancellation) get a
@@ -24,6 +29,8 @@ export interface Loaded {
   documents: Document[];
   /** Pages in the file, for formats that have them. */
   pages?: number;
+  /** What the caller should know about the load (pages asked for that the file does not have). */
+  warnings?: ResultWarning[];
 }
 
 export type Loader = (input: LoadInput) => Promise<Loaded>;

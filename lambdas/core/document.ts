@@ -1,6 +1,7 @@
 import { AppError } from './errors.js';
 
-export type Metadata = Record<string, string | number | boolean | null>;
+/** `headings` (a chunk's heading path) is the one list. */
+export type Metadata = Record<string, string | number | boolean | null | string[]>;
 
 /** A LangChain-style document. */
 export interface Document {

@@ -3,6 +3,8 @@ import { AppError } from './errors.js';
 
 export const OPTION_DEFAULTS = { split: false, chunk_size: 1000, chunk_overlap: 200 } as const;
 export const MAX_CHUNK_SIZE = 100_000;
+/** A code point is at most 4 UTF-8 bytes, and a byte-level BPE never needs more than a token per byte. */
+export const MIN_TOKEN_CHUNK_SIZE = 4;
 
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
@@ -165,6 +167,14 @@ export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): Proce
     chunk_overlap: raw.chunk_overlap ?? OPTION_DEFAULTS.chunk_overlap,
     ...structure,
   };
+  if (options.chunk_size_unit === 'tokens' && options.chunk_size < MIN_TOKEN_CHUNK_SIZE) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['chunk_size'],
+      message: `with chunk_size_unit "tokens", chunk_size must be at least ${MIN_TOKEN_CHUNK_SIZE} (one character may take ${MIN_TOKEN_CHUNK_SIZE} tokens)`,
+    });
+    return z.NEVER;
+  }
   if (raw.tokenizer !== undefined && raw.chunk_size_unit !== 'tokens') {
     ctx.addIssue({
       code: 'custom',

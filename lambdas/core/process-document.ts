@@ -1,11 +1,12 @@
-import type { Document, ProcessingResult, ResultWarning } from './document.js';
+import { createHash } from 'node:crypto';
+import { chunkDocuments } from './chunking.js';
+import type { ProcessingResult, ResultWarning } from './document.js';
 import { detectFormat } from './detect.js';
 import { AppError } from './errors.js';
 import { DEFAULT_LIMITS, type ProcessingLimits } from './limits.js';
 import { loaderFor } from './loaders/index.js';
 import { parsePageSelection, type PageSelection, type ProcessingOptions } from './options.js';
 import { monotonicProgress, type ProgressListener } from './progress.js';
-import { RecursiveCharacterSplitter } from './splitter.js';
 
 export interface DocumentInput {
   bytes: Uint8Array;
@@ -43,31 +44,6 @@ const checkpointFor = (signal: AbortSignal | undefined, deadline: number | undef
       'Processing stopped at the soft time limit before it finished; split the document or retry it on the large queue.',
     );
   }
-};
-
-/** Splits every document, within one output budget for the whole result, with a checkpoint between documents. */
-const splitDocuments = async (
-  documents: Document[],
-  options: ProcessingOptions,
-  limits: ProcessingLimits,
-  checkpoint: () => Promise<void>,
-): Promise<Document[]> => {
-  const splitter = new RecursiveCharacterSplitter({
-    chunkSize: options.chunk_size,
-    chunkOverlap: options.chunk_overlap,
-    budget: { chunks: limits.maxDocuments, characters: limits.maxResultBytes },
-  });
-  const chunks: Document[] = [];
-  for (const parent of documents) {
-    splitter.split(parent.page_content).forEach((chunk, index) => {
-      chunks.push({
-        page_content: chunk.text,
-        metadata: { ...parent.metadata, chunk_index: index, start_index: chunk.start },
-      });
-    });
-    await checkpoint();
-  }
-  return chunks;
 };
 
 const pageSelectionOf = (options: ProcessingOptions): PageSelection | undefined => {
@@ -119,7 +95,11 @@ export const processDocument = async (
   let documents = loaded.documents;
   if (options.split) {
     report('splitting', 0);
-    documents = await splitDocuments(documents, options, limits, checkpoint);
+    documents = await chunkDocuments(documents, options, {
+      limits,
+      checkpoint,
+      sourceDigest: () => createHash('sha256').update(input.bytes).digest('hex'),
+    });
     report('splitting', 1);
   }
   if (documents.length > limits.maxDocuments) {

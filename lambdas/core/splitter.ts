@@ -37,10 +37,37 @@ export interface SplitBudget {
   characters: number;
 }
 
+/** LangChain's separators for Markdown (`RecursiveCharacterTextSplitter.getSeparatorsForLanguage('markdown')`). */
+export const MARKDOWN_SEPARATORS = [
+  '\n## ',
+  '\n### ',
+  '\n#### ',
+  '\n##### ',
+  '\n###### ',
+  '```\n\n',
+  '\n\n***\n\n',
+  '\n\n---\n\n',
+  '\n\n___\n\n',
+  '\n\n',
+  '\n',
+  ' ',
+  '',
+] as const;
+
+/**
+ * A chunk's size in other units than characters (tokens). With one, the
+ * merging is LangChain's over measured pieces (its `lengthFunction`), and
+ * every chunk is measured again as emitted: pieces measured apart can count
+ * differently from their concatenation, and no chunk may exceed the size.
+ */
+export type Measure = (text: string) => number;
+
 export interface SplitterSettings {
   chunkSize: number;
   chunkOverlap: number;
   separators?: readonly string[];
+  /** Default: characters (UTF-16 code units), on a fast path that measures nothing. */
+  measure?: Measure;
   /** Spent as chunks are made; DOCUMENT_TOO_LARGE when it runs out. Default: unlimited. */
   budget?: SplitBudget;
 }
@@ -57,8 +84,9 @@ export class RecursiveCharacterSplitter {
   private readonly chunkOverlap: number;
   private readonly separators: readonly string[];
   private readonly budget: SplitBudget;
+  private readonly measure: Measure | undefined;
 
-  constructor({ chunkSize, chunkOverlap, separators = DEFAULT_SEPARATORS, budget }: SplitterSettings) {
+  constructor({ chunkSize, chunkOverlap, separators = DEFAULT_SEPARATORS, budget, measure }: SplitterSettings) {
     if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError('chunkSize must be a positive integer');
     if (!Number.isInteger(chunkOverlap) || chunkOverlap < 0)
       throw new RangeError('chunkOverlap must be a non-negative integer');
@@ -67,12 +95,22 @@ export class RecursiveCharacterSplitter {
     this.chunkOverlap = chunkOverlap;
     this.separators = separators;
     this.budget = budget ?? { chunks: Infinity, characters: Infinity };
+    this.measure = measure;
   }
 
   split(text: string): Chunk[] {
+    return this.splitPart(text, 0, text.length);
+  }
+
+  /** Chunks of `text.slice(start, end)`, with offsets into the whole `text`. */
+  splitPart(text: string, start: number, end: number): Chunk[] {
     const chunks: Chunk[] = [];
-    this.splitRange(text, 0, text.length, this.separators, chunks);
+    this.splitRange(text, start, end, this.separators, chunks);
     return chunks;
+  }
+
+  private sizeOf(text: string, start: number, end: number): number {
+    return this.measure ? this.measure(text.slice(start, end)) : end - start;
   }
 
   /**
@@ -106,7 +144,7 @@ export class RecursiveCharacterSplitter {
     for (let index = 0; index + 1 < cuts.length; index++) {
       const pieceStart = cuts[index] as number;
       const pieceEnd = cuts[index + 1] as number;
-      if (pieceEnd - pieceStart < this.chunkSize) {
+      if (this.sizeOf(text, pieceStart, pieceEnd) < this.chunkSize) {
         if (goodFrom < 0) goodFrom = index;
         continue;
       }
@@ -128,6 +166,10 @@ export class RecursiveCharacterSplitter {
    * too long.
    */
   private splitCharacters(text: string, start: number, end: number, out: Chunk[]): void {
+    if (this.measure) {
+      this.splitMeasuredWindows(text, start, end, out);
+      return;
+    }
     if (this.chunkSize === 1) {
       for (let at = start; at < end; at++) this.push(out, text.charAt(at), at);
       return;
@@ -140,9 +182,61 @@ export class RecursiveCharacterSplitter {
     if (windowStart < end) this.emit(text, windowStart, end, out);
   }
 
+  /**
+   * The `""` separator with a measure: windows as long as fit in the chunk
+   * size, found by bisection (a measure grows, near enough monotonically,
+   * with the text), each next window starting where at most the overlap of
+   * the last one is repeated. Cuts fall between code points. LangChain would
+   * merge one-character pieces measured apart, which for tokens packs a
+   * chunk with far fewer tokens than it may hold.
+   */
+  private splitMeasuredWindows(text: string, start: number, end: number, out: Chunk[]): void {
+    const measure = this.measure as Measure;
+    const fits = (from: number, to: number, size: number) => measure(text.slice(from, to).trim()) <= size;
+    let windowStart = start;
+    while (windowStart < end) {
+      // Gallop to an end that does not fit (text past it is never measured), then bisect.
+      let low = nextCodePoint(text, windowStart);
+      let high = Math.max(low, codePointStart(text, Math.min(end, windowStart + this.chunkSize * 4)));
+      while (high < end && fits(windowStart, high, this.chunkSize)) {
+        low = high;
+        high = codePointStart(text, Math.min(end, windowStart + (high - windowStart) * 2));
+      }
+      if (fits(windowStart, high, this.chunkSize)) low = high;
+      while (high - low > 1) {
+        const middle = codePointStart(text, (low + high) >>> 1);
+        if (middle <= low) break;
+        if (fits(windowStart, middle, this.chunkSize)) low = middle;
+        else high = middle;
+      }
+      const windowEnd = low;
+      this.emitTrimmed(text, windowStart, windowEnd, out);
+      if (windowEnd >= end) return;
+      windowStart = this.overlapStart(text, windowStart, windowEnd);
+    }
+  }
+
+  /** The earliest start after `from` whose text up to `to` fits in the overlap (`to` for no overlap). */
+  private overlapStart(text: string, from: number, to: number): number {
+    if (this.chunkOverlap === 0) return to;
+    const measure = this.measure as Measure;
+    let low = nextCodePoint(text, from);
+    let high = to;
+    if (measure(text.slice(low, to)) <= this.chunkOverlap) return low;
+    while (high - low > 1) {
+      const middle = codePointStart(text, (low + high) >>> 1);
+      if (middle <= low) break;
+      if (measure(text.slice(middle, to)) <= this.chunkOverlap) high = middle;
+      else low = middle;
+    }
+    return high;
+  }
+
   /** LangChain's `mergeSplits` with an empty join separator, over pieces `from` to `to - 1`. */
   private merge(text: string, cuts: Cuts, from: number, to: number, out: Chunk[]): void {
-    const lengthOf = (index: number) => (cuts[index + 1] as number) - (cuts[index] as number);
+    const lengthOf = this.measure
+      ? measuredLengths(text, cuts, from, to, this.measure)
+      : (index: number) => (cuts[index + 1] as number) - (cuts[index] as number);
     let windowStart = from;
     let total = 0;
     for (let index = from; index < to; index++) {
@@ -159,8 +253,19 @@ export class RecursiveCharacterSplitter {
     if (windowStart < to) this.emit(text, cuts[windowStart] as number, cuts[to] as number, out);
   }
 
-  /** A chunk is the trimmed text of its pieces; all-whitespace chunks are dropped. */
+  /**
+   * A chunk is the trimmed text of its pieces; all-whitespace chunks are
+   * dropped. Measured chunks that exceed the size once joined are cut again.
+   */
   private emit(text: string, start: number, end: number, out: Chunk[]): void {
+    if (this.measure && this.measure(text.slice(start, end).trim()) > this.chunkSize) {
+      this.splitMeasuredWindows(text, start, end, out);
+      return;
+    }
+    this.emitTrimmed(text, start, end, out);
+  }
+
+  private emitTrimmed(text: string, start: number, end: number, out: Chunk[]): void {
     const raw = text.slice(start, end);
     const trimmedStart = raw.trimStart();
     if (!trimmedStart) return;
@@ -179,6 +284,23 @@ export class RecursiveCharacterSplitter {
     out.push({ text: chunk, start });
   }
 }
+
+/** Each piece measured once, on demand (a merge reads a length up to three times). */
+const measuredLengths = (text: string, cuts: Cuts, from: number, to: number, measure: Measure) => {
+  const lengths = new Array<number | undefined>(to - from);
+  return (index: number): number => (lengths[index - from] ??= measure(text.slice(cuts[index], cuts[index + 1])));
+};
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+
+/** `at`, or one back if `at` would split a surrogate pair. */
+const codePointStart = (text: string, at: number): number =>
+  at > 0 && isLowSurrogate(text.charCodeAt(at)) && isHighSurrogate(text.charCodeAt(at - 1)) ? at - 1 : at;
+
+/** The offset after the code point at `at`. */
+const nextCodePoint = (text: string, at: number): number =>
+  isHighSurrogate(text.charCodeAt(at)) && isLowSurrogate(text.charCodeAt(at + 1)) ? at + 2 : at + 1;
 
 /**
  * LangChain splits with the look-ahead `(?=separator)`: a cut before every

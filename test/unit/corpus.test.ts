@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../lambdas/core/errors.js';
 import type { ProcessingResult } from '../../lambdas/core/document.js';
@@ -26,6 +28,21 @@ const run = async (file: string, split: boolean): Promise<ProcessingResult | App
   }
 };
 
+/**
+ * The first version's result for every corpus file with default options (a
+ * SHA-256 of its JSON, or the failure's code), recorded before the structure
+ * options existed: a request without them must get exactly that result.
+ */
+const GOLDEN = JSON.parse(readFileSync(new URL('../golden/default-results.json', import.meta.url), 'utf8')) as Record<
+  string,
+  { whole: string; split: string }
+>;
+
+const fingerprint = (outcome: ProcessingResult | AppError): string =>
+  outcome instanceof AppError
+    ? `error ${outcome.code}`
+    : createHash('sha256').update(JSON.stringify(outcome)).digest('hex');
+
 const cases = corpusFiles().flatMap((file) =>
   (LARGE.has(file) ? [true] : [false, true]).map((split) => [file, split] as const),
 );
@@ -33,6 +50,7 @@ const cases = corpusFiles().flatMap((file) =>
 describe('processDocument on every corpus file', () => {
   it.each(cases)('%s (split: %s)', async (file, split) => {
     const outcome = await run(file, split);
+    expect(fingerprint(outcome), 'the default result changed').toBe(GOLDEN[file]?.[split ? 'split' : 'whole']);
     const expectedCode = EXPECTED_FAILURES[file];
     if (expectedCode) {
       expect(outcome).toBeInstanceOf(AppError);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
-import { RecursiveCharacterSplitter, type Chunk } from '../../lambdas/core/splitter.js';
+import { MARKDOWN_SEPARATORS, RecursiveCharacterSplitter, type Chunk } from '../../lambdas/core/splitter.js';
 import { corpusFiles, readCorpus } from '../support/corpus.js';
 
 const SETTINGS: Array<[number, number]> = [
@@ -74,6 +74,77 @@ describe('RecursiveCharacterSplitter', () => {
       }),
       { numRuns: 200, seed: 7 },
     );
+  });
+
+  describe('with the Markdown separators (chunk_strategy "markdown")', () => {
+    const markdownLangchain = (text: string, chunkSize: number, chunkOverlap: number) =>
+      RecursiveCharacterTextSplitter.fromLanguage('markdown', { chunkSize, chunkOverlap }).splitText(text);
+    const markdownOurs = (text: string, chunkSize: number, chunkOverlap: number) =>
+      new RecursiveCharacterSplitter({ chunkSize, chunkOverlap, separators: MARKDOWN_SEPARATORS }).split(text);
+    const markdownTexts = new Map<string, Promise<string[]>>();
+    const markdownOf = (file: string) => {
+      const texts =
+        markdownTexts.get(file) ??
+        processDocument(
+          { bytes: readCorpus(file), filename: file },
+          { ...OPTION_DEFAULTS, output_format: 'markdown' },
+        ).then(
+          (result) => result.documents.map((document) => document.page_content),
+          () => [],
+        );
+      markdownTexts.set(file, texts);
+      return texts;
+    };
+
+    it("has LangChain's separators for Markdown", () => {
+      expect(MARKDOWN_SEPARATORS).toEqual(RecursiveCharacterTextSplitter.getSeparatorsForLanguage('markdown'));
+    });
+
+    it.each(corpusFiles().filter((file) => !file.includes('DA-619p') && !file.includes('handbook')))(
+      'matches LangChain on the Markdown of %s',
+      async (file) => {
+        for (const text of await markdownOf(file)) {
+          for (const [size, overlap] of [
+            [1000, 200],
+            [200, 50],
+          ] as const) {
+            const chunks = markdownOurs(text, size, overlap);
+            expect(chunks.map((chunk) => chunk.text)).toEqual(await markdownLangchain(text, size, overlap));
+            expectStartIndexInvariant(text, chunks);
+          }
+        }
+      },
+    );
+
+    const markdownParts = fc.constantFrom(
+      '# T',
+      '\n## ',
+      '\n### H',
+      '```\n\n',
+      '\n\n---\n\n',
+      '\n\n***\n\n',
+      'word ',
+      '\n\n',
+      '\n',
+      '| a | b |',
+      '- item',
+      '😀',
+    );
+    it('matches LangChain on generated Markdown', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(markdownParts, { maxLength: 200 }),
+          fc.constantFrom<[number, number]>([40, 10], [100, 0], [7, 3]),
+          async (parts, [size, overlap]) => {
+            const text = parts.join('');
+            expect(markdownOurs(text, size, overlap).map((chunk) => chunk.text)).toEqual(
+              await markdownLangchain(text, size, overlap),
+            );
+          },
+        ),
+        { numRuns: 200, seed: 20261128 },
+      );
+    });
   });
 
   it('places repeated passages at their own offsets, unlike an indexOf search', () => {

@@ -1,5 +1,6 @@
 import mammoth from 'mammoth';
 import { AppError } from '../errors.js';
+import { htmlToText } from './html.js';
 import { baseMetadata, type Loader } from './types.js';
 import { ZipArchive } from './zip.js';
 
@@ -33,7 +34,17 @@ export const loadDocx: Loader = async (input) => {
   await input.checkpoint();
   let text: string;
   try {
-    ({ value: text } = await mammoth.extractRawText({ file: mammothZip(archive) } as never));
+    if (input.outputFormat === 'markdown') {
+      // mammoth's structural reading (styles → headings, lists, tables) as HTML, then the HTML reading's Markdown.
+      const { value: html } = await mammoth.convertToHtml({ file: mammothZip(archive) } as never, {
+        ignoreEmptyParagraphs: true,
+        convertImage: mammoth.images.imgElement(() => Promise.resolve({ src: '' })),
+      });
+      await input.checkpoint();
+      ({ text } = await htmlToText(html, input.limits, input.checkpoint, 'markdown'));
+    } else {
+      ({ value: text } = await mammoth.extractRawText({ file: mammothZip(archive) } as never));
+    }
   } catch (error) {
     if (error instanceof AppError) throw error;
     throw new AppError('DOCUMENT_PARSE_ERROR', 'The DOCX file could not be read; it may be damaged.', { cause: error });

@@ -12,35 +12,11 @@ import { Parser, type Handler } from 'htmlparser2';
 import { AppError } from '../errors.js';
 import { DEFAULT_LIMITS, type ProcessingLimits } from '../limits.js';
 import { charsetOf, decodeText } from '../encoding.js';
+import type { OutputFormat } from '../options.js';
+import { CONTENT_CONTAINERS, isBoilerplate } from './html-content.js';
+import { domToMarkdown } from './html-markdown.js';
 import { baseMetadata, type Loader } from './types.js';
 import { checkTextSize } from './text.js';
-
-/** Elements whose content is never document text. */
-const DROPPED = new Set([
-  'head',
-  'script',
-  'style',
-  'noscript',
-  'template',
-  'svg',
-  'math',
-  'canvas',
-  'iframe',
-  'object',
-  'embed',
-  'video',
-  'audio',
-  'map',
-  'button',
-  'select',
-  'input',
-  'textarea',
-  'nav',
-]);
-
-/** Site chrome when it frames the page, but content inside an article or section. */
-const CHROME = new Set(['header', 'footer', 'aside']);
-const CONTENT_CONTAINERS = new Set(['article', 'main', 'section']);
 
 const PARAGRAPHS = new Set([
   'p',
@@ -144,9 +120,6 @@ class TextBuilder {
   }
 }
 
-const isHidden = (element: Element): boolean =>
-  element.attribs.hidden !== undefined || element.attribs['aria-hidden'] === 'true';
-
 /** Work items of the walk: a node to read, or the end of an element whose trailing break is still due. */
 type Step = { node: AnyNode; inPre: boolean; inContent: boolean } | { close: number };
 
@@ -174,7 +147,7 @@ const walk = (root: AnyNode, out: TextBuilder): void => {
       children = node.children;
     } else if (isTag(node)) {
       const name = node.name.toLowerCase();
-      if (DROPPED.has(name) || isHidden(node) || (CHROME.has(name) && !inContent)) continue;
+      if (isBoilerplate(node, inContent)) continue;
       if (name === 'br') {
         out.block(1);
         continue;
@@ -304,8 +277,10 @@ export const htmlToText = async (
   html: string,
   limits?: HtmlLimits,
   checkpoint?: () => Promise<void>,
+  outputFormat: OutputFormat = 'text',
 ): Promise<{ title: string; text: string }> => {
   const root = await parseHtml(html, limits, checkpoint);
+  if (outputFormat === 'markdown') return { title: titleOf(root), text: domToMarkdown(root).trim() };
   const out = new TextBuilder();
   walk(root, out);
   return { title: titleOf(root), text: out.toString().trim() };
@@ -316,7 +291,7 @@ export const loadHtml: Loader = async (input) => {
   checkTextSize(input.bytes, input.limits, 'HTML');
   const { text: html } = decodeText(input.bytes, { html: true, declaredCharset: charsetOf(input.contentType) });
   await input.checkpoint();
-  const { title, text } = await htmlToText(html, input.limits, input.checkpoint);
+  const { title, text } = await htmlToText(html, input.limits, input.checkpoint, input.outputFormat);
   input.onProgress?.(1);
   if (!text) return { documents: [] };
   return { documents: [{ page_content: text, metadata: { ...baseMetadata(input), title } }] };

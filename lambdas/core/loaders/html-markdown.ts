@@ -1,0 +1,344 @@
+import { isDocument, isTag, isText, type AnyNode, type Element } from 'domhandler';
+import { CONTENT_CONTAINERS, isBoilerplate } from './html-content.js';
+
+/**
+ * An HTML tree as Markdown (GFM): headings with their level, paragraphs,
+ * bullet and numbered lists (nested), links, code, quotes, rules, and tables
+ * with one Markdown row per source row. Used for HTML and, through mammoth's
+ * HTML, for DOCX.
+ *
+ * Written here rather than taken from turndown or node-html-markdown: both
+ * recurse once per element level (a page nested 10,000 deep overflows the
+ * stack, the crash this service already had with HTML), and both walk a DOM
+ * of their own, so the page would be parsed twice and the boilerplate rules
+ * kept twice. This walk is iterative, over the tree `parseHtml` built within
+ * its depth and tag caps, with the text reading's content rules.
+ */
+
+type ContainerKind =
+  'root' | 'heading' | 'list' | 'item' | 'quote' | 'table' | 'row' | 'cell' | 'link' | 'code' | 'pre';
+
+interface Container {
+  kind: ContainerKind;
+  /** Finished blocks (paragraphs, lists, tables…), in order. */
+  blocks: string[];
+  /** Inline text of the paragraph being read, whitespace not yet collapsed at the ends. */
+  inline: string;
+  /** A row's cells; a table's rows. */
+  cells: string[];
+  rows: string[][];
+  /** Heading level; list ordering and items so far; the link's target; a cell's span. */
+  level: number;
+  ordered: boolean;
+  items: number;
+  href: string;
+  span: number;
+}
+
+const container = (kind: ContainerKind, fields: Partial<Container> = {}): Container => ({
+  kind,
+  blocks: [],
+  inline: '',
+  cells: [],
+  rows: [],
+  level: 0,
+  ordered: false,
+  items: 0,
+  href: '',
+  span: 1,
+  ...fields,
+});
+
+const HEADINGS: Record<string, number> = { h1: 1, h2: 2, h3: 3, h4: 4, h5: 5, h6: 6 };
+
+/** Elements that end the paragraph before them and start a new one after. */
+const BLOCKS = new Set([
+  'address',
+  'article',
+  'aside',
+  'body',
+  'caption',
+  'center',
+  'dd',
+  'details',
+  'dialog',
+  'div',
+  'dl',
+  'dt',
+  'fieldset',
+  'figcaption',
+  'figure',
+  'footer',
+  'form',
+  'header',
+  'html',
+  'legend',
+  'main',
+  'p',
+  'section',
+  'summary',
+]);
+
+/** Inline containers and cells read as one line; everything else keeps its blocks. */
+const ONE_LINE = new Set<ContainerKind>(['heading', 'cell', 'link', 'code']);
+
+const collapse = (text: string) => text.replace(/[ \t\n\r\f]+/g, ' ');
+
+/** A paragraph that would read as Markdown syntax at its start is escaped. */
+const escapeParagraph = (text: string) =>
+  text.replace(/^(\d+)([.)] )/, '$1\\$2').replace(/^([#>]|[-+*] |```|~~~|---\s*$|===\s*$)/, '\\$1');
+
+const escapeCell = (text: string) => text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
+
+const SAFE_LINK = /^(https?:|mailto:|#|\/|\.\.?\/)/i;
+
+class MarkdownBuilder {
+  private readonly stack: Container[] = [container('root')];
+
+  get top(): Container {
+    return this.stack[this.stack.length - 1] as Container;
+  }
+
+  /** Source whitespace is one space; line breaks come from `<br>` only. */
+  text(data: string): void {
+    this.top.inline += collapse(data);
+  }
+
+  /** Preformatted text, as it is. */
+  raw(data: string): void {
+    this.top.inline += data;
+  }
+
+  lineBreak(): void {
+    if (ONE_LINE.has(this.top.kind)) this.top.inline += ' ';
+    else this.top.inline += '\n';
+  }
+
+  /** Ends the paragraph being read, as a block of the innermost container. */
+  flush(): void {
+    const top = this.top;
+    if (top.kind === 'pre' || ONE_LINE.has(top.kind)) return;
+    const paragraph = top.inline
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .join('\n');
+    top.inline = '';
+    if (paragraph) top.blocks.push(escapeParagraph(paragraph));
+  }
+
+  rule(): void {
+    this.flush();
+    this.top.blocks.push('---');
+  }
+
+  open(kind: ContainerKind, fields?: Partial<Container>): void {
+    if (!ONE_LINE.has(kind) || kind === 'heading' || kind === 'cell') this.flush();
+    this.stack.push(container(kind, fields));
+  }
+
+  /** A finished block; inside a heading, cell or link it is read as part of that one line. */
+  private addBlock(parent: Container, block: string): void {
+    if (ONE_LINE.has(parent.kind)) parent.inline += ` ${collapse(block)} `;
+    else parent.blocks.push(block);
+  }
+
+  close(): void {
+    this.flush();
+    const done = this.stack.pop() as Container;
+    const parent = this.top;
+    switch (done.kind) {
+      case 'heading': {
+        const text = collapse(done.inline).trim();
+        if (text) this.addBlock(parent, `${'#'.repeat(done.level)} ${text}`);
+        break;
+      }
+      case 'link': {
+        const text = collapse(done.inline).trim();
+        parent.inline += text && done.href ? `[${text.replace(/[[\]]/g, '\\$&')}](${done.href})` : ` ${text} `;
+        break;
+      }
+      case 'code': {
+        const text = collapse(done.inline).trim();
+        const fence = text.includes('`') ? '``' : '`';
+        parent.inline += text ? `${fence}${text}${fence}` : '';
+        break;
+      }
+      case 'pre': {
+        const text = done.inline.replace(/^\n/, '').replace(/\s+$/, '');
+        const fence = text.includes('```') ? '````' : '```';
+        if (text) this.addBlock(parent, `${fence}\n${text}\n${fence}`);
+        break;
+      }
+      case 'item': {
+        if (!done.blocks.length) break;
+        parent.items += 1;
+        const marker = parent.ordered ? `${parent.items}. ` : '- ';
+        const indent = ' '.repeat(marker.length);
+        const lines = done.blocks.join('\n').split('\n');
+        this.addBlock(
+          parent,
+          lines.map((line, index) => (index === 0 ? marker : line ? indent : '') + line).join('\n'),
+        );
+        break;
+      }
+      case 'list': {
+        if (done.blocks.length) this.addBlock(parent, done.blocks.join('\n'));
+        break;
+      }
+      case 'quote': {
+        const text = done.blocks.join('\n\n');
+        if (text) this.addBlock(parent, text.replace(/^/gm, '> ').replace(/^> $/gm, '>'));
+        break;
+      }
+      case 'cell': {
+        const text = collapse(done.inline).trim();
+        parent.cells.push(text, ...Array.from({ length: done.span - 1 }, () => ''));
+        break;
+      }
+      case 'row': {
+        // A row outside a table (broken markup) joins the nearest table, or reads as a line.
+        const table = this.nearest('table');
+        if (table) table.rows.push(done.cells);
+        else this.addBlock(parent, done.cells.join(' '));
+        break;
+      }
+      case 'table': {
+        const rows = done.rows.filter((row) => row.length);
+        // A table inside a cell (or heading) reads as its cells in order: a line cannot hold a table.
+        if (ONE_LINE.has(parent.kind)) parent.inline += ` ${rows.flat().filter(Boolean).join(' ')} `;
+        else if (rows.length) parent.blocks.push(renderTable(rows));
+        break;
+      }
+      case 'root':
+        break;
+    }
+  }
+
+  nearest(kind: ContainerKind): Container | undefined {
+    for (let index = this.stack.length - 1; index >= 0; index--) {
+      if ((this.stack[index] as Container).kind === kind) return this.stack[index];
+    }
+    return undefined;
+  }
+
+  finish(): string {
+    while (this.stack.length > 1) this.close();
+    this.flush();
+    return this.top.blocks.join('\n\n');
+  }
+}
+
+/** GFM: the first row is the header row (GFM requires one); every source row is one Markdown row. */
+const renderTable = (rows: string[][]): string => {
+  const [head = [], ...body] = rows;
+  const width = Math.max(...rows.map((row) => row.length));
+  const line = (cells: string[]) =>
+    `| ${Array.from({ length: width }, (_, index) => escapeCell(cells[index] ?? '')).join(' | ')} |`;
+  return [line(head), line(Array.from({ length: width }, () => '---')), ...body.map(line)].join('\n');
+};
+
+type Step = { node: AnyNode; inContent: boolean; inPre: boolean } | { close: true } | { endBlock: true };
+
+const spanOf = (element: Element): number => {
+  const span = Number.parseInt(element.attribs.colspan ?? '1', 10);
+  return Number.isInteger(span) && span > 1 ? Math.min(span, 100) : 1;
+};
+
+/** Opens the containers an element starts; returns how many (each is closed after the element). */
+const openFor = (out: MarkdownBuilder, element: Element, name: string, inPre: boolean): number => {
+  const level = HEADINGS[name];
+  if (level) {
+    out.open('heading', { level });
+    return 1;
+  }
+  switch (name) {
+    case 'ul':
+    case 'ol':
+    case 'menu':
+      out.open('list', { ordered: name === 'ol' });
+      return 1;
+    case 'li': {
+      // An item outside a list gets a list of its own.
+      const implicitList = out.top.kind !== 'list';
+      if (implicitList) out.open('list');
+      out.open('item');
+      return implicitList ? 2 : 1;
+    }
+    case 'blockquote':
+      out.open('quote');
+      return 1;
+    case 'table':
+      out.open('table');
+      return 1;
+    case 'tr':
+      out.open('row');
+      return 1;
+    case 'td':
+    case 'th':
+      out.open('cell', { span: spanOf(element) });
+      return 1;
+    case 'pre':
+      out.open('pre');
+      return 1;
+    case 'code':
+      if (inPre) return 0;
+      out.open('code');
+      return 1;
+    case 'a': {
+      const href = (element.attribs.href ?? '').trim();
+      out.open('link', { href: SAFE_LINK.test(href) && !/[\s()]/.test(href) ? href : '' });
+      return 1;
+    }
+    default:
+      return 0;
+  }
+};
+
+export const domToMarkdown = (root: AnyNode): string => {
+  const out = new MarkdownBuilder();
+  const steps: Step[] = [{ node: root, inContent: false, inPre: false }];
+  for (let step = steps.pop(); step; step = steps.pop()) {
+    if ('close' in step) {
+      out.close();
+      continue;
+    }
+    if ('endBlock' in step) {
+      out.flush();
+      continue;
+    }
+    const { node, inContent, inPre } = step;
+    if (isText(node)) {
+      if (inPre) out.raw(node.data);
+      else out.text(node.data);
+      continue;
+    }
+    if (!isDocument(node) && !isTag(node)) continue;
+    let childContent = inContent;
+    let childPre = inPre;
+    if (isTag(node)) {
+      const name = node.name.toLowerCase();
+      if (isBoilerplate(node, inContent)) continue;
+      if (name === 'br') {
+        out.lineBreak();
+        continue;
+      }
+      if (name === 'hr') {
+        out.rule();
+        continue;
+      }
+      const opened = openFor(out, node, name, inPre);
+      for (let count = 0; count < opened; count++) steps.push({ close: true });
+      if (!opened && BLOCKS.has(name)) {
+        out.flush();
+        steps.push({ endBlock: true });
+      }
+      childContent = inContent || CONTENT_CONTAINERS.has(name);
+      childPre = inPre || name === 'pre';
+    }
+    for (let index = node.children.length - 1; index >= 0; index--) {
+      steps.push({ node: node.children[index] as AnyNode, inContent: childContent, inPre: childPre });
+    }
+  }
+  return out.finish();
+};

@@ -1,5 +1,7 @@
 /**
- * `npm run process -- <file> [--split] [--chunk-size N] [--chunk-overlap N] [--content-type T]`
+ * `npm run process -- <file> [--split] [--chunk-size N] [--chunk-overlap N] [--output-format text|markdown]
+ *   [--chunk-strategy recursive|markdown|by_heading|by_page] [--chunk-size-unit chars|tokens]
+ *   [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--content-type T]`
  *
  * Prints the `result` JSON the API would return for the file, or the error
  * JSON (and exits 1). The quickest way to see what the service makes of a
@@ -9,18 +11,26 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppError, toTaskError } from '../lambdas/core/errors.js';
-import { parseOptions } from '../lambdas/core/options.js';
+import { OPTION_NAMES, parseOptions } from '../lambdas/core/options.js';
 import { processDocument } from '../lambdas/core/process-document.js';
 
-const usage = 'usage: npm run process -- <file> [--split] [--chunk-size N] [--chunk-overlap N] [--content-type T]';
+/** Every option of the API as a flag: `chunk_size` is `--chunk-size`. */
+const flagOf = (option: string) => option.replace(/_/g, '-');
+
+const usage = [
+  'usage: npm run process -- <file> [--split] [--chunk-size N] [--chunk-overlap N] [--content-type T]',
+  '         [--output-format text|markdown] [--chunk-strategy recursive|markdown|by_heading|by_page]',
+  '         [--chunk-size-unit chars|tokens] [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7]',
+].join('\n');
 
 const main = async (): Promise<number> => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
+      ...Object.fromEntries(
+        OPTION_NAMES.filter((name) => name !== 'split').map((name) => [flagOf(name), { type: 'string' as const }]),
+      ),
       split: { type: 'boolean', default: false },
-      'chunk-size': { type: 'string' },
-      'chunk-overlap': { type: 'string' },
       'content-type': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -31,11 +41,9 @@ const main = async (): Promise<number> => {
     return values.help ? 0 : 2;
   }
   try {
-    const options = parseOptions({
-      split: values.split,
-      chunk_size: values['chunk-size'],
-      chunk_overlap: values['chunk-overlap'],
-    });
+    const options = parseOptions(
+      Object.fromEntries(OPTION_NAMES.map((name) => [name, (values as Record<string, unknown>)[flagOf(name)]])),
+    );
     const bytes = await readFile(path);
     const filename = basename(path);
     const result = await processDocument({ bytes, filename, contentType: values['content-type'] }, options);

@@ -27,6 +27,12 @@ interface Container {
   /** A row's cells; a table's rows. */
   cells: string[];
   rows: string[][];
+  /**
+   * Rows met outside any table, kept together until other content comes:
+   * htmlparser2 closes a table at a stray end tag (`<center><table></center><tr>…`,
+   * common on old pages) where a browser keeps it open.
+   */
+  orphanRows: string[][];
   /** Heading level; list ordering and items so far; the link's target; a cell's span. */
   level: number;
   ordered: boolean;
@@ -41,6 +47,7 @@ const container = (kind: ContainerKind, fields: Partial<Container> = {}): Contai
   inline: '',
   cells: [],
   rows: [],
+  orphanRows: [],
   level: 0,
   ordered: false,
   items: 0,
@@ -114,17 +121,32 @@ class MarkdownBuilder {
     else this.top.inline += '\n';
   }
 
+  /** Rows met outside a table become one table, before whatever comes next. */
+  private settleOrphanRows(target: Container): void {
+    if (!target.orphanRows.length) return;
+    const rows = target.orphanRows;
+    target.orphanRows = [];
+    this.addBlock(target, renderTable(rows));
+  }
+
   /** Ends the paragraph being read, as a block of the innermost container. */
   flush(): void {
     const top = this.top;
-    if (top.kind === 'pre' || ONE_LINE.has(top.kind)) return;
+    if (top.kind === 'pre') return;
+    // Paragraphs inside a cell or heading are one line: their boundary is a space.
+    if (ONE_LINE.has(top.kind)) {
+      top.inline += ' ';
+      return;
+    }
     const paragraph = top.inline
       .split('\n')
       .map((line) => line.trim())
       .filter(Boolean)
       .join('\n');
     top.inline = '';
-    if (paragraph) top.blocks.push(escapeParagraph(paragraph));
+    if (!paragraph) return;
+    this.settleOrphanRows(top);
+    top.blocks.push(escapeParagraph(paragraph));
   }
 
   rule(): void {
@@ -139,18 +161,25 @@ class MarkdownBuilder {
 
   /** A finished block; inside a heading, cell or link it is read as part of that one line. */
   private addBlock(parent: Container, block: string): void {
-    if (ONE_LINE.has(parent.kind)) parent.inline += ` ${collapse(block)} `;
-    else parent.blocks.push(block);
+    if (ONE_LINE.has(parent.kind)) {
+      parent.inline += ` ${collapse(block)} `;
+      return;
+    }
+    this.settleOrphanRows(parent);
+    parent.blocks.push(block);
   }
 
   close(): void {
     this.flush();
     const done = this.stack.pop() as Container;
+    this.settleOrphanRows(done);
     const parent = this.top;
     switch (done.kind) {
       case 'heading': {
         const text = collapse(done.inline).trim();
-        if (text) this.addBlock(parent, `${'#'.repeat(done.level)} ${text}`);
+        // A heading inside a cell or another heading is that line's text.
+        if (text && ONE_LINE.has(parent.kind)) parent.inline += ` ${text} `;
+        else if (text) this.addBlock(parent, `${'#'.repeat(done.level)} ${text}`);
         break;
       }
       case 'link': {
@@ -197,10 +226,9 @@ class MarkdownBuilder {
         break;
       }
       case 'row': {
-        // A row outside a table (broken markup) joins the nearest table, or reads as a line.
         const table = this.nearest('table');
         if (table) table.rows.push(done.cells);
-        else this.addBlock(parent, done.cells.join(' '));
+        else if (done.cells.length) parent.orphanRows.push(done.cells);
         break;
       }
       case 'table': {
@@ -225,6 +253,7 @@ class MarkdownBuilder {
   finish(): string {
     while (this.stack.length > 1) this.close();
     this.flush();
+    this.settleOrphanRows(this.top);
     return this.top.blocks.join('\n\n');
   }
 }

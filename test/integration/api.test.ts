@@ -78,6 +78,68 @@ describe('uploads', () => {
   });
 });
 
+describe('structure options', () => {
+  it('upload: Markdown tables, token-sized chunks by heading, with heading paths, offsets and ids', async () => {
+    const { task_id } = await submitted(
+      await api.upload('docx/docx-tables.docx', {
+        split: 'true',
+        output_format: 'markdown',
+        chunk_strategy: 'by_heading',
+        chunk_size_unit: 'tokens',
+        tokenizer: 'o200k_base',
+        chunk_size: '64',
+        chunk_overlap: '8',
+      }),
+    );
+    const task = await api.waitFor(task_id);
+    expect(task.status).toBe('SUCCESS');
+    expect(task.options).toMatchObject({
+      output_format: 'markdown',
+      chunk_size_unit: 'tokens',
+      tokenizer: 'o200k_base',
+    });
+    const text = task.result.documents.map((document: any) => document.page_content).join('\n');
+    expect(text).toContain('| Header Col 1 | Header Col 2 |');
+    for (const document of task.result.documents) {
+      expect(document.metadata).toMatchObject({
+        chunk_index: expect.any(Number),
+        start_index: expect.any(Number),
+        end_index: expect.any(Number),
+        headings: expect.any(Array),
+        chunk_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+      });
+    }
+  });
+
+  it("process: pages of a PDF, by page; the same request without options keeps the first version's result", async () => {
+    const [withPages, plain] = await Promise.all([
+      api.upload('pdf/layout-parser-paper-fast.pdf', { split: 'true', pages: '2-3', chunk_strategy: 'by_page' }),
+      api.upload('pdf/layout-parser-paper-fast.pdf', { split: 'true' }),
+    ]);
+    const paged = await api.waitFor((await submitted(withPages)).task_id);
+    expect(new Set(paged.result.documents.map((document: any) => document.metadata.page))).toEqual(new Set([2, 3]));
+    const first = await api.waitFor((await submitted(plain)).task_id);
+    expect(Object.keys(first.result.documents[0].metadata)).not.toContain('chunk_id');
+    expect(first.options).toEqual({ split: true, chunk_size: 1000, chunk_overlap: 200 });
+  });
+
+  it('answers 400 naming the allowed values, on every submission route', async () => {
+    const responses = await Promise.all([
+      api.upload('text/fake-text.txt', { chunk_strategy: 'semantic' }),
+      api.postJson('/process', { source: 'https://example.com/a.pdf', output_format: 'html' }),
+      api.postJson('/upload-url', { filename: 'a.pdf', content_type: 'application/pdf', size_bytes: 100, pages: '3-1' }),
+    ]);
+    const messages = await Promise.all(
+      responses.map(async (response) => [response.status, ((await response.json()) as any).error.message]),
+    );
+    expect(messages).toEqual([
+      [400, expect.stringContaining('chunk_strategy: expected one of: recursive, markdown, by_heading, by_page')],
+      [400, expect.stringContaining('output_format: expected one of: text, markdown')],
+      [400, expect.stringContaining('pages: expected pages like "1-3,7"')],
+    ]);
+  });
+});
+
 describe('process', () => {
   it.skipIf(isRemote())('fetches a URL (through a redirect) and processes it', async () => {
     const { task_id } = await submitted(

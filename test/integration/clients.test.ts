@@ -39,6 +39,33 @@ describe.skipIf(isRemote())('clients', () => {
     expect(stdout).toMatch(/Processed \d+ documents/);
   });
 
+  it("the original Python client's form body carries the structure options as new form fields", async () => {
+    // The original client's request, with the new fields added to its `data` dict.
+    const script = `
+import json, sys, time, requests
+base, url = sys.argv[1], sys.argv[2]
+response = requests.post(f"{base}/documents/async/process", data={
+    "source": url, "split": True, "output_format": "markdown", "chunk_strategy": "by_heading",
+    "chunk_size_unit": "tokens", "chunk_size": 128, "chunk_overlap": 16})
+response.raise_for_status()
+task_id = response.json()["task_id"]
+while True:
+    status = requests.get(f"{base}/documents/async/tasks/{task_id}").json()
+    if status["status"] in ("SUCCESS", "FAILURE"):
+        print(json.dumps(status))
+        break
+    time.sleep(0.2)
+`;
+    const { stdout } = await run(python!, ['-c', script, target.apiUrl, `${fixtures.url}/corpus/html/fake-html.html`], {
+      timeout: 60_000,
+    });
+    const task = JSON.parse(stdout) as Record<string, any>;
+    expect(task.status).toBe('SUCCESS');
+    expect(task.options).toMatchObject({ output_format: 'markdown', chunk_strategy: 'by_heading', chunk_size: 128 });
+    expect(task.result.documents[0].metadata.headings).toEqual(expect.any(Array));
+    expect(task.result.documents.some((document: any) => document.metadata.headings.length > 0)).toBe(true);
+  });
+
   const example = (script: string, ...args: string[]) =>
     run(process.execPath, ['--import', 'tsx', join(ROOT, 'examples', script), ...args], {
       cwd: ROOT,

@@ -221,10 +221,10 @@ describe('the HTML Markdown reading', () => {
   it('renders nested lists, numbered lists, links, inline code, pre and quotes', async () => {
     expect(
       await markdown(
-        '<ul><li>one<ul><li>inner</li></ul></li><li><a href="https://x.test/a">two</a></li></ul><ol><li>first</li><li>second</li></ol><p>run <code>npm test</code></p><pre>a\n  b</pre><blockquote><p>quoted</p><p>twice</p></blockquote>',
+        '<ul><li>one<ul><li>inner</li></ul></li><li><a href="https://x.test/a">two</a></li><ul><li>loose</li></ul></ul><ol><li>first</li><li>second</li></ol><p>run <code>npm test</code></p><pre>a\n  b</pre><blockquote><p>quoted</p><p>twice</p></blockquote>',
       ),
     ).toBe(
-      '- one\n  - inner\n- [two](https://x.test/a)\n\n1. first\n2. second\n\nrun `npm test`\n\n```\na\n  b\n```\n\n> quoted\n>\n> twice',
+      '- one\n  - inner\n- [two](https://x.test/a)\n  - loose\n\n1. first\n2. second\n\nrun `npm test`\n\n```\na\n  b\n```\n\n> quoted\n>\n> twice',
     );
   });
 

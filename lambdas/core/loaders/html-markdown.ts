@@ -212,7 +212,11 @@ class MarkdownBuilder {
         break;
       }
       case 'list': {
-        if (done.blocks.length) this.addBlock(parent, done.blocks.join('\n'));
+        if (!done.blocks.length) break;
+        const list = done.blocks.join('\n');
+        // A list directly inside a list (`<ul><li>a</li><ul>…</ul></ul>`) is shown, as browsers do, under the item before it.
+        const indent = parent.kind === 'list' ? ' '.repeat(parent.ordered ? 3 : 2) : '';
+        this.addBlock(parent, indent ? list.replace(/^(?=.)/gm, indent) : list);
         break;
       }
       case 'quote': {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLE_TARGET, ESM_REQUIRE_BANNER } from '../lib/bundling.js';
+import { BUNDLE_TARGET, ESM_REQUIRE_BANNER, LAZY_MODULES } from '../lib/bundling.js';
 import { parseDeploymentConfig } from '../lib/config.js';
 import { functionCatalogue } from '../lib/function-catalogue.js';
 import { median, printTable, ROOT, round } from './support.js';
@@ -43,6 +43,7 @@ export const benchBundles = async () => {
       minify: true,
       mainFields: ['module', 'main'],
       banner: { js: ESM_REQUIRE_BANNER },
+      external: LAZY_MODULES,
       outfile,
       logLevel: 'error',
     });

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLE_TARGET, ESM_REQUIRE_BANNER } from '../lib/bundling.js';
+import { BUNDLE_TARGET, ESM_REQUIRE_BANNER, LAZY_MODULES } from '../lib/bundling.js';
 import { CORPUS, ROOT, ensurePdftotext, median, printTable, round } from './support.js';
 
 const FILES = [
@@ -33,6 +33,7 @@ const bundleCore = async (): Promise<string> => {
     minify: true,
     outfile,
     banner: { js: ESM_REQUIRE_BANNER },
+    external: LAZY_MODULES,
     logLevel: 'error',
   });
   return outfile;

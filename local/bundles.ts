@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { BUNDLE_TARGET, ESM_REQUIRE_BANNER } from '../lib/bundling.js';
+import { BUNDLE_TARGET, ESM_REQUIRE_BANNER, LAZY_MODULES } from '../lib/bundling.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CACHE = join(ROOT, 'node_modules', '.cache', 'docproc-local');
@@ -63,7 +63,7 @@ export const localBundles = (entries: readonly string[]): Promise<LocalBundles> 
         // Stacks from a bundle read well enough unminified; loading source maps cost each thread about 0.1 s.
         sourcemap: false,
         // Only the bootstrap imports it (for its DNS interception); it resolves from node_modules above the cache.
-        external: ['fauxqs'],
+        external: ['fauxqs', ...LAZY_MODULES],
         logLevel: 'error',
       });
       mkdirSync(join(staging, '.complete'), { recursive: true });

@@ -5,7 +5,7 @@ import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-l
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
-import { BUNDLE_TARGET, ESM_REQUIRE_BANNER } from '../bundling.js';
+import { BUNDLE_TARGET, copyLazyModules, ESM_REQUIRE_BANNER, LAZY_MODULES } from '../bundling.js';
 import {
   accessEnvironment,
   accessStatements,
@@ -80,8 +80,13 @@ export class ServiceFunction extends NodejsFunction {
         target: BUNDLE_TARGET,
         mainFields: ['module', 'main'],
         banner: ESM_REQUIRE_BANNER,
-        // Bundle the AWS SDK too: one file, no dependence on the runtime's copy.
-        externalModules: [],
+        // Bundle the AWS SDK too: one file, no dependence on the runtime's copy; only the lazy modules stay out.
+        externalModules: LAZY_MODULES,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir, outputDir) => copyLazyModules(inputDir, outputDir),
+        },
         metafile: false,
         logLevel: LogLevel.ERROR,
       },

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -21,17 +21,21 @@ const workerAsset = (cdkOut: string): string => {
 };
 
 /** Runs the bundle in a fresh Node process, from a folder with no node_modules anywhere above it. */
-const runBundle = (file: string, options = '{}') => {
+const runBundle = (
+  file: string,
+  options = '{}',
+  processing = '{ split: true, chunk_size: 1000, chunk_overlap: 200 }',
+) => {
   const script = `
     const started = performance.now();
     const bundle = await import('./index.mjs');
     const initMs = performance.now() - started;
     const bytes = (await import('node:fs')).readFileSync(process.argv[1]);
     const sandbox = new bundle.SandboxPool({ memoryMb: 1024, keepWarm: 1 });
-    const { json } = await sandbox.process({ bytes, filename: process.argv[1].split('/').pop() }, { split: true, chunk_size: 1000, chunk_overlap: 200 }, ${options});
+    const { json } = await sandbox.process({ bytes, filename: process.argv[1].split('/').pop() }, ${processing}, ${options});
     const result = JSON.parse(new TextDecoder().decode(json));
     await sandbox.close();
-    console.log(JSON.stringify({ initMs, format: result.format, count: result.document_count, pages: result.stats.pages, first: result.documents[0]?.page_content.slice(0, 80) }));
+    console.log(JSON.stringify({ initMs, format: result.format, count: result.document_count, pages: result.stats.pages, first: result.documents[0]?.page_content.slice(0, 80), chunkIds: result.documents.filter((document) => document.metadata.chunk_id).length }));
   `;
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, file], {
     cwd: folder,
@@ -48,6 +52,7 @@ const runBundle = (file: string, options = '{}') => {
     count: number;
     pages?: number;
     first: string;
+    chunkIds: number;
   };
   // On Lambda every line of output is a log record: anything but JSON is noise in CloudWatch Logs.
   const notJson = [...lines, ...run.stderr.split('\n')].filter((line) => line.trim() && !line.startsWith('{'));
@@ -57,7 +62,8 @@ const runBundle = (file: string, options = '{}') => {
 beforeAll(async () => {
   const asset = workerAsset(await ensureSynth(inject('runId')));
   folder = mkdtempSync(join(tmpdir(), 'docproc-worker-bundle-'));
-  copyFileSync(join(asset, 'index.mjs'), join(folder, 'index.mjs'));
+  // The asset as Lambda unpacks it: the bundle, and the lazily loaded modules beside it.
+  cpSync(asset, folder, { recursive: true });
 });
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
@@ -86,4 +92,19 @@ describe('the synthesized worker bundle, alone in an empty folder', () => {
     expect(result.format).toBe('html');
     expect(result.first).toContain('异步文档处理服务说明');
   });
+
+  it.each(['cl100k_base', 'o200k_base'])(
+    'splits by %s tokens: the ranks load from beside the bundle, which does not hold them',
+    (tokenizer) => {
+      expect(readFileSync(join(folder, 'index.mjs'), 'utf8')).not.toContain('"pat_str"');
+      const result = runBundle(
+        corpusPath('docx/handbook-872p.docx'),
+        '{}',
+        `{ split: true, chunk_size: 256, chunk_overlap: 32, chunk_size_unit: 'tokens', tokenizer: '${tokenizer}', output_format: 'markdown' }`,
+      );
+      expect(result.format).toBe('docx');
+      expect(result.count).toBeGreaterThan(500);
+      expect(result.chunkIds).toBe(result.count);
+    },
+  );
 });

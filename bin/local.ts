@@ -43,6 +43,7 @@ console.log(`docproc is running (ready in ${seconds} s)
   API          ${stack.apiUrl}
   Monitor      ${stack.url}/
   Try it       curl -F file=@../shared/corpus/pdf/fake-memo.pdf ${stack.apiUrl}/upload
+  Preview      curl -F file=@../shared/corpus/pdf/fake-memo.pdf ${stack.previewUrl}   (small files, answered at once)
   Storage      ${values['data-dir'] ? `task rows and objects kept in ${values['data-dir']}` : 'in memory (use --data-dir to keep tasks across restarts)'}
   API key      ${apiKeys.length ? `required (x-api-key header; ${apiKeys.length} key${apiKeys.length > 1 ? 's, each sees only its own tasks' : ''})` : 'not required'}${values['allow-private-urls'] ? '\n  URL sources  private and loopback addresses ALLOWED (testing only)' : ''}
 Press Ctrl-C to stop.`);

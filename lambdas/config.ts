@@ -4,6 +4,7 @@ import {
   deadLettersEnvironmentSchema,
   janitorEnvironmentSchema,
   parseEnvironment,
+  previewEnvironmentSchema,
   uploadEventsEnvironmentSchema,
   workerEnvironmentSchema,
 } from '../shared/environment.js';
@@ -20,10 +21,12 @@ export {
   apiEnvironmentSchema,
   deadLettersEnvironmentSchema,
   janitorEnvironmentSchema,
+  previewEnvironmentSchema,
   uploadEventsEnvironmentSchema,
   workerEnvironmentSchema,
 };
 export type ApiConfig = z.output<typeof apiEnvironmentSchema>;
+export type PreviewConfig = z.output<typeof previewEnvironmentSchema>;
 export type WorkerConfig = z.output<typeof workerEnvironmentSchema>;
 export type DeadLettersConfig = z.output<typeof deadLettersEnvironmentSchema>;
 export type UploadEventsConfig = z.output<typeof uploadEventsEnvironmentSchema>;

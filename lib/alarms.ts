@@ -95,7 +95,7 @@ export const THROTTLE_GROUPS: Array<{ id: string; label: string; functions: Func
   {
     id: 'ApiThrottles',
     label: 'API',
-    functions: ['upload', 'process', 'uploadUrl', 'getTask', 'listTasks', 'cancelTask', 'retryTask'],
+    functions: ['upload', 'process', 'uploadUrl', 'getTask', 'listTasks', 'cancelTask', 'retryTask', 'preview'],
   },
   {
     id: 'BackgroundThrottles',

@@ -3,6 +3,7 @@ import {
   apiEnvironmentSchema,
   deadLettersEnvironmentSchema,
   janitorEnvironmentSchema,
+  previewEnvironmentSchema,
   uploadEventsEnvironmentSchema,
   workerEnvironmentSchema,
   type EnvironmentSchema,
@@ -22,6 +23,7 @@ import {
   apiEnvironment,
   deadLettersEnvironment,
   janitorEnvironment,
+  previewEnvironment,
   workerEnvironment,
   workerTimeoutSeconds,
 } from './function-environment.js';
@@ -84,6 +86,9 @@ const BUCKET_ACTIONS = { read: 's3:GetObject', write: 's3:PutObject', delete: 's
 /** The variable each queue's URL is given in. */
 export const QUEUE_URL_VARIABLES: Record<QueueName, string> = { standard: 'QUEUE_URL', large: 'LARGE_QUEUE_URL' };
 
+/** The preview parses documents itself, in a sandbox: the upload function's size (on Lambda, memory is also CPU). */
+const PREVIEW_MEMORY_MB = 1024;
+
 export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue => {
   const api = (entry: string, description: string, access: FunctionAccess, memoryMb = 512): FunctionSpec => ({
     entry,
@@ -143,6 +148,16 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     listTasks: api('api/list-tasks.ts', 'GET tasks, newest first', { table: ['query'] }),
     cancelTask: api('api/cancel-task.ts', 'POST cancel', { table: ['get', 'update'] }),
     retryTask: api('api/retry-task.ts', 'POST retry', { table: ['get', 'update'], sendsTo: submits }),
+    preview: {
+      entry: 'api/preview.ts',
+      description: 'POST preview: a small document processed at once',
+      memoryMb: PREVIEW_MEMORY_MB,
+      timeoutSeconds: API_TIMEOUT_SECONDS,
+      // Nothing is stored: no table, no queue; of S3, only the sources it reads (like the workers, encrypted ones too).
+      access: { sources: true, checksSources: true, decryptsSources: true },
+      environment: previewEnvironment(config, PREVIEW_MEMORY_MB),
+      environmentSchema: previewEnvironmentSchema,
+    },
     worker: worker('standard'),
     largeWorker: worker('large'),
     deadLetters: {

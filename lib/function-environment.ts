@@ -3,6 +3,7 @@ import {
   type deadLettersEnvironmentSchema,
   type EnvironmentOf,
   type janitorEnvironmentSchema,
+  type previewEnvironmentSchema,
   type workerEnvironmentSchema,
 } from '../shared/environment.js';
 import { bytes, type DeploymentConfig } from './config.js';
@@ -47,6 +48,13 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
     MAX_PAGES: config.maxPages,
     SANDBOX_MEMORY_MB: sandboxMemoryMb(queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb),
   }) satisfies EnvironmentOf<typeof workerEnvironmentSchema>;
+
+export const previewEnvironment = (config: DeploymentConfig, functionMemoryMb: number) =>
+  ({
+    CORS_ORIGINS: config.corsOrigins.join(','),
+    RESULT_INLINE_LIMIT_BYTES: bytes(config.resultInlineLimitMb),
+    SANDBOX_MEMORY_MB: sandboxMemoryMb(functionMemoryMb),
+  }) satisfies EnvironmentOf<typeof previewEnvironmentSchema>;
 
 export const deadLettersEnvironment = (config: DeploymentConfig) =>
   ({

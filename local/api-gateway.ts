@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { API_BASE_PATH, GATEWAY_RESPONSES, ROUTES, type RouteHandler } from '../shared/definitions.js';
+import { GATEWAY_RESPONSES, ROUTES, type RouteHandler } from '../shared/definitions.js';
 import { InvocationTimeout, RequestTooLarge, type FunctionRuntime } from './lambda-runtime.js';
 
 /** API Gateway REST API limits and behaviour the local gateway reproduces. */
@@ -29,7 +29,7 @@ export interface GatewayOptions {
 }
 
 const compiled = ROUTES.map((route) => {
-  const resource = `/${API_BASE_PATH}/${route.path}`;
+  const resource = `/${route.path}`;
   const pattern = new RegExp(`^${resource.replace(/\{(\w+)\}/g, '(?<$1>[^/]+)')}/?$`);
   return { ...route, resource, pattern };
 });

@@ -8,7 +8,13 @@ import { DEFAULT_LIMITS } from '../lambdas/core/limits.js';
 import { systemClock } from '../lambdas/core/ports.js';
 import { recoverUnfinished } from '../lambdas/core/lifecycle.js';
 import { bytes, parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
-import { PREFIX, queueSettings, UPLOAD_EVENTS_TIMEOUT_SECONDS } from '../shared/definitions.js';
+import {
+  API_BASE_PATH,
+  PREFIX,
+  PREVIEW_PATH,
+  queueSettings,
+  UPLOAD_EVENTS_TIMEOUT_SECONDS,
+} from '../shared/definitions.js';
 import type { FunctionName, FunctionResources, PolicyStatementSpec } from '../lib/function-catalogue.js';
 import { workerTimeoutSeconds } from '../lib/function-environment.js';
 import { startGateway } from './api-gateway.js';
@@ -67,6 +73,8 @@ export interface LocalStack {
   url: string;
   /** Base URL of the document API (`…/documents/async`). */
   apiUrl: string;
+  /** `POST /documents/preview`. */
+  previewUrl: string;
   config: DeploymentConfig;
   queues: Record<'standard' | 'large' | 'uploadEvents', QueuePair>;
   bucketName: string;
@@ -347,7 +355,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   let stopping: Promise<void> | undefined;
   return {
     url: gateway.url,
-    apiUrl: `${gateway.url}/documents/async`,
+    apiUrl: `${gateway.url}/${API_BASE_PATH}`,
+    previewUrl: `${gateway.url}/${PREVIEW_PATH}`,
     config,
     queues,
     bucketName: NAMES.bucket,

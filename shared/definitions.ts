@@ -81,7 +81,10 @@ export const isReadableSource = (locations: readonly SourceLocation[], bucket: s
     (location) => location.bucket === bucket && key.startsWith(location.prefix) && key.length > location.prefix.length,
   );
 
+/** The document API's base path (API.md): every route is under it but the preview. */
 export const API_BASE_PATH = 'documents/async';
+/** `POST /documents/preview`: the document API's synchronous sibling. */
+export const PREVIEW_PATH = 'documents/preview';
 
 /**
  * Answers API Gateway gives itself, the same in the CDK stack (gateway
@@ -99,18 +102,34 @@ export const GATEWAY_RESPONSES = {
   },
 } as const;
 
-export type RouteHandler = 'upload' | 'process' | 'uploadUrl' | 'getTask' | 'listTasks' | 'cancelTask' | 'retryTask';
+export type RouteHandler =
+  'upload' | 'process' | 'uploadUrl' | 'getTask' | 'listTasks' | 'cancelTask' | 'retryTask' | 'preview';
 
-/** Every route of API.md, relative to the base path. */
+/** Every route of API.md, from the root of the API's stage. */
 export const ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string; handler: RouteHandler }> = [
-  { method: 'POST', path: 'upload', handler: 'upload' },
-  { method: 'POST', path: 'process', handler: 'process' },
-  { method: 'POST', path: 'upload-url', handler: 'uploadUrl' },
-  { method: 'GET', path: 'tasks', handler: 'listTasks' },
-  { method: 'GET', path: 'tasks/{task_id}', handler: 'getTask' },
-  { method: 'POST', path: 'tasks/{task_id}/cancel', handler: 'cancelTask' },
-  { method: 'POST', path: 'tasks/{task_id}/retry', handler: 'retryTask' },
+  { method: 'POST', path: `${API_BASE_PATH}/upload`, handler: 'upload' },
+  { method: 'POST', path: `${API_BASE_PATH}/process`, handler: 'process' },
+  { method: 'POST', path: `${API_BASE_PATH}/upload-url`, handler: 'uploadUrl' },
+  { method: 'GET', path: `${API_BASE_PATH}/tasks`, handler: 'listTasks' },
+  { method: 'GET', path: `${API_BASE_PATH}/tasks/{task_id}`, handler: 'getTask' },
+  { method: 'POST', path: `${API_BASE_PATH}/tasks/{task_id}/cancel`, handler: 'cancelTask' },
+  { method: 'POST', path: `${API_BASE_PATH}/tasks/{task_id}/retry`, handler: 'retryTask' },
+  { method: 'POST', path: PREVIEW_PATH, handler: 'preview' },
 ];
+
+/**
+ * What `POST /documents/preview` takes: it answers within one request, so its
+ * input is capped (larger documents go to the asynchronous routes), and its
+ * fetch and processing stop at a deadline well inside API Gateway's 29 s
+ * (API_TIMEOUT_SECONDS), leaving a cold start and the response the rest: a
+ * slow document is a typed failure, never the gateway's bare 504.
+ */
+export const PREVIEW_LIMITS = {
+  maxInputBytes: 2 * 1024 * 1024,
+  /** PDFs with more pages fail with DOCUMENT_TOO_LARGE. */
+  maxPages: 20,
+  timeBudgetMs: 20_000,
+} as const;
 
 export interface QueueSettings {
   /** SQS visibility timeout: at least six times the worker's timeout (AWS's advice for Lambda triggers). */

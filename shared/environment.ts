@@ -25,7 +25,7 @@ const list = z
       .filter(Boolean),
   );
 
-/** Where `s3://` sources may be read (`bucket/prefix,…`, see definitions.ts); only the `process` route has any. */
+/** Where `s3://` sources may be read (`bucket/prefix,…`, see definitions.ts); only the routes that take sources have any. */
 const sourceLocations = z.string().default('').transform(parseSourceLocations);
 
 const storage = {
@@ -55,6 +55,20 @@ export const apiEnvironmentSchema = z.object({
   /** Browser origins allowed by CORS (comma-separated); none: CORS off. */
   CORS_ORIGINS: list,
   /** Lets URL sources point at private addresses; for local tests only, never set by the CDK stack. */
+  ALLOW_PRIVATE_URLS: flag,
+});
+
+/**
+ * The preview route reads sources and processes them itself, in a sandbox of
+ * its own: no table, no queue, no bucket of its own.
+ */
+export const previewEnvironmentSchema = z.object({
+  SOURCE_LOCATIONS: sourceLocations,
+  CORS_ORIGINS: list,
+  /** The largest result a response carries, measured as GET tasks/{id} measures it. */
+  RESULT_INLINE_LIMIT_BYTES: int,
+  /** Heap, and heap plus array buffers, one document may use in its sandbox thread. */
+  SANDBOX_MEMORY_MB: int.min(64),
   ALLOW_PRIVATE_URLS: flag,
 });
 
@@ -93,6 +107,7 @@ export const janitorEnvironmentSchema = z.object({
 
 export type EnvironmentSchema =
   | typeof apiEnvironmentSchema
+  | typeof previewEnvironmentSchema
   | typeof workerEnvironmentSchema
   | typeof deadLettersEnvironmentSchema
   | typeof uploadEventsEnvironmentSchema

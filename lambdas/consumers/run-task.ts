@@ -4,6 +4,7 @@ import { claimTask, completeTask, failTask, uploadSizeProblem } from '../core/li
 import type { DocumentInput } from '../core/process-document.js';
 import { RunProgress } from '../core/run-progress.js';
 import type { Task, TaskMessage } from '../core/task.js';
+import { SOURCE_FETCH } from '../core/url-policy.js';
 import { logger } from '../observability.js';
 import type { WorkerDeps } from './worker-deps.js';
 
@@ -87,8 +88,8 @@ const readInput = async (deps: WorkerDeps, task: Task): Promise<DocumentInput> =
     const fetched = await deps.fetchSource(task.input.url, {
       maxBytes: config.URL_FETCH_MAX_BYTES,
       timeoutMs: config.URL_FETCH_TIMEOUT_MS,
-      connectTimeoutMs: Math.min(10_000, config.URL_FETCH_TIMEOUT_MS),
-      maxRedirects: 5,
+      connectTimeoutMs: Math.min(SOURCE_FETCH.connectTimeoutMs, config.URL_FETCH_TIMEOUT_MS),
+      maxRedirects: SOURCE_FETCH.maxRedirects,
       allowPrivateAddresses: config.ALLOW_PRIVATE_URLS,
     });
     return { ...described, bytes: fetched.bytes, contentType: fetched.contentType };

@@ -10,19 +10,9 @@ import {
   type TaskMetrics,
   type TaskStore,
 } from '../core/ports.js';
-import type { SerializedResult } from '../core/document.js';
-import type { ProcessingOptions } from '../core/options.js';
-import type { DocumentInput, ProcessContext } from '../core/process-document.js';
-import { SandboxPool } from '../core/sandbox.js';
+import { SandboxPool, type ProcessInSandbox } from '../core/sandbox.js';
 import { logger, taskMetrics } from '../observability.js';
 import { fetchSource } from '../adapters/url-source.js';
-
-/** Bytes in, the stored form of the result out (or a typed failure): always in a sandbox thread. */
-export type ProcessInSandbox = (
-  input: DocumentInput,
-  options: ProcessingOptions,
-  context: ProcessContext,
-) => Promise<SerializedResult>;
 
 export interface WorkerDeps {
   config: WorkerConfig;

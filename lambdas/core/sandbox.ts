@@ -22,6 +22,13 @@ export type SandboxReply =
   | { type: 'done'; headline: ResultHeadline; json: Uint8Array }
   | { type: 'failed'; failure: { code: ErrorCode; message: string; detail?: string | undefined } };
 
+/** Bytes in, the stored form of the result out (or a typed failure): always in a sandbox thread. */
+export type ProcessInSandbox = (
+  input: DocumentInput,
+  options: ProcessingOptions,
+  context: ProcessContext,
+) => Promise<SerializedResult>;
+
 export interface SandboxThreadOptions {
   /** Start the PDF page threads with the sandbox (the large worker, which has several cores). */
   prewarmPdfThreads?: boolean | undefined;

@@ -19,6 +19,9 @@ export interface UrlPolicy {
   allowPrivateAddresses: boolean | string[];
 }
 
+/** How a source fetch goes whoever fetches it: redirects followed (API.md: at most 5), time to connect. */
+export const SOURCE_FETCH = { maxRedirects: 5, connectTimeoutMs: 10_000 } as const;
+
 /** What `allowPrivateAddresses: true` opens: this machine, nothing else. */
 export const LOOPBACK_RANGES = ['127.0.0.0/8', '::1/128'];
 

@@ -81,14 +81,13 @@ export class Api extends Construct {
         : {}),
     });
 
-    const base = API_BASE_PATH.split('/').reduce<IResource>(
-      (resource, part) => resource.addResource(part),
-      this.restApi.root,
-    );
     const resourceFor = (path: string) =>
       path
         .split('/')
-        .reduce<IResource>((resource, part) => resource.getResource(part) ?? resource.addResource(part), base);
+        .reduce<IResource>(
+          (resource, part) => resource.getResource(part) ?? resource.addResource(part),
+          this.restApi.root,
+        );
 
     // Each route gets exactly what its catalogue record names.
     this.functions = Object.fromEntries(

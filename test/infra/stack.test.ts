@@ -55,7 +55,7 @@ describe('synthesized stack', () => {
     const functions = resourcesOf('AWS::Lambda::Function').filter(
       ([id]) => !id.startsWith('BucketNotificationsHandler'),
     );
-    expect(functions.length).toBe(12);
+    expect(functions.length).toBe(13);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -110,6 +110,40 @@ describe('synthesized stack', () => {
     const s3Statements = statementsOf(upload).filter((statement) => String(statement.Action).startsWith('s3:'));
     expect(JSON.stringify(s3Statements)).toContain('/direct/*');
     expect(JSON.stringify(s3Statements)).not.toContain('/results/*');
+  });
+
+  it('lets the preview read s3:// sources, and nothing else: no table, no queue, none of the service prefixes', () => {
+    const [preview] = functionByDescription('POST preview:');
+    expect(actionsOf(preview)).toEqual([
+      's3:GetObject',
+      's3:ListBucket',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    const text = JSON.stringify(statementsOf(preview));
+    expect(text).toContain('/inbox/*');
+    for (const prefix of ['/direct/*', '/uploads/*', '/results/*']) expect(text).not.toContain(prefix);
+    // Sized for parsing, and stopped where API Gateway stops waiting.
+    expect(raw.Resources[preview]?.Properties).toMatchObject({ MemorySize: 1024, Timeout: 29 });
+  });
+
+  it('keeps the parsers and the sandbox out of every API function but the preview', () => {
+    const parsing = ['Processes documents', 'POST preview:'];
+    const others = resourcesOf('AWS::Lambda::Function').filter(
+      ([id, fn]) =>
+        !id.startsWith('BucketNotificationsHandler') &&
+        !parsing.some((text) => String(fn.Properties.Description).startsWith(text)),
+    );
+    expect(others.length).toBe(10);
+    for (const [id, fn] of others) {
+      const bundle = readFileSync(
+        join(cdkOut, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`, 'index.mjs'),
+        'utf8',
+      );
+      // pdf.js's worker class, mammoth by name, and the role a thread of the processing core is started with.
+      for (const marker of ['PDFWorker', 'mammoth', 'docproc:role'])
+        expect(bundle.includes(marker), `${id}: ${marker}`).toBe(false);
+    }
   });
 
   it('lets workers read inputs and write results, and nothing else', () => {
@@ -240,7 +274,7 @@ describe('synthesized stack', () => {
 
   it('requires the API key on every method and throttles through a usage plan', () => {
     const methods = resourcesOf('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(7);
+    expect(methods).toHaveLength(8);
     for (const [, method] of methods) expect(method.Properties.ApiKeyRequired).toBe(true);
     template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
     template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
@@ -277,6 +311,7 @@ describe('synthesized stack', () => {
         '{task_id}',
         'cancel',
         'retry',
+        'preview',
       ]),
     );
   });

@@ -117,7 +117,9 @@ describe('structure options', () => {
       api.upload('pdf/layout-parser-paper-fast.pdf', { split: 'true' }),
     ]);
     const paged = await api.waitFor((await submitted(withPages)).task_id);
-    expect(new Set(paged.result.documents.map((document: any) => document.metadata.page))).toEqual(new Set([2, 3]));
+    // The paper has two pages: page 3 is named in a warning.
+    expect(new Set(paged.result.documents.map((document: any) => document.metadata.page))).toEqual(new Set([2]));
+    expect(paged.result.warnings.map((warning: any) => warning.code)).toEqual(['PAGES_OUT_OF_RANGE']);
     const first = await api.waitFor((await submitted(plain)).task_id);
     expect(Object.keys(first.result.documents[0].metadata)).not.toContain('chunk_id');
     expect(first.options).toEqual({ split: true, chunk_size: 1000, chunk_overlap: 200 });
@@ -127,7 +129,12 @@ describe('structure options', () => {
     const responses = await Promise.all([
       api.upload('text/fake-text.txt', { chunk_strategy: 'semantic' }),
       api.postJson('/process', { source: 'https://example.com/a.pdf', output_format: 'html' }),
-      api.postJson('/upload-url', { filename: 'a.pdf', content_type: 'application/pdf', size_bytes: 100, pages: '3-1' }),
+      api.postJson('/upload-url', {
+        filename: 'a.pdf',
+        content_type: 'application/pdf',
+        size_bytes: 100,
+        pages: '3-1',
+      }),
     ]);
     const messages = await Promise.all(
       responses.map(async (response) => [response.status, ((await response.json()) as any).error.message]),

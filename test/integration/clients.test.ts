@@ -44,13 +44,13 @@ describe.skipIf(isRemote())('clients', () => {
     const script = `
 import json, sys, time, requests
 base, url = sys.argv[1], sys.argv[2]
-response = requests.post(f"{base}/documents/async/process", data={
+response = requests.post(f"{base}/process", data={
     "source": url, "split": True, "output_format": "markdown", "chunk_strategy": "by_heading",
     "chunk_size_unit": "tokens", "chunk_size": 128, "chunk_overlap": 16})
 response.raise_for_status()
 task_id = response.json()["task_id"]
 while True:
-    status = requests.get(f"{base}/documents/async/tasks/{task_id}").json()
+    status = requests.get(f"{base}/tasks/{task_id}").json()
     if status["status"] in ("SUCCESS", "FAILURE"):
         print(json.dumps(status))
         break

@@ -6,7 +6,7 @@ import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { ANONYMOUS_OWNER, type Task } from '../../lambdas/core/task.js';
 import type { FunctionName, PolicyStatementSpec } from '../../lib/function-catalogue.js';
 import type { LocalStack, LocalStackOptions } from '../../local/stack.js';
-import { apiClient, isRemote, startTarget, type Api, type Target } from '../support/target.js';
+import { apiClient, isRemote, startFixtureServer, startTarget, type Api, type Target } from '../support/target.js';
 
 /**
  * Least privilege, checked from both sides. The embedded stack enforces each
@@ -30,6 +30,7 @@ const LARGE = 'Large input, past the one-megabyte threshold of this stack. '.rep
 let target: Target;
 let api: Api;
 let stack: LocalStack;
+let fixtures: Awaited<ReturnType<typeof startFixtureServer>>;
 /** Grants used on the second stack, whose functions may not send to the queues (the rollback paths). */
 const usedWithoutQueues = new Set<string>();
 
@@ -38,19 +39,29 @@ beforeAll(async () => {
   target = await startTarget(OPTIONS);
   api = apiClient(target);
   stack = target.local!;
+  fixtures = await startFixtureServer();
 });
-afterAll(async () => target?.stop());
+afterAll(async () => {
+  await fixtures?.close();
+  await target?.stop();
+});
 
 const accepted = async (response: Response, status = 202) => {
   expect(response.status, await response.clone().text()).toBe(status);
   return (await response.json()) as { task_id: string; upload: { url: string; headers: Record<string, string> } };
 };
 
-const uploadText = async (name: string, text: string, headers: Record<string, string> = {}) => {
+const textForm = (name: string, text: string) => {
   const form = new FormData();
   form.append('file', new Blob([text]), name);
-  return api.post('/upload', form, headers);
+  return form;
 };
+
+const uploadText = async (name: string, text: string, headers: Record<string, string> = {}) =>
+  api.post('/upload', textForm(name, text), headers);
+
+const previewSource = async (source: string) =>
+  api.preview(JSON.stringify({ source }), { 'content-type': 'application/json' });
 
 const putInbox = (key: string, body: string) =>
   stack.clients.s3.send(new PutObjectCommand({ Bucket: stack.bucketName, Key: `inbox/${key}`, Body: body }));
@@ -129,6 +140,14 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
     // A large result is read through a URL getTask presigns.
     const largeResult = await api.get(`/tasks/${large}`);
     expect(largeResult.status).toBe(200);
+
+    // Previews (once the workers above, on their short timeouts, are done): a file and a URL (no grant),
+    // an s3:// source (its HEAD and GET), a missing one (a 404: s3:ListBucket).
+    expect((await api.preview(textForm('preview.txt', 'Previewed.'))).status).toBe(200);
+    expect((await previewSource(`${fixtures.url}/corpus/text/fake-text.txt`)).status).toBe(200);
+    expect((await previewSource(`s3://${stack.bucketName}/inbox/small.txt`)).status).toBe(200);
+    const notThere = await previewSource(`s3://${stack.bucketName}/inbox/none.txt`);
+    expect(((await notThere.json()) as { error: { code: string } }).error.code).toBe('SOURCE_NOT_FOUND');
 
     // The dead-letter consumer fails the poison task; a retry queues it again (standard), and a failed large one (large).
     expect(await api.waitFor(poison, undefined, 60_000)).toMatchObject({

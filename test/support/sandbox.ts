@@ -1,5 +1,4 @@
-import { SandboxPool } from '../../lambdas/core/sandbox.js';
-import type { ProcessInSandbox } from '../../lambdas/consumers/worker-deps.js';
+import { SandboxPool, type ProcessInSandbox } from '../../lambdas/core/sandbox.js';
 
 /** The worker's real sandbox, with the limits of a small worker. */
 export const testSandbox = new SandboxPool({ memoryMb: 512, keepWarm: 1 });

@@ -7,6 +7,8 @@ import { corpusPath } from './corpus.js';
 export interface Target {
   /** Base URL of the document API (`…/documents/async`). */
   apiUrl: string;
+  /** `POST /documents/preview`, the document API's synchronous sibling. */
+  previewUrl: string;
   headers: Record<string, string>;
   /** The embedded stack, when the suite started one (local-only tests need it). */
   local?: LocalStack;
@@ -20,8 +22,11 @@ export interface Target {
 export const startTarget = async (options: LocalStackOptions = {}): Promise<Target> => {
   const remote = process.env.API_URL;
   if (remote) {
+    const apiUrl = remote.replace(/\/$/, '');
     return {
-      apiUrl: remote.replace(/\/$/, ''),
+      apiUrl,
+      // The deployment's ApiUrl output is the document API's base; preview is its sibling.
+      previewUrl: new URL('../preview', `${apiUrl}/`).href,
       headers: process.env.API_KEY ? { 'x-api-key': process.env.API_KEY } : {},
       stop: async () => {},
     };
@@ -29,6 +34,7 @@ export const startTarget = async (options: LocalStackOptions = {}): Promise<Targ
   const local = await startLocalStack({ port: 0, allowPrivateUrls: true, ...options });
   return {
     apiUrl: local.apiUrl,
+    previewUrl: local.previewUrl,
     headers: options.apiKeys?.[0] ? { 'x-api-key': options.apiKeys[0] } : {},
     local,
     stop: () => local.stop(),
@@ -42,8 +48,18 @@ export interface Api {
   post(path: string, body?: RequestInit['body'], headers?: Record<string, string>): Promise<Response>;
   postJson(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   upload(file: string, fields?: Record<string, string>, headers?: Record<string, string>): Promise<Response>;
+  /** `POST /documents/preview` with a body as `post` takes it (a FormData, or JSON with its content type). */
+  preview(body: RequestInit['body'], headers?: Record<string, string>): Promise<Response>;
   waitFor(taskId: string, statuses?: string[], timeoutMs?: number): Promise<Record<string, any>>;
 }
+
+/** A multipart body as a client uploads a corpus file: `file` (named as on disk) and the options as fields. */
+export const corpusForm = (file: string, fields: Record<string, string> = {}): FormData => {
+  const form = new FormData();
+  form.append('file', new Blob([readFileSync(corpusPath(file))]), file.split('/').pop());
+  for (const [key, value] of Object.entries(fields)) form.append(key, value);
+  return form;
+};
 
 export const apiClient = (target: Target): Api => {
   const url = (path: string) => `${target.apiUrl}${path}`;
@@ -53,12 +69,9 @@ export const apiClient = (target: Target): Api => {
       fetch(url(path), { method: 'POST', body, headers: { ...target.headers, ...headers } }),
     postJson: (path, body, headers = {}) =>
       api.post(path, JSON.stringify(body), { 'content-type': 'application/json', ...headers }),
-    upload: (file, fields = {}, headers = {}) => {
-      const form = new FormData();
-      form.append('file', new Blob([readFileSync(corpusPath(file))]), file.split('/').pop());
-      for (const [key, value] of Object.entries(fields)) form.append(key, value);
-      return api.post('/upload', form, headers);
-    },
+    upload: (file, fields = {}, headers = {}) => api.post('/upload', corpusForm(file, fields), headers),
+    preview: (body, headers = {}) =>
+      fetch(target.previewUrl, { method: 'POST', body, headers: { ...target.headers, ...headers } }),
     /** Polls until the task reaches one of `statuses` (terminal ones by default). */
     waitFor: async (taskId, statuses = ['SUCCESS', 'FAILURE', 'REVOKED'], timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,157 @@
+import * as z from 'zod';
+import { isReadableSource, type SourceLocation } from '../../shared/definitions.js';
+import { AppError } from '../core/errors.js';
+import { cleanFilename, filenameFromUrl } from '../core/filenames.js';
+import {
+  OPTION_NAMES,
+  optionsShape,
+  parseOptions,
+  parseOrThrow,
+  withOptionDefaults,
+  type ProcessingOptions,
+} from '../core/options.js';
+import type { BlobStore } from '../core/ports.js';
+import type { SubmissionRequest } from '../core/submission.js';
+import { checkUrl } from '../core/url-policy.js';
+import { header, rawBody, readFields, type ApiEvent } from './http.js';
+import { parseMultipart } from './multipart.js';
+
+/**
+ * The two forms a document arrives in, read and checked here for every route
+ * that takes one, so that they refuse the same requests with the same
+ * messages: a multipart `file` with the options as form fields (upload,
+ * preview), and a `source` (an http(s) URL or an s3:// URI) with the options,
+ * as JSON or a form (process, preview).
+ */
+export type UploadedFile = Extract<SubmissionRequest, { kind: 'upload' }>;
+export type ResolvedSource = Extract<SubmissionRequest, { kind: 'source' }>;
+
+const ALLOWED_FIELDS = new Set<string>(['file', ...OPTION_NAMES]);
+
+/** Parts a valid upload never needs more of; anything beyond is refused, never dropped. */
+const MULTIPART_LIMITS = { maxParts: 16, maxFiles: 1, maxFieldBytes: 1024, maxHeaderBytes: 8 * 1024 };
+
+/**
+ * A multipart body's `file` and options. A file above `maxFileBytes` is
+ * refused with the error `tooLarge` makes (each route names its own way out).
+ */
+export const readUploadForm = (
+  event: ApiEvent,
+  maxFileBytes: number,
+  tooLarge: () => AppError,
+): { file: UploadedFile; options: ProcessingOptions } => {
+  const { fields, files } = parseMultipart(
+    rawBody(event),
+    header(event, 'content-type') ?? '',
+    { ...MULTIPART_LIMITS, maxFileBytes },
+    tooLarge,
+  );
+  const unknown = [...Object.keys(fields), ...Object.keys(files)].filter((name) => !ALLOWED_FIELDS.has(name));
+  if (unknown.length) throw new AppError('VALIDATION_ERROR', `Unknown form fields: ${unknown.join(', ')}.`);
+  const file = files.file;
+  if (!file) {
+    throw new AppError(
+      'VALIDATION_ERROR',
+      'file: required; send the document as a multipart file field named "file" (with a filename).',
+      { details: [{ field: 'file', message: 'required' }] },
+    );
+  }
+  return {
+    file: {
+      kind: 'upload',
+      bytes: file.content,
+      filename: cleanFilename(file.filename),
+      contentType: file.contentType,
+    },
+    options: parseOptions(Object.fromEntries(OPTION_NAMES.map((name) => [name, fields[name]]))),
+  };
+};
+
+/** Longer than any URL a browser or server accepts; a task row must stay far below DynamoDB's 400 KB item. */
+const MAX_SOURCE_LENGTH = 8192;
+
+const sourceBodySchema = z
+  .strictObject({
+    source: z.string().trim().min(1, 'required').max(MAX_SOURCE_LENGTH, `at most ${MAX_SOURCE_LENGTH} characters`),
+    ...optionsShape,
+  })
+  .transform(({ source, ...options }, ctx) => ({ source, options: withOptionDefaults(options, ctx) }));
+
+/** A JSON or form body's `source` (not yet checked: see `resolveSource`) and options. */
+export const readSourceForm = (event: ApiEvent): { source: string; options: ProcessingOptions } =>
+  parseOrThrow(sourceBodySchema, readFields(event), 'Invalid request');
+
+const NOT_A_SOURCE =
+  'source must be an http(s) URL or an s3://bucket/key URI. To process a local file, upload it with POST /documents/async/upload (or POST /documents/async/upload-url for large files), or put it in S3 and pass its s3:// URI.';
+
+const sourceError = (message: string) =>
+  new AppError('VALIDATION_ERROR', `source: ${message}`, { details: [{ field: 'source', message }] });
+
+/** What checking a source reads: where s3:// sources may be, whether URLs may be private, whether an object is there. */
+export interface SourceCheckDeps {
+  config: { SOURCE_LOCATIONS: readonly SourceLocation[]; ALLOW_PRIVATE_URLS: boolean };
+  blobs: Pick<BlobStore, 'head'>;
+}
+
+/** S3 keys are at most 1024 bytes; dot segments are refused so that no layer can resolve them away from the prefix. */
+const MAX_KEY_BYTES = 1024;
+const S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.+)$/s;
+
+const resolveS3 = async (deps: SourceCheckDeps, raw: string): Promise<ResolvedSource> => {
+  const match = S3_URI.exec(raw);
+  if (!match) throw sourceError('an s3 URI looks like s3://bucket/key.');
+  const [, bucket = '', key = ''] = match;
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES || [...key].some((char) => char < ' ' || char === '\x7f')) {
+    throw sourceError(`an S3 key has at most ${MAX_KEY_BYTES} bytes and no control characters.`);
+  }
+  const locations = deps.config.SOURCE_LOCATIONS;
+  if (
+    key.split('/').some((segment) => segment === '.' || segment === '..') ||
+    !isReadableSource(locations, bucket, key)
+  ) {
+    const readable = locations.map((location) => `s3://${location.bucket}/${location.prefix}`).join(', ');
+    throw new AppError(
+      'SOURCE_URL_FORBIDDEN',
+      `source: s3:// sources are read only under ${readable || 'no location (none is configured)'}.`,
+      { status: 400, details: [{ field: 'source', message: 'not under a readable prefix' }] },
+    );
+  }
+  const head = await deps.blobs.head(bucket, key);
+  if (!head) {
+    throw new AppError('SOURCE_NOT_FOUND', 'source: no object can be read at that s3:// URI.', {
+      status: 400,
+      details: [{ field: 'source', message: 'not found' }],
+    });
+  }
+  return {
+    kind: 'source',
+    source: { type: 's3', uri: raw, filename: cleanFilename(key.split('/').pop()), size_bytes: head.size },
+    input: { kind: 's3', bucket, key },
+    sizeBytes: head.size,
+  };
+};
+
+/**
+ * A source checked as far as it can be before it is read: an s3:// object
+ * under a readable location that exists (and its size), or a URL the address
+ * policy allows (its host is checked again, resolved, when it is fetched).
+ */
+export const resolveSource = async (deps: SourceCheckDeps, raw: string): Promise<ResolvedSource> => {
+  if (/^s3:\/\//i.test(raw)) return resolveS3(deps, raw);
+  if (!/^https?:\/\//i.test(raw)) throw sourceError(NOT_A_SOURCE);
+  let url: URL;
+  try {
+    url = checkUrl(raw, { allowPrivateAddresses: deps.config.ALLOW_PRIVATE_URLS });
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    throw new AppError(error.code, `source: ${error.message}`, {
+      status: 400,
+      details: [{ field: 'source', message: error.message }],
+    });
+  }
+  return {
+    kind: 'source',
+    source: { type: 'url', url: url.href, filename: filenameFromUrl(url) },
+    input: { kind: 'url', url: url.href },
+  };
+};

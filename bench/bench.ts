@@ -1,6 +1,7 @@
 /**
  * `npm run bench [section...]`: loaders (sandboxed and not), splitter,
- * bundles, the embedded pipeline (sandboxed and not), hostile documents.
+ * structure (Markdown output, token counting), bundles, the embedded
+ * pipeline (sandboxed and not), hostile documents.
  * Prints tables and writes bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,11 +12,13 @@ import { benchBundles } from './bundles.js';
 import { benchLoaders } from './loaders.js';
 import { benchPipeline } from './pipeline.js';
 import { benchSplitter } from './splitter.js';
+import { benchStructure } from './structure.js';
 import { ROOT } from './support.js';
 
 const sections: Record<string, () => Promise<unknown>> = {
   loaders: benchLoaders,
   splitter: benchSplitter,
+  structure: benchStructure,
   bundles: benchBundles,
   pipeline: benchPipeline,
   bombs: benchBombs,

@@ -188,3 +188,11 @@ export const METRIC_DIMENSIONS: Record<MetricName, readonly string[]> = {
   BytesProcessed: [],
   DocumentsProduced: [],
 };
+
+/**
+ * `GET tasks/{id}?wait=N`: the longest wait (well inside API Gateway's 29 s),
+ * and the pauses between reads: doubling from the first to the last, so a
+ * task that finishes at once is answered at once, and a long wait costs about
+ * one read a second (24 for 20 s), never a hot loop.
+ */
+export const LONG_POLL = { maxWaitSeconds: 20, firstPauseMs: 100, maxPauseMs: 1000 } as const;

@@ -7,6 +7,8 @@ import { taskMetrics } from '../observability.js';
 
 export interface ApiDeps extends SubmissionDeps {
   config: ApiConfig;
+  /** Waits between the reads of a long poll. */
+  pause: (ms: number) => Promise<void>;
 }
 
 /** Real adapters over the SDK clients, for a function whose environment is `env`. */
@@ -20,6 +22,7 @@ export const buildApiDeps = (env: NodeJS.ProcessEnv): ApiDeps => {
     clock: systemClock,
     metrics: taskMetrics,
     newId: newTaskId,
+    pause: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };
 };
 

@@ -1,7 +1,8 @@
+import { LONG_POLL } from '../../shared/definitions.js';
 import { AppError } from './errors.js';
 import type { ProcessingResult } from './document.js';
 import type { BlobStore, Clock, ListQuery, TaskStore } from './ports.js';
-import type { Task } from './task.js';
+import { isTerminal, type Task } from './task.js';
 import { taskSummary } from './task-views.js';
 
 /** What the API reads of tasks: one task (its own caller's only), its result, a page of them. */
@@ -17,6 +18,32 @@ export const findTask = async (
   const task = await deps.store.get(taskId);
   if (!task || task.owner !== owner || Date.parse(task.expires_at) <= deps.clock.now().getTime()) {
     throw new AppError('TASK_NOT_FOUND', `No task with id ${taskId}.`);
+  }
+  return task;
+};
+
+/**
+ * A long poll: the task as soon as it is final, or as it is after `waitMs`.
+ * Reads with growing pauses (`LONG_POLL`), each pause cut short at the end
+ * of the wait, so the answer comes at most one pause after the task ends.
+ */
+export const awaitTask = async (
+  deps: { store: TaskStore; clock: Clock; pause: (ms: number) => Promise<void> },
+  taskId: string,
+  owner: string,
+  waitMs: number,
+): Promise<Task> => {
+  const deadline = deps.clock.now().getTime() + waitMs;
+  let task = await findTask(deps, taskId, owner);
+  for (
+    let pause: number = LONG_POLL.firstPauseMs;
+    !isTerminal(task.status);
+    pause = Math.min(pause * 2, LONG_POLL.maxPauseMs)
+  ) {
+    const left = deadline - deps.clock.now().getTime();
+    if (left <= 0) break;
+    await deps.pause(Math.min(pause, left));
+    task = await findTask(deps, taskId, owner);
   }
   return task;
 };

@@ -67,6 +67,47 @@ describe('GET /documents/async/tasks/{task_id}', () => {
     expect((await getTask(byId(), lambdaContext())).statusCode).toBe(404);
   });
 
+  describe('with ?wait=N (a long poll)', () => {
+    const waiting = (wait: string) =>
+      apiEvent({ method: 'GET', pathParameters: { task_id: TASK_ID }, query: { wait } });
+    const running = { Item: { ...aTask({ status: 'STARTED', progress: 10 }), pk: TASK_ID, run_id: 'r' } };
+    const done = {
+      Item: {
+        ...aTask({ status: 'FAILURE', error: { code: 'DOCUMENT_PARSE_ERROR', message: 'bad', retryable: false } }),
+        pk: TASK_ID,
+      },
+    };
+
+    it.each(['21', '-1', '1.5', 'soon'])('refuses wait=%s with a 400 naming the limit', async (wait) => {
+      const response = await getTask(waiting(wait), lambdaContext());
+      expect(response.statusCode).toBe(400);
+      expect(bodyOf(response).error.message).toContain('wait');
+      expect(aws.ddbMock.commandCalls(GetCommand)).toHaveLength(0);
+    });
+
+    it('answers with the current state after N seconds, in about one read a second', async () => {
+      aws.ddbMock.on(GetCommand).resolves(running);
+      const body = bodyOf(await getTask(waiting('20'), lambdaContext()));
+      expect(body).toMatchObject({ status: 'STARTED', progress: 10 });
+      // 1 + pauses of 0.1, 0.2, 0.4, 0.8 s, then 1 s each until 20 s have passed.
+      expect(aws.ddbMock.commandCalls(GetCommand)).toHaveLength(24);
+    });
+
+    it('answers as soon as the task is final', async () => {
+      aws.ddbMock.on(GetCommand).resolvesOnce(running).resolvesOnce(running).resolvesOnce(running).resolves(done);
+      const body = bodyOf(await getTask(waiting('20'), lambdaContext()));
+      expect(body).toMatchObject({ status: 'FAILURE', error: { code: 'DOCUMENT_PARSE_ERROR' } });
+      expect(aws.ddbMock.commandCalls(GetCommand)).toHaveLength(4);
+    });
+
+    it('reads once without wait, or with wait=0', async () => {
+      aws.ddbMock.on(GetCommand).resolves(running);
+      await getTask(waiting('0'), lambdaContext());
+      await getTask(byId(), lambdaContext());
+      expect(aws.ddbMock.commandCalls(GetCommand)).toHaveLength(2);
+    });
+  });
+
   it('shows a running task with progress and stage, and no result', async () => {
     aws.ddbMock.on(GetCommand).resolves({
       Item: { ...aTask({ status: 'STARTED', progress: 42, stage: 'parsing' }), pk: TASK_ID, run_id: 'r' },

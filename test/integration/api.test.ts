@@ -356,6 +356,14 @@ describe('operations', () => {
     expect(((await conflict.json()) as any).error.code).toBe('IDEMPOTENCY_CONFLICT');
   });
 
+  it('long-polls: ?wait=20 answers with the final task in one request', async () => {
+    const { task_id } = await submitted(await api.upload('text/fake-text.txt'));
+    const response = await api.get(`/tasks/${task_id}?wait=20`);
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as any).status).toBe('SUCCESS');
+    expect((await api.get(`/tasks/${task_id}?wait=21`)).status).toBe(400);
+  });
+
   it('answers 404 for unknown and malformed task ids', async () => {
     for (const id of ['00000000-0000-4000-8000-000000000000', 'nope']) {
       const response = await api.get(`/tasks/${id}`);

@@ -11,7 +11,7 @@ import { S3BlobStore } from '../../lambdas/adapters/s3-blob-store.js';
 import { SqsJobQueue } from '../../lambdas/adapters/sqs-job-queue.js';
 import type { ApiDeps } from '../../lambdas/api/deps.js';
 import { apiEnvironmentSchema } from '../../lambdas/config.js';
-import { fixedClock, NOW, TASK_ID } from './fixtures.js';
+import { NOW, TASK_ID } from './fixtures.js';
 
 export const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/standard';
 export const LARGE_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/large';
@@ -45,16 +45,21 @@ export const testApiConfig = (overrides: Record<string, string> = {}) =>
     ...overrides,
   });
 
+/** The test clock stands at NOW until a long poll pauses: a pause moves it on, without waiting. */
 export const apiTestDeps = (aws: ReturnType<typeof mockedAws>, overrides: Record<string, string> = {}): ApiDeps => {
   const config = testApiConfig(overrides);
+  let paused = 0;
   return {
     config,
     store: new DynamoTaskStore(aws.dynamo, config.TABLE_NAME, () => NOW),
     blobs: new S3BlobStore(aws.s3),
     queue: new SqsJobQueue(aws.sqs, { standard: QUEUE_URL, large: LARGE_QUEUE_URL }),
-    clock: fixedClock(),
+    clock: { now: () => new Date(NOW.getTime() + paused) },
     metrics: taskMetrics,
     newId: () => TASK_ID,
+    pause: async (ms) => {
+      paused += ms;
+    },
   };
 };
 

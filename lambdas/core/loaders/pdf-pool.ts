@@ -1,30 +1,42 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
+import type { OutputFormat } from '../options.js';
 import { backstopHeapMb, isOutOfMemory, startThread, watchMemory } from '../threads.js';
+import type { PdfLine } from './pdf-structure.js';
 
 export interface PageRange {
   first: number;
   last: number;
 }
 
-export interface PageText {
-  num: number;
-  text: string;
-}
+/**
+ * A page as a reader returns it: its text for text output; for Markdown
+ * output, its lines with the positions and sizes the Markdown is made from
+ * once every page is in.
+ */
+export type PageRead = { num: number; text: string } | { num: number; lines: PdfLine[] };
 
 /** Messages a PDF thread accepts. */
 export type ThreadRequest =
-  | { type: 'read'; doc: number; bytes?: Uint8Array; maxStreamBytes: number; range: PageRange }
+  | {
+      type: 'read';
+      doc: number;
+      bytes?: Uint8Array;
+      maxStreamBytes: number;
+      outputFormat: OutputFormat;
+      range: PageRange;
+    }
   | { type: 'close'; doc: number };
 
-/** A document as a PDF thread opens it. */
+/** A document as a PDF thread opens and reads it. */
 export interface ThreadDocument {
   bytes: Uint8Array;
   maxStreamBytes: number;
+  outputFormat: OutputFormat;
 }
 /** Messages a PDF thread answers with. */
-export type ThreadReply = { ready: true } | { pages: PageText[] } | { error: { name: string; message: string } };
+export type ThreadReply = { ready: true } | { pages: PageRead[] } | { error: { name: string; message: string } };
 
 /** Array buffers (decoded streams) a PDF thread may hold besides its heap and the document. */
 const EXTERNAL_MB = 128;
@@ -44,7 +56,7 @@ const pageTooLarge = () =>
  */
 class PdfThread {
   private readonly worker: Worker;
-  private pending: { resolve: (pages: PageText[]) => void; reject: (error: unknown) => void } | undefined;
+  private pending: { resolve: (pages: PageRead[]) => void; reject: (error: unknown) => void } | undefined;
   private openDoc = -1;
   private stopWatch: (() => void) | undefined;
   dead = false;
@@ -86,9 +98,9 @@ class PdfThread {
     // (it is unref'd once ready, and after each read).
   }
 
-  read(doc: number, { bytes, maxStreamBytes }: ThreadDocument, range: PageRange): Promise<PageText[]> {
+  read(doc: number, { bytes, maxStreamBytes, outputFormat }: ThreadDocument, range: PageRange): Promise<PageRead[]> {
     if (this.dead) return Promise.reject(new Error('PDF thread is gone'));
-    return new Promise<PageText[]>((resolve, reject) => {
+    return new Promise<PageRead[]>((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.ref();
       this.stopWatch = watchMemory(this.worker, (this.heapMb + EXTERNAL_MB) * 1024 * 1024 + bytes.byteLength, () => {
@@ -103,6 +115,7 @@ class PdfThread {
         doc,
         range,
         maxStreamBytes,
+        outputFormat,
         ...(this.openDoc === doc ? {} : { bytes }),
       };
       this.openDoc = doc;

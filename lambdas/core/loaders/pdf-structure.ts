@@ -1,0 +1,520 @@
+/**
+ * Markdown from a PDF's text layer. pdf.js gives runs of text with a position
+ * and a font size; the page threads group them into lines (`linesOfPage`), and
+ * the calling thread turns the lines of every page read into Markdown
+ * (`renderMarkdown`) once they are all in, because what counts as a heading,
+ * a paragraph gap or an indent depends on the whole document's usual font
+ * size and line spacing. Pure functions: no pdf.js here.
+ */
+
+/** A run of text as pdf.js's `getTextContent` gives it. */
+export interface TextRun {
+  str: string;
+  /** Text matrix `[a, b, c, d, x, y]`: (a, b) runs along the text, |(c, d)| is the font size. */
+  transform: readonly number[];
+  /** Advance along the text direction. */
+  width: number;
+  fontName: string;
+}
+
+/** Text of a line set apart from the rest by a gap wider than a word space: a table cell when lines align. */
+export interface LineCell {
+  x: number;
+  text: string;
+}
+
+/**
+ * A line of a page, in the coordinates of its text direction: `x` grows
+ * along the line, `y` (the baseline) grows up the page. This is what a page
+ * thread sends back for Markdown output, so it is kept small: numbers
+ * rounded, flags and cells only when set.
+ */
+export interface PdfLine {
+  text: string;
+  /** Left edge. */
+  x: number;
+  /** Baseline of the line's main font size. */
+  y: number;
+  /** The font size most of the line's characters have. */
+  size: number;
+  /** Most characters are in a font whose name says it is bold. */
+  bold?: true;
+  /** The line's cells, when it has more than one. */
+  cells?: LineCell[];
+  /** Runs across the page's main text direction (a margin label): never a heading or a table row. */
+  sideways?: true;
+}
+
+/** A baseline this far from the line's (in ems) still belongs to it: superscripts and subscripts. */
+const SAME_LINE_EM = 0.6;
+/** A gap wider than this (in ems) between runs is a word space. */
+const WORD_GAP_EM = 0.15;
+/** A gap wider than this (in ems) between runs separates cells: wider than any justified word space. */
+const CELL_GAP_EM = 1.5;
+
+/** Fonts whose name pdf.js passes on (`fontFamily`) and that name a bold face. Embedded fonts get a generic family. */
+const BOLD_FONT = /bold|black|heavy|semibold|demibold/i;
+
+/** The fonts of a page's text content whose names say they are bold. */
+export const boldFontsOf = (styles: Readonly<Record<string, { fontFamily: string }>>): Set<string> =>
+  new Set(
+    Object.entries(styles)
+      .filter(([, style]) => BOLD_FONT.test(style.fontFamily))
+      .map(([name]) => name),
+  );
+
+const round1 = (value: number): number => Math.round(value * 10) / 10;
+
+/** A run placed in the frame of its text direction (quarter turns counter-clockwise). */
+interface PlacedRun {
+  text: string;
+  quarter: number;
+  along: number;
+  across: number;
+  end: number;
+  size: number;
+  bold: boolean;
+}
+
+const QUARTER_TURN = Math.PI / 2;
+
+const placeRun = (run: TextRun, boldFonts: ReadonlySet<string>): PlacedRun => {
+  const [a = 0, b = 0, c = 0, d = 0, x = 0, y = 0] = run.transform;
+  const quarter = (((Math.round(Math.atan2(b, a) / QUARTER_TURN) % 4) + 4) % 4) as 0 | 1 | 2 | 3;
+  const [along, across] = [
+    [x, y],
+    [y, -x],
+    [-x, -y],
+    [-y, x],
+  ][quarter] as [number, number];
+  // A degenerate matrix has no size; any positive one keeps the gap arithmetic finite.
+  const size = Math.hypot(c, d) || 1;
+  return { text: run.str, quarter, along, across, end: along + run.width, size, bold: boldFonts.has(run.fontName) };
+};
+
+interface OpenLine {
+  quarter: number;
+  across: number;
+  end: number;
+  /** Where the last run started: a stacked subscript starts there again. */
+  lastStart: number;
+  cells: { x: number; text: string }[];
+  /** Characters per rounded font size, with the baseline of the first run in that size. */
+  sizes: Map<number, { chars: number; baseline: number }>;
+  chars: number;
+  boldChars: number;
+}
+
+const openLine = (run: PlacedRun): OpenLine => ({
+  quarter: run.quarter,
+  across: run.across,
+  end: run.end,
+  lastStart: run.along,
+  cells: [{ x: run.along, text: '' }],
+  sizes: new Map(),
+  chars: 0,
+  boldChars: 0,
+});
+
+const largestSize = (line: OpenLine): number => Math.max(...line.sizes.keys());
+
+/** Same direction, baseline within a sub/superscript shift, and not going back left of the last run. */
+const continuesLine = (line: OpenLine, run: PlacedRun): boolean => {
+  const size = Math.max(run.size, largestSize(line));
+  return (
+    run.quarter === line.quarter &&
+    Math.abs(run.across - line.across) <= SAME_LINE_EM * size &&
+    run.along >= line.lastStart - SAME_LINE_EM * size
+  );
+};
+
+const addRun = (line: OpenLine, run: PlacedRun): void => {
+  const gap = run.along - line.end;
+  let cell = line.cells[line.cells.length - 1] as { x: number; text: string };
+  if (cell.text && gap > CELL_GAP_EM * run.size) {
+    cell = { x: run.along, text: '' };
+    line.cells.push(cell);
+  } else if (cell.text && gap > WORD_GAP_EM * run.size) {
+    cell.text += ' ';
+  }
+  cell.text += run.text;
+  line.end = Math.max(line.end, run.end);
+  line.lastStart = run.along;
+  const chars = run.text.length;
+  const size = round1(run.size);
+  const counted = line.sizes.get(size);
+  if (counted) counted.chars += chars;
+  else line.sizes.set(size, { chars, baseline: run.across });
+  line.chars += chars;
+  if (run.bold) line.boldChars += chars;
+};
+
+const closeLine = (line: OpenLine): PdfLine => {
+  let main = { size: 0, chars: -1, baseline: line.across };
+  for (const [size, { chars, baseline }] of line.sizes) if (chars > main.chars) main = { size, chars, baseline };
+  const cells = line.cells.map((cell) => ({ x: round1(cell.x), text: cell.text.replace(/\s+/g, ' ').trim() }));
+  const closed: PdfLine = {
+    text: cells.map((cell) => cell.text).join(' '),
+    x: cells[0]?.x ?? 0,
+    y: round1(main.baseline),
+    size: main.size,
+  };
+  if (line.boldChars * 2 > line.chars) closed.bold = true;
+  if (cells.length > 1) closed.cells = cells;
+  return closed;
+};
+
+/**
+ * Groups a page's runs into lines, in the order pdf.js gives them (the
+ * content stream's, which is the reading order of most PDFs). Positions
+ * decide where a line ends and where words part, not pdf.js's `hasEOL`
+ * (which also marks the return from a superscript) nor its runs of only
+ * spaces (some have no width: "[" " " "11" would read "[ 11").
+ */
+export const linesOfPage = (runs: readonly TextRun[], boldFonts: ReadonlySet<string>): PdfLine[] => {
+  const open: OpenLine[] = [];
+  for (const run of runs) {
+    if (!run.str.trim()) continue;
+    const placed = placeRun(run, boldFonts);
+    const line = open[open.length - 1];
+    if (line && continuesLine(line, placed)) addRun(line, placed);
+    else {
+      const started = openLine(placed);
+      addRun(started, placed);
+      open.push(started);
+    }
+  }
+  return markSideways(open);
+};
+
+/** Lines in another direction than most of the page's text are labels in the margin, not body text. */
+const markSideways = (open: OpenLine[]): PdfLine[] => {
+  const charsByQuarter = [0, 0, 0, 0];
+  for (const line of open) charsByQuarter[line.quarter] = (charsByQuarter[line.quarter] ?? 0) + line.chars;
+  const mainQuarter = charsByQuarter.indexOf(Math.max(...charsByQuarter));
+  return open.map((line) => {
+    const closed = closeLine(line);
+    if (line.quarter !== mainQuarter) closed.sideways = true;
+    return closed;
+  });
+};
+
+/** A line this much larger than the body text (and short) is a heading. */
+const HEADING_SIZE_RATIO = 1.15;
+/** A line larger than the body text by less than that is a heading only when it is this short and stands alone. */
+const MAX_SHORT_HEADING_CHARS = 80;
+/** Sizes within this ratio of each other are one heading level. */
+const SAME_LEVEL_RATIO = 0.95;
+const MAX_HEADING_LEVELS = 6;
+/** Longer than this, a line in a large font is a paragraph, not a heading. */
+const MAX_HEADING_CHARS = 200;
+const MAX_HEADING_LINES = 3;
+/** A gap this much wider than the usual line spacing starts a paragraph. */
+const PARAGRAPH_GAP_RATIO = 1.3;
+/** A line starting this much (in ems) right of the one above starts a paragraph (an indented first line). */
+const INDENT_EM = 0.8;
+/** Lines of one heading lie at most this far apart (in ems). */
+const HEADING_LINE_GAP_EM = 1.6;
+/** Table rows lie at most this many usual line spacings apart (cells have padding). */
+const TABLE_ROW_GAP_RATIO = 3;
+
+/** The document-wide measures the layout is judged by. */
+interface DocumentStyle {
+  /** The font size of most characters. */
+  bodySize: number;
+  /** The usual distance between the baselines of body lines. */
+  lineSpacing: number;
+  /** The smallest font size of each heading level, largest first: index 0 is `#`. */
+  headingSizes: number[];
+}
+
+/** Sizes are compared in half points: pdf.js reports 9.96 and 10.02 for one font size. */
+const sizeKey = (size: number): number => Math.round(size * 2) / 2;
+
+/** Within 5%: lines of one paragraph may differ by a rounding or a horizontal scale. */
+const sameSize = (a: number, b: number): boolean => Math.abs(a - b) <= 0.05 * Math.max(a, b);
+
+const hasLetter = (text: string): boolean => /\p{L}/u.test(text);
+
+const mostCommon = (weights: Map<number, number>): number | undefined => {
+  let best: number | undefined;
+  for (const [value, weight] of weights) if (best === undefined || weight > (weights.get(best) ?? 0)) best = value;
+  return best;
+};
+
+const addWeight = (weights: Map<number, number>, value: number, weight: number): void => {
+  weights.set(value, (weights.get(value) ?? 0) + weight);
+};
+
+const bodySizeOf = (pages: readonly (readonly PdfLine[])[]): number => {
+  const chars = new Map<number, number>();
+  for (const line of pages.flat()) if (!line.sideways) addWeight(chars, sizeKey(line.size), line.text.length);
+  return mostCommon(chars) ?? 0;
+};
+
+const lineSpacingOf = (pages: readonly (readonly PdfLine[])[], bodySize: number): number => {
+  const gaps = new Map<number, number>();
+  for (const lines of pages) {
+    lines.forEach((line, index) => {
+      const previous = lines[index - 1];
+      if (!previous || sizeKey(line.size) !== bodySize || sizeKey(previous.size) !== bodySize) return;
+      const gap = sizeKey(previous.y - line.y);
+      if (gap > bodySize / 2 && gap <= bodySize * 3) addWeight(gaps, gap, 1);
+    });
+  }
+  return mostCommon(gaps) ?? bodySize * 1.2;
+};
+
+/** Lines of one heading or paragraph: same size and weight, a line's height or so apart. */
+const continuesHeading = (previous: PdfLine, line: PdfLine): boolean => {
+  const gap = previous.y - line.y;
+  return (
+    sameSize(previous.size, line.size) &&
+    Boolean(previous.bold) === Boolean(line.bold) &&
+    gap > 0 &&
+    gap <= HEADING_LINE_GAP_EM * line.size
+  );
+};
+
+const standsAlone = (lines: readonly PdfLine[], index: number): boolean => {
+  const line = lines[index] as PdfLine;
+  const previous = lines[index - 1];
+  const next = lines[index + 1];
+  return !(previous && continuesHeading(previous, line)) && !(next && continuesHeading(line, next));
+};
+
+/**
+ * The size that makes a line a heading, else undefined: a size clearly
+ * larger than the body text's, or a slightly larger one on a short line that
+ * stands alone ("1 Introduction" in 12 points over 11-point text).
+ */
+const headingSizeOf = (lines: readonly PdfLine[], index: number, bodySize: number): number | undefined => {
+  const line = lines[index] as PdfLine;
+  if (line.sideways || !hasLetter(line.text) || line.text.length > MAX_HEADING_CHARS) return undefined;
+  const size = sizeKey(line.size);
+  if (size >= bodySize * HEADING_SIZE_RATIO) return size;
+  const short = line.text.length <= MAX_SHORT_HEADING_CHARS;
+  return size > bodySize && short && standsAlone(lines, index) ? size : undefined;
+};
+
+const headingSizesOf = (pages: readonly (readonly PdfLine[])[], bodySize: number): number[] => {
+  const sizes = new Set<number>();
+  for (const lines of pages) {
+    lines.forEach((_, index) => {
+      const size = headingSizeOf(lines, index, bodySize);
+      if (size !== undefined) sizes.add(size);
+    });
+  }
+  const levels: number[] = [];
+  for (const size of [...sizes].sort((a, b) => b - a)) {
+    const smallest = levels[levels.length - 1];
+    // A size close to the last level's joins it, and so does every size past the sixth level.
+    const joinsLast =
+      smallest !== undefined && (size >= smallest * SAME_LEVEL_RATIO || levels.length === MAX_HEADING_LEVELS);
+    if (joinsLast) levels[levels.length - 1] = size;
+    else levels.push(size);
+  }
+  return levels;
+};
+
+const documentStyleOf = (pages: readonly (readonly PdfLine[])[]): DocumentStyle => {
+  const bodySize = bodySizeOf(pages);
+  return {
+    bodySize,
+    lineSpacing: lineSpacingOf(pages, bodySize),
+    headingSizes: headingSizesOf(pages, bodySize),
+  };
+};
+
+type Block =
+  | { kind: 'heading'; level: number; lines: PdfLine[] }
+  | { kind: 'paragraph'; lines: PdfLine[] }
+  | { kind: 'item'; marker: string; lines: PdfLine[] }
+  | { kind: 'table'; rows: string[][] };
+
+/** A bold line of body size, short and standing alone (a run-in bold start of a paragraph is not). */
+const isBoldHeading = (lines: readonly PdfLine[], index: number, style: DocumentStyle): boolean => {
+  const line = lines[index] as PdfLine;
+  return (
+    line.bold === true &&
+    !line.sideways &&
+    hasLetter(line.text) &&
+    sizeKey(line.size) === style.bodySize &&
+    line.text.length <= MAX_SHORT_HEADING_CHARS &&
+    standsAlone(lines, index)
+  );
+};
+
+/** Level 1–6 of a heading line, else undefined. Bold body text ranks below every size. */
+const headingLevel = (lines: readonly PdfLine[], index: number, style: DocumentStyle): number | undefined => {
+  const size = headingSizeOf(lines, index, style.bodySize);
+  if (size !== undefined) {
+    const level = style.headingSizes.findIndex((smallest) => size >= smallest) + 1;
+    return level > 0 ? level : undefined;
+  }
+  return isBoldHeading(lines, index, style) ? Math.min(style.headingSizes.length + 1, MAX_HEADING_LEVELS) : undefined;
+};
+
+const BULLET = /^(?:[•◦▪▫●○■□‣⁃]\s*|[-*–]\s+)(?=\S)/u;
+/** "1." "2)" "a)": digits or one lowercase letter (an initial like "J. Smith" is not an item). */
+const ORDINAL = /^(?:(\d{1,3})|([a-z]))[.)]\s+(?=\S)/;
+
+/** The Markdown marker and the text of a line that starts a list item, else undefined. */
+export const listItemOf = (text: string): { marker: string; text: string } | undefined => {
+  const bullet = BULLET.exec(text);
+  if (bullet) return { marker: '-', text: text.slice(bullet[0].length) };
+  const ordinal = ORDINAL.exec(text);
+  if (!ordinal) return undefined;
+  const [marker, digits, letter] = ordinal;
+  const number = digits === undefined ? (letter ?? 'a').charCodeAt(0) - 'a'.charCodeAt(0) + 1 : Number(digits);
+  return { marker: `${number}.`, text: text.slice(marker.length) };
+};
+
+/** The distance the usual line spacing becomes for a line of this size. */
+const expectedSpacing = (size: number, style: DocumentStyle): number =>
+  style.bodySize > 0 ? (style.lineSpacing * size) / style.bodySize : size * 1.2;
+
+/** Whether `line` goes on in the paragraph or list item whose last line is `previous`. */
+const continuesBlock = (
+  block: Extract<Block, { lines: PdfLine[] }>,
+  previous: PdfLine,
+  line: PdfLine,
+  style: DocumentStyle,
+): boolean => {
+  if (Boolean(previous.sideways) !== Boolean(line.sideways) || !sameSize(previous.size, line.size)) return false;
+  const gap = previous.y - line.y;
+  if (gap <= 0 || gap > expectedSpacing(line.size, style) * PARAGRAPH_GAP_RATIO) return false;
+  // An item's wrapped lines may hang under its text; a line left of its marker is past the list.
+  if (block.kind === 'item') return line.x >= (block.lines[0] as PdfLine).x - SAME_LINE_EM * line.size;
+  return line.x - previous.x <= INDENT_EM * line.size;
+};
+
+/** The column a cell starting at `x` belongs to, within an em. */
+const columnOf = (columns: readonly number[], x: number, size: number): number =>
+  columns.findIndex((column) => Math.abs(column - x) <= size);
+
+/** The line's cells placed in the columns, or undefined when one falls outside them or two share one. */
+const rowOf = (line: PdfLine, columns: readonly number[]): string[] | undefined => {
+  if (!line.cells || line.sideways) return undefined;
+  const row = columns.map(() => '');
+  for (const cell of line.cells) {
+    const column = columnOf(columns, cell.x, line.size);
+    if (column < 0 || row[column]) return undefined;
+    row[column] = cell.text;
+  }
+  return row;
+};
+
+const isNextRow = (previous: PdfLine, line: PdfLine, style: DocumentStyle): boolean => {
+  const gap = previous.y - line.y;
+  return gap > 0 && gap <= expectedSpacing(line.size, style) * TABLE_ROW_GAP_RATIO;
+};
+
+/**
+ * The table starting at `start`: consecutive lines whose cells fall into the
+ * first line's columns. A one-cell line under a column other than the first
+ * is a cell's wrapped text. At least two rows of two or more cells.
+ */
+const tableAt = (
+  lines: readonly PdfLine[],
+  start: number,
+  style: DocumentStyle,
+): { end: number; rows: string[][] } | undefined => {
+  const first = lines[start] as PdfLine;
+  const columns = first.cells?.map((cell) => cell.x);
+  const header = columns && rowOf(first, columns);
+  if (!columns || !header) return undefined;
+  const rows = [header];
+  let end = start;
+  for (let index = start + 1; index < lines.length; index++) {
+    const line = lines[index] as PdfLine;
+    if (!isNextRow(lines[index - 1] as PdfLine, line, style)) break;
+    const row = rowOf(line, columns);
+    const wrapped = line.cells || line.sideways ? -1 : columnOf(columns, line.x, line.size);
+    const last = rows[rows.length - 1] as string[];
+    if (row) rows.push(row);
+    else if (wrapped > 0) last[wrapped] = joinLines([last[wrapped] ?? '', line.text].filter(Boolean));
+    else break;
+    end = index;
+  }
+  return rows.length >= 2 ? { end, rows } : undefined;
+};
+
+const blocksOf = (lines: readonly PdfLine[], style: DocumentStyle): Block[] => {
+  const blocks: Block[] = [];
+  for (let index = 0; index < lines.length; index++) {
+    const table = tableAt(lines, index, style);
+    if (table) {
+      blocks.push({ kind: 'table', rows: table.rows });
+      index = table.end;
+      continue;
+    }
+    const line = lines[index] as PdfLine;
+    const last = blocks[blocks.length - 1];
+    const previous = last && 'lines' in last ? last.lines[last.lines.length - 1] : undefined;
+    const level = headingLevel(lines, index, style);
+    const item = listItemOf(line.text);
+    if (level !== undefined) {
+      if (last?.kind === 'heading' && last.level === level && previous && continuesHeading(previous, line)) {
+        last.lines.push(line);
+      } else blocks.push({ kind: 'heading', level, lines: [line] });
+    } else if (item) {
+      blocks.push({ kind: 'item', marker: item.marker, lines: [{ ...line, text: item.text }] });
+    } else if (last && last.kind !== 'heading' && last.kind !== 'table' && previous) {
+      if (continuesBlock(last, previous, line, style)) last.lines.push(line);
+      else blocks.push({ kind: 'paragraph', lines: [line] });
+    } else blocks.push({ kind: 'paragraph', lines: [line] });
+  }
+  return blocks;
+};
+
+const CJK_END = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]$/u;
+const CJK_START = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
+
+/**
+ * Joins wrapped lines: with a space, except a word hyphenated at the end of
+ * a line ("exam-" + "ple") and Chinese or Japanese, which has no spaces.
+ */
+export const joinLines = (texts: readonly string[]): string =>
+  texts.reduce((joined, next) => {
+    if (!joined) return next;
+    if (/\p{L}-$/u.test(joined) && /^\p{Ll}/u.test(next)) return joined.slice(0, -1) + next;
+    if (CJK_END.test(joined) && CJK_START.test(next)) return joined + next;
+    return `${joined} ${next}`;
+  }, '');
+
+/** Text that Markdown would read as a heading, quote or list marker at the start of a paragraph. */
+const escapeParagraph = (text: string): string => text.replace(/^([#>+])/, '\\$1');
+
+const escapeCell = (text: string): string => text.replace(/\|/g, '\\|');
+
+const tableRow = (cells: readonly string[]): string => `| ${cells.map(escapeCell).join(' | ')} |`;
+
+const renderBlock = (block: Block): string => {
+  if (block.kind === 'table') {
+    const [header = [], ...body] = block.rows;
+    return [tableRow(header), tableRow(header.map(() => '---')), ...body.map(tableRow)].join('\n');
+  }
+  const text = joinLines(block.lines.map((line) => line.text));
+  if (block.kind === 'item') return `${block.marker} ${text}`;
+  const isHeading =
+    block.kind === 'heading' && block.lines.length <= MAX_HEADING_LINES && text.length <= MAX_HEADING_CHARS;
+  return isHeading ? `${'#'.repeat(block.level)} ${text}` : escapeParagraph(text);
+};
+
+const renderPage = (lines: readonly PdfLine[], style: DocumentStyle): string => {
+  const blocks = blocksOf(lines, style);
+  // Items of one list are kept together (a tight list); every other block is set apart by a blank line.
+  return blocks
+    .map((block, index) => {
+      const separator = index === 0 ? '' : block.kind === 'item' && blocks[index - 1]?.kind === 'item' ? '\n' : '\n\n';
+      return separator + renderBlock(block);
+    })
+    .join('');
+};
+
+/** Markdown for each page, judged by the measures of all of them. */
+export const renderMarkdown = (pages: readonly (readonly PdfLine[])[]): string[] => {
+  const style = documentStyleOf(pages);
+  return pages.map((lines) => renderPage(lines, style));
+};

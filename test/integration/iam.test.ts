@@ -19,7 +19,8 @@ import { apiClient, isRemote, startFixtureServer, startTarget, type Api, type Ta
 const OPTIONS: LocalStackOptions = {
   // Large inputs from 1 MB, so that both queues (and both workers) are exercised with small files.
   config: { largeInputThresholdMb: 1, maxReceiveCount: 1 },
-  timing: { workerTimeoutMs: 3_000, softTimeLimitMarginMs: 300, visibilityTimeoutSeconds: 4, leaseMarginMs: 100 },
+  // Short enough for the poison message to reach its DLQ soon, long enough for a cold worker on a loaded 2-core machine.
+  timing: { workerTimeoutMs: 10_000, softTimeLimitMarginMs: 300, visibilityTimeoutSeconds: 12, leaseMarginMs: 100 },
   faults: {
     crashFilenames: ['poison.txt'],
     cancelWhileStoring: ['cancelled.txt', 'cancelled-large.txt'],

@@ -1,7 +1,8 @@
 /**
  * `npm run bench [section...]`: loaders (sandboxed and not), splitter,
  * structure (Markdown output, token counting), bundles, the embedded
- * pipeline (sandboxed and not), hostile documents.
+ * pipeline (sandboxed and not, with the bus events of each run), webhooks
+ * under a burst, hostile documents.
  * Prints tables and writes bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { benchBombs } from './bombs.js';
 import { benchBundles } from './bundles.js';
 import { benchLoaders } from './loaders.js';
-import { benchPipeline } from './pipeline.js';
+import { benchPipeline, benchWebhooks } from './pipeline.js';
 import { benchSplitter } from './splitter.js';
 import { benchStructure } from './structure.js';
 import { ROOT } from './support.js';
@@ -21,6 +22,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   structure: benchStructure,
   bundles: benchBundles,
   pipeline: benchPipeline,
+  webhooks: benchWebhooks,
   bombs: benchBombs,
 };
 

@@ -1,8 +1,41 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseSigningKeys, signatureHeader } from '../lambdas/core/webhook-signing.js';
 import { resolve } from 'node:path';
-import { startLocalStack } from '../local/stack.js';
+import { startLocalStack, type LocalStack } from '../local/stack.js';
 import { mixedDocuments, runLoad, smallText, type LoadDocument } from '../local/load-driver.js';
 import { CORPUS, printTable } from './support.js';
+
+/**
+ * The bus events of the measured run: one final event (Succeeded, Failed,
+ * Revoked) per final task, no id twice. Waits up to 2 s for the last
+ * announcements, which follow the status write the clients saw.
+ */
+const finalEvents = async (stack: LocalStack, from: number, finalTasks: number) => {
+  const FINAL = new Set(['Task Succeeded', 'Task Failed', 'Task Revoked']);
+  const collect = () => stack.busEvents().slice(from);
+  for (
+    let waited = 0;
+    waited < 2000 && collect().filter((event) => FINAL.has(event['detail-type'])).length < finalTasks;
+    waited += 50
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const events = collect();
+  const ids = events.map((event) => (event.detail as { event_id: string }).event_id);
+  const finalPerTask = new Map<string, number>();
+  for (const event of events.filter((candidate) => FINAL.has(candidate['detail-type']))) {
+    const task = (event.detail as { task_id: string }).task_id;
+    finalPerTask.set(task, (finalPerTask.get(task) ?? 0) + 1);
+  }
+  return {
+    all: events.length,
+    final: [...finalPerTask.values()].reduce((sum, count) => sum + count, 0),
+    duplicates: ids.length - new Set(ids).size,
+    missing: Math.max(0, finalTasks - finalPerTask.size),
+  };
+};
 
 const run = async (
   title: string,
@@ -21,7 +54,9 @@ const run = async (
     { concurrency, pollMs },
   );
   try {
+    const eventsBefore = stack.busEvents().length;
     const report = await runLoad(stack, documents, { concurrency, pollMs });
+    const events = await finalEvents(stack, eventsBefore, report.terminal);
     printTable(title, [
       {
         submitted: report.submitted,
@@ -37,11 +72,84 @@ const run = async (
         duplicated: report.duplicated,
         '5xx': report.serverErrors,
         unexpected: report.unexpected,
+        'final events': events.final,
+        'event duplicates': events.duplicates,
+        'tasks without one': events.missing,
       },
     ]);
     console.log(`statuses: ${JSON.stringify(report.byStatus)}`);
-    return report;
+    return { ...report, events };
   } finally {
+    await stack.stop();
+  }
+};
+
+/**
+ * Webhooks under a burst: 1,000 small uploads at concurrency 50, each with a
+ * callback_url to a receiver on this machine that checks every signature.
+ * Counts what arrived once the tasks are final: one task.succeeded per task,
+ * no webhook-id twice, none lost; and how long after its task finished each
+ * came (the task row's finished_at to arrival).
+ */
+const webhookBurst = async (count: number, concurrency: number) => {
+  const stack = await startLocalStack({ port: 0, prewarm: true, allowPrivateUrls: true });
+  await stack.warm(true);
+  const keys = parseSigningKeys(stack.webhookSecret);
+  const arrivals: Array<{ id: string; task: string; type: string; finishedAt: string; at: number; verified: boolean }> =
+    [];
+  const receiver = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const id = String(request.headers['webhook-id']);
+      const timestamp = Number(request.headers['webhook-timestamp']);
+      const parsed = JSON.parse(body) as { type: string; data: { task_id: string; finished_at?: string } };
+      arrivals.push({
+        id,
+        task: parsed.data.task_id,
+        type: parsed.type,
+        finishedAt: parsed.data.finished_at ?? '',
+        at: Date.now(),
+        verified: request.headers['webhook-signature'] === signatureHeader(keys, id, timestamp, body),
+      });
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  try {
+    const documents = Array.from({ length: count }, (_, index) => ({
+      ...smallText(index),
+      fields: { callback_url: url },
+    }));
+    const report = await runLoad(stack, documents, { concurrency, pollMs: 100 });
+    for (
+      let waited = 0;
+      waited < 30_000 && new Set(arrivals.map((arrival) => arrival.task)).size < report.terminal;
+      waited += 100
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const ids = arrivals.map((arrival) => arrival.id);
+    const lateness = arrivals
+      .map((arrival) => arrival.at - Date.parse(arrival.finishedAt))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
+    const row = {
+      tasks: report.submitted,
+      final: report.terminal,
+      'webhooks received': arrivals.length,
+      'tasks called back': new Set(arrivals.map((arrival) => arrival.task)).size,
+      'duplicate ids': ids.length - new Set(ids).size,
+      'bad signatures': arrivals.filter((arrival) => !arrival.verified).length,
+      'finished→received p50 ms': lateness[Math.floor(lateness.length / 2)] ?? NaN,
+      'finished→received p95 ms': lateness[Math.floor(lateness.length * 0.95)] ?? NaN,
+    };
+    printTable(`Webhooks: ${count} uploads with callback_url, concurrency ${concurrency}, a local receiver`, [row]);
+    return row;
+  } finally {
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
     await stack.stop();
   }
 };
@@ -84,3 +192,5 @@ export const benchPipeline = async () => ({
     100,
   ),
 });
+
+export const benchWebhooks = async () => ({ webhooks1000: await webhookBurst(1000, 50) });

@@ -2,6 +2,7 @@
  * `npm start`: the whole service on this machine, on its embedded defaults.
  *
  *   npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir .local-data] [--api-key KEY]... [--allow-private-urls]
+ *                [--webhook-secret whsec_…]
  */
 import { parseArgs } from 'node:util';
 import { startLocalStack } from '../local/stack.js';
@@ -13,13 +14,14 @@ const { values } = parseArgs({
     'data-dir': { type: 'string' },
     'api-key': { type: 'string', multiple: true },
     'allow-private-urls': { type: 'boolean', default: false },
+    'webhook-secret': { type: 'string', default: process.env.DOCPROC_WEBHOOK_SECRET },
     help: { type: 'boolean', short: 'h' },
   },
 });
 
 if (values.help) {
   console.log(
-    'usage: npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--allow-private-urls]',
+    'usage: npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--allow-private-urls] [--webhook-secret whsec_…]',
   );
   process.exit(0);
 }
@@ -34,6 +36,7 @@ const stack = await startLocalStack({
   dataDir: values['data-dir'],
   apiKeys,
   allowPrivateUrls: values['allow-private-urls'],
+  webhookSecret: values['webhook-secret'] || undefined,
   prewarm: true,
   log: (line) => console.log(`[local] ${line}`),
 });
@@ -45,6 +48,7 @@ console.log(`docproc is running (ready in ${seconds} s)
   Try it       curl -F file=@../shared/corpus/pdf/fake-memo.pdf ${stack.apiUrl}/upload
   Preview      curl -F file=@../shared/corpus/pdf/fake-memo.pdf ${stack.previewUrl}   (small files, answered at once)
   Storage      ${values['data-dir'] ? `task rows and objects kept in ${values['data-dir']}` : 'in memory (use --data-dir to keep tasks across restarts)'}
+  Webhooks     signed with ${stack.webhookSecret}${values['webhook-secret'] ? '' : '  (generated: pass --webhook-secret or DOCPROC_WEBHOOK_SECRET to keep one)'}
   API key      ${apiKeys.length ? `required (x-api-key header; ${apiKeys.length} key${apiKeys.length > 1 ? 's, each sees only its own tasks' : ''})` : 'not required'}${values['allow-private-urls'] ? '\n  URL sources  private and loopback addresses ALLOWED (testing only)' : ''}
 Press Ctrl-C to stop.`);
 

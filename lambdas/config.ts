@@ -2,10 +2,12 @@ import type * as z from 'zod';
 import {
   apiEnvironmentSchema,
   deadLettersEnvironmentSchema,
+  deliveriesApiEnvironmentSchema,
   janitorEnvironmentSchema,
   parseEnvironment,
   previewEnvironmentSchema,
   uploadEventsEnvironmentSchema,
+  webhookDeliveriesEnvironmentSchema,
   workerEnvironmentSchema,
 } from '../shared/environment.js';
 
@@ -20,9 +22,11 @@ export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 export {
   apiEnvironmentSchema,
   deadLettersEnvironmentSchema,
+  deliveriesApiEnvironmentSchema,
   janitorEnvironmentSchema,
   previewEnvironmentSchema,
   uploadEventsEnvironmentSchema,
+  webhookDeliveriesEnvironmentSchema,
   workerEnvironmentSchema,
 };
 export type ApiConfig = z.output<typeof apiEnvironmentSchema>;
@@ -31,3 +35,5 @@ export type WorkerConfig = z.output<typeof workerEnvironmentSchema>;
 export type DeadLettersConfig = z.output<typeof deadLettersEnvironmentSchema>;
 export type UploadEventsConfig = z.output<typeof uploadEventsEnvironmentSchema>;
 export type JanitorConfig = z.output<typeof janitorEnvironmentSchema>;
+export type WebhookDeliveriesConfig = z.output<typeof webhookDeliveriesEnvironmentSchema>;
+export type DeliveriesApiConfig = z.output<typeof deliveriesApiEnvironmentSchema>;

@@ -2,8 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ResultHeadline } from './core/document.js';
 import type { ErrorCode } from './core/errors.js';
-import type { TaskMetrics } from './core/ports.js';
-import type { TaskSource } from './core/task.js';
+import type { DeliveryMetrics, TaskMetrics } from './core/ports.js';
+import type { TaskEvent, TaskSource } from './core/task.js';
 import { METRIC_NAMES, SERVICE_NAME } from '../shared/definitions.js';
 
 /**
@@ -51,6 +51,15 @@ export const recordSucceeded = (result: ResultHeadline, durationMs: number) => {
   if (result.stats.pages !== undefined) metrics.addMetric(METRIC_NAMES.pages, MetricUnit.Count, result.stats.pages);
 };
 
+export const recordEventUnsent = (event: TaskEvent, error: unknown) => {
+  logger.warn('An event could not be sent; the sweep will send it', {
+    event_id: event.id,
+    event_type: event.type,
+    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+  });
+  metrics.addMetric(METRIC_NAMES.eventsUnsent, MetricUnit.Count, 1);
+};
+
 /** The TaskMetrics port of the core (lifecycle.ts, submission.ts), on CloudWatch. */
 export const taskMetrics: TaskMetrics = {
   submitted: recordSubmitted,
@@ -58,6 +67,13 @@ export const taskMetrics: TaskMetrics = {
   succeeded: recordSucceeded,
   failed: recordFailed,
   revoked: recordRevoked,
+  eventUnsent: recordEventUnsent,
+};
+
+/** The DeliveryMetrics port of the webhook consumer: the failed count is what the WebhookDeliveriesFailed alarm watches. */
+export const deliveryMetrics: DeliveryMetrics = {
+  delivered: () => metrics.addMetric(METRIC_NAMES.webhookDelivered, MetricUnit.Count, 1),
+  failed: () => metrics.addMetric(METRIC_NAMES.webhookFailed, MetricUnit.Count, 1),
 };
 
 /** Flushes what an invocation recorded (nothing, when it recorded nothing). */

@@ -1,5 +1,5 @@
 import type { DeploymentConfig } from './config.js';
-import type { MetricName } from '../shared/definitions.js';
+import { METRIC_NAMES, type MetricName } from '../shared/definitions.js';
 import type { FunctionName } from './function-catalogue.js';
 
 /**
@@ -9,7 +9,7 @@ import type { FunctionName } from './function-catalogue.js';
  * page (local/metrics.ts). A metric is named by what it measures (a function,
  * a queue, the API, a custom metric); each side resolves where it is.
  */
-export type QueueId = 'standard' | 'large' | 'uploadEvents';
+export type QueueId = 'standard' | 'large' | 'uploadEvents' | 'webhookDeliveries';
 
 /** The AWS metrics the service reads, per namespace, and the dimension that names the resource. */
 export const AWS_METRICS = {
@@ -78,11 +78,34 @@ export interface AlarmSpec {
   treatMissingData: MissingData;
 }
 
-const QUEUES: Array<{ id: QueueId; label: string; consumedDeadLetters: boolean }> = [
-  { id: 'standard', label: 'Standard', consumedDeadLetters: true },
-  { id: 'large', label: 'Large', consumedDeadLetters: true },
-  // Nothing consumes the upload-event DLQ: an event there is an upload that never started (the janitor recovers it).
-  { id: 'uploadEvents', label: 'UploadEvents', consumedDeadLetters: false },
+interface MonitoredQueueSpec {
+  id: QueueId;
+  label: string;
+  /** What a message in the DLQ means and where to look, when nothing consumes that DLQ (its depth is watched). */
+  unconsumedDeadLetters?: string;
+  /** Whether its messages should never wait long (not so for delayed retries). */
+  watchAge: boolean;
+}
+
+const QUEUES: MonitoredQueueSpec[] = [
+  { id: 'standard', label: 'Standard', watchAge: true },
+  { id: 'large', label: 'Large', watchAge: true },
+  {
+    id: 'uploadEvents',
+    label: 'UploadEvents',
+    // An event there is an upload that never started: the janitor recovers it.
+    unconsumedDeadLetters:
+      'upload events that failed on every delivery. The janitor starts or expires their tasks; the upload-events logs hold the cause.',
+    watchAge: true,
+  },
+  {
+    id: 'webhookDeliveries',
+    label: 'WebhookDeliveries',
+    unconsumedDeadLetters:
+      "webhook deliveries the consumer itself failed on (the log, the queue or the task table failing; a receiver's errors are retried, not dead-lettered). Their deliveries stay pending; the webhook-deliveries logs hold the cause, and redeliver sends the event again.",
+    // Retries wait in the queue on purpose, up to 15 minutes a hop.
+    watchAge: false,
+  },
 ];
 
 const WORKERS: Array<{ fn: FunctionName; label: string }> = [
@@ -95,12 +118,23 @@ export const THROTTLE_GROUPS: Array<{ id: string; label: string; functions: Func
   {
     id: 'ApiThrottles',
     label: 'API',
-    functions: ['upload', 'process', 'uploadUrl', 'getTask', 'listTasks', 'cancelTask', 'retryTask', 'preview'],
+    functions: [
+      'upload',
+      'process',
+      'uploadUrl',
+      'getTask',
+      'listTasks',
+      'cancelTask',
+      'retryTask',
+      'listDeliveries',
+      'redeliver',
+      'preview',
+    ],
   },
   {
     id: 'BackgroundThrottles',
     label: 'queue and scheduled',
-    functions: ['worker', 'largeWorker', 'deadLetters', 'uploadEvents', 'janitor'],
+    functions: ['worker', 'largeWorker', 'deadLetters', 'uploadEvents', 'janitor', 'webhookDeliveries'],
   },
 ];
 
@@ -109,8 +143,8 @@ const FIVE_MINUTES = 300;
 
 export const alarmSpecs = (config: DeploymentConfig): AlarmSpec[] => {
   const alarms: AlarmSpec[] = [];
-  for (const { id, label, consumedDeadLetters } of QUEUES) {
-    if (consumedDeadLetters) {
+  for (const { id, label, unconsumedDeadLetters, watchAge } of QUEUES) {
+    if (!unconsumedDeadLetters) {
       // The DLQ consumer drains its queue within seconds, so its depth never shows: count what it receives.
       alarms.push({
         id: `${label}DeadLettered`,
@@ -147,7 +181,7 @@ export const alarmSpecs = (config: DeploymentConfig): AlarmSpec[] => {
     } else {
       alarms.push({
         id: `${label}DeadLetters`,
-        description: `Messages in the ${label} DLQ: upload events that failed on every delivery. The janitor starts or expires their tasks; the upload-events logs hold the cause.`,
+        description: `Messages in the ${label} DLQ: ${unconsumedDeadLetters}`,
         metrics: [
           {
             id: 'm',
@@ -162,6 +196,7 @@ export const alarmSpecs = (config: DeploymentConfig): AlarmSpec[] => {
         treatMissingData: 'notBreaching',
       });
     }
+    if (!watchAge) continue;
     alarms.push({
       id: `${label}OldestMessage`,
       description: `The oldest message in the ${label} queue has waited more than ${config.queueAgeAlarmSeconds} s: workers cannot keep up (raise the concurrency) or are failing.`,
@@ -205,6 +240,23 @@ export const alarmSpecs = (config: DeploymentConfig): AlarmSpec[] => {
       treatMissingData: 'notBreaching',
     });
   }
+  alarms.push({
+    id: 'WebhookDeliveriesFailed',
+    description:
+      "Webhook deliveries given up after 24 h of retries: their receivers never answered 2xx. GET …/deliveries shows each attempt's status or error; POST …/redeliver sends one again.",
+    metrics: [
+      {
+        id: 'm',
+        source: { service: 'custom', metric: METRIC_NAMES.webhookFailed },
+        stat: 'Sum',
+        periodSeconds: FIVE_MINUTES,
+      },
+    ],
+    threshold: 1,
+    comparison: 'GreaterThanOrEqualToThreshold',
+    evaluationPeriods: 1,
+    treatMissingData: 'notBreaching',
+  });
   alarms.push({
     id: 'Api5xxRate',
     description: "More than 1% of API requests answer 5xx: see the API functions' logs for the request ids.",

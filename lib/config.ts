@@ -77,6 +77,19 @@ export const deploymentConfigSchema = z
     pendingRequeueMinutes: int(5, 1440).default(60),
     /** Alarm when the oldest message in a work queue is older than this. */
     queueAgeAlarmSeconds: int(60, 86400).default(900),
+    /** Most webhook consumers running at once (each POSTs one event at a time). */
+    webhookConcurrency: int(2, 1000).default(5),
+    /**
+     * The complete ARN of an existing Secrets Manager secret to sign webhooks with (its value: `whsec_<base64>`
+     * secrets separated by spaces); without it the stack creates one.
+     */
+    webhookSecretArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+-[A-Za-z0-9]{6}$/,
+        'the complete ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)',
+      )
+      .optional(),
   })
   .superRefine((config, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });

@@ -6,7 +6,9 @@ import { Api } from './constructs/api.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { Queues } from './constructs/queues.js';
 import { Storage } from './constructs/storage.js';
+import { WebhookSecret } from './constructs/webhook-secret.js';
 import { Consumers, consumerTimeouts } from './constructs/consumers.js';
+import { TaskEvents } from './constructs/events.js';
 import { alarmSpecs } from './alarms.js';
 import type { ServiceFunction } from './constructs/service-function.js';
 import { functionCatalogue, type FunctionName, type FunctionResources } from './function-catalogue.js';
@@ -19,9 +21,11 @@ export interface DocProcStackProps extends StackProps {
 export class DocProcStack extends Stack {
   readonly storage: Storage;
   readonly queues: Queues;
+  readonly events: TaskEvents;
   readonly consumers: Consumers;
   readonly api: Api;
   readonly monitoring: Monitoring;
+  readonly webhookSecret: WebhookSecret;
 
   constructor(scope: Construct, id: string, props: DocProcStackProps) {
     super(scope, id, props);
@@ -39,10 +43,13 @@ export class DocProcStack extends Stack {
       workerTimeout: timeouts.worker,
       largeWorkerTimeout: timeouts.largeWorker,
       uploadEventsTimeout: timeouts.uploadEvents,
+      webhookDeliveriesTimeout: timeouts.webhookDeliveries,
       maxReceiveCount: config.maxReceiveCount,
     });
+    this.webhookSecret = new WebhookSecret(this, 'WebhookSecret', { existingArn: config.webhookSecretArn });
+    this.events = new TaskEvents(this, 'Events');
     const catalogue = functionCatalogue(config);
-    const { bucket, table } = this.storage;
+    const { bucket, table, deliveries } = this.storage;
     const resources: FunctionResources = {
       partition: this.partition,
       tableName: table.tableName,
@@ -52,8 +59,16 @@ export class DocProcStack extends Stack {
       queues: {
         standard: { url: this.queues.standard.queue.queueUrl, arn: this.queues.standard.queue.queueArn },
         large: { url: this.queues.large.queue.queueUrl, arn: this.queues.large.queue.queueArn },
+        webhookDeliveries: {
+          url: this.queues.webhookDeliveries.queue.queueUrl,
+          arn: this.queues.webhookDeliveries.queue.queueArn,
+        },
       },
+      deliveriesTableName: deliveries.tableName,
+      deliveriesTableArn: deliveries.tableArn,
+      webhookSecretArn: this.webhookSecret.secret.secretArn,
       sources: config,
+      eventBus: { name: this.events.bus.eventBusName, arn: this.events.bus.eventBusArn },
     };
     const shared = { config, catalogue, resources, logRetention };
     this.consumers = new Consumers(this, 'Consumers', { ...shared, bucket, queues: this.queues });
@@ -66,6 +81,7 @@ export class DocProcStack extends Stack {
       deadLetters: this.consumers.deadLetters,
       uploadEvents: this.consumers.uploadEvents,
       janitor: this.consumers.janitor,
+      webhookDeliveries: this.consumers.webhookDeliveries,
     };
     for (const fn of Object.values(functions)) {
       fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', config.metricsNamespace);
@@ -78,6 +94,7 @@ export class DocProcStack extends Stack {
         standard: { label: 'Standard', ...this.queues.standard },
         large: { label: 'Large', ...this.queues.large },
         uploadEvents: { label: 'UploadEvents', ...this.queues.uploadEvents },
+        webhookDeliveries: { label: 'WebhookDeliveries', ...this.queues.webhookDeliveries },
       },
       alarms: alarmSpecs(config),
       alarmEmail: config.alarmEmail,
@@ -96,6 +113,14 @@ export class DocProcStack extends Stack {
     new CfnOutput(this, 'LargeQueueUrl', { value: this.queues.large.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queues.standard.deadLetters.queueUrl });
     new CfnOutput(this, 'LargeDeadLetterQueueUrl', { value: this.queues.large.deadLetters.queueUrl });
+    new CfnOutput(this, 'WebhookSecretArn', {
+      value: this.webhookSecret.secret.secretArn,
+      description: 'Webhook signing secret: aws secretsmanager get-secret-value --secret-id <arn>',
+    });
+    new CfnOutput(this, 'EventBusName', {
+      value: this.events.bus.eventBusName,
+      description: 'Task status events (source "docproc"): attach EventBridge rules here',
+    });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
   }

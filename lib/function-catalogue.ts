@@ -2,9 +2,11 @@ import type { DeploymentConfig } from './config.js';
 import {
   apiEnvironmentSchema,
   deadLettersEnvironmentSchema,
+  deliveriesApiEnvironmentSchema,
   janitorEnvironmentSchema,
   previewEnvironmentSchema,
   uploadEventsEnvironmentSchema,
+  webhookDeliveriesEnvironmentSchema,
   workerEnvironmentSchema,
   type EnvironmentSchema,
 } from '../shared/environment.js';
@@ -15,6 +17,7 @@ import {
   JANITOR_TIMEOUT_SECONDS,
   PREFIX,
   UPLOAD_EVENTS_TIMEOUT_SECONDS,
+  WEBHOOK_DELIVERIES_TIMEOUT_SECONDS,
   sourceLocations,
   type RouteHandler,
   type SourceLocation,
@@ -22,6 +25,7 @@ import {
 import {
   apiEnvironment,
   deadLettersEnvironment,
+  deliveriesApiEnvironment,
   janitorEnvironment,
   previewEnvironment,
   workerEnvironment,
@@ -36,10 +40,11 @@ import {
  * a grant missing on AWS is missing locally too, and fails the same way.
  * Adding a function means adding a record here and its handler.
  */
-export type FunctionName = RouteHandler | 'worker' | 'largeWorker' | 'deadLetters' | 'uploadEvents' | 'janitor';
+export type FunctionName =
+  RouteHandler | 'worker' | 'largeWorker' | 'deadLetters' | 'uploadEvents' | 'janitor' | 'webhookDeliveries';
 
 export type TableAction = 'get' | 'query' | 'put' | 'update' | 'delete';
-export type QueueName = 'standard' | 'large';
+export type QueueName = 'standard' | 'large' | 'webhookDeliveries';
 
 export interface FunctionAccess {
   /** DynamoDB actions on the task table's items, and `query` on its indexes. TABLE_NAME when any. */
@@ -54,8 +59,17 @@ export interface FunctionAccess {
   checksSources?: boolean;
   /** Reads their bytes: kms:Decrypt with the keys of `sourceKmsKeyArns` (SSE-KMS objects in other buckets). */
   decryptsSources?: boolean;
-  /** Queues it sends to: QUEUE_URL (standard), LARGE_QUEUE_URL (large). */
+  /** Queues it sends to: QUEUE_URL (standard), LARGE_QUEUE_URL (large), WEBHOOK_QUEUE_URL (webhookDeliveries). */
   sendsTo?: readonly QueueName[];
+  /** DynamoDB actions on the webhook delivery log (`query` by task, on the table itself). DELIVERIES_TABLE_NAME when any. */
+  deliveries?: readonly TableAction[];
+  /** Reads the webhook signing secret (secretsmanager:GetSecretValue): WEBHOOK_SECRET_ARN. */
+  readsWebhookSecret?: boolean;
+  /**
+   * Changes statuses, and so announces them: events:PutEvents on the bus
+   * (EVENT_BUS_NAME) and the webhook deliveries it queues (WEBHOOK_QUEUE_URL).
+   */
+  announces?: boolean;
 }
 
 export interface FunctionSpec {
@@ -84,7 +98,11 @@ const TABLE_ACTIONS: Record<TableAction, readonly string[]> = {
 const BUCKET_ACTIONS = { read: 's3:GetObject', write: 's3:PutObject', delete: 's3:DeleteObject' } as const;
 
 /** The variable each queue's URL is given in. */
-export const QUEUE_URL_VARIABLES: Record<QueueName, string> = { standard: 'QUEUE_URL', large: 'LARGE_QUEUE_URL' };
+export const QUEUE_URL_VARIABLES: Record<QueueName, string> = {
+  standard: 'QUEUE_URL',
+  large: 'LARGE_QUEUE_URL',
+  webhookDeliveries: 'WEBHOOK_QUEUE_URL',
+};
 
 /** The preview parses documents itself, in a sandbox: the upload function's size (on Lambda, memory is also CPU). */
 const PREVIEW_MEMORY_MB = 1024;
@@ -98,6 +116,15 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     access,
     environment: apiEnvironment(config),
     environmentSchema: apiEnvironmentSchema,
+  });
+  const deliveriesRoute = (entry: string, description: string, access: FunctionAccess): FunctionSpec => ({
+    entry,
+    description,
+    memoryMb: 256,
+    timeoutSeconds: API_TIMEOUT_SECONDS,
+    access,
+    environment: deliveriesApiEnvironment(config),
+    environmentSchema: deliveriesApiEnvironmentSchema,
   });
   const submits: readonly QueueName[] = ['standard', 'large'];
   // A direct upload reaches the large queue only when it may be larger than the large-input threshold.
@@ -113,6 +140,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       bucket: { read: [PREFIX.uploads, PREFIX.direct], write: [PREFIX.results], delete: [PREFIX.results] },
       listBucket: true,
       sources: true,
+      announces: true,
       decryptsSources: true,
     },
     environment: workerEnvironment(config, queueClass),
@@ -146,8 +174,18 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       bucket: { read: [PREFIX.results] },
     }),
     listTasks: api('api/list-tasks.ts', 'GET tasks, newest first', { table: ['query'] }),
-    cancelTask: api('api/cancel-task.ts', 'POST cancel', { table: ['get', 'update'] }),
+    cancelTask: api('api/cancel-task.ts', 'POST cancel', { table: ['get', 'update'], announces: true }),
     retryTask: api('api/retry-task.ts', 'POST retry', { table: ['get', 'update'], sendsTo: submits }),
+    listDeliveries: deliveriesRoute('api/list-deliveries.ts', 'GET deliveries: the webhook delivery log of a task', {
+      table: ['get'],
+      deliveries: ['query'],
+    }),
+    // The consumer sends, and alone holds the secret: the route only queues the request.
+    redeliver: deliveriesRoute('api/redeliver.ts', 'POST redeliver: one more webhook attempt', {
+      table: ['get'],
+      deliveries: ['get'],
+      sendsTo: ['webhookDeliveries'],
+    }),
     preview: {
       entry: 'api/preview.ts',
       description: 'POST preview: a small document processed at once',
@@ -165,7 +203,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       description: 'Marks dead-lettered tasks FAILURE',
       memoryMb: 256,
       timeoutSeconds: DEAD_LETTERS_TIMEOUT_SECONDS,
-      access: { table: ['get', 'update'] },
+      access: { table: ['get', 'update'], announces: true },
       environment: deadLettersEnvironment(config),
       environmentSchema: deadLettersEnvironmentSchema,
     },
@@ -174,7 +212,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       description: 'Starts tasks when presigned uploads land',
       memoryMb: 256,
       timeoutSeconds: UPLOAD_EVENTS_TIMEOUT_SECONDS,
-      access: { table: ['get', 'update'], sendsTo: submits },
+      access: { table: ['get', 'update'], sendsTo: submits, announces: true },
       environment: {},
       environmentSchema: uploadEventsEnvironmentSchema,
     },
@@ -188,9 +226,27 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
         bucket: { read: [PREFIX.uploads] },
         listBucket: true,
         sendsTo: submits,
+        announces: true,
       },
       environment: janitorEnvironment(config),
       environmentSchema: janitorEnvironmentSchema,
+    },
+    webhookDeliveries: {
+      entry: 'consumers/webhook-deliveries.ts',
+      description: 'Sends signed webhooks to callback URLs, with retries',
+      memoryMb: 256,
+      timeoutSeconds: WEBHOOK_DELIVERIES_TIMEOUT_SECONDS,
+      access: {
+        // The task row: its callback URL and result; the result's link is presigned with this function's role.
+        table: ['get'],
+        bucket: { read: [PREFIX.results] },
+        deliveries: ['get', 'put', 'update'],
+        // Its own retries.
+        sendsTo: ['webhookDeliveries'],
+        readsWebhookSecret: true,
+      },
+      environment: {},
+      environmentSchema: webhookDeliveriesEnvironmentSchema,
     },
   };
 };
@@ -203,6 +259,12 @@ export interface FunctionResources {
   bucketName: string;
   bucketArn: string;
   queues: Record<QueueName, { url: string; arn: string }>;
+  /** The bus status changes are announced on. */
+  eventBus: { name: string; arn: string };
+  deliveriesTableName: string;
+  deliveriesTableArn: string;
+  /** The complete ARN of the webhook signing secret (with Secrets Manager's suffix). */
+  webhookSecretArn: string;
   /** `sourcePrefixes`, `allowedSourceBuckets` and `sourceKmsKeyArns` of the configuration. */
   sources: Pick<DeploymentConfig, 'sourcePrefixes' | 'allowedSourceBuckets' | 'sourceKmsKeyArns'>;
 }
@@ -219,14 +281,20 @@ const locationsOf = (resources: FunctionResources): SourceLocation[] =>
 const bucketArnOf = (resources: FunctionResources, bucket: string) =>
   bucket === resources.bucketName ? resources.bucketArn : `arn:${resources.partition}:s3:::${bucket}`;
 
+/** The queues a function sends to: those it names, and the webhook deliveries of what it announces. */
+const queuesSentTo = (access: FunctionAccess): QueueName[] => [
+  ...new Set<QueueName>([...(access.sendsTo ?? []), ...(access.announces ? (['webhookDeliveries'] as const) : [])]),
+];
+
 /** The environment variables `access` gives a function: the names of what it may touch. */
 export const accessEnvironment = (access: FunctionAccess, resources: FunctionResources): Record<string, string> => ({
   ...(access.table?.length ? { TABLE_NAME: resources.tableName } : {}),
   ...(access.bucket || access.listBucket ? { BUCKET_NAME: resources.bucketName } : {}),
   ...(access.checksSources ? { SOURCE_LOCATIONS: formatSourceLocations(locationsOf(resources)) } : {}),
-  ...Object.fromEntries(
-    (access.sendsTo ?? []).map((queue) => [QUEUE_URL_VARIABLES[queue], resources.queues[queue].url]),
-  ),
+  ...(access.deliveries?.length ? { DELIVERIES_TABLE_NAME: resources.deliveriesTableName } : {}),
+  ...(access.readsWebhookSecret ? { WEBHOOK_SECRET_ARN: resources.webhookSecretArn } : {}),
+  ...(access.announces ? { EVENT_BUS_NAME: resources.eventBus.name } : {}),
+  ...Object.fromEntries(queuesSentTo(access).map((queue) => [QUEUE_URL_VARIABLES[queue], resources.queues[queue].url])),
 });
 
 /** The function's IAM policy, beyond logs and tracing: exactly what `access` names. */
@@ -267,11 +335,22 @@ export const accessStatements = (access: FunctionAccess, resources: FunctionReso
   if (access.decryptsSources && resources.sources.sourceKmsKeyArns.length) {
     statements.push({ actions: ['kms:Decrypt'], resources: [...resources.sources.sourceKmsKeyArns] });
   }
-  if (access.sendsTo?.length) {
+  if (access.announces) statements.push({ actions: ['events:PutEvents'], resources: [resources.eventBus.arn] });
+  const queues = queuesSentTo(access);
+  if (queues.length) {
     statements.push({
       actions: ['sqs:SendMessage'],
-      resources: access.sendsTo.map((queue) => resources.queues[queue].arn),
+      resources: queues.map((queue) => resources.queues[queue].arn),
     });
+  }
+  if (access.deliveries?.length) {
+    statements.push({
+      actions: [...new Set(access.deliveries.flatMap((action) => TABLE_ACTIONS[action]))],
+      resources: [resources.deliveriesTableArn],
+    });
+  }
+  if (access.readsWebhookSecret) {
+    statements.push({ actions: ['secretsmanager:GetSecretValue'], resources: [resources.webhookSecretArn] });
   }
   return statements;
 };

@@ -1,6 +1,7 @@
 import {
   type apiEnvironmentSchema,
   type deadLettersEnvironmentSchema,
+  type deliveriesApiEnvironmentSchema,
   type EnvironmentOf,
   type janitorEnvironmentSchema,
   type previewEnvironmentSchema,
@@ -25,6 +26,10 @@ export const apiEnvironment = (config: DeploymentConfig) =>
     TASK_RETENTION_DAYS: config.taskRetentionDays,
     CORS_ORIGINS: config.corsOrigins.join(','),
   }) satisfies EnvironmentOf<typeof apiEnvironmentSchema>;
+
+/** The delivery-log routes: everything else they touch comes from their access. */
+export const deliveriesApiEnvironment = (config: DeploymentConfig) =>
+  ({ CORS_ORIGINS: config.corsOrigins.join(',') }) satisfies EnvironmentOf<typeof deliveriesApiEnvironmentSchema>;
 
 export const workerTimeoutSeconds = (config: DeploymentConfig, queueClass: 'standard' | 'large') =>
   queueClass === 'large' ? config.largeWorkerTimeoutSeconds : config.workerTimeoutSeconds;

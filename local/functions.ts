@@ -31,10 +31,12 @@ export interface LocalTiming {
   softTimeLimitMarginMs?: number;
   visibilityTimeoutSeconds?: number;
   leaseMarginMs?: number;
+  /** Every webhook retry delay, and the give-up time, multiplied by this (below 1), so a retry is seen in seconds. */
+  webhookRetryScale?: number;
 }
 
 /** Variables only the local runtime sets: switches the CDK stack never sets. */
-export const LOCAL_ONLY_VARIABLES = ['ALLOW_PRIVATE_URLS', 'LEASE_MARGIN_MS'];
+export const LOCAL_ONLY_VARIABLES = ['ALLOW_PRIVATE_URLS', 'LEASE_MARGIN_MS', 'WEBHOOK_RETRY_SCALE'];
 
 /** What the local runtime sets itself, as Lambda's does (region, credentials, endpoints, the function's name). */
 export const RUNTIME_VARIABLES = [
@@ -45,6 +47,8 @@ export const RUNTIME_VARIABLES = [
   'AWS_ENDPOINT_URL_S3',
   'AWS_ENDPOINT_URL_SQS',
   'AWS_ENDPOINT_URL_DYNAMODB',
+  'AWS_ENDPOINT_URL_EVENTBRIDGE',
+  'AWS_ENDPOINT_URL_SECRETS_MANAGER',
   'S3_FORCE_PATH_STYLE',
   'AWS_LAMBDA_FUNCTION_NAME',
   'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
@@ -57,6 +61,10 @@ export interface LocalEndpoints {
   s3: string;
   sqs: string;
   dynamodb: string;
+  /** The local Secrets Manager (secrets-manager.ts). */
+  secretsManager: string;
+  /** The local event bus (event-bus.ts). */
+  events: string;
 }
 
 export interface LocalFunctionOptions {
@@ -86,6 +94,7 @@ const maxInstancesOf = (name: FunctionName, config: DeploymentConfig): number =>
   if (name === 'worker') return config.workerConcurrency;
   if (name === 'largeWorker') return config.largeWorkerConcurrency;
   if (name === 'janitor') return 1;
+  if (name === 'webhookDeliveries') return config.webhookConcurrency;
   if (name === 'deadLetters' || name === 'uploadEvents') return 2;
   return Math.max(2, availableParallelism());
 };
@@ -143,6 +152,8 @@ export const localFunctions = (
         AWS_ENDPOINT_URL_S3: endpoints.s3,
         AWS_ENDPOINT_URL_SQS: endpoints.sqs,
         AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: endpoints.events,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
         // The S3 emulator answers path-style URLs (bucket in the path, not the host name).
         S3_FORCE_PATH_STYLE: 'true',
         AWS_LAMBDA_FUNCTION_NAME: name,
@@ -161,6 +172,9 @@ export const localFunctions = (
           ? { SOFT_TIME_LIMIT_MARGIN_MS: String(timing.softTimeLimitMarginMs) }
           : {}),
         ...(isWorker && timing.leaseMarginMs !== undefined ? { LEASE_MARGIN_MS: String(timing.leaseMarginMs) } : {}),
+        ...(name === 'webhookDeliveries' && timing.webhookRetryScale !== undefined
+          ? { WEBHOOK_RETRY_SCALE: String(timing.webhookRetryScale) }
+          : {}),
       };
       const faulty = isWorker && options.faults !== undefined;
       const statements = accessStatements(spec.access, resources);

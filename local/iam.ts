@@ -56,6 +56,9 @@ export const allowingStatement = (
   return undefined;
 };
 
+/** The services the functions call, by their IAM prefix. */
+export type AwsService = 's3' | 'dynamodb' | 'sqs' | 'events' | 'secretsmanager';
+
 export interface LocalAccount {
   region: string;
   account: string;
@@ -102,7 +105,7 @@ const SQS_ACTIONS: Record<string, string> = {
  * by its name, so that a policy without it denies it.
  */
 export const describeCommand = (
-  service: 's3' | 'dynamodb' | 'sqs',
+  service: AwsService,
   command: string,
   input: Record<string, unknown>,
   account: LocalAccount,
@@ -111,6 +114,25 @@ export const describeCommand = (
     const table = `arn:aws:dynamodb:${account.region}:${account.account}:table/${String(input.TableName)}`;
     const index = typeof input.IndexName === 'string' ? `${table}/index/${input.IndexName}` : table;
     return { action: DYNAMODB_ACTIONS[command] ?? `dynamodb:${command.replace(/Command$/, '')}`, resource: index };
+  }
+  if (service === 'events') {
+    // PutEvents is authorized on each entry's bus; the service puts one entry at a time.
+    const entries = (input.Entries ?? []) as Array<{ EventBusName?: string }>;
+    const bus = entries[0]?.EventBusName ?? 'default';
+    return {
+      action: `events:${command.replace(/Command$/, '')}`,
+      resource: `arn:aws:events:${account.region}:${account.account}:event-bus/${bus}`,
+    };
+  }
+  if (service === 'secretsmanager') {
+    // Functions name a secret by its complete ARN, which is what their policies grant.
+    const secretId = String(input.SecretId);
+    return {
+      action: `secretsmanager:${command.replace(/Command$/, '')}`,
+      resource: secretId.startsWith('arn:')
+        ? secretId
+        : `arn:aws:secretsmanager:${account.region}:${account.account}:secret:${secretId}`,
+    };
   }
   if (service === 's3') {
     const bucket = `arn:aws:s3:::${String(input.Bucket)}`;
@@ -129,14 +151,14 @@ export const describeCommand = (
 };
 
 /** The error AWS answers a call IAM refused with, as the SDK would raise it. */
-export const accessDenied = (service: 's3' | 'dynamodb' | 'sqs', request: AwsRequest, principal: string): Error => {
+export const accessDenied = (service: AwsService, request: AwsRequest, principal: string): Error => {
   const message = `User: arn:aws:sts::000000000000:assumed-role/${principal}/${principal} is not authorized to perform: ${request.action} on resource: ${request.resource} because no identity-based policy allows the ${request.action} action`;
   const name = service === 's3' ? 'AccessDenied' : 'AccessDeniedException';
   return Object.assign(new Error(message), {
     name,
     Code: name,
     $fault: 'client',
-    $metadata: { httpStatusCode: service === 'dynamodb' ? 400 : 403 },
+    $metadata: { httpStatusCode: service === 's3' || service === 'sqs' ? 403 : 400 },
   });
 };
 
@@ -178,7 +200,7 @@ const isMissingObject = (error: unknown) => {
  * function without s3:ListBucket on the bucket becomes S3's 403.
  */
 export const enforcePolicy = (
-  clients: Record<'s3' | 'dynamo' | 'sqs', { middlewareStack: unknown }>,
+  clients: Record<'s3' | 'dynamo' | 'sqs' | 'events' | 'secrets', { middlewareStack: unknown }>,
   options: {
     functionName: string;
     policy: readonly PolicyStatementSpec[];
@@ -187,8 +209,8 @@ export const enforcePolicy = (
   },
 ): void => {
   const reported = new Set<string>();
-  const services = { s3: 's3', dynamo: 'dynamodb', sqs: 'sqs' } as const;
-  for (const [key, service] of Object.entries(services) as Array<[keyof typeof services, 's3' | 'dynamodb' | 'sqs']>) {
+  const services = { s3: 's3', dynamo: 'dynamodb', sqs: 'sqs', events: 'events', secrets: 'secretsmanager' } as const;
+  for (const [key, service] of Object.entries(services) as Array<[keyof typeof services, AwsService]>) {
     (clients[key].middlewareStack as MiddlewareStackLike).add(
       (next, context) => async (args) => {
         const command = context.commandName ?? 'UnknownCommand';

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { AlarmState } from './metrics.js';
 import type { QueuePair } from './provision.js';
+import type { BusEvent } from './event-bus.js';
 
 const PAGE = readFileSync(new URL('./monitor/index.html', import.meta.url));
 
@@ -43,7 +44,12 @@ export const queueDepths = async (sqs: SQSClient, queues: Record<string, QueuePa
  * does goes through the public API.
  */
 export const monitorRoutes =
-  (sqs: SQSClient, queues: Record<string, QueuePair>, alarms: () => Promise<AlarmState[]>) =>
+  (
+    sqs: SQSClient,
+    queues: Record<string, QueuePair>,
+    alarms: () => Promise<AlarmState[]>,
+    busEvents: () => BusEvent[],
+  ) =>
   async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method === 'GET' && (path === '/' || path === '/monitor')) {
@@ -53,6 +59,13 @@ export const monitorRoutes =
     }
     if (request.method === 'GET' && path === '/_local/alarms') {
       const body = JSON.stringify(await alarms());
+      response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      response.end(body);
+      return true;
+    }
+    if (request.method === 'GET' && path === '/_local/events') {
+      // Newest first, as the monitor page lists them.
+      const body = JSON.stringify(busEvents().slice(-200).reverse());
       response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       response.end(body);
       return true;

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { TABLE, type QueueSettings } from '../shared/definitions.js';
+import { DELIVERIES_TABLE, TABLE, type QueueSettings } from '../shared/definitions.js';
 
 /**
  * The task table as the CDK stack defines it (key, indexes, TTL), created on
@@ -34,20 +34,45 @@ export const createTaskTable = async (client: DynamoDBClient, tableName: string)
       })),
     }),
   );
+  await untilActive(client, tableName);
+  await enableTtl(client, tableName, TABLE.ttlAttribute);
+};
+
+/** The webhook delivery log as the CDK stack defines it: keyed by task and delivery, TTL. */
+export const createDeliveriesTable = async (client: DynamoDBClient, tableName: string): Promise<void> => {
+  const { partitionKey, sortKey } = DELIVERIES_TABLE;
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [partitionKey, sortKey].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+      KeySchema: [
+        { AttributeName: partitionKey, KeyType: 'HASH' },
+        { AttributeName: sortKey, KeyType: 'RANGE' },
+      ],
+    }),
+  );
+  await untilActive(client, tableName);
+  await enableTtl(client, tableName, DELIVERIES_TABLE.ttlAttribute);
+};
+
+const untilActive = async (client: DynamoDBClient, tableName: string) => {
   for (let attempt = 0; attempt < 100; attempt++) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') break;
+    if (Table?.TableStatus === 'ACTIVE') return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  await client
+};
+
+const enableTtl = (client: DynamoDBClient, tableName: string, attribute: string) =>
+  client
     .send(
       new UpdateTimeToLiveCommand({
         TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
+        TimeToLiveSpecification: { AttributeName: attribute, Enabled: true },
       }),
     )
     .catch(() => undefined); // dynalite does not implement TTL; the service also checks expires_at itself
-};
 
 export interface QueuePair {
   name: string;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -14,6 +15,8 @@ import {
   PREVIEW_PATH,
   queueSettings,
   UPLOAD_EVENTS_TIMEOUT_SECONDS,
+  WEBHOOK_DELIVERIES_TIMEOUT_SECONDS,
+  WEBHOOK_DELIVERY,
 } from '../shared/definitions.js';
 import type { FunctionName, FunctionResources, PolicyStatementSpec } from '../lib/function-catalogue.js';
 import { workerTimeoutSeconds } from '../lib/function-environment.js';
@@ -31,10 +34,12 @@ import {
 import type { IamNotice } from './iam.js';
 import { FunctionRuntime } from './lambda-runtime.js';
 import { monitorRoutes } from './monitor.js';
+import { startLocalEventBus, type BusEvent } from './event-bus.js';
 import { evaluateAlarm, LocalMetrics, type AlarmState, type MetricKey } from './metrics.js';
 import { alarmSpecs, type MetricSource } from '../lib/alarms.js';
 import { SERVICE_NAME } from '../shared/definitions.js';
-import { createBucket, createQueuePair, createTaskTable, type QueuePair } from './provision.js';
+import { createBucket, createDeliveriesTable, createQueuePair, createTaskTable, type QueuePair } from './provision.js';
+import { startSecretsManager } from './secrets-manager.js';
 
 export interface LocalStackOptions {
   port?: number;
@@ -43,6 +48,8 @@ export interface LocalStackOptions {
   dataDir?: string | undefined;
   /** Require one of these `x-api-key` values, as the deployed API does; each key owns its tasks. Default: none. */
   apiKeys?: readonly string[] | undefined;
+  /** The webhook signing secret: `whsec_<base64>` secrets, space-separated. Default: a new one (`webhookSecret`). */
+  webhookSecret?: string | undefined;
   /** Let URL sources point at loopback addresses. For tests with a local fixture server only. */
   allowPrivateUrls?: boolean;
   /** Deployment configuration overrides (the same keys as cdk.json). */
@@ -76,9 +83,13 @@ export interface LocalStack {
   /** `POST /documents/preview`. */
   previewUrl: string;
   config: DeploymentConfig;
-  queues: Record<'standard' | 'large' | 'uploadEvents', QueuePair>;
+  queues: Record<'standard' | 'large' | 'uploadEvents' | 'webhookDeliveries', QueuePair>;
   bucketName: string;
   tableName: string;
+  /** The webhook delivery log. */
+  deliveriesTableName: string;
+  /** What webhooks are signed with (given, or generated at start). */
+  webhookSecret: string;
   clients: { s3: S3Client; sqs: SQSClient; dynamo: DynamoDBDocumentClient };
   functions: Record<FunctionName, LocalServiceFunction>;
   /** Invocations under way, per queue consumer. */
@@ -99,12 +110,20 @@ export interface LocalStack {
   metrics: LocalMetrics;
   /** The service's alarms (lib/alarms.ts), evaluated now over the local metrics. */
   alarms(): Promise<AlarmState[]>;
+  /** What the functions put on the event bus, oldest first (also at `GET /_local/events`). */
+  busEvents(): BusEvent[];
   /** Invokes a function directly, as a schedule or `aws lambda invoke` would (tests run the janitor now). */
   invoke(name: FunctionName, event: unknown): Promise<unknown>;
   stop(): Promise<void>;
 }
 
-const NAMES = { table: 'docproc-tasks', bucket: 'docproc-documents' } as const;
+const NAMES = {
+  deliveries: 'docproc-webhook-deliveries',
+  webhookSecret: 'docproc-webhook-secret',
+  table: 'docproc-tasks',
+  bucket: 'docproc-documents',
+  eventBus: 'docproc-tasks',
+} as const;
 /** The REST API's name, which API Gateway's metrics are by (the CDK stack's is `<stack name>-api`). */
 const LOCAL_API_NAME = 'docproc-api';
 const REGION = 'us-east-1';
@@ -135,13 +154,22 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     bodyLimitBytes: Math.max(bytes(config.presignedUploadMaxMb), DEFAULT_LIMITS.maxResultBytes) + 1024 * 1024,
     warn: log,
   });
+  const eventBus = await startLocalEventBus({ busNames: [NAMES.eventBus] });
+  // Receivers verify with it: print it (bin/local.ts) or pass the one they hold.
+  const webhookSecret = options.webhookSecret ?? `whsec_${randomBytes(32).toString('base64')}`;
+  const webhookSecretArn = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${NAMES.webhookSecret}-local1`;
+  const secretsManager = await startSecretsManager('127.0.0.1', [
+    { arn: webhookSecretArn, name: NAMES.webhookSecret, value: webhookSecret },
+  ]);
   const endpoints = {
+    secretsManager: secretsManager.url,
     region: REGION,
     credentials: CREDENTIALS,
     s3: emulators.awsEndpoint,
     // The SDK sends SQS calls to the queue URL's host; naming the endpoint the same way keeps it quiet about it.
     sqs: emulators.awsEndpoint.replace('127.0.0.1', `sqs.${REGION}.localhost`),
     dynamodb: emulators.dynamoEndpoint,
+    events: eventBus.endpoint,
   };
   const s3 = new S3Client({ endpoint: endpoints.s3, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
   const sqs = new SQSClient({ endpoint: emulators.awsEndpoint, region: REGION, credentials: CREDENTIALS });
@@ -150,11 +178,17 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
 
   const { TableNames } = await rawDynamo.send(new ListTablesCommand({}));
   if (!TableNames?.includes(NAMES.table)) await createTaskTable(rawDynamo, NAMES.table);
+  if (!TableNames?.includes(NAMES.deliveries)) await createDeliveriesTable(rawDynamo, NAMES.deliveries);
   await createBucket(s3, NAMES.bucket);
   const queues = {
     standard: await createQueuePair(sqs, 'docproc-standard', settings(workerTimeoutSeconds(config, 'standard'))),
     large: await createQueuePair(sqs, 'docproc-large', settings(workerTimeoutSeconds(config, 'large'))),
     uploadEvents: await createQueuePair(sqs, 'docproc-upload-events', settings(UPLOAD_EVENTS_TIMEOUT_SECONDS)),
+    webhookDeliveries: await createQueuePair(
+      sqs,
+      'docproc-webhook-deliveries',
+      settings(WEBHOOK_DELIVERIES_TIMEOUT_SECONDS),
+    ),
   };
 
   const resources: FunctionResources = {
@@ -163,11 +197,16 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     tableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${NAMES.table}`,
     bucketName: NAMES.bucket,
     bucketArn: `arn:aws:s3:::${NAMES.bucket}`,
+    deliveriesTableName: NAMES.deliveries,
+    deliveriesTableArn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${NAMES.deliveries}`,
+    webhookSecretArn,
     queues: {
       standard: { url: queues.standard.url, arn: queues.standard.arn },
       large: { url: queues.large.url, arn: queues.large.arn },
+      webhookDeliveries: { url: queues.webhookDeliveries.url, arn: queues.webhookDeliveries.arn },
     },
     sources: config,
+    eventBus: { name: NAMES.eventBus, arn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${NAMES.eventBus}` },
   };
   const functions = localFunctions(config, resources, endpoints, {
     bundles: await localBundles(localEntries(config)),
@@ -281,6 +320,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     deadLetters: source('deadLetters', queues.standard.deadLetters, 10, 2),
     largeDeadLetters: source('deadLetters', queues.large.deadLetters, 10, 2),
     uploadEvents: source('uploadEvents', queues.uploadEvents, 10, 2),
+    webhookDeliveries: source(
+      'webhookDeliveries',
+      queues.webhookDeliveries,
+      WEBHOOK_DELIVERY.batchSize,
+      config.webhookConcurrency,
+    ),
   };
   for (const eventSource of Object.values(sources)) eventSource.start();
   const janitor = setInterval(() => {
@@ -341,7 +386,12 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       metrics.record(api('5XXError'), status >= 500 ? 1 : 0);
       metrics.record(api('Latency'), latencyMs);
     },
-    extra: monitorRoutes(sqs, queues, () => alarms()),
+    extra: monitorRoutes(
+      sqs,
+      queues,
+      () => alarms(),
+      () => eventBus.events(),
+    ),
   });
 
   let warming: Promise<void> | undefined;
@@ -361,6 +411,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     queues,
     bucketName: NAMES.bucket,
     tableName: NAMES.table,
+    deliveriesTableName: NAMES.deliveries,
+    webhookSecret,
     clients: { s3, sqs, dynamo },
     functions,
     busy: () => Object.fromEntries(Object.entries(sources).map(([name, eventSource]) => [name, eventSource.busy])),
@@ -369,6 +421,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     metrics,
     alarms,
     warm,
+    busEvents: () => eventBus.events(),
     invoke: (name, event) => runtimes[name].invoke(event),
     stop: () =>
       (stopping ??= (async () => {
@@ -385,7 +438,8 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         s3.destroy();
         sqs.destroy();
         rawDynamo.destroy();
-        await emulators.stop();
+        await secretsManager.close();
+        await Promise.all([emulators.stop(), eventBus.stop()]);
       })()),
   };
 };

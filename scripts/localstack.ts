@@ -16,7 +16,19 @@ const ENDPOINT = process.env.LOCALSTACK_ENDPOINT ?? 'http://localhost:4566';
 const REGION = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
 const ACCOUNT = '000000000000';
 const STACK = process.env.STACK_NAME ?? 'DocProc';
-const SERVICES = ['s3', 'sqs', 'dynamodb', 'lambda', 'apigateway', 'iam', 'sts', 'cloudformation', 'logs', 'events'];
+const SERVICES = [
+  's3',
+  'sqs',
+  'dynamodb',
+  'lambda',
+  'apigateway',
+  'iam',
+  'sts',
+  'cloudformation',
+  'logs',
+  'events',
+  'secretsmanager',
+];
 
 const wait = async (timeoutMs = 180_000) => {
   const deadline = Date.now() + timeoutMs;

@@ -9,6 +9,8 @@ export const UPLOAD_EVENTS_TIMEOUT_SECONDS = 30;
 export const API_TIMEOUT_SECONDS = 29;
 export const DEAD_LETTERS_TIMEOUT_SECONDS = 30;
 export const JANITOR_TIMEOUT_SECONDS = 120;
+/** A batch of webhook deliveries: each POST may take WEBHOOK_DELIVERY.requestTimeoutMs. */
+export const WEBHOOK_DELIVERIES_TIMEOUT_SECONDS = 60;
 
 export const TABLE = {
   partitionKey: 'pk',
@@ -22,7 +24,14 @@ export const TABLE = {
     byOwnerStatus: { name: 'by_owner_status', partitionKey: 'owner_status', sortKey: 'created_at' },
     /** Every task in one status, oldest first (the janitor). */
     byStatus: { name: 'by_status', partitionKey: 'status', sortKey: 'created_at' },
+    /**
+     * Tasks with events not yet sent, oldest first (the janitor sends what a
+     * dead function left). Sparse: only such rows carry its keys.
+     */
+    byPendingEvents: { name: 'by_pending_events', partitionKey: 'outbox_shard', sortKey: 'outbox_since' },
   },
+  /** The one partition of `by_pending_events`: it holds only rows whose events are in flight, a handful at a time. */
+  pendingEventsShard: 'pending',
 } as const;
 
 /** Object key prefixes in the bucket. */
@@ -103,7 +112,16 @@ export const GATEWAY_RESPONSES = {
 } as const;
 
 export type RouteHandler =
-  'upload' | 'process' | 'uploadUrl' | 'getTask' | 'listTasks' | 'cancelTask' | 'retryTask' | 'preview';
+  | 'upload'
+  | 'process'
+  | 'uploadUrl'
+  | 'getTask'
+  | 'listTasks'
+  | 'cancelTask'
+  | 'retryTask'
+  | 'listDeliveries'
+  | 'redeliver'
+  | 'preview';
 
 /** Every route of API.md, from the root of the API's stage. */
 export const ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string; handler: RouteHandler }> = [
@@ -114,6 +132,12 @@ export const ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string; handl
   { method: 'GET', path: `${API_BASE_PATH}/tasks/{task_id}`, handler: 'getTask' },
   { method: 'POST', path: `${API_BASE_PATH}/tasks/{task_id}/cancel`, handler: 'cancelTask' },
   { method: 'POST', path: `${API_BASE_PATH}/tasks/{task_id}/retry`, handler: 'retryTask' },
+  { method: 'GET', path: `${API_BASE_PATH}/tasks/{task_id}/deliveries`, handler: 'listDeliveries' },
+  {
+    method: 'POST',
+    path: `${API_BASE_PATH}/tasks/{task_id}/deliveries/{delivery_id}/redeliver`,
+    handler: 'redeliver',
+  },
   { method: 'POST', path: PREVIEW_PATH, handler: 'preview' },
 ];
 
@@ -164,6 +188,12 @@ export const METRIC_NAMES = {
   pages: 'PagesProcessed',
   bytes: 'BytesProcessed',
   documents: 'DocumentsProduced',
+  /** A webhook delivery answered 2xx (each delivery counts once, redeliveries aside). */
+  webhookDelivered: 'WebhookDeliveriesSucceeded',
+  /** A webhook delivery given up after 24 h of retries. */
+  webhookFailed: 'WebhookDeliveriesFailed',
+  /** A status change's event could not be sent at once (the janitor's sweep sends it later). */
+  eventsUnsent: 'EventsUnsent',
 } as const;
 
 /** The `service` dimension Powertools adds to every custom metric. */
@@ -187,6 +217,9 @@ export const METRIC_DIMENSIONS: Record<MetricName, readonly string[]> = {
   PagesProcessed: [],
   BytesProcessed: [],
   DocumentsProduced: [],
+  WebhookDeliveriesSucceeded: [],
+  WebhookDeliveriesFailed: [],
+  EventsUnsent: [],
 };
 
 /**
@@ -196,3 +229,28 @@ export const METRIC_DIMENSIONS: Record<MetricName, readonly string[]> = {
  * one read a second (24 for 20 s), never a hot loop.
  */
 export const LONG_POLL = { maxWaitSeconds: 20, firstPauseMs: 100, maxPauseMs: 1000 } as const;
+
+/** The webhook delivery log: one item per event sent to a task's callback_url, kept as long as its task. */
+export const DELIVERIES_TABLE = { partitionKey: 'task_id', sortKey: 'delivery_id', ttlAttribute: 'ttl' } as const;
+
+/**
+ * How webhooks are sent (Standard Webhooks). An attempt that fails (non-2xx,
+ * timeout, connection error, refused address) is tried again after the next
+ * delay of `retryDelaysSeconds`, then every `thenEverySeconds`, each delay
+ * stretched by up to `jitterRatio` so that a receiver coming back up is not
+ * hit by every retry at once; no attempt is made later than `giveUpAfterSeconds`
+ * after the event, and the delivery is then `failed`. SQS delays a message by
+ * `maxQueueDelaySeconds` at most: a longer wait is that many hops.
+ */
+export const WEBHOOK_DELIVERY = {
+  requestTimeoutMs: 10_000,
+  retryDelaysSeconds: [5, 30, 120, 600, 1800, 3600],
+  thenEverySeconds: 7200,
+  jitterRatio: 0.2,
+  giveUpAfterSeconds: 24 * 3600,
+  maxQueueDelaySeconds: 900,
+  /** How long the consumer keeps the signing secret before reading it again, so a rotation is picked up. */
+  secretCacheSeconds: 60,
+  /** Records per consumer invocation: each may wait `requestTimeoutMs`, within WEBHOOK_DELIVERIES_TIMEOUT_SECONDS. */
+  batchSize: 5,
+} as const;

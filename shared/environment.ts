@@ -38,6 +38,12 @@ const queues = {
   LARGE_QUEUE_URL: z.string().min(1),
 };
 
+/** Where a function that changes statuses announces them: the event bus, the webhook-deliveries queue. */
+const announcing = {
+  EVENT_BUS_NAME: z.string().default(''),
+  WEBHOOK_QUEUE_URL: z.string().default(''),
+};
+
 /** API functions get only what their route touches: a route that never queues has no queue URL. */
 export const apiEnvironmentSchema = z.object({
   TABLE_NAME: storage.TABLE_NAME,
@@ -54,8 +60,9 @@ export const apiEnvironmentSchema = z.object({
   SOURCE_LOCATIONS: sourceLocations,
   /** Browser origins allowed by CORS (comma-separated); none: CORS off. */
   CORS_ORIGINS: list,
-  /** Lets URL sources point at private addresses; for local tests only, never set by the CDK stack. */
+  /** Lets URL sources (and callback URLs) point at private addresses; for local tests only, never set by the CDK stack. */
   ALLOW_PRIVATE_URLS: flag,
+  ...announcing,
 });
 
 /**
@@ -88,21 +95,54 @@ export const workerEnvironmentSchema = z.object({
   /** Heap, and heap plus array buffers, one document may use in its sandbox thread. */
   SANDBOX_MEMORY_MB: int.min(64),
   ALLOW_PRIVATE_URLS: flag,
+  ...announcing,
 });
 
 export const deadLettersEnvironmentSchema = z.object({
   TABLE_NAME: storage.TABLE_NAME,
+  ...announcing,
   /** Each worker's timeout, to tell a run its timeout stopped from a crash (by the queue the task was on). */
   WORKER_TIMEOUT_MS: int,
   LARGE_WORKER_TIMEOUT_MS: int,
 });
 
-export const uploadEventsEnvironmentSchema = z.object({ TABLE_NAME: storage.TABLE_NAME, ...queues });
+export const uploadEventsEnvironmentSchema = z.object({ TABLE_NAME: storage.TABLE_NAME, ...queues, ...announcing });
 
 export const janitorEnvironmentSchema = z.object({
   ...storage,
   ...queues,
+  ...announcing,
   PENDING_REQUEUE_MINUTES: int.default(60),
+});
+
+/** Where deliveries are logged and queued; the functions that send to the queue get its URL. */
+const webhooks = {
+  DELIVERIES_TABLE_NAME: z.string().min(1),
+  WEBHOOK_QUEUE_URL: z.string().min(1),
+};
+
+/**
+ * The webhook consumer: reads the task row (callback URL, owner, result),
+ * presigns the result, keeps the delivery log, queues its own retries, and
+ * alone may read the signing secret.
+ */
+export const webhookDeliveriesEnvironmentSchema = z.object({
+  ...storage,
+  ...webhooks,
+  WEBHOOK_SECRET_ARN: z.string().min(1),
+  RESULT_URL_TTL_SECONDS: int.default(3600),
+  /** Lets callback URLs point at loopback addresses, as URL sources; local tests only. */
+  ALLOW_PRIVATE_URLS: flag,
+  /** Local tests only: every retry delay and the give-up time multiplied by this, so a retry is seen in seconds. */
+  WEBHOOK_RETRY_SCALE: z.coerce.number().positive().max(1).default(1),
+});
+
+/** The delivery-log routes: the task row (ownership) and the log; redeliver also queues. */
+export const deliveriesApiEnvironmentSchema = z.object({
+  TABLE_NAME: storage.TABLE_NAME,
+  DELIVERIES_TABLE_NAME: webhooks.DELIVERIES_TABLE_NAME,
+  WEBHOOK_QUEUE_URL: z.string().default(''),
+  CORS_ORIGINS: list,
 });
 
 export type EnvironmentSchema =
@@ -111,7 +151,9 @@ export type EnvironmentSchema =
   | typeof workerEnvironmentSchema
   | typeof deadLettersEnvironmentSchema
   | typeof uploadEventsEnvironmentSchema
-  | typeof janitorEnvironmentSchema;
+  | typeof janitorEnvironmentSchema
+  | typeof webhookDeliveriesEnvironmentSchema
+  | typeof deliveriesApiEnvironmentSchema;
 
 /**
  * What a builder may give a function of schema `S`: its variables and no

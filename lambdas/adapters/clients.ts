@@ -1,5 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -7,6 +9,8 @@ export interface AwsClients {
   dynamo: DynamoDBDocumentClient;
   s3: S3Client;
   sqs: SQSClient;
+  events: EventBridgeClient;
+  secrets: SecretsManagerClient;
 }
 
 /**
@@ -44,6 +48,8 @@ export const awsClients = (): AwsClients => {
       }),
       s3: new S3Client({ ...S3_CLIENT_OPTIONS, forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' }),
       sqs: new SQSClient({}),
+      events: new EventBridgeClient({}),
+      secrets: new SecretsManagerClient({}),
     };
     (globalThis as LocalRuntimeHooks).docprocAwsClientsCreated?.(clients);
   }

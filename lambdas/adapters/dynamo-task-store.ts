@@ -1,4 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
 import {
   DeleteCommand,
   GetCommand,
@@ -9,7 +10,15 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '../core/errors.js';
 import type { IdempotencyRecord, ListQuery, TaskChanges, TaskPage, TaskStore, TransitionGuard } from '../core/ports.js';
-import { TRANSITIONS, type Task, type TaskRef, type TaskStatus, type Transition } from '../core/task.js';
+import { EVENT_OF_STATUS } from '../core/events.js';
+import {
+  TRANSITIONS,
+  type Task,
+  type TaskEvent,
+  type TaskRef,
+  type TaskStatus,
+  type Transition,
+} from '../core/task.js';
 import { TABLE } from '../../shared/definitions.js';
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -27,12 +36,16 @@ const toItem = (task: Task) => ({
   [TABLE.ttlAttribute]: epochSeconds(task.expires_at),
 });
 
+const PENDING = TABLE.indexes.byPendingEvents;
+
 const fromItem = (item: Record<string, unknown> | undefined): Task | undefined => {
   if (!item || typeof item.task_id !== 'string') return undefined;
   const {
     [TABLE.partitionKey]: _pk,
     [TABLE.ownerStatusAttribute]: _ownerStatus,
     [TABLE.ttlAttribute]: _ttl,
+    [PENDING.partitionKey]: _shard,
+    [PENDING.sortKey]: _since,
     ...task
   } = item;
   return task as unknown as Task;
@@ -76,7 +89,7 @@ const decodeCursor = (
   return key as Record<string, string>;
 };
 
-const isConditionFailure = (error: unknown) =>
+export const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException ||
   (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
 
@@ -206,6 +219,23 @@ export class DynamoTaskStore implements TaskStore {
       values[`:from${index}`] = status;
       return `:from${index}`;
     });
+    const eventType = EVENT_OF_STATUS[to];
+    if (eventType) {
+      // The event goes in with the change, or not at all: no change without its event, no event without its change.
+      const event: TaskEvent = { id: randomUUID(), type: eventType, occurred_at: this.now().toISOString() };
+      Object.assign(names, { '#outbox': 'outbox', '#shard': PENDING.partitionKey, '#since': PENDING.sortKey });
+      Object.assign(values, {
+        ':event': [event],
+        ':noEvents': [],
+        ':shard': TABLE.pendingEventsShard,
+        ':since': event.occurred_at,
+      });
+      sets.push(
+        '#outbox = list_append(if_not_exists(#outbox, :noEvents), :event)',
+        '#shard = :shard',
+        '#since = if_not_exists(#since, :since)',
+      );
+    }
     const conditions = ['attribute_exists(#pk)', `#status IN (${fromList.join(', ')})`];
     if (guard.attempt !== undefined) {
       names['#attempts'] = 'attempts';
@@ -240,6 +270,56 @@ export class DynamoTaskStore implements TaskStore {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Takes a sent event off the front of the outbox, if it is still there
+   * (another sender may have been first); the last one takes the row out of
+   * `by_pending_events` with it.
+   */
+  async acknowledgeEvent(taskId: string, eventId: string) {
+    const outbox = { '#outbox': 'outbox', '#id': 'id' };
+    const index = { '#shard': PENDING.partitionKey, '#since': PENDING.sortKey };
+    const attempts = [
+      {
+        expression: 'REMOVE #outbox, #shard, #since',
+        condition: 'size(#outbox) = :one',
+        names: { ...outbox, ...index },
+      },
+      { expression: 'REMOVE #outbox[0]', condition: 'size(#outbox) > :one', names: outbox },
+    ];
+    for (const { expression, condition, names } of attempts) {
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: taskKey(taskId),
+            UpdateExpression: expression,
+            ConditionExpression: `#outbox[0].#id = :id AND ${condition}`,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':id': eventId, ':one': 1 },
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    }
+  }
+
+  /** Tasks whose oldest unsent event is older than `before`, oldest first. */
+  async listWithPendingEvents(before: string, limit: number) {
+    const { Items = [] } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: PENDING.name,
+        KeyConditionExpression: '#shard = :shard AND #since < :before',
+        ExpressionAttributeNames: { '#shard': PENDING.partitionKey, '#since': PENDING.sortKey },
+        ExpressionAttributeValues: { ':shard': TABLE.pendingEventsShard, ':before': before },
+        Limit: limit,
+      }),
+    );
+    return Items.map(fromItem).filter((task): task is Task => task !== undefined);
   }
 
   async updateProgress(taskId: string, runId: string, progress: number, stage: Task['stage']) {

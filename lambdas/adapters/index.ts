@@ -1,7 +1,10 @@
 import { awsClients } from './clients.js';
+import { DynamoDeliveryStore } from './dynamo-delivery-store.js';
 import { DynamoTaskStore } from './dynamo-task-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
+import { SqsDeliveryQueue } from './sqs-delivery-queue.js';
 import { SqsJobQueue } from './sqs-job-queue.js';
+import { AwsEventSink } from './event-sink.js';
 
 /** The adapters every function builds its dependencies from, over the shared SDK clients. */
 export const taskStore = (tableName: string) => new DynamoTaskStore(awsClients().dynamo, tableName);
@@ -10,3 +13,10 @@ export const blobStore = () => new S3BlobStore(awsClients().s3);
 
 export const jobQueue = (urls: { QUEUE_URL: string; LARGE_QUEUE_URL: string }) =>
   new SqsJobQueue(awsClients().sqs, { standard: urls.QUEUE_URL, large: urls.LARGE_QUEUE_URL });
+
+export const eventSink = (targets: { EVENT_BUS_NAME: string; WEBHOOK_QUEUE_URL: string }) =>
+  new AwsEventSink(awsClients(), { busName: targets.EVENT_BUS_NAME, webhookQueueUrl: targets.WEBHOOK_QUEUE_URL });
+
+export const deliveryStore = (tableName: string) => new DynamoDeliveryStore(awsClients().dynamo, tableName);
+
+export const deliveryQueue = (queueUrl: string) => new SqsDeliveryQueue(awsClients().sqs, queueUrl);

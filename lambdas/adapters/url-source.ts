@@ -1,78 +1,27 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
+import type { lookup as dnsLookup } from 'node:dns';
+import type { IncomingMessage } from 'node:http';
 import { AppError } from '../core/errors.js';
 import type { FetchedSource, FetchSource, SourceFetchLimits } from '../core/ports.js';
-import { addressProblem, checkUrl, type UrlPolicy } from '../core/url-policy.js';
+import { checkUrl } from '../core/url-policy.js';
+import { connectionProblem, FORBIDDEN_ADDRESS, pinnedRequest } from './pinned-http.js';
 
 export interface FetchLimits extends SourceFetchLimits {
   /** DNS lookup; `dns.lookup` unless a test gives another. */
   lookup?: typeof dnsLookup;
 }
 
-/** What a network error means, in words: errno codes stay in the logs. */
-const connectionProblem = (code: string | undefined): string => {
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'its host name does not resolve';
-  if (code === 'ECONNREFUSED') return 'the connection was refused';
-  if (code === 'ECONNRESET' || code === 'EPIPE') return 'the connection was reset';
-  if (code === 'ETIMEDOUT') return 'the connection timed out';
-  if (code?.startsWith('ERR_TLS') || code?.includes('CERT') || code?.startsWith('ERR_SSL')) {
-    return 'its TLS certificate or handshake was refused';
-  }
-  return 'the connection failed';
-};
-
 const failed = (message: string, cause?: unknown) =>
   new AppError('SOURCE_FETCH_FAILED', message, cause === undefined ? {} : { cause });
 
-/**
- * DNS lookup that refuses forbidden addresses. The socket connects to the
- * address returned here, so the address checked is the address used: no
- * window for DNS rebinding between a check and the connection.
- */
-export const guardedLookup =
-  (policy: UrlPolicy, resolve: typeof dnsLookup = dnsLookup): LookupFunction =>
-  (hostname, options, callback) => {
-    resolve(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
-      if (error) return callback(error, '', 4);
-      const list = Array.isArray(addresses) ? addresses : [];
-      const refused = list.map((entry) => addressProblem(entry.address, policy)).find(Boolean);
-      if (refused || !list.length) {
-        return callback(Object.assign(new Error(refused ?? 'no address'), { code: 'EFORBIDDENADDRESS' }), '', 4);
-      }
-      if (options.all) return callback(null, list);
-      const first = list[0] as LookupAddress;
-      return callback(null, first.address, first.family);
-    });
-  };
-
 const requestOnce = (url: URL, limits: FetchLimits, signal: AbortSignal) =>
-  new Promise<IncomingMessage>((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const request = send(url, {
-      method: 'GET',
-      lookup: guardedLookup(limits, limits.lookup),
-      signal,
-      headers: { 'user-agent': 'docproc/1.0 (+document processing service)', accept: '*/*' },
-    });
-    const connectTimer = setTimeout(
-      () => request.destroy(failed('Connecting to the source timed out.')),
-      limits.connectTimeoutMs,
-    );
-    request.on('socket', (socket) => {
-      const connected = () => clearTimeout(connectTimer);
-      socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected);
-    });
-    request.on('response', (response) => {
-      clearTimeout(connectTimer);
-      resolve(response);
-    });
-    request.on('error', (error) => {
-      clearTimeout(connectTimer);
-      reject(error);
-    });
-    request.end();
+  pinnedRequest(url, {
+    method: 'GET',
+    headers: { 'user-agent': 'docproc/1.0 (+document processing service)', accept: '*/*' },
+    policy: limits,
+    lookup: limits.lookup,
+    connectTimeoutMs: limits.connectTimeoutMs,
+    connectTimeoutError: () => failed('Connecting to the source timed out.'),
+    signal,
   });
 
 const readCapped = async (response: IncomingMessage, maxBytes: number): Promise<Uint8Array> => {
@@ -123,7 +72,7 @@ export const fetchUrl = async (raw: string, limits: FetchLimits): Promise<Fetche
   } catch (error) {
     if (error instanceof AppError) throw error;
     const code = (error as { code?: string }).code;
-    if (code === 'EFORBIDDENADDRESS') {
+    if (code === FORBIDDEN_ADDRESS) {
       // The resolved address stays in the logs (cause); the client learns the rule, not our DNS answers.
       throw new AppError(
         'SOURCE_URL_FORBIDDEN',

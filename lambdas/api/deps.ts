@@ -1,12 +1,13 @@
-import { blobStore, jobQueue, taskStore } from '../adapters/index.js';
+import { blobStore, eventSink, jobQueue, taskStore } from '../adapters/index.js';
 import { once } from '../cold-start.js';
 import { apiEnvironmentSchema, loadConfig, type ApiConfig } from '../config.js';
-import { systemClock } from '../core/ports.js';
+import { systemClock, type EventSink } from '../core/ports.js';
 import { newTaskId, type SubmissionDeps, type SubmissionPolicy } from '../core/submission.js';
 import { taskMetrics } from '../observability.js';
 
 export interface ApiDeps extends SubmissionDeps {
   config: ApiConfig;
+  events: EventSink;
   /** Waits between the reads of a long poll. */
   pause: (ms: number) => Promise<void>;
 }
@@ -22,6 +23,7 @@ export const buildApiDeps = (env: NodeJS.ProcessEnv): ApiDeps => {
     clock: systemClock,
     metrics: taskMetrics,
     newId: newTaskId,
+    events: eventSink(config),
     pause: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };
 };

@@ -12,6 +12,7 @@ import {
 } from '../core/options.js';
 import type { BlobStore } from '../core/ports.js';
 import type { SubmissionRequest } from '../core/submission.js';
+import { CALLBACK_FIELD_NAMES, callbackShape, type RawCallback } from '../core/events.js';
 import { checkUrl } from '../core/url-policy.js';
 import { header, rawBody, readFields, type ApiEvent } from './http.js';
 import { parseMultipart } from './multipart.js';
@@ -26,7 +27,9 @@ import { parseMultipart } from './multipart.js';
 export type UploadedFile = Extract<SubmissionRequest, { kind: 'upload' }>;
 export type ResolvedSource = Extract<SubmissionRequest, { kind: 'source' }>;
 
-const ALLOWED_FIELDS = new Set<string>(['file', ...OPTION_NAMES]);
+/** The fields of a form that submits a task (preview takes no callback: nothing is left to call back about). */
+const fieldsOf = (withCallback: boolean) =>
+  new Set<string>(['file', ...OPTION_NAMES, ...(withCallback ? CALLBACK_FIELD_NAMES : [])]);
 
 /** Parts a valid upload never needs more of; anything beyond is refused, never dropped. */
 const MULTIPART_LIMITS = { maxParts: 16, maxFiles: 1, maxFieldBytes: 1024, maxHeaderBytes: 8 * 1024 };
@@ -39,14 +42,16 @@ export const readUploadForm = (
   event: ApiEvent,
   maxFileBytes: number,
   tooLarge: () => AppError,
-): { file: UploadedFile; options: ProcessingOptions } => {
+  { withCallback = false } = {},
+): { file: UploadedFile; options: ProcessingOptions; callback: RawCallback } => {
   const { fields, files } = parseMultipart(
     rawBody(event),
     header(event, 'content-type') ?? '',
     { ...MULTIPART_LIMITS, maxFileBytes },
     tooLarge,
   );
-  const unknown = [...Object.keys(fields), ...Object.keys(files)].filter((name) => !ALLOWED_FIELDS.has(name));
+  const allowed = fieldsOf(withCallback);
+  const unknown = [...Object.keys(fields), ...Object.keys(files)].filter((name) => !allowed.has(name));
   if (unknown.length) throw new AppError('VALIDATION_ERROR', `Unknown form fields: ${unknown.join(', ')}.`);
   const file = files.file;
   if (!file) {
@@ -64,22 +69,41 @@ export const readUploadForm = (
       contentType: file.contentType,
     },
     options: parseOptions(Object.fromEntries(OPTION_NAMES.map((name) => [name, fields[name]]))),
+    callback: parseOrThrow(
+      z.object(callbackShape),
+      Object.fromEntries(CALLBACK_FIELD_NAMES.map((name) => [name, fields[name]])),
+      'Invalid request',
+    ),
   };
 };
 
 /** Longer than any URL a browser or server accepts; a task row must stay far below DynamoDB's 400 KB item. */
 const MAX_SOURCE_LENGTH = 8192;
 
-const sourceBodySchema = z
-  .strictObject({
-    source: z.string().trim().min(1, 'required').max(MAX_SOURCE_LENGTH, `at most ${MAX_SOURCE_LENGTH} characters`),
-    ...optionsShape,
-  })
-  .transform(({ source, ...options }, ctx) => ({ source, options: withOptionDefaults(options, ctx) }));
+const sourceField = z
+  .string()
+  .trim()
+  .min(1, 'required')
+  .max(MAX_SOURCE_LENGTH, `at most ${MAX_SOURCE_LENGTH} characters`);
 
-/** A JSON or form body's `source` (not yet checked: see `resolveSource`) and options. */
-export const readSourceForm = (event: ApiEvent): { source: string; options: ProcessingOptions } =>
-  parseOrThrow(sourceBodySchema, readFields(event), 'Invalid request');
+const sourceBodySchema = z
+  .strictObject({ source: sourceField, ...optionsShape })
+  .transform(({ source, ...options }, ctx) => ({ source, options: withOptionDefaults(options, ctx), callback: {} }));
+
+const sourceSubmissionSchema = z
+  .strictObject({ source: sourceField, ...optionsShape, ...callbackShape })
+  .transform(({ source, callback_url, callback_events, ...options }, ctx) => ({
+    source,
+    options: withOptionDefaults(options, ctx),
+    callback: { callback_url, callback_events },
+  }));
+
+/** A JSON or form body's `source` (not yet checked: see `resolveSource`), options and, for a submission, callback. */
+export const readSourceForm = (
+  event: ApiEvent,
+  { withCallback = false } = {},
+): { source: string; options: ProcessingOptions; callback: RawCallback } =>
+  parseOrThrow(withCallback ? sourceSubmissionSchema : sourceBodySchema, readFields(event), 'Invalid request');
 
 const NOT_A_SOURCE =
   'source must be an http(s) URL or an s3://bucket/key URI. To process a local file, upload it with POST /documents/async/upload (or POST /documents/async/upload-url for large files), or put it in S3 and pass its s3:// URI.';

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { cleanFilename } from '../core/filenames.js';
 import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';
 import type { Task } from '../core/task.js';
+import { callbackOf, callbackShape } from '../core/events.js';
 import { submit } from '../core/submission.js';
 import { apiDeps, submissionPolicy, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
@@ -15,12 +16,14 @@ const bodySchema = (maxBytes: number) =>
       content_type: z.string().trim().regex(CONTENT_TYPE, 'expected a media type such as application/pdf').optional(),
       size_bytes: z.number().int('expected an integer').min(0).max(maxBytes, `the largest upload is ${maxBytes} bytes`),
       ...optionsShape,
+      ...callbackShape,
     })
-    .transform(({ filename, content_type, size_bytes, ...options }, ctx) => ({
+    .transform(({ filename, content_type, size_bytes, callback_url, callback_events, ...options }, ctx) => ({
       filename: cleanFilename(filename),
       contentType: content_type ?? 'application/octet-stream',
       sizeBytes: size_bytes,
       options: withOptionDefaults(options, ctx),
+      callback: { callback_url, callback_events },
     }));
 
 const uploadInstructions = async (deps: ApiDeps, task: Task) => {
@@ -45,6 +48,7 @@ export const makeUploadUrlHandler = (deps: () => ApiDeps) =>
       options: body.options,
       owner: callerOf(event),
       idempotencyKey: idempotencyKeyOf(event),
+      callback: callbackOf(body.callback, config.ALLOW_PRIVATE_URLS),
     });
     const { task } = outcome;
     const upload = task.status === 'AWAITING_UPLOAD' ? await uploadInstructions(deps(), task) : undefined;

@@ -1,4 +1,5 @@
 import { AppError } from '../core/errors.js';
+import { callbackOf } from '../core/events.js';
 import { submit } from '../core/submission.js';
 import { apiDeps, submissionPolicy, SUBMITTED_MESSAGE, type ApiDeps } from './deps.js';
 import { readUploadForm } from './document-request.js';
@@ -22,14 +23,18 @@ export const makeUploadHandler = (deps: () => ApiDeps) =>
     }
     // Headers first: a bad one must not leave a stored object behind.
     const idempotencyKey = idempotencyKeyOf(event);
-    const { file, options } = readUploadForm(event, config.DIRECT_UPLOAD_MAX_BYTES, () =>
-      tooLarge(config.DIRECT_UPLOAD_MAX_BYTES),
+    const { file, options, callback } = readUploadForm(
+      event,
+      config.DIRECT_UPLOAD_MAX_BYTES,
+      () => tooLarge(config.DIRECT_UPLOAD_MAX_BYTES),
+      { withCallback: true },
     );
     const outcome = await submit(deps(), submissionPolicy(config), {
       request: file,
       options,
       owner: callerOf(event),
       idempotencyKey,
+      callback: callbackOf(callback, config.ALLOW_PRIVATE_URLS),
     });
     return json(outcome.replayed ? 200 : 202, {
       task_id: outcome.task.task_id,

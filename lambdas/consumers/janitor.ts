@@ -1,3 +1,4 @@
+import { announce } from '../core/events.js';
 import { expireUpload, requeuePending, uploadArrived } from '../core/lifecycle.js';
 import type { Task } from '../core/task.js';
 import { logger, publishMetrics } from '../observability.js';
@@ -6,11 +7,15 @@ import { janitorDeps, type JanitorDeps } from './maintenance-deps.js';
 /** A PUT that began just before the URL expired may still be running. */
 const UPLOAD_GRACE_MS = 5 * 60 * 1000;
 const BATCH = 100;
+/** Events this old were left by a function that died before sending them (a live one sends within a second). */
+const UNSENT_EVENTS_AFTER_MS = 60 * 1000;
 
 export interface JanitorReport {
   uploadsExpired: number;
   uploadsRecovered: number;
   requeued: number;
+  /** Events a function left unsent, sent now. */
+  eventsSent: number;
   /** Tasks whose handling failed this time (logged); the next sweep tries them again. */
   errors: number;
 }
@@ -21,12 +26,14 @@ export interface JanitorReport {
  *   unless the object is there after all (a lost S3 event), which starts it;
  * - PENDING for longer than `PENDING_REQUEUE_MINUTES` is queued again (its
  *   message may have been lost between the row and the queue); a duplicate
- *   message is harmless.
+ *   message is harmless;
+ * - events still in a task's outbox a minute after their change (the
+ *   function that made it died before sending them) are sent.
  */
 export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
   const { store, blobs, clock, config } = deps;
   const now = clock.now();
-  const report: JanitorReport = { uploadsExpired: 0, uploadsRecovered: 0, requeued: 0, errors: 0 };
+  const report: JanitorReport = { uploadsExpired: 0, uploadsRecovered: 0, requeued: 0, eventsSent: 0, errors: 0 };
   // One task that cannot be handled (a throttled write, an unreadable object) must not stop the sweep.
   const each = async (tasks: Task[], handle: (task: Task) => Promise<void>) => {
     for (const task of tasks) {
@@ -56,7 +63,11 @@ export const sweep = async (deps: JanitorDeps): Promise<JanitorReport> => {
     await requeuePending(deps, task);
     report.requeued++;
   });
-  if (report.uploadsExpired || report.uploadsRecovered || report.requeued || report.errors)
+  const unsentBefore = new Date(now.getTime() - UNSENT_EVENTS_AFTER_MS).toISOString();
+  await each(await store.listWithPendingEvents(unsentBefore, BATCH), async (task) => {
+    report.eventsSent += await announce(deps, task);
+  });
+  if (report.uploadsExpired || report.uploadsRecovered || report.requeued || report.eventsSent || report.errors)
     logger.info('Janitor sweep', { ...report });
   return report;
 };

@@ -1,4 +1,4 @@
-import { blobStore, jobQueue, taskStore } from '../adapters/index.js';
+import { blobStore, eventSink, jobQueue, taskStore } from '../adapters/index.js';
 import { once } from '../cold-start.js';
 import {
   deadLettersEnvironmentSchema,
@@ -12,6 +12,7 @@ import {
   systemClock,
   type BlobStore,
   type Clock,
+  type EventSink,
   type JobQueue,
   type TaskMetrics,
   type TaskStore,
@@ -23,6 +24,7 @@ export interface DeadLettersDeps {
   store: TaskStore;
   clock: Clock;
   metrics: TaskMetrics;
+  events: EventSink;
   /** The timeout of the worker that consumes each queue. */
   workerTimeoutMs: Record<QueueClass, number>;
 }
@@ -32,6 +34,7 @@ export interface UploadEventsDeps {
   queue: JobQueue;
   clock: Clock;
   metrics: TaskMetrics;
+  events: EventSink;
 }
 
 export interface JanitorDeps extends UploadEventsDeps {
@@ -45,6 +48,7 @@ export const buildDeadLettersDeps = (env: NodeJS.ProcessEnv): DeadLettersDeps =>
     store: taskStore(config.TABLE_NAME),
     clock: systemClock,
     metrics: taskMetrics,
+    events: eventSink(config),
     workerTimeoutMs: { standard: config.WORKER_TIMEOUT_MS, large: config.LARGE_WORKER_TIMEOUT_MS },
   };
 };
@@ -56,6 +60,7 @@ export const buildUploadEventsDeps = (env: NodeJS.ProcessEnv): UploadEventsDeps 
     queue: jobQueue(config),
     clock: systemClock,
     metrics: taskMetrics,
+    events: eventSink(config),
   };
 };
 
@@ -68,6 +73,7 @@ export const buildJanitorDeps = (env: NodeJS.ProcessEnv): JanitorDeps => {
     queue: jobQueue(config),
     clock: systemClock,
     metrics: taskMetrics,
+    events: eventSink(config),
   };
 };
 

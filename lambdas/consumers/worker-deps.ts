@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { blobStore, taskStore } from '../adapters/index.js';
+import { blobStore, eventSink, taskStore } from '../adapters/index.js';
 import { once } from '../cold-start.js';
 import { loadConfig, workerEnvironmentSchema, type WorkerConfig } from '../config.js';
 import {
   systemClock,
   type BlobStore,
   type Clock,
+  type EventSink,
   type FetchSource,
   type TaskMetrics,
   type TaskStore,
@@ -20,6 +21,7 @@ export interface WorkerDeps {
   blobs: BlobStore;
   clock: Clock;
   metrics: TaskMetrics;
+  events: EventSink;
   newId: () => string;
   fetchSource: FetchSource;
   processDocument: ProcessInSandbox;
@@ -41,6 +43,7 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
     blobs: blobStore(),
     clock: systemClock,
     metrics: taskMetrics,
+    events: eventSink(config),
     newId: randomUUID,
     fetchSource,
     processDocument: (input, options, context) => sandbox.process(input, options, context),

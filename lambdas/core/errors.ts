@@ -9,6 +9,7 @@ export const ERROR_CATALOGUE = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   TASK_NOT_FOUND: { status: 404, retryable: false },
+  DELIVERY_NOT_FOUND: { status: 404, retryable: false },
   TASK_NOT_CANCELLABLE: { status: 409, retryable: false },
   TASK_NOT_RETRYABLE: { status: 409, retryable: false },
   IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },

@@ -1,8 +1,17 @@
 import { AppError, toTaskError, type ErrorCode } from './errors.js';
 import type { Stage } from './progress.js';
-import type { Clock, JobQueue, TaskMetrics, TaskStore, TransitionGuard } from './ports.js';
+import { announce } from './events.js';
+import type { Clock, EventSink, JobQueue, TaskChanges, TaskMetrics, TaskStore, TransitionGuard } from './ports.js';
 import { findTask } from './task-queries.js';
-import { isTerminal, taskMessage, type ResultPointer, type Task, type TaskMessage, type TaskRef } from './task.js';
+import {
+  isTerminal,
+  taskMessage,
+  type ResultPointer,
+  type Task,
+  type TaskMessage,
+  type TaskRef,
+  type Transition,
+} from './task.js';
 
 /**
  * Everything that can happen to a task, each as one guarded transition of
@@ -14,6 +23,8 @@ export interface LifecycleDeps {
   store: TaskStore;
   clock: Clock;
   metrics: TaskMetrics;
+  /** Where the changes' events go (core/events.ts). */
+  events: EventSink;
 }
 
 export interface QueueingDeps extends LifecycleDeps {
@@ -32,7 +43,8 @@ export const failTask = async (
   error: AppError,
   options: { guard?: TransitionGuard; stage?: Stage } = {},
 ): Promise<Task | undefined> => {
-  const failed = await deps.store.transition(
+  const failed = await change(
+    deps,
     task,
     'fail',
     {
@@ -45,6 +57,22 @@ export const failTask = async (
   );
   if (failed) deps.metrics.failed(error.code);
   return failed;
+};
+
+/**
+ * The one place a status changes: the guarded write (with its event, in the
+ * same write: see the task store), then the event's announcement.
+ */
+const change = async (
+  deps: LifecycleDeps,
+  task: TaskRef,
+  transition: Transition,
+  changes: TaskChanges,
+  guard?: TransitionGuard,
+): Promise<Task | undefined> => {
+  const changed = await deps.store.transition(task, transition, changes, guard);
+  await announce(deps, changed);
+  return changed;
 };
 
 // --- A run (the worker) ----------------------------------------------------------
@@ -72,7 +100,8 @@ export const claimTask = async (
     return { outcome: 'skipped', reason: `the task is ${task.status} on attempt ${task.attempts}` };
   }
   const now = deps.clock.now();
-  const claimed = await deps.store.transition(
+  const claimed = await change(
+    deps,
     task,
     'start',
     {
@@ -103,7 +132,8 @@ export const completeTask = async (
   result: ResultPointer,
 ): Promise<Task | undefined> => {
   const now = deps.clock.now();
-  const finished = await deps.store.transition(
+  const finished = await change(
+    deps,
     task,
     'succeed',
     { progress: 100, stage: 'done', finished_at: now.toISOString(), lease_expires_at: undefined, result },
@@ -179,7 +209,7 @@ export const uploadArrived = async (
   if (task.status === 'AWAITING_UPLOAD') {
     const problem = uploadSizeProblem(task, sizeBytes);
     if (problem) return (await failTask(deps, task, problem)) ? 'failed' : 'ignored';
-    const started = await deps.store.transition(task, 'uploadArrived', { stage: 'queued' });
+    const started = await change(deps, task, 'uploadArrived', { stage: 'queued' });
     if (!started) return 'ignored';
     await deps.queue.send(started.queue, taskMessage(started));
     return 'started';
@@ -209,7 +239,7 @@ export const requeuePending = async (deps: QueueingDeps, task: Task): Promise<vo
 
 export const cancelTask = async (deps: LifecycleDeps, taskId: string, owner: string): Promise<Task> => {
   const task = await findTask(deps, taskId, owner);
-  const revoked = await deps.store.transition(task, 'cancel', {
+  const revoked = await change(deps, task, 'cancel', {
     finished_at: deps.clock.now().toISOString(),
     lease_expires_at: undefined,
   });
@@ -227,7 +257,8 @@ export const cancelTask = async (deps: LifecycleDeps, taskId: string, owner: str
 /** A FAILURE or REVOKED task as a new attempt: everything of the previous run cleared, queued again. */
 export const retryTask = async (deps: QueueingDeps, taskId: string, owner: string): Promise<Task> => {
   const task = await findTask(deps, taskId, owner);
-  const retried = await deps.store.transition(
+  const retried = await change(
+    deps,
     task,
     'retry',
     {
@@ -263,10 +294,11 @@ export const retryTask = async (deps: QueueingDeps, taskId: string, owner: strin
  * process, go back to PENDING (their lease no longer counts) and are queued
  * too. Returns how many were queued.
  */
-export const recoverUnfinished = async (deps: Omit<QueueingDeps, 'metrics'>): Promise<number> => {
+export const recoverUnfinished = async (deps: Pick<QueueingDeps, 'store' | 'queue' | 'clock'>): Promise<number> => {
   const before = deps.clock.now().toISOString();
   let queued = 0;
   for (const task of await deps.store.listOlderThan('STARTED', before, 1000)) {
+    // Back to PENDING: not an announced change, so no event to send.
     const requeued = await deps.store.transition(
       task,
       'requeue',

@@ -1,6 +1,7 @@
+import type { Delivery, DeliveryAttempt, DeliveryJob, DeliveryStatus } from './delivery.js';
 import type { ResultHeadline } from './document.js';
 import type { ErrorCode } from './errors.js';
-import type { QueueClass, Task, TaskMessage, TaskRef, TaskSource, TaskStatus, Transition } from './task.js';
+import type { QueueClass, Task, TaskEvent, TaskMessage, TaskRef, TaskSource, TaskStatus, Transition } from './task.js';
 import type { UrlPolicy } from './url-policy.js';
 
 /** Fields a transition may set besides the status. */
@@ -74,6 +75,10 @@ export interface TaskStore {
   listOlderThan(status: TaskStatus, before: string, limit: number): Promise<Task[]>;
   /** Removes a row that never got queued (submission rollback). */
   remove(taskId: string, idempotencyKey?: string): Promise<void>;
+  /** Takes a sent event off the task's outbox (the oldest, if it is that one). */
+  acknowledgeEvent(taskId: string, eventId: string): Promise<void>;
+  /** Tasks with an event unsent since before `before`, oldest first (the janitor's sweep). */
+  listWithPendingEvents(before: string, limit: number): Promise<Task[]>;
 }
 
 export interface StoredObject {
@@ -128,6 +133,69 @@ export interface TaskMetrics {
   succeeded(result: ResultHeadline, durationMs: number): void;
   failed(code: ErrorCode): void;
   revoked(): void;
+  /** An event could not be sent at once; it stays in the outbox for the sweep. */
+  eventUnsent(event: TaskEvent, error: unknown): void;
+}
+
+/**
+ * Where a task's events go: the event bus, and the webhook-deliveries queue
+ * when the task's callback subscribed to the event. Throws when a send
+ * failed; the event stays in the outbox.
+ */
+export interface EventSink {
+  send(task: Task, event: TaskEvent): Promise<void>;
+}
+
+/** Which delivery of which task. */
+export type DeliveryRef = Pick<Delivery, 'task_id' | 'delivery_id'>;
+
+/**
+ * The webhook delivery log. Attempts are appended, never rewritten; an
+ * attempt of the retry schedule is recorded only if no later one was (a
+ * duplicate message's attempt is superseded).
+ */
+export interface DeliveryStore {
+  get(ref: DeliveryRef): Promise<Delivery | undefined>;
+  /** The delivery, created as given when the log has none for its event yet. */
+  open(delivery: Delivery): Promise<Delivery>;
+  /** Every delivery of a task, oldest first. */
+  list(taskId: string): Promise<Delivery[]>;
+  /**
+   * Attempt `position` of the schedule (0 for the first) and where it leaves
+   * the delivery; false, recording nothing, when the delivery is no longer
+   * pending or a later attempt was recorded.
+   */
+  recordScheduled(
+    ref: DeliveryRef,
+    position: number,
+    attempt: DeliveryAttempt,
+    outcome: { status: DeliveryStatus; nextAttemptAt?: string | undefined },
+  ): Promise<boolean>;
+  /** A redelivery's attempt; a 2xx makes the delivery `delivered`, a failure leaves its status. */
+  recordRedelivery(ref: DeliveryRef, attempt: DeliveryAttempt, delivered: boolean): Promise<void>;
+}
+
+/** The webhook-deliveries queue. */
+export interface DeliveryQueue {
+  send(job: DeliveryJob, delaySeconds: number): Promise<void>;
+}
+
+/** How one POST to a callback URL went: the answer's status, or why there was none. Never throws for either. */
+export type PostOutcome = { status_code: number; duration_ms: number } | { error: string; duration_ms: number };
+
+/** Sends a webhook: the URL checked against the address policy on every call (DNS can change). */
+export type PostWebhook = (
+  url: string,
+  request: { headers: Record<string, string>; body: string },
+) => Promise<PostOutcome>;
+
+/** The keys webhooks are signed with now (several while a secret is rotated). */
+export type SigningKeys = () => Promise<readonly Uint8Array[]>;
+
+/** What the webhook consumer counts (CloudWatch metrics on AWS). */
+export interface DeliveryMetrics {
+  delivered(): void;
+  failed(): void;
 }
 
 export interface Clock {

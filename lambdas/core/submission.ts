@@ -3,7 +3,7 @@ import { PREFIX } from '../../shared/definitions.js';
 import { AppError } from './errors.js';
 import type { ProcessingOptions } from './options.js';
 import type { BlobStore, Clock, JobQueue, TaskMetrics, TaskStore } from './ports.js';
-import { taskMessage, type QueueClass, type Task, type TaskInput, type TaskSource } from './task.js';
+import { taskMessage, type QueueClass, type Task, type TaskCallback, type TaskInput, type TaskSource } from './task.js';
 
 /**
  * The one way a task comes to be, for the three routes that create tasks:
@@ -45,6 +45,8 @@ export interface Submission {
   owner: string;
   /** The caller's Idempotency-Key, if any. */
   idempotencyKey?: string | undefined;
+  /** Where to send the task's events (`callback_url`), if anywhere. */
+  callback?: TaskCallback | undefined;
 }
 
 export interface SubmitOutcome {
@@ -140,7 +142,11 @@ export const submit = async (
 ): Promise<SubmitOutcome> => {
   const taskId = deps.newId();
   const now = deps.clock.now();
-  const draft = draftOf(taskId, submission, policy, now);
+  const drafted = draftOf(taskId, submission, policy, now);
+  // The callback is part of what was asked; without one, the fingerprint is the first version's.
+  const draft = submission.callback
+    ? { ...drafted, fingerprint: fingerprint(drafted.fingerprint, submission.callback) }
+    : drafted;
   const { request } = submission;
   const stored = request.kind === 'upload' && draft.input.kind === 's3' ? draft.input : undefined;
   if (stored && request.kind === 'upload') {
@@ -182,6 +188,7 @@ const createTask = async (
     updated_at: now.toISOString(),
     expires_at: new Date(now.getTime() + policy.taskRetentionDays * DAY_MS).toISOString(),
     ...(draft.uploadExpiresAt ? { upload_expires_at: draft.uploadExpiresAt } : {}),
+    ...(submission.callback ? { callback: submission.callback } : {}),
     owner: submission.owner,
   };
   const idempotency =

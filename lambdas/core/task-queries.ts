@@ -2,7 +2,7 @@ import { LONG_POLL } from '../../shared/definitions.js';
 import { AppError } from './errors.js';
 import type { ProcessingResult } from './document.js';
 import type { BlobStore, Clock, ListQuery, TaskStore } from './ports.js';
-import { isTerminal, type Task } from './task.js';
+import { isTerminal, type ResultPointer, type Task } from './task.js';
 import { taskSummary } from './task-views.js';
 
 /** What the API reads of tasks: one task (its own caller's only), its result, a page of them. */
@@ -75,15 +75,19 @@ export const taskDetail = async (deps: { blobs: BlobStore; clock: Clock }, task:
       return { ...summary, result: JSON.parse(text) as ProcessingResult };
     }
   }
-  return {
-    ...summary,
-    result: {
-      ...pointer.headline,
-      result_url: await deps.blobs.presignGet(pointer.bucket, pointer.key, policy.resultUrlTtlSeconds),
-      result_url_expires_at: new Date(deps.clock.now().getTime() + policy.resultUrlTtlSeconds * 1000).toISOString(),
-    },
-  };
+  return { ...summary, result: await linkedResult(deps, pointer, policy.resultUrlTtlSeconds) };
 };
+
+/** A result without its documents, and a presigned link to the whole of it (GET tasks/{id}, webhooks). */
+export const linkedResult = async (
+  deps: { blobs: BlobStore; clock: Clock },
+  pointer: ResultPointer,
+  resultUrlTtlSeconds: number,
+) => ({
+  ...pointer.headline,
+  result_url: await deps.blobs.presignGet(pointer.bucket, pointer.key, resultUrlTtlSeconds),
+  result_url_expires_at: new Date(deps.clock.now().getTime() + resultUrlTtlSeconds * 1000).toISOString(),
+});
 
 export const listTasks = async (deps: { store: TaskStore }, query: ListQuery) => {
   const page = await deps.store.list(query);

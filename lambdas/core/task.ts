@@ -62,6 +62,29 @@ export interface ResultPointer {
   headline: ResultHeadline;
 }
 
+/** What the service announces about a task (see core/events.ts). */
+export const WEBHOOK_EVENT_TYPES = ['task.started', 'task.succeeded', 'task.failed', 'task.revoked'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** Where a task's events go (`callback_url`), and which of them. */
+export interface TaskCallback {
+  url: string;
+  events: WebhookEventType[];
+}
+
+/**
+ * One announcement, as the outbox in the task row keeps it until it is sent:
+ * written in the same conditional update as the status change, so an event
+ * exists exactly when its change happened, and survives a function that dies
+ * before sending it.
+ */
+export interface TaskEvent {
+  /** A UUID, stable through every send of the event (the webhook's `webhook-id` derives from it). */
+  id: string;
+  type: WebhookEventType;
+  occurred_at: string;
+}
+
 /** A task row as the store keeps it. */
 export interface Task {
   task_id: string;
@@ -89,6 +112,9 @@ export interface Task {
   /** The worker run that holds the task while STARTED, and until when. */
   run_id?: string | undefined;
   lease_expires_at?: string | undefined;
+  callback?: TaskCallback | undefined;
+  /** Events written with their status change and not yet sent (oldest first). */
+  outbox?: TaskEvent[] | undefined;
   /**
    * The caller (API key id) that created it: only that caller sees, cancels
    * or retries it. `anonymous` when the API takes no keys.

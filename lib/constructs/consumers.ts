@@ -7,7 +7,12 @@ import { EventType, type Bucket } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config.js';
-import { PREFIX, UPLOAD_EVENTS_TIMEOUT_SECONDS } from '../../shared/definitions.js';
+import {
+  PREFIX,
+  UPLOAD_EVENTS_TIMEOUT_SECONDS,
+  WEBHOOK_DELIVERIES_TIMEOUT_SECONDS,
+  WEBHOOK_DELIVERY,
+} from '../../shared/definitions.js';
 import type { FunctionCatalogue, FunctionResources } from '../function-catalogue.js';
 import { workerTimeoutSeconds } from '../function-environment.js';
 import type { Queues } from './queues.js';
@@ -27,13 +32,14 @@ export const consumerTimeouts = (config: DeploymentConfig) => ({
   worker: Duration.seconds(workerTimeoutSeconds(config, 'standard')),
   largeWorker: Duration.seconds(workerTimeoutSeconds(config, 'large')),
   uploadEvents: Duration.seconds(UPLOAD_EVENTS_TIMEOUT_SECONDS),
+  webhookDeliveries: Duration.seconds(WEBHOOK_DELIVERIES_TIMEOUT_SECONDS),
 });
 
 /**
  * The queue consumers: a worker per work queue (the large one with more
  * memory and time), the DLQ consumer that fails dead-lettered tasks, the
- * listener that starts tasks when presigned uploads land, and the scheduled
- * janitor. What each may touch is its catalogue record; this construct adds
+ * listener that starts tasks when presigned uploads land, the scheduled
+ * janitor, and the webhook consumer. What each may touch is its catalogue record; this construct adds
  * what triggers it.
  */
 export class Consumers extends Construct {
@@ -42,6 +48,7 @@ export class Consumers extends Construct {
   readonly deadLetters: ServiceFunction;
   readonly uploadEvents: ServiceFunction;
   readonly janitor: ServiceFunction;
+  readonly webhookDeliveries: ServiceFunction;
 
   constructor(scope: Construct, id: string, props: ConsumersProps) {
     super(scope, id);
@@ -103,5 +110,14 @@ export class Consumers extends Construct {
       schedule: Schedule.rate(Duration.minutes(config.janitorIntervalMinutes)),
       targets: [new LambdaFunction(this.janitor)],
     });
+
+    this.webhookDeliveries = make('webhookDeliveries', 'WebhookDeliveries');
+    this.webhookDeliveries.addEventSource(
+      new SqsEventSource(queues.webhookDeliveries.queue, {
+        batchSize: WEBHOOK_DELIVERY.batchSize,
+        maxConcurrency: config.webhookConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
   }
 }

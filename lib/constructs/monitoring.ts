@@ -244,6 +244,17 @@ export class Monitoring extends Construct {
       }),
     );
 
+    // Webhooks: a failure here is a receiver that never answered 2xx in 24 h (the WebhookDeliveriesFailed alarm).
+    // Events unsent: the bus or the webhook queue refused an announcement; the janitor sends it a minute on.
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Webhook deliveries succeeded / failed, events left for the sweep',
+        width: 24,
+        left: [custom(METRIC_NAMES.webhookDelivered, 'Sum')],
+        right: [custom(METRIC_NAMES.webhookFailed, 'Sum'), custom(METRIC_NAMES.eventsUnsent, 'Sum')],
+      }),
+    );
+
     // Logs Insights.
     // Each function logs to a log group of its own (not /aws/lambda/<name>).
     const workerLogs = workers.map(({ fn }) => fn.logGroup.logGroupName);

@@ -8,6 +8,7 @@ export interface QueuesProps {
   workerTimeout: Duration;
   largeWorkerTimeout: Duration;
   uploadEventsTimeout: Duration;
+  webhookDeliveriesTimeout: Duration;
   /** Deliveries before a message moves to its DLQ. */
   maxReceiveCount: number;
 }
@@ -18,20 +19,23 @@ export interface WorkQueue {
 }
 
 /**
- * The standard and large work queues and the queue S3 upload events arrive
- * on, each with a DLQ. Encrypted with SQS-managed keys (S3 notifications
+ * The standard and large work queues, the queue S3 upload events arrive
+ * on, and the queue of webhook deliveries (announced events and their
+ * delayed retries), each with a DLQ. Encrypted with SQS-managed keys (S3 notifications
  * cannot publish to queues under the AWS-managed KMS key) and TLS only.
  */
 export class Queues extends Construct {
   readonly standard: WorkQueue;
   readonly large: WorkQueue;
   readonly uploadEvents: WorkQueue;
+  readonly webhookDeliveries: WorkQueue;
 
   constructor(scope: Construct, id: string, props: QueuesProps) {
     super(scope, id);
     this.standard = this.workQueue('Standard', props.workerTimeout, props.maxReceiveCount);
     this.large = this.workQueue('Large', props.largeWorkerTimeout, props.maxReceiveCount);
     this.uploadEvents = this.workQueue('UploadEvents', props.uploadEventsTimeout, props.maxReceiveCount);
+    this.webhookDeliveries = this.workQueue('WebhookDeliveries', props.webhookDeliveriesTimeout, props.maxReceiveCount);
   }
 
   private workQueue(name: string, consumerTimeout: Duration, maxReceiveCount: number): WorkQueue {

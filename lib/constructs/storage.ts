@@ -2,7 +2,7 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, Bucket, BucketEncryption, HttpMethods, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { PREFIX, TABLE } from '../../shared/definitions.js';
+import { DELIVERIES_TABLE, PREFIX, TABLE } from '../../shared/definitions.js';
 
 export interface StorageProps {
   /** Days a task row lives (DynamoDB TTL on `ttl`). */
@@ -19,13 +19,15 @@ export interface StorageProps {
 
 /**
  * The bucket (uploads, inputs, results: private, encrypted, TLS only, expiring
- * by prefix) and the task table (on demand, point-in-time recovery, TTL, an
- * index per way tasks are listed).
+ * by prefix), the task table (on demand, point-in-time recovery, TTL, an
+ * index per way tasks are listed) and the webhook delivery log beside it
+ * (the same settings, keyed by task, expiring with its task).
  */
 export class Storage extends Construct {
   readonly bucket: Bucket;
   readonly accessLogs: Bucket;
   readonly table: Table;
+  readonly deliveries: Table;
 
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
@@ -80,5 +82,15 @@ export class Storage extends Construct {
         projectionType: ProjectionType.ALL,
       });
     }
+
+    this.deliveries = new Table(this, 'Deliveries', {
+      partitionKey: { name: DELIVERIES_TABLE.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: DELIVERIES_TABLE.sortKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: DELIVERIES_TABLE.ttlAttribute,
+      removalPolicy,
+    });
   }
 }

@@ -10,6 +10,7 @@ import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask } from '../support/fixtures.js';
 import { MemoryBlobStore, MemoryQueue } from '../support/memory.js';
 import { taskMetrics } from '../../lambdas/observability.js';
+import { recordingEvents } from '../support/events.js';
 
 let table: TestTable;
 let store: DynamoTaskStore;
@@ -49,6 +50,7 @@ describe('DLQ consumer', () => {
     store,
     clock,
     metrics: taskMetrics,
+    events: recordingEvents().sink,
     workerTimeoutMs: { standard: 300_000, large: 900_000 },
   }));
 
@@ -114,7 +116,13 @@ describe('DLQ consumer', () => {
 });
 
 describe('upload events', () => {
-  const handler = makeUploadEventsHandler(() => ({ store, queue, clock, metrics: taskMetrics }));
+  const handler = makeUploadEventsHandler(() => ({
+    store,
+    queue,
+    clock,
+    metrics: taskMetrics,
+    events: recordingEvents().sink,
+  }));
   const created = (taskId: string, size: number) => ({
     Records: [
       {
@@ -163,7 +171,15 @@ describe('upload events', () => {
 });
 
 describe('janitor', () => {
-  const deps = () => ({ store, queue, blobs, clock, metrics: taskMetrics, config: { PENDING_REQUEUE_MINUTES: 30 } });
+  const deps = () => ({
+    store,
+    queue,
+    blobs,
+    clock,
+    metrics: taskMetrics,
+    events: recordingEvents().sink,
+    config: { PENDING_REQUEUE_MINUTES: 30 },
+  });
 
   it('fails uploads that never arrived, and starts those whose event was lost', async () => {
     const base = { status: 'AWAITING_UPLOAD' as const, created_at: minutesAgo(60), upload_expires_at: minutesAgo(30) };
@@ -204,6 +220,26 @@ describe('janitor', () => {
     expect(sentIds()).not.toContain(first.task_id);
     expect(await sweep({ ...deps(), queue: flaky })).toMatchObject({ errors: 0 });
     expect(sentIds()).toContain(first.task_id);
+  });
+
+  it('sends the events a dead function left in the outbox, a minute on, and not fresher ones', async () => {
+    // Two tasks whose changes were written 2 minutes and 10 seconds ago, their announcements never sent.
+    const writtenAt = (ms: number) =>
+      new DynamoTaskStore(table.client, table.tableName, () => new Date(Date.now() - ms));
+    const abandoned = await saved({ status: 'PENDING' });
+    const fresh = await saved({ status: 'PENDING' });
+    await writtenAt(120_000).transition(abandoned, 'start', {});
+    await writtenAt(10_000).transition(fresh, 'start', {});
+    const events = recordingEvents();
+    const report = await sweep({ ...deps(), events: events.sink });
+    expect(events.sent.map(({ task, event }) => [task.task_id, event.type])).toContainEqual([
+      abandoned.task_id,
+      'task.started',
+    ]);
+    expect(events.sent.map(({ task }) => task.task_id)).not.toContain(fresh.task_id);
+    expect(report.eventsSent).toBeGreaterThanOrEqual(1);
+    expect((await store.get(abandoned.task_id))?.outbox).toBeUndefined();
+    expect((await store.get(fresh.task_id))?.outbox).toHaveLength(1);
   });
 
   it('queues again a task left PENDING for too long, and not a recent one', async () => {

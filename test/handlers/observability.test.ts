@@ -14,6 +14,7 @@ import { processInSandbox } from '../support/sandbox.js';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { taskMetrics } from '../../lambdas/observability.js';
+import { recordingEvents } from '../support/events.js';
 
 let table: TestTable;
 let output: string[];
@@ -77,6 +78,7 @@ const runWorker = async (bytes: Buffer, filename: string) => {
     blobs,
     clock: { now: () => new Date() },
     metrics: taskMetrics,
+    events: recordingEvents().sink,
     newId: () => crypto.randomUUID(),
     fetchSource: fetchUrl,
     processDocument: processInSandbox,

@@ -103,6 +103,18 @@ describe('POST /documents/preview', () => {
     expect(aws.s3Mock.calls()).toHaveLength(0);
   });
 
+  it('refuses callback_url in either form: a preview leaves no task to call back about', async () => {
+    const form = await previewFile('a.txt', 'hello', { callback_url: 'https://hooks.example.com/' });
+    expect(form.statusCode).toBe(400);
+    expect(bodyOf(form).error.message).toContain('callback_url');
+    const json = await previewSource({
+      source: 'https://example.com/a.txt',
+      callback_url: 'https://hooks.example.com/',
+    });
+    expect(json.statusCode).toBe(400);
+    expect(bodyOf(json).error.message).toContain('callback_url');
+  });
+
   it('refuses a file above the cap with 413 PAYLOAD_TOO_LARGE naming the asynchronous routes, unprocessed', async () => {
     const response = await previewFile('big.txt', Buffer.alloc(PREVIEW_LIMITS.maxInputBytes + 1, 'a'));
     expect(response.statusCode).toBe(413);

@@ -52,6 +52,45 @@ describe('POST /documents/async/process', () => {
     expect(row().options).toEqual({ split: true, chunk_size: 1000, chunk_overlap: 200 });
   });
 
+  it('stores a callback_url with the events asked for (JSON or form), and none without one', async () => {
+    await post(
+      JSON.stringify({
+        source: 'https://example.com/a.pdf',
+        callback_url: 'https://hooks.example.com/docproc',
+        callback_events: ['task.started', 'task.failed'],
+      }),
+    );
+    expect(row().callback).toEqual({
+      url: 'https://hooks.example.com/docproc',
+      events: ['task.started', 'task.failed'],
+    });
+    aws.ddbMock.resetHistory();
+    await post(
+      'source=https%3A%2F%2Fexample.com%2Fa.html&callback_url=https%3A%2F%2Fhooks.example.com%2F',
+      'application/x-www-form-urlencoded',
+    );
+    expect(row().callback).toEqual({
+      url: 'https://hooks.example.com/',
+      events: ['task.succeeded', 'task.failed', 'task.revoked'],
+    });
+    aws.ddbMock.resetHistory();
+    await post(JSON.stringify({ source: 'https://example.com/a.pdf' }));
+    expect(row()).not.toHaveProperty('callback');
+  });
+
+  it.each([
+    [{ callback_url: 'http://169.254.169.254/latest/meta-data' }, 'SOURCE_URL_FORBIDDEN', 'callback_url'],
+    [{ callback_url: 'http://127.0.0.1:8080/hook' }, 'SOURCE_URL_FORBIDDEN', 'callback_url'],
+    [{ callback_events: 'task.failed' }, 'VALIDATION_ERROR', 'needs a callback_url'],
+    [{ callback_url: 'https://a.example', callback_events: ['task.done'] }, 'VALIDATION_ERROR', 'task.succeeded'],
+  ])('refuses %j at submission with a 400 (%s)', async (fields, code, message) => {
+    const response = await post(JSON.stringify({ source: 'https://example.com/a.pdf', ...fields }));
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response).error).toMatchObject({ code });
+    expect(bodyOf(response).error.message).toContain(message);
+    expect(aws.ddbMock.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
   it('accepts an s3:// URI in its own bucket, sized by HeadObject', async () => {
     aws.s3Mock.on(HeadObjectCommand).resolves({ ContentLength: 5000, ContentType: 'application/pdf' });
     const response = await post(JSON.stringify({ source: 's3://docs-bucket/inbox/q3 report.pdf' }));

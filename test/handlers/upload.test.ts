@@ -36,6 +36,17 @@ beforeEach(() => {
 });
 
 describe('POST /documents/async/upload', () => {
+  it('takes callback_url and callback_events as form fields and keeps them with the task', async () => {
+    const response = await upload([
+      { name: 'file', value: 'hello', filename: 'memo.txt', contentType: 'text/plain' },
+      { name: 'callback_url', value: 'https://hooks.example.com/in' },
+      { name: 'callback_events', value: 'task.succeeded' },
+    ]);
+    expect(response.statusCode).toBe(202);
+    const item = aws.ddbMock.commandCalls(PutCommand).at(-1)?.args[0].input.Item as Record<string, unknown>;
+    expect(item.callback).toEqual({ url: 'https://hooks.example.com/in', events: ['task.succeeded'] });
+  });
+
   it('stores the file, writes the task row and queues it', async () => {
     const response = await upload([
       { name: 'file', value: 'hello', filename: 'memo.txt', contentType: 'text/plain' },

@@ -13,6 +13,7 @@ import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { MemoryBlobStore } from '../support/memory.js';
 import { processInSandbox } from '../support/sandbox.js';
 import { taskMetrics } from '../../lambdas/observability.js';
+import { recordingEvents } from '../support/events.js';
 
 let table: TestTable;
 let store: DynamoTaskStore;
@@ -22,6 +23,7 @@ let counter = 0;
 const id = () => `10000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
 
 const config = testWorkerConfig();
+const events = recordingEvents();
 
 const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
   config,
@@ -29,6 +31,7 @@ const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
   blobs,
   clock: { now: () => new Date() },
   metrics: taskMetrics,
+  events: events.sink,
   newId: id,
   fetchSource: fetchUrl,
   processDocument: async (...args) => {
@@ -99,6 +102,27 @@ describe('worker', () => {
     expect(done?.finished_at).toEqual(expect.any(String));
     expect(done?.result?.headline.document_count).toBe(2);
     expect(resultOf(done).documents.map((doc) => doc.page_content)).toEqual(['Hello world.', 'Second paragraph.']);
+  });
+
+  it('announces STARTED then SUCCESS, each sent once and taken off the outbox', async () => {
+    const task = await pendingTask('announced');
+    events.sent.length = 0;
+    await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    const sent = events.sent.filter(({ task: row }) => row.task_id === task.task_id);
+    expect(sent.map(({ event }) => event.type)).toEqual(['task.started', 'task.succeeded']);
+    expect((await store.get(task.task_id))?.outbox).toBeUndefined();
+  });
+
+  it('finishes the task when the bus is down, leaving its events in the outbox for the sweep', async () => {
+    const task = await pendingTask('bus down');
+    const down = recordingEvents({ failing: true });
+    await makeWorkerHandler(() => deps({ events: down.sink }))(
+      sqsEvent({ task_id: task.task_id }),
+      lambdaContext(60_000),
+    );
+    const done = await store.get(task.task_id);
+    expect(done?.status).toBe('SUCCESS');
+    expect(done?.outbox?.map((event) => event.type)).toEqual(['task.started', 'task.succeeded']);
   });
 
   it('records a permanent failure with its code and does not ask for a retry', async () => {

@@ -89,7 +89,15 @@ describe('s3:// source locations', () => {
       tableArn: 'arn:aws-cn:dynamodb:cn-north-1:123456789012:table/t',
       bucketName: 'service',
       bucketArn: 'arn:aws-cn:s3:::service',
-      queues: { standard: { url: 'u', arn: 'a' }, large: { url: 'u', arn: 'a' } },
+      queues: {
+        standard: { url: 'u', arn: 'a' },
+        large: { url: 'u', arn: 'a' },
+        webhookDeliveries: { url: 'u', arn: 'a' },
+      },
+      deliveriesTableName: 'd',
+      deliveriesTableArn: 'arn:aws-cn:dynamodb:cn-north-1:123456789012:table/d',
+      webhookSecretArn: 'arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:s-abcdef',
+      eventBus: { name: 'b', arn: 'arn:aws-cn:events:cn-north-1:123456789012:event-bus/b' },
       sources: config,
     };
     for (const [name, spec] of Object.entries(functionCatalogue(config))) {

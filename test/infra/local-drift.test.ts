@@ -48,16 +48,25 @@ describe('the embedded stack is built from the definitions the CDK stack uses', 
     expect(order(localQueues)).toEqual(order(cdk));
   });
 
-  it('creates the table with the same key, indexes and TTL attribute', async () => {
-    const [, table] = ofType('AWS::DynamoDB::Table')[0]!;
-    const { Table } = await local.clients.dynamo.send(new DescribeTableCommand({ TableName: local.tableName }));
-    expect(Table?.KeySchema).toEqual(table.Properties.KeySchema);
+  it('creates the tables with the same keys, indexes and TTL attribute', async () => {
     const indexes = (list: Array<{ IndexName: string; KeySchema: unknown; Projection: { ProjectionType: string } }>) =>
-      list
+      (list ?? [])
         .map((index) => ({ name: index.IndexName, keys: index.KeySchema, projection: index.Projection.ProjectionType }))
         .sort((a, b) => a.name.localeCompare(b.name));
-    expect(indexes(Table?.GlobalSecondaryIndexes as never)).toEqual(indexes(table.Properties.GlobalSecondaryIndexes));
-    expect(table.Properties.TimeToLiveSpecification.AttributeName).toBe('ttl');
+    const tables = ofType('AWS::DynamoDB::Table');
+    expect(tables).toHaveLength(2);
+    for (const [id, name] of [
+      ['StorageTasks', local.tableName],
+      ['StorageDeliveries', local.deliveriesTableName],
+    ] as const) {
+      const [, table] = tables.find(([logicalId]) => logicalId.startsWith(id))!;
+      const { Table } = await local.clients.dynamo.send(new DescribeTableCommand({ TableName: name }));
+      expect(Table?.KeySchema, name).toEqual(table.Properties.KeySchema);
+      expect(indexes(Table?.GlobalSecondaryIndexes as never), name).toEqual(
+        indexes(table.Properties.GlobalSecondaryIndexes),
+      );
+      expect(table.Properties.TimeToLiveSpecification.AttributeName).toBe('ttl');
+    }
   });
 
   it('serves the same routes', () => {

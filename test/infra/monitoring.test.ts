@@ -43,7 +43,7 @@ describe('dashboard', () => {
       ['Dead-letter queue depth', 'ApproximateNumberOfMessagesVisible'],
     ] as const) {
       const names = metricNames(title);
-      expect(names).toHaveLength(3);
+      expect(names).toHaveLength(4);
       for (const name of names) expect(name).toContain(`AWS/SQS ${metric}`);
       expect(widget(title).stat ?? 'Maximum').toBe('Maximum');
     }
@@ -114,7 +114,9 @@ describe('alarms', () => {
       });
       expect(byId(`${label}DeadLettersStuck`)).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage' });
     }
-    expect(byId('UploadEventsDeadLetters')).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible' });
+    for (const id of ['UploadEventsDeadLetters', 'WebhookDeliveriesDeadLetters']) {
+      expect(byId(id)).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible' });
+    }
     // Each watches a DLQ: the queue a redrive policy names.
     const deadLetterQueues = new Set(
       Object.values(resources).flatMap((resource) =>
@@ -123,12 +125,17 @@ describe('alarms', () => {
           : [],
       ),
     );
-    for (const id of ['StandardDeadLettered', 'LargeDeadLettered', 'UploadEventsDeadLetters']) {
+    for (const id of [
+      'StandardDeadLettered',
+      'LargeDeadLettered',
+      'UploadEventsDeadLetters',
+      'WebhookDeliveriesDeadLetters',
+    ]) {
       expect(deadLetterQueues.has(byId(id).Dimensions[0].Value['Fn::GetAtt'][0])).toBe(true);
     }
   });
 
-  it('fire when the oldest message is older than the configured age', () => {
+  it('fire when the oldest message is older than the configured age, except for delayed webhook retries', () => {
     for (const label of ['Standard', 'Large', 'UploadEvents']) {
       expect(byId(`${label}OldestMessage`)).toMatchObject({
         MetricName: 'ApproximateAgeOfOldestMessage',
@@ -137,6 +144,19 @@ describe('alarms', () => {
         EvaluationPeriods: 5,
       });
     }
+    expect(() => byId('WebhookDeliveriesOldestMessage')).toThrow();
+  });
+
+  it('fire on any webhook delivery given up, from the metric the consumer publishes', () => {
+    expect(byId('WebhookDeliveriesFailed')).toMatchObject({
+      MetricName: 'WebhookDeliveriesFailed',
+      Namespace: 'DocProc',
+      Dimensions: [{ Name: 'service', Value: 'docproc' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
   });
 
   it('fire on a worker error rate above 5%, computed only where there were invocations', () => {

@@ -55,7 +55,7 @@ describe('synthesized stack', () => {
     const functions = resourcesOf('AWS::Lambda::Function').filter(
       ([id]) => !id.startsWith('BucketNotificationsHandler'),
     );
-    expect(functions.length).toBe(13);
+    expect(functions.length).toBe(16);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -89,13 +89,19 @@ describe('synthesized stack', () => {
     ]);
     const [list] = functionByDescription('GET tasks');
     expect(actionsOf(list)).toEqual(['dynamodb:Query', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    // Cancel changes a status, so it announces it: the bus, and the webhook queue (nothing else of SQS).
     const [cancel] = functionByDescription('POST cancel');
     expect(actionsOf(cancel)).toEqual([
       'dynamodb:GetItem',
       'dynamodb:UpdateItem',
+      'events:PutEvents',
+      'sqs:SendMessage',
       'xray:PutTelemetryRecords',
       'xray:PutTraceSegments',
     ]);
+    expect(
+      JSON.stringify(statementsOf(cancel).filter((statement) => statement.Action === 'sqs:SendMessage')),
+    ).toContain('WebhookDeliveries');
     const [upload] = functionByDescription('POST upload:');
     expect(actionsOf(upload)).toEqual(
       expect.arrayContaining([
@@ -134,7 +140,7 @@ describe('synthesized stack', () => {
         !id.startsWith('BucketNotificationsHandler') &&
         !parsing.some((text) => String(fn.Properties.Description).startsWith(text)),
     );
-    expect(others.length).toBe(10);
+    expect(others.length).toBe(13);
     for (const [id, fn] of others) {
       const bundle = readFileSync(
         join(cdkOut, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`, 'index.mjs'),
@@ -152,6 +158,7 @@ describe('synthesized stack', () => {
       [
         'dynamodb:GetItem',
         'dynamodb:UpdateItem',
+        'events:PutEvents', // its status changes, on the bus
         's3:DeleteObject',
         's3:GetObject', // inputs (uploads/, direct/) and s3:// sources (inbox/), one statement (minimizePolicies)
         's3:ListBucket',
@@ -161,6 +168,7 @@ describe('synthesized stack', () => {
         'sqs:GetQueueAttributes',
         'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
+        'sqs:SendMessage', // webhook deliveries only (below)
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
       ].sort(),
@@ -170,7 +178,11 @@ describe('synthesized stack', () => {
     expect(text).toContain('/uploads/*');
     expect(text).toContain('/inbox/*');
     expect(text).not.toMatch(/"Arn"\]\},"\/\*"/); // no grant on every object of the bucket
-    expect(text).not.toContain('sqs:SendMessage');
+    const sends = JSON.stringify(statementsOf(worker).filter((statement) => statement.Action === 'sqs:SendMessage'));
+    expect(sends).toContain('WebhookDeliveries');
+    expect(sends).not.toMatch(/QueuesStandard|QueuesLarge/);
+    const puts = JSON.stringify(statementsOf(worker).filter((statement) => statement.Action === 'events:PutEvents'));
+    expect(puts).toContain('EventsBus');
   });
 
   it('derives each queue visibility timeout from its consumer: six times its timeout', () => {
@@ -186,7 +198,7 @@ describe('synthesized stack', () => {
     expect(raw.Resources[worker]?.Properties.Timeout).toBe(300);
     for (const [, queue] of resourcesOf('AWS::SQS::Queue')) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     const deadLetterTargets = resourcesOf('AWS::SQS::Queue').filter(([, queue]) => queue.Properties.RedrivePolicy);
-    expect(deadLetterTargets).toHaveLength(3);
+    expect(deadLetterTargets).toHaveLength(4);
   });
 
   it('triggers workers with batch size, max concurrency and partial batch failures', () => {
@@ -274,7 +286,7 @@ describe('synthesized stack', () => {
 
   it('requires the API key on every method and throttles through a usage plan', () => {
     const methods = resourcesOf('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(8);
+    expect(methods).toHaveLength(10);
     for (const [, method] of methods) expect(method.Properties.ApiKeyRequired).toBe(true);
     template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
     template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
@@ -311,6 +323,9 @@ describe('synthesized stack', () => {
         '{task_id}',
         'cancel',
         'retry',
+        'deliveries',
+        '{delivery_id}',
+        'redeliver',
         'preview',
       ]),
     );
@@ -325,12 +340,96 @@ describe('synthesized stack', () => {
         'BucketName',
         'DashboardName',
         'DeadLetterQueueUrl',
+        'EventBusName',
         'LargeDeadLetterQueueUrl',
         'LargeQueueUrl',
         'QueueUrl',
         'TableName',
+        'WebhookSecretArn',
       ].sort(),
     );
+  });
+
+  it('keeps the webhook delivery log beside the tasks: keyed by task and delivery, expiring, recoverable', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'task_id', KeyType: 'HASH' },
+        { AttributeName: 'delivery_id', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it('creates the webhook secret, and lets the webhook consumer alone read it', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 44, ExcludePunctuation: true, IncludeSpace: false },
+    });
+    const [secretId] = resourcesOf('AWS::SecretsManager::Secret')[0]!;
+    const readers = resourcesOf('AWS::Lambda::Function').filter(([id]) =>
+      actionsOf(id).includes('secretsmanager:GetSecretValue'),
+    );
+    const [consumer] = functionByDescription('Sends signed webhooks');
+    expect(readers.map(([id]) => id)).toEqual([consumer]);
+    const grant = statementsOf(consumer).find((statement) => statement.Action === 'secretsmanager:GetSecretValue');
+    expect(grant?.Resource).toEqual({ Ref: secretId });
+  });
+
+  it('lets the webhook consumer read tasks, keep the log, presign results and queue its own retries, and nothing else', () => {
+    const [consumer] = functionByDescription('Sends signed webhooks');
+    expect([...new Set(actionsOf(consumer))]).toEqual(
+      [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        's3:GetObject',
+        'secretsmanager:GetSecretValue',
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+        'sqs:SendMessage',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
+    );
+    const text = JSON.stringify(statementsOf(consumer));
+    expect(text).toContain('/results/*');
+    for (const prefix of ['/direct/*', '/uploads/*', '/inbox/*']) expect(text).not.toContain(prefix);
+    const writes = statementsOf(consumer).filter((statement) =>
+      [statement.Action].flat().some((action) => action === 'dynamodb:PutItem'),
+    );
+    const [deliveriesTable] = resourcesOf('AWS::DynamoDB::Table').find(([id]) => id.includes('Deliveries'))!;
+    expect(JSON.stringify(writes)).toContain(deliveriesTable);
+    expect(JSON.stringify(writes)).not.toContain('Tasks');
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 5,
+      ScalingConfig: { MaximumConcurrency: 5 },
+      FunctionName: { Ref: consumer },
+    });
+  });
+
+  it('lets the delivery-log routes read the log, and redeliver queue to the consumer (no secret)', () => {
+    const [list] = functionByDescription('GET deliveries');
+    expect(actionsOf(list)).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    const [redeliver] = functionByDescription('POST redeliver');
+    expect([...new Set(actionsOf(redeliver))]).toEqual([
+      'dynamodb:GetItem',
+      'sqs:SendMessage',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    const [queueId] = resourcesOf('AWS::SQS::Queue').find(([id]) => /WebhookDeliveries[0-9A-F]{8}$/.test(id))!;
+    expect(JSON.stringify(statementsOf(redeliver))).toContain(queueId);
   });
 
   it('runs the janitor on a schedule', () => {

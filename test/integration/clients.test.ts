@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,4 +95,65 @@ while True:
     expect(stdout).toMatch(/cancelled [0-9a-f-]{36}: REVOKED/);
     expect(stdout).toMatch(/retried [0-9a-f-]{36}: PENDING, attempt 2/);
   });
+
+  /** A receiver example as a process on a free port, its output gathered line by line. */
+  const startReceiver = async (command: string, args: string[]) => {
+    const child = spawn(command, [...args, '0'], {
+      cwd: ROOT,
+      env: { ...process.env, DOCPROC_WEBHOOK_SECRET: target.local!.webhookSecret },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const waitFor = async (pattern: RegExp) => {
+      for (const deadline = Date.now() + 30_000; !pattern.test(output);) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${pattern} in: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return pattern.exec(output)!;
+    };
+    const url = (await waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+\/)/))[1]!;
+    return { url, waitFor, output: () => output, stop: () => child.kill() };
+  };
+
+  it.each([
+    ['TypeScript', process.execPath, ['--import', 'tsx', join(ROOT, 'examples/webhook-receiver.ts')]],
+    ['Python', 'python3', [join(ROOT, 'examples/webhook_receiver.py')]],
+  ])(
+    'example: webhook receiver (%s) verifies, prints, drops duplicates, refuses forgeries',
+    async (_, command, args) => {
+      const receiver = await startReceiver(command, args);
+      try {
+        const form = new FormData();
+        form.append('file', new Blob(['Announced to the example receiver.']), 'memo.txt');
+        form.append('callback_url', receiver.url);
+        const submitted = await fetch(`${target.apiUrl}/upload`, { method: 'POST', body: form });
+        const { task_id: taskId } = (await submitted.json()) as { task_id: string };
+        const [, webhookId] = await receiver.waitFor(
+          new RegExp(`task\\.succeeded ${taskId} SUCCESS \\((msg_[0-9a-f-]+)\\)`),
+        );
+
+        const deliveries = await fetch(`${target.apiUrl}/tasks/${taskId}/deliveries`);
+        const [delivery] = ((await deliveries.json()) as { deliveries: Array<{ delivery_id: string }> }).deliveries;
+        await fetch(`${target.apiUrl}/tasks/${taskId}/deliveries/${delivery!.delivery_id}/redeliver`, {
+          method: 'POST',
+        });
+        await receiver.waitFor(new RegExp(`duplicate ${webhookId}`));
+
+        const forged = await fetch(receiver.url, {
+          method: 'POST',
+          headers: {
+            'webhook-id': 'msg_forged',
+            'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+            'webhook-signature': 'v1,bm90IGEgc2lnbmF0dXJl',
+          },
+          body: '{"type":"task.succeeded","data":{}}',
+        });
+        expect(forged.status).toBe(401);
+        await receiver.waitFor(/refused: bad or missing signature/);
+      } finally {
+        receiver.stop();
+      }
+    },
+  );
 });

@@ -7,6 +7,7 @@ import { ANONYMOUS_OWNER, type Task } from '../../lambdas/core/task.js';
 import type { FunctionName, PolicyStatementSpec } from '../../lib/function-catalogue.js';
 import type { LocalStack, LocalStackOptions } from '../../local/stack.js';
 import { apiClient, isRemote, startFixtureServer, startTarget, type Api, type Target } from '../support/target.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
 
 /**
  * Least privilege, checked from both sides. The embedded stack enforces each
@@ -20,7 +21,14 @@ const OPTIONS: LocalStackOptions = {
   // Large inputs from 1 MB, so that both queues (and both workers) are exercised with small files.
   config: { largeInputThresholdMb: 1, maxReceiveCount: 1 },
   // Short enough for the poison message to reach its DLQ soon, long enough for a cold worker on a loaded 2-core machine.
-  timing: { workerTimeoutMs: 10_000, softTimeLimitMarginMs: 300, visibilityTimeoutSeconds: 12, leaseMarginMs: 100 },
+  timing: {
+    workerTimeoutMs: 10_000,
+    softTimeLimitMarginMs: 300,
+    visibilityTimeoutSeconds: 12,
+    leaseMarginMs: 100,
+    // A webhook's first retry after about a second.
+    webhookRetryScale: 0.02,
+  },
   faults: {
     crashFilenames: ['poison.txt'],
     cancelWhileStoring: ['cancelled.txt', 'cancelled-large.txt'],
@@ -32,6 +40,7 @@ let target: Target;
 let api: Api;
 let stack: LocalStack;
 let fixtures: Awaited<ReturnType<typeof startFixtureServer>>;
+let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 /** Grants used on the second stack, whose functions may not send to the queues (the rollback paths). */
 const usedWithoutQueues = new Set<string>();
 
@@ -41,8 +50,10 @@ beforeAll(async () => {
   api = apiClient(target);
   stack = target.local!;
   fixtures = await startFixtureServer();
+  receiver = await startWebhookReceiver(stack.webhookSecret);
 });
 afterAll(async () => {
+  await receiver?.close();
   await fixtures?.close();
   await target?.stop();
 });
@@ -52,14 +63,28 @@ const accepted = async (response: Response, status = 202) => {
   return (await response.json()) as { task_id: string; upload: { url: string; headers: Record<string, string> } };
 };
 
-const textForm = (name: string, text: string) => {
+const textForm = (name: string, text: string, fields: Record<string, string> = {}) => {
   const form = new FormData();
   form.append('file', new Blob([text]), name);
+  for (const [field, value] of Object.entries(fields)) form.append(field, value);
   return form;
 };
 
-const uploadText = async (name: string, text: string, headers: Record<string, string> = {}) =>
-  api.post('/upload', textForm(name, text), headers);
+const uploadText = async (
+  name: string,
+  text: string,
+  headers: Record<string, string> = {},
+  fields: Record<string, string> = {},
+) => api.post('/upload', textForm(name, text, fields), headers);
+
+/**
+ * Tasks that call back, on the path of each function that changes a status:
+ * each then announces on the bus and queues a webhook delivery (both its grants).
+ */
+const callingBack = () => ({
+  callback_url: `${receiver.url}/ok`,
+  callback_events: 'task.started,task.succeeded,task.failed,task.revoked',
+});
 
 const previewSource = async (source: string) =>
   api.preview(JSON.stringify({ source }), { 'content-type': 'application/json' });
@@ -110,11 +135,11 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
     const waitAll = (ids: string[]) => Promise.all(ids.map((id) => api.waitFor(id, undefined, 60_000)));
     // Direct uploads, small and large, a replay of one (its second copy is deleted), one that crashes every run.
     const small = (await accepted(await uploadText('small.txt', 'A small upload.'))).task_id;
-    const large = (await accepted(await uploadText('large.txt', LARGE))).task_id;
+    const large = (await accepted(await uploadText('large.txt', LARGE, {}, callingBack()))).task_id;
     const once = { 'idempotency-key': randomUUID() };
     const first = (await accepted(await uploadText('once.txt', 'Sent twice.', once))).task_id;
     expect((await accepted(await uploadText('once.txt', 'Sent twice.', once), 200)).task_id).toBe(first);
-    const poison = (await accepted(await uploadText('poison.txt', 'Crashes the worker.'))).task_id;
+    const poison = (await accepted(await uploadText('poison.txt', 'Crashes the worker.', {}, callingBack()))).task_id;
     // s3:// sources, small and large; a missing one is a 400 (a 404 from S3, which needs s3:ListBucket).
     await putInbox('small.txt', 'From the inbox.'); // 15 bytes
     await putInbox('large.txt', LARGE);
@@ -137,6 +162,20 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
     for (const task of done) expect(task.status, JSON.stringify(task)).toBe('SUCCESS');
     for (const id of [cancelled, cancelledLarge]) expect((await api.waitFor(id)).status).toBe('REVOKED');
     expect(stack.faults.filter((fault) => fault.startsWith('cancel-while-storing'))).toHaveLength(2);
+
+    // Webhooks: a receiver that answers 503 first (the consumer reads the secret, logs, queues its retry), the
+    // result linked in the webhook (presigned by the consumer), the delivery log, and a redelivery.
+    const hookedForm = textForm('hooked.txt', 'Announced by webhook.');
+    hookedForm.append('callback_url', `${receiver.url}/flaky`);
+    const hooked = (await accepted(await api.post('/upload', hookedForm))).task_id;
+    expect((await api.waitFor(hooked)).status).toBe('SUCCESS');
+    await receiver.until(() => receiver.forTask(hooked).length === 2);
+    const [announcedWebhook] = receiver.forTask(hooked);
+    expect((await fetch(announcedWebhook!.body.data.result.result_url as string)).status).toBe(200);
+    const log = await api.get(`/tasks/${hooked}/deliveries`);
+    const [delivery] = ((await log.json()) as { deliveries: Array<{ delivery_id: string }> }).deliveries;
+    expect((await api.post(`/tasks/${hooked}/deliveries/${delivery!.delivery_id}/redeliver`)).status).toBe(202);
+    await receiver.until(() => receiver.forTask(hooked).length === 3);
 
     // A large result is read through a URL getTask presigns.
     const largeResult = await api.get(`/tasks/${large}`);
@@ -162,10 +201,34 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
 
     // Cancel one waiting for its upload; list by status.
     const waiting = await accepted(
-      await api.postJson('/upload-url', { filename: 'never.txt', size_bytes: 10, content_type: 'text/plain' }),
+      await api.postJson('/upload-url', {
+        filename: 'never.txt',
+        size_bytes: 10,
+        content_type: 'text/plain',
+        ...callingBack(),
+      }),
       201,
     );
     expect((await api.post(`/tasks/${waiting.task_id}/cancel`)).status).toBe(200);
+    // An object other than the one announced (written past the URL, as the bucket owner may): the upload
+    // listener fails the task.
+    const mismatched = await accepted(
+      await api.postJson('/upload-url', {
+        filename: 'other.txt',
+        size_bytes: 10,
+        content_type: 'text/plain',
+        ...callingBack(),
+      }),
+      201,
+    );
+    await stack.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: stack.bucketName,
+        Key: `uploads/${mismatched.task_id}/input`,
+        Body: 'Twenty bytes long!!!',
+      }),
+    );
+    expect(await api.waitFor(mismatched.task_id)).toMatchObject({ error: { code: 'UPLOAD_SIZE_MISMATCH' } });
     expect((await api.get('/tasks?status=SUCCESS&limit=5')).status).toBe(200);
 
     // The janitor: an upload whose event was lost (object there, small and large), one never uploaded
@@ -180,7 +243,10 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
       ...expired,
       source: { type: 'presigned', filename: 'lost.txt', size_bytes: LARGE.length },
     });
-    const neverUploaded = abandoned(expired);
+    const neverUploaded = abandoned({
+      ...expired,
+      callback: { url: `${receiver.url}/ok`, events: ['task.failed'] },
+    });
     const lostMessage = abandoned({ input: { kind: 's3', bucket: stack.bucketName, key: 'uploads/gone/input' } });
     const lostLargeMessage = abandoned({
       queue: 'large',
@@ -206,6 +272,7 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
       uploadsExpired: 1,
       uploadsRecovered: 2,
       requeued: 2,
+      eventsSent: 0,
       errors: 0,
     });
     const swept = await waitAll(

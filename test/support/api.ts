@@ -12,6 +12,7 @@ import { SqsJobQueue } from '../../lambdas/adapters/sqs-job-queue.js';
 import type { ApiDeps } from '../../lambdas/api/deps.js';
 import { apiEnvironmentSchema } from '../../lambdas/config.js';
 import { NOW, TASK_ID } from './fixtures.js';
+import { recordingEvents } from './events.js';
 
 export const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/standard';
 export const LARGE_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/large';
@@ -56,6 +57,7 @@ export const apiTestDeps = (aws: ReturnType<typeof mockedAws>, overrides: Record
     queue: new SqsJobQueue(aws.sqs, { standard: QUEUE_URL, large: LARGE_QUEUE_URL }),
     clock: { now: () => new Date(NOW.getTime() + paused) },
     metrics: taskMetrics,
+    events: recordingEvents().sink,
     newId: () => TASK_ID,
     pause: async (ms) => {
       paused += ms;

@@ -4,12 +4,14 @@ import { parseDeploymentConfig } from '../../lib/config.js';
 import { METRIC_DIMENSIONS, METRIC_NAMES, SERVICE_NAME } from '../../shared/definitions.js';
 import { evaluateAlarm, LocalMetrics, type MetricKey } from '../../local/metrics.js';
 import {
+  deliveryMetrics,
   publishMetrics,
   recordFailed,
   recordRevoked,
   recordStarted,
   recordSubmitted,
   recordSucceeded,
+  recordEventUnsent,
 } from '../../lambdas/observability.js';
 
 const specs = alarmSpecs(parseDeploymentConfig({}));
@@ -48,6 +50,12 @@ describe('custom metrics', () => {
     recordSucceeded(
       { format: 'text', document_count: 2, stats: { bytes: 10, pages: 1 } } as Parameters<typeof recordSucceeded>[0],
       7,
+    );
+    deliveryMetrics.delivered();
+    deliveryMetrics.failed();
+    recordEventUnsent(
+      { id: '11111111-1111-4111-8111-111111111111', type: 'task.started', occurred_at: '2026-11-28T00:00:00Z' },
+      new Error('bus down'),
     );
     publishMetrics();
     const published = new Map<string, string[]>();

@@ -8,6 +8,7 @@ import {
   type TaskStatus,
   type Transition,
 } from '../../lambdas/core/task.js';
+import { EVENT_OF_STATUS } from '../../lambdas/core/events.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask, NOW } from '../support/fixtures.js';
 
@@ -45,6 +46,9 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
       expect(result).toBeUndefined();
       expect(stored?.status).toBe(status);
     }
+    // An event exists exactly when an announced change happened, written with it.
+    const eventType = canTransition(status, transition) ? EVENT_OF_STATUS[TRANSITIONS[transition].to] : undefined;
+    expect(stored?.outbox?.map((event) => event.type)).toEqual(eventType ? [eventType] : undefined);
   });
 
   it('allows no transition out of a terminal state except retry', () => {
@@ -202,5 +206,46 @@ describe('DynamoTaskStore state machine (conditional writes on a real DynamoDB e
     ],
   ])('rejects a cursor that is %s with a validation error, never a DynamoDB error', async (_name, cursor) => {
     await expect(store.list({ owner: 'key-a', limit: 5, cursor })).rejects.toMatchObject({ code: 'VALIDATION_ERROR' });
+  });
+});
+
+describe('the outbox of events', () => {
+  const later = (ms: number) => new DynamoTaskStore(table.client, table.tableName, () => new Date(NOW.getTime() + ms));
+
+  it('keeps events in order with stable ids, and lists the task among those with unsent events', async () => {
+    const task = await withStatus('PENDING');
+    await store.transition(task, 'start', {});
+    const finished = await store.transition(task, 'succeed', {});
+    expect(finished?.outbox?.map((event) => event.type)).toEqual(['task.started', 'task.succeeded']);
+    expect(new Set(finished?.outbox?.map((event) => event.id)).size).toBe(2);
+    const pending = await store.listWithPendingEvents(new Date(NOW.getTime() + 1).toISOString(), 100);
+    expect(pending.map((row) => row.task_id)).toContain(task.task_id);
+    // Not yet old enough for the sweep.
+    expect((await store.listWithPendingEvents(NOW.toISOString(), 100)).map((row) => row.task_id)).not.toContain(
+      task.task_id,
+    );
+  });
+
+  it('takes off only the oldest event, by id, and the last one takes the task out of the listing', async () => {
+    const task = await withStatus('PENDING');
+    await store.transition(task, 'start', {});
+    const [started, succeeded] = (await store.transition(task, 'succeed', {}))?.outbox ?? [];
+    await store.acknowledgeEvent(task.task_id, succeeded!.id); // not the oldest: nothing changes
+    expect((await store.get(task.task_id))?.outbox).toHaveLength(2);
+    await store.acknowledgeEvent(task.task_id, started!.id);
+    await store.acknowledgeEvent(task.task_id, started!.id); // a second sender: nothing more
+    expect((await store.get(task.task_id))?.outbox?.map((event) => event.id)).toEqual([succeeded!.id]);
+    await store.acknowledgeEvent(task.task_id, succeeded!.id);
+    const done = await store.get(task.task_id);
+    expect(done?.outbox).toBeUndefined();
+    const pending = await later(60_000).listWithPendingEvents(new Date(NOW.getTime() + 60_000).toISOString(), 100);
+    expect(pending.map((row) => row.task_id)).not.toContain(task.task_id);
+  });
+
+  it('keeps the index keys out of the task', async () => {
+    const task = await withStatus('PENDING');
+    const started = await store.transition(task, 'start', {});
+    expect(Object.keys(started ?? {})).not.toContain('outbox_shard');
+    expect(Object.keys(started ?? {})).not.toContain('outbox_since');
   });
 });

@@ -4,7 +4,8 @@ import type { LookupAddress } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../lambdas/core/errors.js';
 import { addressProblem, checkUrl } from '../../lambdas/core/url-policy.js';
-import { fetchUrl, guardedLookup, type FetchLimits } from '../../lambdas/adapters/url-source.js';
+import { guardedLookup } from '../../lambdas/adapters/pinned-http.js';
+import { fetchUrl, type FetchLimits } from '../../lambdas/adapters/url-source.js';
 
 const STRICT = { allowPrivateAddresses: false };
 

@@ -1,0 +1,150 @@
+import * as z from 'zod';
+import { AppError } from './errors.js';
+import type { EventSink, TaskMetrics, TaskStore } from './ports.js';
+import {
+  WEBHOOK_EVENT_TYPES,
+  type Task,
+  type TaskCallback,
+  type TaskEvent,
+  type TaskStatus,
+  type WebhookEventType,
+} from './task.js';
+import { taskSummary } from './task-views.js';
+import { checkUrl } from './url-policy.js';
+
+export { WEBHOOK_EVENT_TYPES, type TaskCallback, type TaskEvent, type WebhookEventType } from './task.js';
+
+/*
+ * What the service announces about a task: a status change that a client
+ * could otherwise only learn by polling. Each is put on the event bus, and
+ * sent to the task's `callback_url` when it subscribed to that event type.
+ */
+
+/** Without `callback_events`: the final ones. */
+export const DEFAULT_CALLBACK_EVENTS: readonly WebhookEventType[] = ['task.succeeded', 'task.failed', 'task.revoked'];
+
+/** The statuses announced, and the event each change to them makes. */
+export const EVENT_OF_STATUS: Partial<Record<TaskStatus, WebhookEventType>> = {
+  STARTED: 'task.started',
+  SUCCESS: 'task.succeeded',
+  FAILURE: 'task.failed',
+  REVOKED: 'task.revoked',
+};
+
+const STATUS_OF: Record<WebhookEventType, TaskStatus> = {
+  'task.started': 'STARTED',
+  'task.succeeded': 'SUCCESS',
+  'task.failed': 'FAILURE',
+  'task.revoked': 'REVOKED',
+};
+
+/** Each event's EventBridge `detail-type`. */
+export const DETAIL_TYPES: Record<WebhookEventType, string> = {
+  'task.started': 'Task Started',
+  'task.succeeded': 'Task Succeeded',
+  'task.failed': 'Task Failed',
+  'task.revoked': 'Task Revoked',
+};
+
+/** The EventBridge `source` of every event. */
+export const EVENT_SOURCE = 'docproc';
+
+/** The body of a message on the webhook-deliveries queue: one event of one task, for its callback_url. */
+export const webhookDeliveryMessageSchema = z.object({
+  v: z.literal(1),
+  task_id: z.uuid(),
+  event: z.object({ id: z.uuid(), type: z.enum(WEBHOOK_EVENT_TYPES), occurred_at: z.string() }),
+  /** The task view (taskSummary in core/task-views.ts) as of the event. */
+  task: z.record(z.string(), z.unknown()),
+});
+export type WebhookDeliveryMessage = z.infer<typeof webhookDeliveryMessageSchema>;
+
+const MAX_CALLBACK_URL_LENGTH = 2048;
+
+/** A list from JSON (`["task.failed"]`) or a form field (`task.failed,task.succeeded`). */
+const eventList = z
+  .union([z.array(z.string()), z.string().transform((text) => text.split(','))])
+  .transform((names) => [...new Set(names.map((name) => name.trim().toLowerCase()).filter(Boolean))])
+  .pipe(
+    z
+      .array(z.enum(WEBHOOK_EVENT_TYPES, { message: `expected event types among: ${WEBHOOK_EVENT_TYPES.join(', ')}` }))
+      .min(1, `name at least one of: ${WEBHOOK_EVENT_TYPES.join(', ')}`),
+  );
+
+/** The submission fields for webhooks, beside the processing options. */
+export const callbackShape = {
+  callback_url: z
+    .string()
+    .trim()
+    .min(1, 'required')
+    .max(MAX_CALLBACK_URL_LENGTH, `at most ${MAX_CALLBACK_URL_LENGTH} characters`)
+    .optional(),
+  callback_events: eventList.optional(),
+};
+
+export const CALLBACK_FIELD_NAMES = ['callback_url', 'callback_events'] as const;
+
+export type RawCallback = { callback_url?: string | undefined; callback_events?: WebhookEventType[] | undefined };
+
+/**
+ * The callback a submission asked for, checked against the address policy
+ * of URL sources (checked again, resolved, at every delivery: DNS can
+ * change). `callback_events` without a URL is a mistake worth a 400.
+ */
+export const callbackOf = (raw: RawCallback, allowPrivateAddresses: boolean): TaskCallback | undefined => {
+  if (raw.callback_url === undefined) {
+    if (raw.callback_events !== undefined) {
+      throw new AppError('VALIDATION_ERROR', 'callback_events: needs a callback_url to send the events to.', {
+        details: [{ field: 'callback_events', message: 'needs callback_url' }],
+      });
+    }
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = checkUrl(raw.callback_url, { allowPrivateAddresses });
+  } catch (error) {
+    if (!(error instanceof AppError)) throw error;
+    throw new AppError(error.code, `callback_url: ${error.message}`, {
+      status: 400,
+      details: [{ field: 'callback_url', message: error.message }],
+    });
+  }
+  return { url: url.href, events: raw.callback_events ?? [...DEFAULT_CALLBACK_EVENTS] };
+};
+
+/** The task view an event carries: the task as its change left it (a late send still describes that change). */
+export const eventDetail = (task: Task, event: TaskEvent) => ({
+  ...taskSummary(task),
+  status: STATUS_OF[event.type],
+  event_id: event.id,
+});
+
+export interface AnnounceDeps {
+  store: Pick<TaskStore, 'acknowledgeEvent'>;
+  events: EventSink;
+  metrics: Pick<TaskMetrics, 'eventUnsent'>;
+}
+
+/**
+ * Sends a task's unsent events in order, each taken off the outbox once
+ * sent. A failed send stops there, leaving it and the later ones for the
+ * janitor's sweep: the status change that made them stands either way, and
+ * its caller (a worker, the cancel route) is never failed by an announcement.
+ * At least once: a function that dies between a send and its acknowledgement
+ * sends that event again, with the same id. Returns how many were sent.
+ */
+export const announce = async (deps: AnnounceDeps, task: Task | undefined): Promise<number> => {
+  let sent = 0;
+  for (const event of task?.outbox ?? []) {
+    try {
+      await deps.events.send(task as Task, event);
+      await deps.store.acknowledgeEvent((task as Task).task_id, event.id);
+      sent++;
+    } catch (error) {
+      deps.metrics.eventUnsent(event, error);
+      break;
+    }
+  }
+  return sent;
+};

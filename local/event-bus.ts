@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * EventBridge's PutEvents for the embedded stack: the functions' SDK client
+ * posts to it (`AWS_ENDPOINT_URL_EVENTBRIDGE`) in the JSON protocol, and it
+ * keeps what it is given for the monitor page and `GET /_local/events`. It
+ * fails as EventBridge does where it can: an entry for a bus that does not
+ * exist is refused in the answer (`FailedEntryCount`), not by an HTTP error,
+ * and the IAM check (`events:PutEvents` on the bus) happens in the function's
+ * client, as for the other services.
+ */
+export interface BusEvent {
+  id: string;
+  bus: string;
+  source: string;
+  'detail-type': string;
+  time: string;
+  detail: unknown;
+}
+
+export interface LocalEventBus {
+  endpoint: string;
+  /** The events put so far, oldest first (the last `keep` of them). */
+  events(): BusEvent[];
+  onEvent(listener: (event: BusEvent) => void): void;
+  stop(): Promise<void>;
+}
+
+interface PutEventsEntry {
+  EventBusName?: string;
+  Source?: string;
+  DetailType?: string;
+  Detail?: string;
+  Time?: number | string;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+const readBody = (request: IncomingMessage): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) request.destroy(new Error('request too large'));
+      else chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+
+const answer = (response: ServerResponse, status: number, body: unknown) => {
+  response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
+  response.end(JSON.stringify(body));
+};
+
+/** PutEvents' `Time` in the JSON protocol: epoch seconds (the SDK's serialisation), or a string. */
+const timeOf = (time: PutEventsEntry['Time']): string =>
+  typeof time === 'number'
+    ? new Date(time * 1000).toISOString()
+    : time
+      ? new Date(time).toISOString()
+      : new Date().toISOString();
+
+export const startLocalEventBus = async (options: {
+  busNames: readonly string[];
+  host?: string;
+  keep?: number;
+}): Promise<LocalEventBus> => {
+  const keep = options.keep ?? 10_000;
+  const events: BusEvent[] = [];
+  const listeners: Array<(event: BusEvent) => void> = [];
+
+  const putEvents = (entries: PutEventsEntry[]) =>
+    entries.map((entry) => {
+      const bus = entry.EventBusName ?? 'default';
+      if (!options.busNames.includes(bus)) {
+        return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Event bus ${bus} does not exist.` };
+      }
+      let detail: unknown;
+      try {
+        detail = JSON.parse(entry.Detail ?? '{}');
+      } catch {
+        return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+      }
+      const event: BusEvent = {
+        id: randomUUID(),
+        bus,
+        source: entry.Source ?? '',
+        'detail-type': entry.DetailType ?? '',
+        time: timeOf(entry.Time),
+        detail,
+      };
+      events.push(event);
+      if (events.length > keep) events.shift();
+      for (const listener of listeners) listener(event);
+      return { EventId: event.id };
+    });
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const target = String(request.headers['x-amz-target'] ?? '');
+    let entries: PutEventsEntry[];
+    try {
+      entries = (JSON.parse((await readBody(request)) || '{}') as { Entries?: PutEventsEntry[] }).Entries ?? [];
+    } catch {
+      answer(response, 400, { __type: 'SerializationException', message: 'unreadable request' });
+      return;
+    }
+    if (request.method !== 'POST' || target !== 'AWSEvents.PutEvents') {
+      answer(response, 400, { __type: 'UnknownOperationException', message: `${target} is not emulated` });
+      return;
+    }
+    const results = putEvents(entries);
+    answer(response, 200, {
+      FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length,
+      Entries: results,
+    });
+  };
+  const server = createServer((request, response) => void handle(request, response));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://${host}:${port}`,
+    events: () => [...events],
+    onEvent: (listener) => listeners.push(listener),
+    stop: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+};

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { threadExecArgv } from './threads.js';
 
 /**
  * EventBridge's PutEvents for the embedded stack: the functions' SDK client
@@ -134,5 +138,48 @@ export const startLocalEventBus = async (options: {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+};
+
+/**
+ * The bus on its own thread (event-bus-thread.ts), its events mirrored here
+ * for the monitor page and the tests.
+ */
+export const startLocalEventBusThread = async (options: {
+  busNames: readonly string[];
+  host?: string;
+  keep?: number;
+}): Promise<LocalEventBus> => {
+  const keep = options.keep ?? 10_000;
+  const entry = new URL(`./event-bus-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  const thread = new Worker(entry, {
+    workerData: { busNames: [...options.busNames], host: options.host },
+    execArgv: threadExecArgv(entry),
+  });
+  const events: BusEvent[] = [];
+  const listeners: Array<(event: BusEvent) => void> = [];
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    thread.once('error', reject);
+    thread.on('message', (message: { type: string; endpoint?: string; event?: BusEvent }) => {
+      if (message.type === 'ready') resolve(String(message.endpoint));
+      if (message.type === 'event' && message.event) {
+        events.push(message.event);
+        if (events.length > keep) events.shift();
+        for (const listener of listeners) listener(message.event);
+      }
+    });
+  });
+  return {
+    endpoint,
+    events: () => [...events],
+    onEvent: (listener) => listeners.push(listener),
+    stop: async () => {
+      const stopped = new Promise<void>((resolve) =>
+        thread.on('message', (message: { type: string }) => message.type === 'stopped' && resolve()),
+      );
+      thread.postMessage({ type: 'stop' });
+      await stopped;
+      await thread.terminate();
+    },
   };
 };

@@ -34,7 +34,7 @@ import {
 import type { IamNotice } from './iam.js';
 import { FunctionRuntime } from './lambda-runtime.js';
 import { monitorRoutes } from './monitor.js';
-import { startLocalEventBus, type BusEvent } from './event-bus.js';
+import { startLocalEventBusThread, type BusEvent } from './event-bus.js';
 import { evaluateAlarm, LocalMetrics, type AlarmState, type MetricKey } from './metrics.js';
 import { alarmSpecs, type MetricSource } from '../lib/alarms.js';
 import { SERVICE_NAME } from '../shared/definitions.js';
@@ -154,7 +154,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     bodyLimitBytes: Math.max(bytes(config.presignedUploadMaxMb), DEFAULT_LIMITS.maxResultBytes) + 1024 * 1024,
     warn: log,
   });
-  const eventBus = await startLocalEventBus({ busNames: [NAMES.eventBus] });
+  const eventBus = await startLocalEventBusThread({ busNames: [NAMES.eventBus] });
   // Receivers verify with it: print it (bin/local.ts) or pass the one they hold.
   const webhookSecret = options.webhookSecret ?? `whsec_${randomBytes(32).toString('base64')}`;
   const webhookSecretArn = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${NAMES.webhookSecret}-local1`;

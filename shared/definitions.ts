@@ -19,16 +19,23 @@ export const TABLE = {
   ownerStatusAttribute: 'owner_status',
   indexes: {
     /** A caller's tasks, newest first. */
-    byOwner: { name: 'by_owner', partitionKey: 'owner', sortKey: 'created_at' },
+    byOwner: { name: 'by_owner', partitionKey: 'owner', sortKey: 'created_at', projection: 'ALL' },
     /** A caller's tasks in one status, newest first. */
-    byOwnerStatus: { name: 'by_owner_status', partitionKey: 'owner_status', sortKey: 'created_at' },
+    byOwnerStatus: { name: 'by_owner_status', partitionKey: 'owner_status', sortKey: 'created_at', projection: 'ALL' },
     /** Every task in one status, oldest first (the janitor). */
-    byStatus: { name: 'by_status', partitionKey: 'status', sortKey: 'created_at' },
+    byStatus: { name: 'by_status', partitionKey: 'status', sortKey: 'created_at', projection: 'ALL' },
     /**
      * Tasks with events not yet sent, oldest first (the janitor sends what a
      * dead function left). Sparse: only such rows carry its keys.
      */
-    byPendingEvents: { name: 'by_pending_events', partitionKey: 'outbox_shard', sortKey: 'outbox_since' },
+    // Keys only: every announced change writes this index and the acknowledgement removes it again, so
+    // it holds no copy of the row (the sweep reads the few rows it finds).
+    byPendingEvents: {
+      name: 'by_pending_events',
+      partitionKey: 'outbox_shard',
+      sortKey: 'outbox_since',
+      projection: 'KEYS_ONLY',
+    },
   },
   /** The one partition of `by_pending_events`: it holds only rows whose events are in flight, a handful at a time. */
   pendingEventsShard: 'pending',

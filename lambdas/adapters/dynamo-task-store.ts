@@ -273,20 +273,33 @@ export class DynamoTaskStore implements TaskStore {
   }
 
   /**
-   * Takes a sent event off the front of the outbox, if it is still there
-   * (another sender may have been first); the last one takes the row out of
-   * `by_pending_events` with it.
+   * Takes sent events off the front of the outbox in one write, if they are
+   * still there in that order (another sender may have been first); when
+   * they are all of it, the row leaves `by_pending_events` with them. If the
+   * front is no longer what was sent, each is tried on its own.
    */
-  async acknowledgeEvent(taskId: string, eventId: string) {
+  async acknowledgeEvents(taskId: string, eventIds: readonly string[]): Promise<void> {
+    if (!eventIds.length) return;
     const outbox = { '#outbox': 'outbox', '#id': 'id' };
     const index = { '#shard': PENDING.partitionKey, '#since': PENDING.sortKey };
+    const values: Record<string, unknown> = { ':count': eventIds.length };
+    const front = eventIds.map((id, position) => {
+      values[`:id${position}`] = id;
+      return `#outbox[${position}].#id = :id${position}`;
+    });
     const attempts = [
       {
         expression: 'REMOVE #outbox, #shard, #since',
-        condition: 'size(#outbox) = :one',
+        condition: 'size(#outbox) = :count',
         names: { ...outbox, ...index },
       },
-      { expression: 'REMOVE #outbox[0]', condition: 'size(#outbox) > :one', names: outbox },
+      {
+        // Highest index first: DynamoDB reads every index against the list as it was, dynalite one after
+        // another; in this order both remove the same elements.
+        expression: `REMOVE ${eventIds.map((_, position) => `#outbox[${eventIds.length - 1 - position}]`).join(', ')}`,
+        condition: 'size(#outbox) > :count',
+        names: outbox,
+      },
     ];
     for (const { expression, condition, names } of attempts) {
       try {
@@ -295,9 +308,9 @@ export class DynamoTaskStore implements TaskStore {
             TableName: this.tableName,
             Key: taskKey(taskId),
             UpdateExpression: expression,
-            ConditionExpression: `#outbox[0].#id = :id AND ${condition}`,
+            ConditionExpression: [...front, condition].join(' AND '),
             ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ':id': eventId, ':one': 1 },
+            ExpressionAttributeValues: values,
           }),
         );
         return;
@@ -305,6 +318,7 @@ export class DynamoTaskStore implements TaskStore {
         if (!isConditionFailure(error)) throw error;
       }
     }
+    if (eventIds.length > 1) for (const id of eventIds) await this.acknowledgeEvents(taskId, [id]);
   }
 
   /** Tasks whose oldest unsent event is older than `before`, oldest first. */
@@ -319,7 +333,9 @@ export class DynamoTaskStore implements TaskStore {
         Limit: limit,
       }),
     );
-    return Items.map(fromItem).filter((task): task is Task => task !== undefined);
+    // The index holds keys only: each row is read whole (a handful, left by functions that died).
+    const tasks = await Promise.all(Items.map((item) => this.get(String(item[TABLE.partitionKey]))));
+    return tasks.filter((task): task is Task => task !== undefined);
   }
 
   async updateProgress(taskId: string, runId: string, progress: number, stage: Task['stage']) {

@@ -14,6 +14,7 @@ import {
 import { SandboxPool, type ProcessInSandbox } from '../core/sandbox.js';
 import { logger, taskMetrics } from '../observability.js';
 import { fetchSource } from '../adapters/url-source.js';
+import { Announcements } from '../core/events.js';
 
 export interface WorkerDeps {
   config: WorkerConfig;
@@ -22,6 +23,8 @@ export interface WorkerDeps {
   clock: Clock;
   metrics: TaskMetrics;
   events: EventSink;
+  /** A run's announcements go on beside it; the handler waits for them before it returns. */
+  announcements: Announcements;
   newId: () => string;
   fetchSource: FetchSource;
   processDocument: ProcessInSandbox;
@@ -44,6 +47,7 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
     clock: systemClock,
     metrics: taskMetrics,
     events: eventSink(config),
+    announcements: new Announcements(),
     newId: randomUUID,
     fetchSource,
     processDocument: (input, options, context) => sandbox.process(input, options, context),

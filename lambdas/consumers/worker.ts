@@ -24,7 +24,7 @@ class ReturnToQueue extends Error {
  * failures are reported per record (ReportBatchItemFailures).
  */
 export const makeWorkerHandler = (deps: () => WorkerDeps) => {
-  return sqsHandler(async (record, context) => {
+  const processRecords = sqsHandler(async (record, context) => {
     const { config } = deps();
     const parsed = taskMessageSchema.safeParse(parseJson(record.body));
     if (!parsed.success) {
@@ -48,6 +48,14 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
       logger.removeKeys(['task_id', 'message_id', 'attempt', 'run_id']);
     }
   });
+  // The batch's announcements ran beside its records; the invocation ends when they have.
+  return async (...args: Parameters<typeof processRecords>) => {
+    try {
+      return await processRecords(...args);
+    } finally {
+      await deps().announcements.settled();
+    }
+  };
 };
 
 export const handler = makeWorkerHandler(workerDeps);

@@ -121,26 +121,22 @@ export const eventDetail = (task: Task, event: TaskEvent) => ({
 });
 
 export interface AnnounceDeps {
-  store: Pick<TaskStore, 'acknowledgeEvent'>;
+  store: Pick<TaskStore, 'acknowledgeEvents'>;
   events: EventSink;
   metrics: Pick<TaskMetrics, 'eventUnsent'>;
 }
 
 /**
- * Sends a task's unsent events in order, each taken off the outbox once
- * sent. A failed send stops there, leaving it and the later ones for the
- * janitor's sweep: the status change that made them stands either way, and
- * its caller (a worker, the cancel route) is never failed by an announcement.
- * At least once: a function that dies between a send and its acknowledgement
- * sends that event again, with the same id. Returns how many were sent.
+ * Sends a task's outbox in order, leaving out `skip` (events already sent);
+ * stops at the first that cannot be sent (counted). Returns the ids sent.
  */
-export const announce = async (deps: AnnounceDeps, task: Task | undefined): Promise<number> => {
-  let sent = 0;
-  for (const event of task?.outbox ?? []) {
+const sendOutbox = async (deps: AnnounceDeps, task: Task, skip: ReadonlySet<string>): Promise<string[]> => {
+  const sent: string[] = [];
+  for (const event of task.outbox ?? []) {
+    if (skip.has(event.id)) continue;
     try {
-      await deps.events.send(task as Task, event);
-      await deps.store.acknowledgeEvent((task as Task).task_id, event.id);
-      sent++;
+      await deps.events.send(task, event);
+      sent.push(event.id);
     } catch (error) {
       deps.metrics.eventUnsent(event, error);
       break;
@@ -148,3 +144,83 @@ export const announce = async (deps: AnnounceDeps, task: Task | undefined): Prom
   }
   return sent;
 };
+
+/**
+ * Sends a task's unsent events in order, then takes those sent off the
+ * outbox in one write. A failed send stops there, leaving it and the later
+ * ones for the janitor's sweep: the status change that made them stands
+ * either way, and its caller (the cancel route, the janitor) is never failed
+ * by an announcement. At least once: a function that dies between a send and
+ * the acknowledgement sends those events again, with the same ids. Returns
+ * how many were sent.
+ */
+export const announce = async (deps: AnnounceDeps, task: Task | undefined): Promise<number> => {
+  if (!task) return 0;
+  const sent = await sendOutbox(deps, task, new Set());
+  if (sent.length) await acknowledge(deps, task, sent);
+  return sent.length;
+};
+
+const acknowledge = async (deps: AnnounceDeps, task: Task, ids: string[]): Promise<void> => {
+  try {
+    await deps.store.acknowledgeEvents(task.task_id, ids);
+  } catch (error) {
+    // Sent but still listed: the sweep sends them again (the receivers de-duplicate on the id).
+    const event = task.outbox?.find((candidate) => candidate.id === ids[0]);
+    if (event) deps.metrics.eventUnsent(event, error);
+  }
+};
+
+/** How many sent event ids an environment remembers (a few seconds of a busy worker's). */
+const SENT_MEMORY = 10_000;
+
+/**
+ * Announcements that run beside a function's work instead of before it goes
+ * on (the worker: a task's STARTED is announced while its document is read).
+ * A task's announcements run one after another, so that none sends an event
+ * an earlier one sent; one that has a successor queued leaves its
+ * acknowledgement to it, so a short task's STARTED and SUCCESS leave the
+ * outbox in one write. `settled` is awaited before the function returns (a
+ * frozen environment would hold them until its next invocation, or the sweep
+ * would send them).
+ */
+export class Announcements {
+  private readonly chains = new Map<string, { done: Promise<void>; last: { successor: boolean } }>();
+  private readonly pending = new Set<Promise<void>>();
+  /**
+   * Events this environment sent: a later row may still list one (written
+   * before its acknowledgement landed), and it must not go out twice.
+   */
+  private readonly sent = new Set<string>();
+
+  start(deps: AnnounceDeps, task: Task): void {
+    const previous = this.chains.get(task.task_id);
+    if (previous) previous.last.successor = true;
+    const position = { successor: false };
+    const done = (previous?.done ?? Promise.resolve()).then(() => this.run(deps, task, position));
+    this.chains.set(task.task_id, { done, last: position });
+    this.pending.add(done);
+    void done.finally(() => {
+      this.pending.delete(done);
+      if (this.chains.get(task.task_id)?.done === done) this.chains.delete(task.task_id);
+    });
+  }
+
+  private async run(deps: AnnounceDeps, task: Task, position: { successor: boolean }): Promise<void> {
+    for (const id of await sendOutbox(deps, task, this.sent)) this.remember(id);
+    // What this row lists and this environment has sent: the front of the outbox, to take off.
+    const sent = (task.outbox ?? []).map((event) => event.id).filter((id) => this.sent.has(id));
+    // A successor's row lists these too (they are still in the outbox), and takes them off with its own.
+    if (position.successor && sent.length === (task.outbox?.length ?? 0)) return;
+    if (sent.length) await acknowledge(deps, task, sent);
+  }
+
+  private remember(id: string): void {
+    if (this.sent.size >= SENT_MEMORY) this.sent.delete(this.sent.values().next().value as string);
+    this.sent.add(id);
+  }
+
+  async settled(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+}

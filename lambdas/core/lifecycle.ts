@@ -1,6 +1,6 @@
 import { AppError, toTaskError, type ErrorCode } from './errors.js';
 import type { Stage } from './progress.js';
-import { announce } from './events.js';
+import { announce, type Announcements } from './events.js';
 import type { Clock, EventSink, JobQueue, TaskChanges, TaskMetrics, TaskStore, TransitionGuard } from './ports.js';
 import { findTask } from './task-queries.js';
 import {
@@ -25,6 +25,8 @@ export interface LifecycleDeps {
   metrics: TaskMetrics;
   /** Where the changes' events go (core/events.ts). */
   events: EventSink;
+  /** Announce beside the work rather than before going on (the worker); awaited once the invocation is done. */
+  announcements?: Announcements;
 }
 
 export interface QueueingDeps extends LifecycleDeps {
@@ -71,7 +73,8 @@ const change = async (
   guard?: TransitionGuard,
 ): Promise<Task | undefined> => {
   const changed = await deps.store.transition(task, transition, changes, guard);
-  await announce(deps, changed);
+  if (changed && deps.announcements) deps.announcements.start(deps, changed);
+  else await announce(deps, changed);
   return changed;
 };
 

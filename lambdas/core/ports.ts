@@ -75,8 +75,8 @@ export interface TaskStore {
   listOlderThan(status: TaskStatus, before: string, limit: number): Promise<Task[]>;
   /** Removes a row that never got queued (submission rollback). */
   remove(taskId: string, idempotencyKey?: string): Promise<void>;
-  /** Takes a sent event off the task's outbox (the oldest, if it is that one). */
-  acknowledgeEvent(taskId: string, eventId: string): Promise<void>;
+  /** Takes sent events off the front of the task's outbox, if they are still there, oldest first. */
+  acknowledgeEvents(taskId: string, eventIds: readonly string[]): Promise<void>;
   /** Tasks with an event unsent since before `before`, oldest first (the janitor's sweep). */
   listWithPendingEvents(before: string, limit: number): Promise<Task[]>;
 }

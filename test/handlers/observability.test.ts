@@ -15,6 +15,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { taskMetrics } from '../../lambdas/observability.js';
 import { recordingEvents } from '../support/events.js';
+import { Announcements } from '../../lambdas/core/events.js';
 
 let table: TestTable;
 let output: string[];
@@ -79,6 +80,7 @@ const runWorker = async (bytes: Buffer, filename: string) => {
     clock: { now: () => new Date() },
     metrics: taskMetrics,
     events: recordingEvents().sink,
+    announcements: new Announcements(),
     newId: () => crypto.randomUUID(),
     fetchSource: fetchUrl,
     processDocument: processInSandbox,

@@ -14,6 +14,7 @@ import { MemoryBlobStore } from '../support/memory.js';
 import { processInSandbox } from '../support/sandbox.js';
 import { taskMetrics } from '../../lambdas/observability.js';
 import { recordingEvents } from '../support/events.js';
+import { Announcements } from '../../lambdas/core/events.js';
 
 let table: TestTable;
 let store: DynamoTaskStore;
@@ -24,6 +25,8 @@ const id = () => `10000000-0000-4000-8000-${String(++counter).padStart(12, '0')}
 
 const config = testWorkerConfig();
 const events = recordingEvents();
+// One per environment, as workerDeps makes it once: the handler waits for it before returning.
+const announcements = new Announcements();
 
 const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
   config,
@@ -32,6 +35,7 @@ const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
   clock: { now: () => new Date() },
   metrics: taskMetrics,
   events: events.sink,
+  announcements,
   newId: id,
   fetchSource: fetchUrl,
   processDocument: async (...args) => {

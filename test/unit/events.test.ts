@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AwsEventSink } from '../../lambdas/adapters/event-sink.js';
 import {
+  Announcements,
   announce,
   callbackOf,
   callbackShape,
@@ -30,9 +31,13 @@ const withOutbox = (overrides: Partial<Task> = {}): Task =>
     ...overrides,
   });
 
+/** Records each acknowledgement: one write, the ids it takes off. */
 const fakeStore = () => {
-  const acknowledged: string[] = [];
-  return { acknowledged, store: { acknowledgeEvent: async (_task: string, id: string) => void acknowledged.push(id) } };
+  const acknowledged: string[][] = [];
+  return {
+    acknowledged,
+    store: { acknowledgeEvents: async (_task: string, ids: readonly string[]) => void acknowledged.push([...ids]) },
+  };
 };
 
 const metricsSpy = () => {
@@ -41,13 +46,13 @@ const metricsSpy = () => {
 };
 
 describe('announce', () => {
-  it('sends the outbox in order, acknowledging each event after it is sent', async () => {
+  it('sends the outbox in order, then takes what it sent off in one write', async () => {
     const events = recordingEvents();
     const { store, acknowledged } = fakeStore();
     const sent = await announce({ store, events: events.sink, metrics: metricsSpy().metrics }, withOutbox());
     expect(sent).toBe(2);
     expect(events.sent.map(({ event: { id } }) => id)).toEqual([ID_1, ID_2]);
-    expect(acknowledged).toEqual([ID_1, ID_2]);
+    expect(acknowledged).toEqual([[ID_1, ID_2]]);
   });
 
   it('stops at a failed send, acknowledges nothing it did not send, and counts it', async () => {
@@ -63,6 +68,54 @@ describe('announce', () => {
     const events = recordingEvents();
     expect(await announce({ ...fakeStore(), events: events.sink, metrics: metricsSpy().metrics }, undefined)).toBe(0);
     expect(events.sent).toEqual([]);
+  });
+});
+
+describe('Announcements (beside the work)', () => {
+  it("runs a task's announcements in order and never sends an event twice, then settles", async () => {
+    const order: string[] = [];
+    const slow = {
+      send: async (_task: Task, sent: TaskEvent) => {
+        await new Promise((resolve) => setTimeout(resolve, sent.type === 'task.started' ? 30 : 0));
+        order.push(sent.type);
+      },
+    };
+    const { store, acknowledged } = fakeStore();
+    const deps = { store, events: slow, metrics: metricsSpy().metrics };
+    const announcements = new Announcements();
+    // The STARTED row, then (before its announcement is done) the SUCCESS row that still lists STARTED.
+    announcements.start(deps, withOutbox({ status: 'STARTED', outbox: [event('task.started', ID_1)] }));
+    announcements.start(deps, withOutbox());
+    await announcements.settled();
+    expect(order).toEqual(['task.started', 'task.succeeded']);
+    // STARTED left its acknowledgement to the announcement queued behind it: both leave in one write.
+    expect(acknowledged).toEqual([[ID_1, ID_2]]);
+  });
+
+  it('acknowledges at once when nothing is queued behind (a long run: STARTED leaves the outbox at once)', async () => {
+    const { store, acknowledged } = fakeStore();
+    const announcements = new Announcements();
+    const deps = { store, events: recordingEvents().sink, metrics: metricsSpy().metrics };
+    announcements.start(deps, withOutbox({ status: 'STARTED', outbox: [event('task.started', ID_1)] }));
+    await announcements.settled();
+    expect(acknowledged).toEqual([[ID_1]]);
+    // Its row, written after STARTED left the outbox, lists only its own event.
+    announcements.start(deps, withOutbox({ outbox: [event('task.succeeded', ID_2)] }));
+    await announcements.settled();
+    expect(acknowledged).toEqual([[ID_1], [ID_2]]);
+  });
+});
+
+describe('Announcements, when a row still lists an event already sent', () => {
+  it('does not send it again (its row was written before the acknowledgement landed)', async () => {
+    const events = recordingEvents();
+    const deps = { ...fakeStore(), events: events.sink, metrics: metricsSpy().metrics };
+    const announcements = new Announcements();
+    announcements.start(deps, withOutbox({ status: 'STARTED', outbox: [event('task.started', ID_1)] }));
+    await announcements.settled();
+    announcements.start(deps, withOutbox());
+    await announcements.settled();
+    expect(events.sent.map(({ event: sent }) => sent.id)).toEqual([ID_1, ID_2]);
   });
 });
 

@@ -230,16 +230,43 @@ describe('the outbox of events', () => {
     const task = await withStatus('PENDING');
     await store.transition(task, 'start', {});
     const [started, succeeded] = (await store.transition(task, 'succeed', {}))?.outbox ?? [];
-    await store.acknowledgeEvent(task.task_id, succeeded!.id); // not the oldest: nothing changes
+    await store.acknowledgeEvents(task.task_id, [succeeded!.id]); // not the oldest: nothing changes
     expect((await store.get(task.task_id))?.outbox).toHaveLength(2);
-    await store.acknowledgeEvent(task.task_id, started!.id);
-    await store.acknowledgeEvent(task.task_id, started!.id); // a second sender: nothing more
+    await store.acknowledgeEvents(task.task_id, [started!.id]);
+    await store.acknowledgeEvents(task.task_id, [started!.id]); // a second sender: nothing more
     expect((await store.get(task.task_id))?.outbox?.map((event) => event.id)).toEqual([succeeded!.id]);
-    await store.acknowledgeEvent(task.task_id, succeeded!.id);
+    await store.acknowledgeEvents(task.task_id, [succeeded!.id]);
     const done = await store.get(task.task_id);
     expect(done?.outbox).toBeUndefined();
     const pending = await later(60_000).listWithPendingEvents(new Date(NOW.getTime() + 60_000).toISOString(), 100);
     expect(pending.map((row) => row.task_id)).not.toContain(task.task_id);
+  });
+
+  it('takes several events off in one write, and falls back to each when another sender took the first', async () => {
+    const both = await withStatus('PENDING');
+    await store.transition(both, 'start', {});
+    const events = (await store.transition(both, 'succeed', {}))?.outbox ?? [];
+    await store.acknowledgeEvents(
+      both.task_id,
+      events.map((event) => event.id),
+    );
+    expect((await store.get(both.task_id))?.outbox).toBeUndefined();
+
+    const raced = await withStatus('PENDING');
+    await store.transition(raced, 'start', {});
+    const [started, succeeded] = (await store.transition(raced, 'succeed', {}))?.outbox ?? [];
+    await store.acknowledgeEvents(raced.task_id, [started!.id]); // the other sender
+    await store.acknowledgeEvents(raced.task_id, [started!.id, succeeded!.id]);
+    expect((await store.get(raced.task_id))?.outbox).toBeUndefined();
+  });
+
+  it('takes off a front of several and keeps the rest', async () => {
+    const task = await withStatus('PENDING');
+    await store.transition(task, 'start', {});
+    await store.transition(task, 'start', {}); // a new run took over: STARTED again
+    const [first, second, third] = (await store.transition(task, 'succeed', {}))?.outbox ?? [];
+    await store.acknowledgeEvents(task.task_id, [first!.id, second!.id]);
+    expect((await store.get(task.task_id))?.outbox?.map((event) => event.id)).toEqual([third!.id]);
   });
 
   it('keeps the index keys out of the task', async () => {

@@ -47,6 +47,8 @@ console.log(`docproc is running (ready in ${seconds} s)
   Monitor      ${stack.url}/
   Try it       curl -F file=@../shared/corpus/pdf/fake-memo.pdf ${stack.apiUrl}/upload
   Preview      curl -F file=@../shared/corpus/pdf/fake-memo.pdf ${stack.previewUrl}   (small files, answered at once)
+  S3           ${stack.s3Endpoint}  bucket ${stack.bucketName}  (path-style, credentials local/local; s3:// sources under inbox/)
+  Events       ${stack.url}/_local/events  (the event bus; also on the monitor page)
   Storage      ${values['data-dir'] ? `task rows and objects kept in ${values['data-dir']}` : 'in memory (use --data-dir to keep tasks across restarts)'}
   Webhooks     signed with ${stack.webhookSecret}${values['webhook-secret'] ? '' : '  (generated: pass --webhook-secret or DOCPROC_WEBHOOK_SECRET to keep one)'}
   API key      ${apiKeys.length ? `required (x-api-key header; ${apiKeys.length} key${apiKeys.length > 1 ? 's, each sees only its own tasks' : ''})` : 'not required'}${values['allow-private-urls'] ? '\n  URL sources  private and loopback addresses ALLOWED (testing only)' : ''}

@@ -85,6 +85,8 @@ export interface LocalStack {
   config: DeploymentConfig;
   queues: Record<'standard' | 'large' | 'uploadEvents' | 'webhookDeliveries', QueuePair>;
   bucketName: string;
+  /** The S3 emulator, for any S3 client (path-style, credentials `local`/`local`). */
+  s3Endpoint: string;
   tableName: string;
   /** The webhook delivery log. */
   deliveriesTableName: string;
@@ -410,6 +412,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     config,
     queues,
     bucketName: NAMES.bucket,
+    s3Endpoint: endpoints.s3,
     tableName: NAMES.table,
     deliveriesTableName: NAMES.deliveries,
     webhookSecret,

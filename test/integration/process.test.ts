@@ -1,3 +1,4 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,6 +106,32 @@ describe.skipIf(isRemote())('npm start as a process', () => {
     } finally {
       second.child.kill('SIGKILL');
       await second.exited;
+    }
+  });
+
+  it('names its S3 endpoint and bucket: any S3 client can put a document there to process by s3:// URI', async () => {
+    const started = await startProcess([]);
+    try {
+      const [, endpoint = '', bucket = ''] = /S3\s+(http:\/\/\S+)\s+bucket\s+(\S+)/.exec(started.output()) ?? [];
+      const s3 = new S3Client({
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'inbox/dropped.txt', Body: 'Put by any S3 client.' }));
+      s3.destroy();
+      const response = await fetch(`${started.apiUrl}/process`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ source: `s3://${bucket}/inbox/dropped.txt` }),
+      });
+      const { task_id } = (await response.json()) as { task_id: string };
+      const task = await waitFor(started.apiUrl, task_id);
+      expect(task.result.documents[0].page_content).toBe('Put by any S3 client.');
+    } finally {
+      started.child.kill('SIGKILL');
+      await started.exited;
     }
   });
 

@@ -141,78 +141,79 @@ export const THROTTLE_GROUPS: Array<{ id: string; label: string; functions: Func
 const ONE_MINUTE = 60;
 const FIVE_MINUTES = 300;
 
+/** An alarm on one metric, quiet when it has no data (most of the service's): `evaluationPeriods` defaults to 1. */
+const oneMetricAlarm = (alarm: {
+  id: string;
+  description: string;
+  source: MetricSource;
+  stat: Statistic;
+  periodSeconds: number;
+  threshold: number;
+  comparison: ComparisonOperator;
+  evaluationPeriods?: number;
+}): AlarmSpec => ({
+  id: alarm.id,
+  description: alarm.description,
+  metrics: [{ id: 'm', source: alarm.source, stat: alarm.stat, periodSeconds: alarm.periodSeconds }],
+  threshold: alarm.threshold,
+  comparison: alarm.comparison,
+  evaluationPeriods: alarm.evaluationPeriods ?? 1,
+  treatMissingData: 'notBreaching',
+});
+
 export const alarmSpecs = (config: DeploymentConfig): AlarmSpec[] => {
   const alarms: AlarmSpec[] = [];
   for (const { id, label, unconsumedDeadLetters, watchAge } of QUEUES) {
     if (!unconsumedDeadLetters) {
       // The DLQ consumer drains its queue within seconds, so its depth never shows: count what it receives.
-      alarms.push({
-        id: `${label}DeadLettered`,
-        description: `Tasks dead-lettered from the ${label} queue: their worker failed on every delivery. Each is FAILURE (WORKER_CRASHED or TIME_LIMIT_EXCEEDED); the worker logs hold the cause under its task_id.`,
-        metrics: [
-          {
-            id: 'm',
-            source: { service: 'sqs', queue: id, deadLetters: true, metric: 'NumberOfMessagesReceived' },
-            stat: 'Sum',
-            periodSeconds: FIVE_MINUTES,
-          },
-        ],
-        threshold: 1,
-        comparison: 'GreaterThanOrEqualToThreshold',
-        evaluationPeriods: 1,
-        treatMissingData: 'notBreaching',
-      });
-      alarms.push({
-        id: `${label}DeadLettersStuck`,
-        description: `A message has waited in the ${label} DLQ for over an hour: the DLQ consumer is failing, and its task stays unfinished; see the dead-letter function's logs.`,
-        metrics: [
-          {
-            id: 'm',
-            source: { service: 'sqs', queue: id, deadLetters: true, metric: 'ApproximateAgeOfOldestMessage' },
-            stat: 'Maximum',
-            periodSeconds: FIVE_MINUTES,
-          },
-        ],
-        threshold: 3600,
-        comparison: 'GreaterThanThreshold',
-        evaluationPeriods: 1,
-        treatMissingData: 'notBreaching',
-      });
+      alarms.push(
+        oneMetricAlarm({
+          id: `${label}DeadLettered`,
+          description: `Tasks dead-lettered from the ${label} queue: their worker failed on every delivery. Each is FAILURE (WORKER_CRASHED or TIME_LIMIT_EXCEEDED); the worker logs hold the cause under its task_id.`,
+          source: { service: 'sqs', queue: id, deadLetters: true, metric: 'NumberOfMessagesReceived' },
+          stat: 'Sum',
+          periodSeconds: FIVE_MINUTES,
+          threshold: 1,
+          comparison: 'GreaterThanOrEqualToThreshold',
+        }),
+      );
+      alarms.push(
+        oneMetricAlarm({
+          id: `${label}DeadLettersStuck`,
+          description: `A message has waited in the ${label} DLQ for over an hour: the DLQ consumer is failing, and its task stays unfinished; see the dead-letter function's logs.`,
+          source: { service: 'sqs', queue: id, deadLetters: true, metric: 'ApproximateAgeOfOldestMessage' },
+          stat: 'Maximum',
+          periodSeconds: FIVE_MINUTES,
+          threshold: 3600,
+          comparison: 'GreaterThanThreshold',
+        }),
+      );
     } else {
-      alarms.push({
-        id: `${label}DeadLetters`,
-        description: `Messages in the ${label} DLQ: ${unconsumedDeadLetters}`,
-        metrics: [
-          {
-            id: 'm',
-            source: { service: 'sqs', queue: id, deadLetters: true, metric: 'ApproximateNumberOfMessagesVisible' },
-            stat: 'Maximum',
-            periodSeconds: ONE_MINUTE,
-          },
-        ],
-        threshold: 1,
-        comparison: 'GreaterThanOrEqualToThreshold',
-        evaluationPeriods: 1,
-        treatMissingData: 'notBreaching',
-      });
-    }
-    if (!watchAge) continue;
-    alarms.push({
-      id: `${label}OldestMessage`,
-      description: `The oldest message in the ${label} queue has waited more than ${config.queueAgeAlarmSeconds} s: workers cannot keep up (raise the concurrency) or are failing.`,
-      metrics: [
-        {
-          id: 'm',
-          source: { service: 'sqs', queue: id, metric: 'ApproximateAgeOfOldestMessage' },
+      alarms.push(
+        oneMetricAlarm({
+          id: `${label}DeadLetters`,
+          description: `Messages in the ${label} DLQ: ${unconsumedDeadLetters}`,
+          source: { service: 'sqs', queue: id, deadLetters: true, metric: 'ApproximateNumberOfMessagesVisible' },
           stat: 'Maximum',
           periodSeconds: ONE_MINUTE,
-        },
-      ],
-      threshold: config.queueAgeAlarmSeconds,
-      comparison: 'GreaterThanThreshold',
-      evaluationPeriods: 5,
-      treatMissingData: 'notBreaching',
-    });
+          threshold: 1,
+          comparison: 'GreaterThanOrEqualToThreshold',
+        }),
+      );
+    }
+    if (!watchAge) continue;
+    alarms.push(
+      oneMetricAlarm({
+        id: `${label}OldestMessage`,
+        description: `The oldest message in the ${label} queue has waited more than ${config.queueAgeAlarmSeconds} s: workers cannot keep up (raise the concurrency) or are failing.`,
+        source: { service: 'sqs', queue: id, metric: 'ApproximateAgeOfOldestMessage' },
+        stat: 'Maximum',
+        periodSeconds: ONE_MINUTE,
+        threshold: config.queueAgeAlarmSeconds,
+        comparison: 'GreaterThanThreshold',
+        evaluationPeriods: 5,
+      }),
+    );
   }
   for (const { fn, label } of WORKERS) {
     alarms.push({
@@ -240,23 +241,18 @@ export const alarmSpecs = (config: DeploymentConfig): AlarmSpec[] => {
       treatMissingData: 'notBreaching',
     });
   }
-  alarms.push({
-    id: 'WebhookDeliveriesFailed',
-    description:
-      "Webhook deliveries given up after 24 h of retries: their receivers never answered 2xx. GET …/deliveries shows each attempt's status or error; POST …/redeliver sends one again.",
-    metrics: [
-      {
-        id: 'm',
-        source: { service: 'custom', metric: METRIC_NAMES.webhookFailed },
-        stat: 'Sum',
-        periodSeconds: FIVE_MINUTES,
-      },
-    ],
-    threshold: 1,
-    comparison: 'GreaterThanOrEqualToThreshold',
-    evaluationPeriods: 1,
-    treatMissingData: 'notBreaching',
-  });
+  alarms.push(
+    oneMetricAlarm({
+      id: 'WebhookDeliveriesFailed',
+      description:
+        "Webhook deliveries given up after 24 h of retries: their receivers never answered 2xx. GET …/deliveries shows each attempt's status or error; POST …/redeliver sends one again.",
+      source: { service: 'custom', metric: METRIC_NAMES.webhookFailed },
+      stat: 'Sum',
+      periodSeconds: FIVE_MINUTES,
+      threshold: 1,
+      comparison: 'GreaterThanOrEqualToThreshold',
+    }),
+  );
   alarms.push({
     id: 'Api5xxRate',
     description: "More than 1% of API requests answer 5xx: see the API functions' logs for the request ids.",

@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import dynalite from 'dynalite';
 import { buildApp, interceptLocalhostDns, S3Store, SnsStore, SqsStore } from 'fauxqs';
 import { DurableS3Store } from './durable-s3-store.js';
-import { threadExecArgv } from './threads.js';
+import { stopServiceThread, threadExecArgv } from './threads.js';
 import { allowingStatement, type IamNotice, type LocalAccount } from './iam.js';
 import { isPresigned, s3ErrorXml, verifyPresigned } from './presigned.js';
 import type { PolicyStatementSpec } from '../lib/function-catalogue.js';
@@ -252,12 +252,7 @@ export const startEmulators = async (
       return answered;
     },
     stop: async () => {
-      const stopped = new Promise<void>((resolve) =>
-        thread.on('message', (message: { type: string }) => message.type === 'stopped' && resolve()),
-      );
-      thread.postMessage({ type: 'stop' });
-      await stopped;
-      await thread.terminate();
+      await stopServiceThread(thread);
       restoreDns();
     },
   };

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { threadExecArgv } from './threads.js';
+import { startAwsJsonService } from './aws-json-service.js';
+import { stopServiceThread, threadExecArgv } from './threads.js';
 
 /**
  * EventBridge's PutEvents for the embedded stack: the functions' SDK client
@@ -39,26 +38,6 @@ interface PutEventsEntry {
   Detail?: string;
   Time?: number | string;
 }
-
-const MAX_BODY_BYTES = 1024 * 1024;
-
-const readBody = (request: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) request.destroy(new Error('request too large'));
-      else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-
-const answer = (response: ServerResponse, status: number, body: unknown) => {
-  response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
-  response.end(JSON.stringify(body));
-};
 
 /** PutEvents' `Time` in the JSON protocol: epoch seconds (the SDK's serialisation), or a string. */
 const timeOf = (time: PutEventsEntry['Time']): string =>
@@ -103,41 +82,17 @@ export const startLocalEventBus = async (options: {
       return { EventId: event.id };
     });
 
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const target = String(request.headers['x-amz-target'] ?? '');
-    let entries: PutEventsEntry[];
-    try {
-      entries = (JSON.parse((await readBody(request)) || '{}') as { Entries?: PutEventsEntry[] }).Entries ?? [];
-    } catch {
-      answer(response, 400, { __type: 'SerializationException', message: 'unreadable request' });
-      return;
-    }
-    if (request.method !== 'POST' || target !== 'AWSEvents.PutEvents') {
-      answer(response, 400, { __type: 'UnknownOperationException', message: `${target} is not emulated` });
-      return;
-    }
-    const results = putEvents(entries);
-    answer(response, 200, {
-      FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length,
-      Entries: results,
-    });
-  };
-  const server = createServer((request, response) => void handle(request, response));
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
+  const service = await startAwsJsonService(options.host ?? '127.0.0.1', {
+    'AWSEvents.PutEvents': (input) => {
+      const results = putEvents((input.Entries ?? []) as PutEventsEntry[]);
+      return { FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length, Entries: results };
+    },
   });
-  const { port } = server.address() as AddressInfo;
   return {
-    endpoint: `http://${host}:${port}`,
+    endpoint: service.url,
     events: () => [...events],
     onEvent: (listener) => listeners.push(listener),
-    stop: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => service.close(),
   };
 };
 
@@ -173,13 +128,6 @@ export const startLocalEventBusThread = async (options: {
     endpoint,
     events: () => [...events],
     onEvent: (listener) => listeners.push(listener),
-    stop: async () => {
-      const stopped = new Promise<void>((resolve) =>
-        thread.on('message', (message: { type: string }) => message.type === 'stopped' && resolve()),
-      );
-      thread.postMessage({ type: 'stop' });
-      await stopped;
-      await thread.terminate();
-    },
+    stop: () => stopServiceThread(thread),
   };
 };

@@ -54,9 +54,16 @@ describe.skipIf(isRemote())('faults on the embedded stack', () => {
       name: 'TasksFailed',
       dimensions: { service: 'docproc', ErrorCode: 'WORKER_CRASHED' },
     };
-    const minute = Math.floor(Date.now() / 60_000) * 60_000;
-    const counted = target.local!.metrics.series(crashed, 'Sum', 60_000, [minute - 60_000, minute]);
-    expect([...counted.values()].reduce((sum, value) => sum + value, 0)).toBeGreaterThanOrEqual(1);
+    // The function publishes its EMF as its invocation ends, just after the status change the poll saw (and
+    // its announcement): read until it is in, as CloudWatch too shows a metric a moment after the log line.
+    const countedNow = () => {
+      const minute = Math.floor(Date.now() / 60_000) * 60_000;
+      const counted = target.local!.metrics.series(crashed, 'Sum', 60_000, [minute - 60_000, minute]);
+      return [...counted.values()].reduce((sum, value) => sum + value, 0);
+    };
+    for (let tries = 0; tries < 50 && countedNow() < 1; tries++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(countedNow()).toBeGreaterThanOrEqual(1);
   });
 
   it('a worker that dies after STARTED: the message comes back and the task still succeeds', async () => {

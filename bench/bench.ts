@@ -2,16 +2,19 @@
  * `npm run bench [section...]`: loaders (sandboxed and not), splitter,
  * structure (Markdown output, token counting), bundles, the embedded
  * pipeline (sandboxed and not, with the bus events of each run), webhooks
- * under a burst, hostile documents.
+ * under a burst, hostile documents, the result cache (a large PDF, miss vs hit),
+ * a batch of a 10,000-object prefix.
  * Prints tables and writes bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { benchBatches } from './batches.js';
 import { benchBombs } from './bombs.js';
 import { benchBundles } from './bundles.js';
 import { benchLoaders } from './loaders.js';
 import { benchPipeline, benchWebhooks } from './pipeline.js';
+import { benchResultCache } from './result-cache.js';
 import { benchSplitter } from './splitter.js';
 import { benchStructure } from './structure.js';
 import { ROOT } from './support.js';
@@ -24,6 +27,8 @@ const sections: Record<string, () => Promise<unknown>> = {
   pipeline: benchPipeline,
   webhooks: benchWebhooks,
   bombs: benchBombs,
+  cache: benchResultCache,
+  batches: benchBatches,
 };
 
 const only = process.argv.slice(2);

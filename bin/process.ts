@@ -1,8 +1,10 @@
 /**
  * `npm run process -- <file> [--split] [--chunk-size N] [--chunk-overlap N] [--output-format text|markdown]
  *   [--chunk-strategy recursive|markdown|by_heading|by_page] [--chunk-size-unit chars|tokens]
- *   [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--content-type T]`
+ *   [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--content-type T] [--no-cache]`
  *
+ * `--no-cache` is taken as every option of the API is, and changes nothing:
+ * this command parses the file every time, there is no cache here.
  * Prints the `result` JSON the API would return for the file, or the error
  * JSON (and exits 1). The quickest way to see what the service makes of a
  * document.
@@ -17,10 +19,13 @@ import { processDocument } from '../lambdas/core/process-document.js';
 /** Every option of the API as a flag: `chunk_size` is `--chunk-size`. */
 const flagOf = (option: string) => option.replace(/_/g, '-');
 
+/** Options that are switches (`--split`), not values. */
+const SWITCHES: readonly string[] = ['split', 'no_cache'];
+
 const usage = [
   'usage: npm run process -- <file> [--split] [--chunk-size N] [--chunk-overlap N] [--content-type T]',
   '         [--output-format text|markdown] [--chunk-strategy recursive|markdown|by_heading|by_page]',
-  '         [--chunk-size-unit chars|tokens] [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7]',
+  '         [--chunk-size-unit chars|tokens] [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--no-cache]',
 ].join('\n');
 
 const main = async (): Promise<number> => {
@@ -28,9 +33,13 @@ const main = async (): Promise<number> => {
     allowPositionals: true,
     options: {
       ...Object.fromEntries(
-        OPTION_NAMES.filter((name) => name !== 'split').map((name) => [flagOf(name), { type: 'string' as const }]),
+        OPTION_NAMES.filter((name) => !SWITCHES.includes(name)).map((name) => [
+          flagOf(name),
+          { type: 'string' as const },
+        ]),
       ),
       split: { type: 'boolean', default: false },
+      'no-cache': { type: 'boolean', default: false },
       'content-type': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },

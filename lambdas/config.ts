@@ -1,6 +1,7 @@
 import type * as z from 'zod';
 import {
   apiEnvironmentSchema,
+  batchJobsEnvironmentSchema,
   deadLettersEnvironmentSchema,
   deliveriesApiEnvironmentSchema,
   janitorEnvironmentSchema,
@@ -21,6 +22,7 @@ export const loadConfig = <S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 
 export {
   apiEnvironmentSchema,
+  batchJobsEnvironmentSchema,
   deadLettersEnvironmentSchema,
   deliveriesApiEnvironmentSchema,
   janitorEnvironmentSchema,

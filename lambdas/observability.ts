@@ -60,6 +60,13 @@ export const recordEventUnsent = (event: TaskEvent, error: unknown) => {
   metrics.addMetric(METRIC_NAMES.eventsUnsent, MetricUnit.Count, 1);
 };
 
+export const recordResultCache = (outcome: 'hit' | 'miss') =>
+  metrics.addMetric(
+    outcome === 'hit' ? METRIC_NAMES.resultCacheHits : METRIC_NAMES.resultCacheMisses,
+    MetricUnit.Count,
+    1,
+  );
+
 /** The TaskMetrics port of the core (lifecycle.ts, submission.ts), on CloudWatch. */
 export const taskMetrics: TaskMetrics = {
   submitted: recordSubmitted,
@@ -68,6 +75,7 @@ export const taskMetrics: TaskMetrics = {
   failed: recordFailed,
   revoked: recordRevoked,
   eventUnsent: recordEventUnsent,
+  resultCache: recordResultCache,
 };
 
 /** The DeliveryMetrics port of the webhook consumer: the failed count is what the WebhookDeliveriesFailed alarm watches. */

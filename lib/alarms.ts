@@ -9,7 +9,7 @@ import type { FunctionName } from './function-catalogue.js';
  * page (local/metrics.ts). A metric is named by what it measures (a function,
  * a queue, the API, a custom metric); each side resolves where it is.
  */
-export type QueueId = 'standard' | 'large' | 'uploadEvents' | 'webhookDeliveries';
+export type QueueId = 'standard' | 'large' | 'uploadEvents' | 'webhookDeliveries' | 'batchJobs';
 
 /** The AWS metrics the service reads, per namespace, and the dimension that names the resource. */
 export const AWS_METRICS = {
@@ -106,6 +106,13 @@ const QUEUES: MonitoredQueueSpec[] = [
     // Retries wait in the queue on purpose, up to 15 minutes a hop.
     watchAge: false,
   },
+  {
+    id: 'batchJobs',
+    label: 'BatchJobs',
+    unconsumedDeadLetters:
+      'batch pages that failed on every delivery: that batch stays LISTING (or its cancel or retry stopped part way). The batch-jobs logs hold the cause; cancelling or retrying the batch again resumes those sweeps.',
+    watchAge: true,
+  },
 ];
 
 const WORKERS: Array<{ fn: FunctionName; label: string }> = [
@@ -132,9 +139,14 @@ export const THROTTLE_GROUPS: Array<{ id: string; label: string; functions: Func
     ],
   },
   {
+    id: 'BatchApiThrottles',
+    label: 'batch API',
+    functions: ['createBatch', 'getBatch', 'listBatchTasks', 'cancelBatch', 'retryBatch'],
+  },
+  {
     id: 'BackgroundThrottles',
     label: 'queue and scheduled',
-    functions: ['worker', 'largeWorker', 'deadLetters', 'uploadEvents', 'janitor', 'webhookDeliveries'],
+    functions: ['worker', 'largeWorker', 'deadLetters', 'uploadEvents', 'janitor', 'webhookDeliveries', 'batchJobs'],
   },
 ];
 

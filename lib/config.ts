@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { SERVICE_PREFIXES } from '../shared/definitions.js';
+import { PREFIX, SERVICE_PREFIXES } from '../shared/definitions.js';
 
 const MB = 1024 * 1024;
 
@@ -7,6 +7,11 @@ const list = z
   .union([z.array(z.string()), z.string()])
   .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((item) => item.trim()).filter(Boolean));
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A JSON boolean, or `true`/`false` as `-c key=value` gives it (z.coerce.boolean would read "false" as true). */
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
+
+/** Who owns tasks made without an API key: every caller when the API takes none (ANONYMOUS_OWNER of the runtime). */
+const ANONYMOUS_OWNER = 'anonymous';
 
 /** CloudWatch Logs accepts only these retention periods. */
 const LOG_RETENTION_DAYS = [
@@ -51,6 +56,8 @@ export const deploymentConfigSchema = z
     resultInlineLimitMb: z.coerce.number().min(0.1).max(4).default(4),
     taskRetentionDays: int(1, 365).default(7),
     resultRetentionDays: int(1, 365).default(7),
+    /** How long a stored result is reused for the same bytes, options and API key (README, "Result cache"); 0: off. */
+    resultCacheTtlHours: int(0, 365 * 24).default(24),
     uploadRetentionDays: int(1, 365).default(7),
     maxPages: int(1, 100000).default(5000),
     apiAuth: z.enum(['apiKey', 'none']).default('apiKey'),
@@ -62,6 +69,16 @@ export const deploymentConfigSchema = z
     allowedSourceBuckets: list.default([]),
     /** KMS keys that encrypt objects in `allowedSourceBuckets` (SSE-KMS): the workers may decrypt with them. */
     sourceKmsKeyArns: list.default([]),
+    /** Objects written under `inbox/` become tasks (an S3 notification on the prefix). `npm start` turns it on. */
+    dropFolder: flag.default(false),
+    /**
+     * The API key id (the ApiKeyId output) whose caller owns, lists and sees the drop folder's tasks. Without API
+     * keys (`apiAuth: none`) every caller is `anonymous`, the default; with them, required when `dropFolder` is on.
+     */
+    dropFolderOwner: z
+      .string()
+      .regex(/^[\w.-]{1,128}$/, 'an API key id')
+      .optional(),
     /** Origins allowed by CORS; empty: CORS off. */
     corsOrigins: list.default([]),
     alarmEmail: z.email().optional(),
@@ -115,6 +132,12 @@ export const deploymentConfigSchema = z
     if (config.resultRetentionDays < config.taskRetentionDays) {
       problem('resultRetentionDays', 'must be at least taskRetentionDays, or finished tasks would lose their results');
     }
+    if (config.resultCacheTtlHours > config.resultRetentionDays * 24) {
+      problem(
+        'resultCacheTtlHours',
+        `must not exceed resultRetentionDays (${config.resultRetentionDays * 24} hours): an entry must not outlive the result it points at`,
+      );
+    }
     if (config.uploadRetentionDays < config.taskRetentionDays) {
       problem('uploadRetentionDays', 'must be at least taskRetentionDays, or retries would find no input');
     }
@@ -139,6 +162,21 @@ export const deploymentConfigSchema = z
       if (!/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/.test(arn)) {
         problem('sourceKmsKeyArns', `${arn}: a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)`);
       }
+    }
+    if (config.dropFolder && !config.sourcePrefixes.includes(PREFIX.inbox)) {
+      problem(
+        'dropFolder',
+        `needs ${PREFIX.inbox} in sourcePrefixes: the workers read dropped objects as s3:// sources`,
+      );
+    }
+    if (config.dropFolder && config.apiAuth === 'apiKey' && !config.dropFolderOwner) {
+      problem(
+        'dropFolderOwner',
+        "required with dropFolder and apiAuth apiKey: the id of the API key (the ApiKeyId output) whose caller sees the drop folder's tasks",
+      );
+    }
+    if (config.apiAuth === 'none' && config.dropFolderOwner && config.dropFolderOwner !== ANONYMOUS_OWNER) {
+      problem('dropFolderOwner', `with apiAuth none every caller is ${ANONYMOUS_OWNER}: no one could see the tasks`);
     }
     if (config.throttleBurstLimit < config.throttleRateLimit / 10) {
       problem('throttleBurstLimit', 'is too small for throttleRateLimit');
@@ -167,3 +205,6 @@ export const parseDeploymentConfig = (input: unknown): DeploymentConfig => {
 };
 
 export const bytes = (megabytes: number) => Math.round(megabytes * MB);
+
+/** Who owns drop-folder tasks (see `dropFolderOwner`). */
+export const dropFolderOwner = (config: DeploymentConfig): string => config.dropFolderOwner ?? ANONYMOUS_OWNER;

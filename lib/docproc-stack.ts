@@ -44,6 +44,7 @@ export class DocProcStack extends Stack {
       largeWorkerTimeout: timeouts.largeWorker,
       uploadEventsTimeout: timeouts.uploadEvents,
       webhookDeliveriesTimeout: timeouts.webhookDeliveries,
+      batchJobsTimeout: timeouts.batchJobs,
       maxReceiveCount: config.maxReceiveCount,
     });
     this.webhookSecret = new WebhookSecret(this, 'WebhookSecret', { existingArn: config.webhookSecretArn });
@@ -63,6 +64,7 @@ export class DocProcStack extends Stack {
           url: this.queues.webhookDeliveries.queue.queueUrl,
           arn: this.queues.webhookDeliveries.queue.queueArn,
         },
+        batchJobs: { url: this.queues.batchJobs.queue.queueUrl, arn: this.queues.batchJobs.queue.queueArn },
       },
       deliveriesTableName: deliveries.tableName,
       deliveriesTableArn: deliveries.tableArn,
@@ -82,6 +84,7 @@ export class DocProcStack extends Stack {
       uploadEvents: this.consumers.uploadEvents,
       janitor: this.consumers.janitor,
       webhookDeliveries: this.consumers.webhookDeliveries,
+      batchJobs: this.consumers.batchJobs,
     };
     for (const fn of Object.values(functions)) {
       fn.addEnvironment('POWERTOOLS_METRICS_NAMESPACE', config.metricsNamespace);
@@ -95,6 +98,7 @@ export class DocProcStack extends Stack {
         large: { label: 'Large', ...this.queues.large },
         uploadEvents: { label: 'UploadEvents', ...this.queues.uploadEvents },
         webhookDeliveries: { label: 'WebhookDeliveries', ...this.queues.webhookDeliveries },
+        batchJobs: { label: 'BatchJobs', ...this.queues.batchJobs },
       },
       alarms: alarmSpecs(config),
       alarmEmail: config.alarmEmail,

@@ -1,6 +1,7 @@
 import type { DeploymentConfig } from './config.js';
 import {
   apiEnvironmentSchema,
+  batchJobsEnvironmentSchema,
   deadLettersEnvironmentSchema,
   deliveriesApiEnvironmentSchema,
   janitorEnvironmentSchema,
@@ -12,6 +13,7 @@ import {
 } from '../shared/environment.js';
 import {
   API_TIMEOUT_SECONDS,
+  BATCH_JOBS_TIMEOUT_SECONDS,
   DEAD_LETTERS_TIMEOUT_SECONDS,
   formatSourceLocations,
   JANITOR_TIMEOUT_SECONDS,
@@ -24,10 +26,12 @@ import {
 } from '../shared/definitions.js';
 import {
   apiEnvironment,
+  batchJobsEnvironment,
   deadLettersEnvironment,
   deliveriesApiEnvironment,
   janitorEnvironment,
   previewEnvironment,
+  uploadEventsEnvironment,
   workerEnvironment,
   workerTimeoutSeconds,
 } from './function-environment.js';
@@ -41,10 +45,17 @@ import {
  * Adding a function means adding a record here and its handler.
  */
 export type FunctionName =
-  RouteHandler | 'worker' | 'largeWorker' | 'deadLetters' | 'uploadEvents' | 'janitor' | 'webhookDeliveries';
+  | RouteHandler
+  | 'worker'
+  | 'largeWorker'
+  | 'deadLetters'
+  | 'uploadEvents'
+  | 'janitor'
+  | 'webhookDeliveries'
+  | 'batchJobs';
 
-export type TableAction = 'get' | 'query' | 'put' | 'update' | 'delete';
-export type QueueName = 'standard' | 'large' | 'webhookDeliveries';
+export type TableAction = 'get' | 'batchGet' | 'query' | 'put' | 'update' | 'delete';
+export type QueueName = 'standard' | 'large' | 'webhookDeliveries' | 'batchJobs';
 
 export interface FunctionAccess {
   /** DynamoDB actions on the task table's items, and `query` on its indexes. TABLE_NAME when any. */
@@ -55,6 +66,11 @@ export interface FunctionAccess {
   listBucket?: boolean;
   /** Reads `s3://` sources: read (and list) access where they may be. */
   sources?: boolean;
+  /**
+   * Lists the readable prefixes (a batch of a prefix): s3:ListBucket on the
+   * source buckets, only for listings under those prefixes (`s3:prefix`).
+   */
+  listsSources?: boolean;
   /** Checks that a source is in one of those places before accepting it: SOURCE_LOCATIONS. */
   checksSources?: boolean;
   /** Reads their bytes: kms:Decrypt with the keys of `sourceKmsKeyArns` (SSE-KMS objects in other buckets). */
@@ -89,6 +105,7 @@ export type FunctionCatalogue = Record<FunctionName, FunctionSpec>;
 
 const TABLE_ACTIONS: Record<TableAction, readonly string[]> = {
   get: ['dynamodb:GetItem'],
+  batchGet: ['dynamodb:BatchGetItem'],
   query: ['dynamodb:Query'],
   put: ['dynamodb:PutItem'],
   update: ['dynamodb:UpdateItem'],
@@ -102,6 +119,7 @@ export const QUEUE_URL_VARIABLES: Record<QueueName, string> = {
   standard: 'QUEUE_URL',
   large: 'LARGE_QUEUE_URL',
   webhookDeliveries: 'WEBHOOK_QUEUE_URL',
+  batchJobs: 'BATCH_QUEUE_URL',
 };
 
 /** The preview parses documents itself, in a sandbox: the upload function's size (on Lambda, memory is also CPU). */
@@ -137,7 +155,12 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     timeoutSeconds: workerTimeoutSeconds(config, queueClass),
     access: {
       table: ['get', 'update'],
-      bucket: { read: [PREFIX.uploads, PREFIX.direct], write: [PREFIX.results], delete: [PREFIX.results] },
+      bucket: {
+        // With the result cache, a hit copies an earlier result (CopyObject reads its source).
+        read: [PREFIX.uploads, PREFIX.direct, ...(config.resultCacheTtlHours > 0 ? [PREFIX.results] : [])],
+        write: [PREFIX.results],
+        delete: [PREFIX.results],
+      },
       listBucket: true,
       sources: true,
       announces: true,
@@ -196,6 +219,39 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       environment: previewEnvironment(config, PREVIEW_MEMORY_MB),
       environmentSchema: previewEnvironmentSchema,
     },
+    createBatch: api('api/create-batch.ts', 'POST batches: many sources, or an S3 prefix', {
+      // delete: a batch whose first page cannot be queued is taken back.
+      table: ['put', 'delete'],
+      bucket: { write: [PREFIX.batches], delete: [PREFIX.batches] },
+      sources: true,
+      checksSources: true,
+      sendsTo: ['batchJobs'],
+    }),
+    getBatch: api('api/get-batch.ts', 'GET batch: status and counts', { table: ['get', 'batchGet'] }),
+    listBatchTasks: api('api/list-batch-tasks.ts', 'GET batch tasks, in listing order', { table: ['get', 'query'] }),
+    cancelBatch: api('api/cancel-batch.ts', 'POST batch cancel', {
+      table: ['get', 'update', 'batchGet'],
+      sendsTo: ['batchJobs'],
+    }),
+    retryBatch: api('api/retry-batch.ts', 'POST batch retry: its failed tasks again', {
+      table: ['get', 'batchGet'],
+      sendsTo: ['batchJobs'],
+    }),
+    batchJobs: {
+      entry: 'consumers/batch-jobs.ts',
+      description: "Creates a batch's tasks page by page; cancels or retries them",
+      memoryMb: 512,
+      timeoutSeconds: BATCH_JOBS_TIMEOUT_SECONDS,
+      access: {
+        table: ['get', 'put', 'update', 'query'],
+        bucket: { read: [PREFIX.batches] },
+        listsSources: true,
+        sendsTo: ['standard', 'large', 'batchJobs'],
+        announces: true,
+      },
+      environment: batchJobsEnvironment(config),
+      environmentSchema: batchJobsEnvironmentSchema,
+    },
     worker: worker('standard'),
     largeWorker: worker('large'),
     deadLetters: {
@@ -209,11 +265,23 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     },
     uploadEvents: {
       entry: 'consumers/upload-events.ts',
-      description: 'Starts tasks when presigned uploads land',
+      description: config.dropFolder
+        ? 'Starts tasks when presigned uploads land, and makes tasks of objects dropped in inbox/'
+        : 'Starts tasks when presigned uploads land',
       memoryMb: 256,
       timeoutSeconds: UPLOAD_EVENTS_TIMEOUT_SECONDS,
-      access: { table: ['get', 'update'], sendsTo: submits, announces: true },
-      environment: {},
+      access: config.dropFolder
+        ? {
+            // The drop folder creates tasks (a row, rolled back when queueing fails) from what a HEAD of the
+            // object says (ListBucket: a key deleted since reads as missing, not refused).
+            table: ['get', 'put', 'update', 'delete'],
+            bucket: { read: [PREFIX.inbox] },
+            listBucket: true,
+            sendsTo: submits,
+            announces: true,
+          }
+        : { table: ['get', 'update'], sendsTo: submits, announces: true },
+      environment: uploadEventsEnvironment(config),
       environmentSchema: uploadEventsEnvironmentSchema,
     },
     janitor: {
@@ -222,7 +290,8 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       memoryMb: 256,
       timeoutSeconds: JANITOR_TIMEOUT_SECONDS,
       access: {
-        table: ['query', 'update'],
+        // get: a batch child's change is counted on its batch's counter item (read, then a conditional update).
+        table: ['get', 'query', 'update'],
         bucket: { read: [PREFIX.uploads] },
         listBucket: true,
         sendsTo: submits,
@@ -273,6 +342,8 @@ export interface FunctionResources {
 export interface PolicyStatementSpec {
   actions: string[];
   resources: string[];
+  /** IAM conditions, as a policy document writes them (`{ StringLike: { 's3:prefix': [...] } }`). */
+  conditions?: Record<string, Record<string, string[]>>;
 }
 
 const locationsOf = (resources: FunctionResources): SourceLocation[] =>
@@ -332,6 +403,20 @@ export const accessStatements = (access: FunctionAccess, resources: FunctionReso
     }
   }
   if (listed.size) statements.push({ actions: ['s3:ListBucket'], resources: [...listed] });
+  if (access.listsSources) {
+    // One statement per bucket: each bucket's listings only under its own readable prefixes.
+    const byBucket = new Map<string, string[]>();
+    for (const { bucket, prefix } of locationsOf(resources)) {
+      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), `${prefix}*`]);
+    }
+    for (const [bucket, prefixes] of byBucket) {
+      statements.push({
+        actions: ['s3:ListBucket'],
+        resources: [bucketArnOf(resources, bucket)],
+        conditions: { StringLike: { 's3:prefix': prefixes } },
+      });
+    }
+  }
   if (access.decryptsSources && resources.sources.sourceKmsKeyArns.length) {
     statements.push({ actions: ['kms:Decrypt'], resources: [...resources.sources.sourceKmsKeyArns] });
   }

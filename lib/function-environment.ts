@@ -1,13 +1,15 @@
 import {
   type apiEnvironmentSchema,
+  type batchJobsEnvironmentSchema,
   type deadLettersEnvironmentSchema,
   type deliveriesApiEnvironmentSchema,
   type EnvironmentOf,
   type janitorEnvironmentSchema,
   type previewEnvironmentSchema,
+  type uploadEventsEnvironmentSchema,
   type workerEnvironmentSchema,
 } from '../shared/environment.js';
-import { bytes, type DeploymentConfig } from './config.js';
+import { bytes, dropFolderOwner, type DeploymentConfig } from './config.js';
 
 /**
  * The environment each kind of function gets from the configuration (besides
@@ -52,6 +54,7 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
     MAX_INPUT_BYTES: bytes(Math.max(config.presignedUploadMaxMb, config.urlFetchMaxMb)),
     MAX_PAGES: config.maxPages,
     SANDBOX_MEMORY_MB: sandboxMemoryMb(queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb),
+    RESULT_CACHE_TTL_SECONDS: config.resultCacheTtlHours * 3600,
   }) satisfies EnvironmentOf<typeof workerEnvironmentSchema>;
 
 export const previewEnvironment = (config: DeploymentConfig, functionMemoryMb: number) =>
@@ -67,7 +70,21 @@ export const deadLettersEnvironment = (config: DeploymentConfig) =>
     LARGE_WORKER_TIMEOUT_MS: workerTimeoutSeconds(config, 'large') * 1000,
   }) satisfies EnvironmentOf<typeof deadLettersEnvironmentSchema>;
 
+/** The drop folder's settings (the bucket it reads comes with the access the drop folder adds). */
+export const uploadEventsEnvironment = (config: DeploymentConfig) =>
+  ({
+    DROP_FOLDER: config.dropFolder,
+    DROP_FOLDER_OWNER: dropFolderOwner(config),
+    LARGE_INPUT_THRESHOLD_BYTES: bytes(config.largeInputThresholdMb),
+    TASK_RETENTION_DAYS: config.taskRetentionDays,
+  }) satisfies EnvironmentOf<typeof uploadEventsEnvironmentSchema>;
+
 export const janitorEnvironment = (config: DeploymentConfig) =>
   ({
     PENDING_REQUEUE_MINUTES: config.pendingRequeueMinutes,
   }) satisfies EnvironmentOf<typeof janitorEnvironmentSchema>;
+
+export const batchJobsEnvironment = (config: DeploymentConfig) =>
+  ({
+    LARGE_INPUT_THRESHOLD_BYTES: bytes(config.largeInputThresholdMb),
+  }) satisfies EnvironmentOf<typeof batchJobsEnvironmentSchema>;

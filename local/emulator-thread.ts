@@ -7,9 +7,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startEmulatorServers, type PresignedSigners } from './emulators.js';
 
-const { host, dataDir, bodyLimitBytes } = workerData as { host: string; dataDir?: string; bodyLimitBytes?: number };
+const { host, awsPort, dataDir, bodyLimitBytes } = workerData as {
+  host: string;
+  awsPort?: number;
+  dataDir?: string;
+  bodyLimitBytes?: number;
+};
 const servers = await startEmulatorServers({
   host,
+  awsPort,
   dataDir,
   bodyLimitBytes,
   warn: (line) => parentPort?.postMessage({ type: 'warn', line }),

@@ -15,6 +15,12 @@ export interface ObjectCreated {
   bucket: string;
   key: string;
   size: number;
+  /** S3's event name after `ObjectCreated:`. */
+  event: 'Put' | 'Copy' | 'CompleteMultipartUpload';
+  /** Without quotes, as notifications carry it. */
+  eTag: string;
+  /** Greater for each later event (S3's `sequencer`: tells two writes of the same bytes apart). */
+  sequencer: string;
 }
 
 export interface EmulatorServers {
@@ -22,7 +28,7 @@ export interface EmulatorServers {
   awsEndpoint: string;
   /** DynamoDB (dynalite). */
   dynamoEndpoint: string;
-  /** Called after every successful single-request PUT of an object: the stand-in for S3 event notifications. */
+  /** Called after every object written (PUT, copy, completed multipart upload): the stand-in for S3 event notifications. */
   onObjectCreated(listener: (event: ObjectCreated) => void): void;
   /**
    * The signers presigned S3 URLs may name: each function's access key, its
@@ -78,6 +84,8 @@ const listen = (server: Server, host: string) =>
  */
 export interface EmulatorOptions {
   host?: string;
+  /** Where S3 and SQS listen: a port S3 clients can be told in advance. Default: any free one. */
+  awsPort?: number | undefined;
   /** Keep S3 objects and DynamoDB rows here (written as they change); in memory otherwise. */
   dataDir?: string | undefined;
   /** Largest S3 request body: the largest upload or result the configuration allows (fauxqs's own is 11 MiB). */
@@ -91,16 +99,13 @@ export const startEmulatorServers = async (options: EmulatorOptions = {}): Promi
   const iamListeners: Array<(notice: IamNotice) => void> = [];
   let signers: PresignedSigners | undefined;
   const sqsStore = new SqsStore();
+  const s3Store = options.dataDir ? new DurableS3Store(join(options.dataDir, 's3'), options.warn) : new S3Store();
 
   const fauxqs = buildApp({
     logger: false,
     host: 'localhost',
     bodyLimit: options.bodyLimitBytes,
-    stores: {
-      sqsStore,
-      snsStore: new SnsStore(),
-      s3Store: options.dataDir ? new DurableS3Store(join(options.dataDir, 's3'), options.warn) : new S3Store(),
-    },
+    stores: { sqsStore, snsStore: new SnsStore(), s3Store },
   });
   // Presigned requests, as S3 checks them (the body is parsed by now: a signed checksum is checked too).
   fauxqs.addHook('preHandler', async (request, reply) => {
@@ -136,21 +141,42 @@ export const startEmulatorServers = async (options: EmulatorOptions = {}): Promi
     for (const listener of iamListeners) listener(notice);
     return allowed ? undefined : fail(403, 'AccessDenied', 'Access Denied');
   });
+  // S3's sequencer: hexadecimal, of a fixed width, greater for each later event (also across restarts).
+  let events = 0;
+  const nextSequencer = () =>
+    (BigInt(Date.now()) * 1_000_000n + BigInt(events++ % 1_000_000)).toString(16).toUpperCase();
   fauxqs.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'PUT' || reply.statusCode < 200 || reply.statusCode >= 300) return;
+    if (reply.statusCode < 200 || reply.statusCode >= 300) return;
     const [path = '', query = ''] = request.url.split('?');
     const params = new URLSearchParams(query);
-    if (params.has('uploadId') || request.headers['x-amz-copy-source']) return; // multipart parts and copies
+    // A whole object is written by a PUT (not of a multipart part), a copy, or a completed multipart upload.
+    const event =
+      request.method === 'PUT' && !params.has('uploadId')
+        ? request.headers['x-amz-copy-source']
+          ? 'Copy'
+          : 'Put'
+        : request.method === 'POST' && params.has('uploadId')
+          ? 'CompleteMultipartUpload'
+          : undefined;
+    if (!event) return;
     const [bucket = '', ...rest] = path
       .slice(1)
       .split('/')
       .map((segment) => decodeURIComponent(segment));
     const key = rest.join('/');
     if (!bucket || !key) return; // CreateBucket
-    const size = Number(request.headers['x-amz-decoded-content-length'] ?? request.headers['content-length'] ?? 0);
-    for (const listener of listeners) listener({ bucket, key, size });
+    let stored: { contentLength: number; etag: string } | undefined;
+    try {
+      stored = s3Store.headObject(bucket, key);
+    } catch {
+      return; // deleted already: S3 would still notify, but the object is gone for every reader
+    }
+    // The PUT's own answer names its ETag; a copy or a completed upload answers in XML, so the store is read.
+    const eTag = String(reply.getHeader('etag') ?? stored.etag).replace(/"/g, '');
+    const created: ObjectCreated = { bucket, key, size: stored.contentLength, event, eTag, sequencer: nextSequencer() };
+    for (const listener of listeners) listener(created);
   });
-  await fauxqs.listen({ port: 0, host });
+  await fauxqs.listen({ port: options.awsPort ?? 0, host });
   const awsPort = (fauxqs.server.address() as AddressInfo).port;
 
   const dynamo = dynalite({
@@ -201,7 +227,12 @@ export const startEmulators = async (
 ): Promise<EmulatorServers> => {
   const entry = new URL(`./emulator-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
   const thread = new Worker(entry, {
-    workerData: { host: options.host ?? '127.0.0.1', dataDir: options.dataDir, bodyLimitBytes: options.bodyLimitBytes },
+    workerData: {
+      host: options.host ?? '127.0.0.1',
+      awsPort: options.awsPort,
+      dataDir: options.dataDir,
+      bodyLimitBytes: options.bodyLimitBytes,
+    },
     execArgv: threadExecArgv(entry),
   });
   const listeners: Array<(event: ObjectCreated) => void> = [];

@@ -11,7 +11,7 @@ import {
 import type { LocalBundles } from './bundles.js';
 import type { LocalAccount } from './iam.js';
 import type { LocalFunction } from './lambda-runtime.js';
-import { SERVICE_NAME } from '../shared/definitions.js';
+import { BATCH, SERVICE_NAME } from '../shared/definitions.js';
 
 /** Faults the integration tests inject into the local workers, as data (never part of the Lambda code). */
 export interface FaultSpec {
@@ -33,10 +33,12 @@ export interface LocalTiming {
   leaseMarginMs?: number;
   /** Every webhook retry delay, and the give-up time, multiplied by this (below 1), so a retry is seen in seconds. */
   webhookRetryScale?: number;
+  /** Children per batch page, so that a few hundred objects make several pages. */
+  batchPageSize?: number;
 }
 
 /** Variables only the local runtime sets: switches the CDK stack never sets. */
-export const LOCAL_ONLY_VARIABLES = ['ALLOW_PRIVATE_URLS', 'LEASE_MARGIN_MS', 'WEBHOOK_RETRY_SCALE'];
+export const LOCAL_ONLY_VARIABLES = ['ALLOW_PRIVATE_URLS', 'LEASE_MARGIN_MS', 'WEBHOOK_RETRY_SCALE', 'BATCH_PAGE_SIZE'];
 
 /** What the local runtime sets itself, as Lambda's does (region, credentials, endpoints, the function's name). */
 export const RUNTIME_VARIABLES = [
@@ -95,6 +97,7 @@ const maxInstancesOf = (name: FunctionName, config: DeploymentConfig): number =>
   if (name === 'largeWorker') return config.largeWorkerConcurrency;
   if (name === 'janitor') return 1;
   if (name === 'webhookDeliveries') return config.webhookConcurrency;
+  if (name === 'batchJobs') return BATCH.jobsConcurrency;
   if (name === 'deadLetters' || name === 'uploadEvents') return 2;
   return Math.max(2, availableParallelism());
 };
@@ -172,6 +175,9 @@ export const localFunctions = (
           ? { SOFT_TIME_LIMIT_MARGIN_MS: String(timing.softTimeLimitMarginMs) }
           : {}),
         ...(isWorker && timing.leaseMarginMs !== undefined ? { LEASE_MARGIN_MS: String(timing.leaseMarginMs) } : {}),
+        ...(name === 'batchJobs' && timing.batchPageSize !== undefined
+          ? { BATCH_PAGE_SIZE: String(timing.batchPageSize) }
+          : {}),
         ...(name === 'webhookDeliveries' && timing.webhookRetryScale !== undefined
           ? { WEBHOOK_RETRY_SCALE: String(timing.webhookRetryScale) }
           : {}),

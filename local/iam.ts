@@ -13,6 +13,8 @@ export interface AwsRequest {
   action: string;
   /** The ARN the action is on. */
   resource: string;
+  /** Condition keys the request carries (`s3:prefix` of a listing). */
+  context?: Record<string, string>;
 }
 
 /** IAM's wildcards: `*` any run of characters, `?` one. Patterns are few: each is compiled once. */
@@ -33,13 +35,25 @@ const matches = (pattern: string, value: string): boolean => {
   return regex.test(value);
 };
 
+/**
+ * A statement's conditions, as IAM evaluates them: every operator must hold,
+ * each key with any of its values. The policies here use StringLike only; any
+ * other operator, or a key the request does not carry, does not hold (IAM
+ * too fails a condition on a missing key).
+ */
+const conditionsHold = (statement: PolicyStatementSpec, request: AwsRequest): boolean =>
+  Object.entries(statement.conditions ?? {}).every(
+    ([operator, keys]) =>
+      operator === 'StringLike' &&
+      Object.entries(keys).every(([key, patterns]) => {
+        const value = request.context?.[key];
+        return value !== undefined && patterns.some((pattern) => matches(pattern, value));
+      }),
+  );
+
 /** Whether an Allow statement covers the request (there are no Deny statements in the service's policies). */
 export const isAllowed = (policy: readonly PolicyStatementSpec[], request: AwsRequest): boolean =>
-  policy.some(
-    (statement) =>
-      statement.actions.some((action) => matches(action.toLowerCase(), request.action.toLowerCase())) &&
-      statement.resources.some((resource) => matches(resource, request.resource)),
-  );
+  allowingStatement(policy, request) !== undefined;
 
 /** The statement (by index) and pattern that allowed a request: what the grant-coverage test counts. */
 export const allowingStatement = (
@@ -51,7 +65,7 @@ export const allowingStatement = (
       matches(candidate.toLowerCase(), request.action.toLowerCase()),
     );
     const resource = statement.resources.find((candidate) => matches(candidate, request.resource));
-    if (action && resource) return { statement: index, action, resource };
+    if (action && resource && conditionsHold(statement, request)) return { statement: index, action, resource };
   }
   return undefined;
 };
@@ -111,7 +125,9 @@ export const describeCommand = (
   account: LocalAccount,
 ): AwsRequest => {
   if (service === 'dynamodb') {
-    const table = `arn:aws:dynamodb:${account.region}:${account.account}:table/${String(input.TableName)}`;
+    // Batch operations name their tables as the keys of RequestItems (the service uses one table per call).
+    const tableName = typeof input.TableName === 'string' ? input.TableName : Object.keys(input.RequestItems ?? {})[0];
+    const table = `arn:aws:dynamodb:${account.region}:${account.account}:table/${tableName ?? 'undefined'}`;
     const index = typeof input.IndexName === 'string' ? `${table}/index/${input.IndexName}` : table;
     return { action: DYNAMODB_ACTIONS[command] ?? `dynamodb:${command.replace(/Command$/, '')}`, resource: index };
   }
@@ -138,8 +154,13 @@ export const describeCommand = (
     const bucket = `arn:aws:s3:::${String(input.Bucket)}`;
     const objectAction = S3_OBJECT_ACTIONS[command];
     if (objectAction) return { action: objectAction, resource: `${bucket}/${String(input.Key)}` };
-    if (command === 'ListObjectsV2Command' || command === 'ListObjectsCommand')
-      return { action: 's3:ListBucket', resource: bucket };
+    if (command === 'ListObjectsV2Command' || command === 'ListObjectsCommand') {
+      return {
+        action: 's3:ListBucket',
+        resource: bucket,
+        context: { 's3:prefix': typeof input.Prefix === 'string' ? input.Prefix : '' },
+      };
+    }
     return { action: `s3:${command.replace(/Command$/, '')}`, resource: bucket };
   }
   const queue = input.QueueUrl ?? input.QueueName;
@@ -148,6 +169,13 @@ export const describeCommand = (
     action: SQS_ACTIONS[command] ?? `sqs:${command.replace(/Command$/, '')}`,
     resource: `arn:aws:sqs:${account.region}:${account.account}:${queueName}`,
   };
+};
+
+/** CopyObject also reads its source: IAM authorizes that as s3:GetObject on the source object. */
+export const copySourceRead = (command: string, input: Record<string, unknown>): AwsRequest | undefined => {
+  if (command !== 'CopyObjectCommand' || typeof input.CopySource !== 'string') return undefined;
+  const [source = ''] = input.CopySource.split('?');
+  return { action: 's3:GetObject', resource: `arn:aws:s3:::${decodeURIComponent(source).replace(/^\//, '')}` };
 };
 
 /** The error AWS answers a call IAM refused with, as the SDK would raise it. */
@@ -215,26 +243,30 @@ export const enforcePolicy = (
       (next, context) => async (args) => {
         const command = context.commandName ?? 'UnknownCommand';
         const request = describeCommand(service, command, args.input, options.account);
-        const allowed = allowingStatement(options.policy, request);
-        if (!allowed) {
-          options.report({ iam: 'denied', function: options.functionName, ...request });
-          throw accessDenied(service, request, options.functionName);
-        }
-        const usage = `${allowed.statement} ${allowed.action} ${allowed.resource}`;
-        if (!reported.has(usage)) {
-          reported.add(usage);
-          options.report({ iam: 'used', function: options.functionName, ...allowed });
+        const sourceRead = service === 's3' ? copySourceRead(command, args.input) : undefined;
+        for (const needed of sourceRead ? [request, sourceRead] : [request]) {
+          const allowed = allowingStatement(options.policy, needed);
+          if (!allowed) {
+            options.report({ iam: 'denied', function: options.functionName, ...needed });
+            throw accessDenied(service, needed, options.functionName);
+          }
+          const usage = `${allowed.statement} ${allowed.action} ${allowed.resource}`;
+          if (!reported.has(usage)) {
+            reported.add(usage);
+            options.report({ iam: 'used', function: options.functionName, ...allowed });
+          }
         }
         try {
           return await next(args);
         } catch (error) {
           if (
             service === 's3' &&
-            (command === 'GetObjectCommand' || command === 'HeadObjectCommand') &&
+            (command === 'GetObjectCommand' || command === 'HeadObjectCommand' || sourceRead) &&
             isMissingObject(error)
           ) {
             // The 404 is S3's answer only to a caller who may list the bucket: that is what s3:ListBucket is used for.
-            const list = { action: 's3:ListBucket', resource: `arn:aws:s3:::${String(args.input.Bucket)}` };
+            const bucket = sourceRead ? sourceRead.resource.slice(0, sourceRead.resource.indexOf('/')) : undefined;
+            const list = { action: 's3:ListBucket', resource: bucket ?? `arn:aws:s3:::${String(args.input.Bucket)}` };
             const listing = allowingStatement(options.policy, list);
             if (!listing) throw missingWithoutList(command);
             options.report({ iam: 'used', function: options.functionName, ...listing });

@@ -11,11 +11,13 @@ import { recoverUnfinished } from '../lambdas/core/lifecycle.js';
 import { bytes, parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';
 import {
   API_BASE_PATH,
-  PREFIX,
+  objectCreatedPrefixes,
   PREVIEW_PATH,
   queueSettings,
   UPLOAD_EVENTS_TIMEOUT_SECONDS,
   WEBHOOK_DELIVERIES_TIMEOUT_SECONDS,
+  BATCH,
+  BATCH_JOBS_TIMEOUT_SECONDS,
   WEBHOOK_DELIVERY,
 } from '../shared/definitions.js';
 import type { FunctionName, FunctionResources, PolicyStatementSpec } from '../lib/function-catalogue.js';
@@ -33,7 +35,7 @@ import {
 } from './functions.js';
 import type { IamNotice } from './iam.js';
 import { FunctionRuntime } from './lambda-runtime.js';
-import { monitorRoutes } from './monitor.js';
+import { monitorRoutes, recentBatches } from './monitor.js';
 import { startLocalEventBusThread, type BusEvent } from './event-bus.js';
 import { evaluateAlarm, LocalMetrics, type AlarmState, type MetricKey } from './metrics.js';
 import { alarmSpecs, type MetricSource } from '../lib/alarms.js';
@@ -46,6 +48,8 @@ export interface LocalStackOptions {
   host?: string;
   /** Keep task rows and stored objects here, written as they change, across restarts. */
   dataDir?: string | undefined;
+  /** The S3 (and SQS) emulator's port, for S3 clients told it in advance (the drop folder). Default: any free one. */
+  s3Port?: number | undefined;
   /** Require one of these `x-api-key` values, as the deployed API does; each key owns its tasks. Default: none. */
   apiKeys?: readonly string[] | undefined;
   /** The webhook signing secret: `whsec_<base64>` secrets, space-separated. Default: a new one (`webhookSecret`). */
@@ -83,7 +87,7 @@ export interface LocalStack {
   /** `POST /documents/preview`. */
   previewUrl: string;
   config: DeploymentConfig;
-  queues: Record<'standard' | 'large' | 'uploadEvents' | 'webhookDeliveries', QueuePair>;
+  queues: Record<'standard' | 'large' | 'uploadEvents' | 'webhookDeliveries' | 'batchJobs', QueuePair>;
   bucketName: string;
   /** The S3 emulator, for any S3 client (path-style, credentials `local`/`local`). */
   s3Endpoint: string;
@@ -151,6 +155,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   });
   const emulators: EmulatorServers = await startEmulators({
     host: '127.0.0.1',
+    awsPort: options.s3Port,
     dataDir: options.dataDir,
     // S3 takes what the configuration lets through: presigned uploads, and the largest result.
     bodyLimitBytes: Math.max(bytes(config.presignedUploadMaxMb), DEFAULT_LIMITS.maxResultBytes) + 1024 * 1024,
@@ -191,6 +196,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       'docproc-webhook-deliveries',
       settings(WEBHOOK_DELIVERIES_TIMEOUT_SECONDS),
     ),
+    batchJobs: await createQueuePair(sqs, 'docproc-batch-jobs', settings(BATCH_JOBS_TIMEOUT_SECONDS)),
   };
 
   const resources: FunctionResources = {
@@ -206,6 +212,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       standard: { url: queues.standard.url, arn: queues.standard.arn },
       large: { url: queues.large.url, arn: queues.large.arn },
       webhookDeliveries: { url: queues.webhookDeliveries.url, arn: queues.webhookDeliveries.arn },
+      batchJobs: { url: queues.batchJobs.url, arn: queues.batchJobs.arn },
     },
     sources: config,
     eventBus: { name: NAMES.eventBus, arn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${NAMES.eventBus}` },
@@ -272,9 +279,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     log(`data dir ${options.dataDir}: ${requeued} unfinished tasks queued again`);
   }
 
-  // S3 ObjectCreated notifications on the uploads prefix, as the bucket's notification configuration sends them.
-  emulators.onObjectCreated(({ bucket, key, size }) => {
-    if (bucket !== NAMES.bucket || !key.startsWith(PREFIX.uploads)) return;
+  // S3 ObjectCreated notifications on the prefixes the bucket's notification configuration names.
+  const notified = objectCreatedPrefixes(config);
+  emulators.onObjectCreated(({ bucket, key, size, event, eTag, sequencer }) => {
+    if (bucket !== NAMES.bucket || !notified.some((prefix) => key.startsWith(prefix))) return;
     const notification = {
       Records: [
         {
@@ -282,10 +290,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
           eventSource: 'aws:s3',
           awsRegion: REGION,
           eventTime: new Date().toISOString(),
-          eventName: 'ObjectCreated:Put',
+          eventName: `ObjectCreated:${event}`,
           s3: {
             bucket: { name: bucket, arn: `arn:aws:s3:::${bucket}` },
-            object: { key: encodeURIComponent(key).replace(/%2F/g, '/'), size },
+            object: { key: encodeURIComponent(key).replace(/%2F/g, '/'), size, eTag, sequencer },
           },
         },
       ],
@@ -328,6 +336,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       WEBHOOK_DELIVERY.batchSize,
       config.webhookConcurrency,
     ),
+    batchJobs: source('batchJobs', queues.batchJobs, 1, BATCH.jobsConcurrency),
   };
   for (const eventSource of Object.values(sources)) eventSource.start();
   const janitor = setInterval(() => {
@@ -393,6 +402,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
       queues,
       () => alarms(),
       () => eventBus.events(),
+      () => recentBatches(dynamo, NAMES.table),
     ),
   });
 

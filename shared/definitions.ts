@@ -11,6 +11,8 @@ export const DEAD_LETTERS_TIMEOUT_SECONDS = 30;
 export const JANITOR_TIMEOUT_SECONDS = 120;
 /** A batch of webhook deliveries: each POST may take WEBHOOK_DELIVERY.requestTimeoutMs. */
 export const WEBHOOK_DELIVERIES_TIMEOUT_SECONDS = 60;
+/** One page of a batch (a thousand children created, cancelled or retried), with room for slow writes. */
+export const BATCH_JOBS_TIMEOUT_SECONDS = 300;
 
 export const TABLE = {
   partitionKey: 'pk',
@@ -36,6 +38,11 @@ export const TABLE = {
       sortKey: 'outbox_since',
       projection: 'KEYS_ONLY',
     },
+    /**
+     * A batch's children in the order they were listed (batch routes, cancel
+     * and retry of a batch). Sparse: only children of a batch carry its keys.
+     */
+    byBatch: { name: 'by_batch', partitionKey: 'batch_id', sortKey: 'batch_position', projection: 'ALL' },
   },
   /** The one partition of `by_pending_events`: it holds only rows whose events are in flight, a handful at a time. */
   pendingEventsShard: 'pending',
@@ -50,10 +57,22 @@ export const PREFIX = {
   results: 'results/',
   /** Where operators put documents to process by `s3://` URI (the default readable prefix). */
   inbox: 'inbox/',
+  /** The source lists of batches (`batches/{id}/sources.json`). */
+  batches: 'batches/',
 } as const;
 
 /** Prefixes the service writes itself: never readable as `s3://` sources (they hold other callers' files). */
-export const SERVICE_PREFIXES: readonly string[] = [PREFIX.uploads, PREFIX.direct, PREFIX.results];
+export const SERVICE_PREFIXES: readonly string[] = [PREFIX.uploads, PREFIX.direct, PREFIX.results, PREFIX.batches];
+
+/**
+ * The key prefixes whose ObjectCreated events S3 sends to the upload-events
+ * queue (the bucket's notifications in the CDK stack, the emulator's in the
+ * embedded one): presigned uploads, and the drop folder when it is on.
+ */
+export const objectCreatedPrefixes = (settings: { dropFolder: boolean }): string[] => [
+  PREFIX.uploads,
+  ...(settings.dropFolder ? [PREFIX.inbox] : []),
+];
 
 /**
  * A place `s3://` sources may be read from: a bucket and a key prefix ('' for
@@ -128,7 +147,12 @@ export type RouteHandler =
   | 'retryTask'
   | 'listDeliveries'
   | 'redeliver'
-  | 'preview';
+  | 'preview'
+  | 'createBatch'
+  | 'getBatch'
+  | 'listBatchTasks'
+  | 'cancelBatch'
+  | 'retryBatch';
 
 /** Every route of API.md, from the root of the API's stage. */
 export const ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string; handler: RouteHandler }> = [
@@ -146,7 +170,31 @@ export const ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string; handl
     handler: 'redeliver',
   },
   { method: 'POST', path: PREVIEW_PATH, handler: 'preview' },
+  { method: 'POST', path: `${API_BASE_PATH}/batches`, handler: 'createBatch' },
+  { method: 'GET', path: `${API_BASE_PATH}/batches/{batch_id}`, handler: 'getBatch' },
+  { method: 'GET', path: `${API_BASE_PATH}/batches/{batch_id}/tasks`, handler: 'listBatchTasks' },
+  { method: 'POST', path: `${API_BASE_PATH}/batches/{batch_id}/cancel`, handler: 'cancelBatch' },
+  { method: 'POST', path: `${API_BASE_PATH}/batches/{batch_id}/retry`, handler: 'retryBatch' },
 ];
+
+/**
+ * Batches: a list of sources, or an S3 prefix of any size, as ordinary
+ * tasks. A page is what one invocation of the batch-jobs function does (one
+ * ListObjectsV2 page; a thousand listed sources); its children's counts are
+ * kept on `shardsPerPage` counter items, so that no item is written by more
+ * than a sixteenth of a page's children and none grows past a few KB.
+ */
+export const BATCH = {
+  maxSources: 1000,
+  pageSize: 1000,
+  shardsPerPage: 16,
+  /** Children cancelled or retried per invocation (one query page). */
+  sweepPageSize: 200,
+  /** Children created at once within a page. */
+  createConcurrency: 16,
+  /** Pages worked on at once (the batch-jobs function's concurrency): a listing never floods the table. */
+  jobsConcurrency: 4,
+} as const;
 
 /**
  * What `POST /documents/preview` takes: it answers within one request, so its
@@ -201,6 +249,10 @@ export const METRIC_NAMES = {
   webhookFailed: 'WebhookDeliveriesFailed',
   /** A status change's event could not be sent at once (the janitor's sweep sends it later). */
   eventsUnsent: 'EventsUnsent',
+  /** A run served from the result cache, without parsing. */
+  resultCacheHits: 'ResultCacheHits',
+  /** A run that looked in the result cache and found nothing usable. */
+  resultCacheMisses: 'ResultCacheMisses',
 } as const;
 
 /** The `service` dimension Powertools adds to every custom metric. */
@@ -227,6 +279,8 @@ export const METRIC_DIMENSIONS: Record<MetricName, readonly string[]> = {
   WebhookDeliveriesSucceeded: [],
   WebhookDeliveriesFailed: [],
   EventsUnsent: [],
+  ResultCacheHits: [],
+  ResultCacheMisses: [],
 };
 
 /**

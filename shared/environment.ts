@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { parseSourceLocations } from './definitions.js';
+import { BATCH, parseSourceLocations } from './definitions.js';
 
 /**
  * The environment contract between the infrastructure and the runtime: the
@@ -63,6 +63,8 @@ export const apiEnvironmentSchema = z.object({
   /** Lets URL sources (and callback URLs) point at private addresses; for local tests only, never set by the CDK stack. */
   ALLOW_PRIVATE_URLS: flag,
   ...announcing,
+  /** The batch routes: where a batch's pages of work are queued. */
+  BATCH_QUEUE_URL: z.string().default(''),
 });
 
 /**
@@ -95,6 +97,8 @@ export const workerEnvironmentSchema = z.object({
   /** Heap, and heap plus array buffers, one document may use in its sandbox thread. */
   SANDBOX_MEMORY_MB: int.min(64),
   ALLOW_PRIVATE_URLS: flag,
+  /** How long a result may be reused for the same input (`resultCacheTtlHours`); 0, or unset: the cache is off. */
+  RESULT_CACHE_TTL_SECONDS: int.default(0),
   ...announcing,
 });
 
@@ -106,7 +110,21 @@ export const deadLettersEnvironmentSchema = z.object({
   LARGE_WORKER_TIMEOUT_MS: int,
 });
 
-export const uploadEventsEnvironmentSchema = z.object({ TABLE_NAME: storage.TABLE_NAME, ...queues, ...announcing });
+/**
+ * The listener of S3 notifications: presigned uploads, and the drop folder
+ * when it is on (DROP_FOLDER): it then creates tasks, owned by
+ * DROP_FOLDER_OWNER, from objects of BUCKET_NAME's `inbox/`.
+ */
+export const uploadEventsEnvironmentSchema = z.object({
+  TABLE_NAME: storage.TABLE_NAME,
+  ...queues,
+  ...announcing,
+  BUCKET_NAME: z.string().default(''),
+  DROP_FOLDER: flag,
+  DROP_FOLDER_OWNER: z.string().min(1),
+  LARGE_INPUT_THRESHOLD_BYTES: int,
+  TASK_RETENTION_DAYS: int,
+});
 
 export const janitorEnvironmentSchema = z.object({
   ...storage,
@@ -116,6 +134,17 @@ export const janitorEnvironmentSchema = z.object({
 });
 
 /** Where deliveries are logged and queued; the functions that send to the queue get its URL. */
+export const batchJobsEnvironmentSchema = z.object({
+  ...storage,
+  ...queues,
+  ...announcing,
+  /** Its own queue: each page of a batch queues the next. */
+  BATCH_QUEUE_URL: z.string().min(1),
+  LARGE_INPUT_THRESHOLD_BYTES: int,
+  /** Local tests only: smaller listing pages, so that a few hundred objects make several pages. */
+  BATCH_PAGE_SIZE: z.coerce.number().int().min(1).max(BATCH.pageSize).default(BATCH.pageSize),
+});
+
 const webhooks = {
   DELIVERIES_TABLE_NAME: z.string().min(1),
   WEBHOOK_QUEUE_URL: z.string().min(1),
@@ -152,6 +181,7 @@ export type EnvironmentSchema =
   | typeof deadLettersEnvironmentSchema
   | typeof uploadEventsEnvironmentSchema
   | typeof janitorEnvironmentSchema
+  | typeof batchJobsEnvironmentSchema
   | typeof webhookDeliveriesEnvironmentSchema
   | typeof deliveriesApiEnvironmentSchema;
 

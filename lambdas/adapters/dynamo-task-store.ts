@@ -9,9 +9,18 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '../core/errors.js';
-import type { IdempotencyRecord, ListQuery, TaskChanges, TaskPage, TaskStore, TransitionGuard } from '../core/ports.js';
+import type {
+  BatchListQuery,
+  IdempotencyRecord,
+  ListQuery,
+  TaskChanges,
+  TaskPage,
+  TaskStore,
+  TransitionGuard,
+} from '../core/ports.js';
 import { EVENT_OF_STATUS } from '../core/events.js';
 import {
+  QUEUED_EVENT,
   TRANSITIONS,
   type Task,
   type TaskEvent,
@@ -20,6 +29,7 @@ import {
   type Transition,
 } from '../core/task.js';
 import { TABLE } from '../../shared/definitions.js';
+import { positionKey } from '../core/batch.js';
 
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 
@@ -28,15 +38,23 @@ const idempotencyKey = (key: string) => ({ [TABLE.partitionKey]: `idem#${key}` }
 const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 const ownerStatus = (owner: string, status: TaskStatus) => `${owner}#${status}`;
 
+const PENDING = TABLE.indexes.byPendingEvents;
+const BY_BATCH = TABLE.indexes.byBatch;
+
 /** Row attributes beside the Task fields: keys for the table, its indexes and TTL. */
 const toItem = (task: Task) => ({
   ...task,
   ...taskKey(task.task_id),
   [TABLE.ownerStatusAttribute]: ownerStatus(task.owner, task.status),
   [TABLE.ttlAttribute]: epochSeconds(task.expires_at),
+  // A row born with an event (a task created FAILURE) is in the sweep's index until the event is sent.
+  ...(task.outbox?.[0]
+    ? { [PENDING.partitionKey]: TABLE.pendingEventsShard, [PENDING.sortKey]: task.outbox[0].occurred_at }
+    : {}),
+  ...(task.batch
+    ? { [BY_BATCH.partitionKey]: task.batch.id, [BY_BATCH.sortKey]: positionKey(task.batch.position) }
+    : {}),
 });
-
-const PENDING = TABLE.indexes.byPendingEvents;
 
 const fromItem = (item: Record<string, unknown> | undefined): Task | undefined => {
   if (!item || typeof item.task_id !== 'string') return undefined;
@@ -46,6 +64,8 @@ const fromItem = (item: Record<string, unknown> | undefined): Task | undefined =
     [TABLE.ttlAttribute]: _ttl,
     [PENDING.partitionKey]: _shard,
     [PENDING.sortKey]: _since,
+    [BY_BATCH.partitionKey]: _batch,
+    [BY_BATCH.sortKey]: _position,
     ...task
   } = item;
   return task as unknown as Task;
@@ -189,6 +209,39 @@ export class DynamoTaskStore implements TaskStore {
     );
   }
 
+  async createChild(task: Task) {
+    try {
+      await this.create(task);
+      return { created: true, task };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const existing = await this.get(task.task_id);
+    if (!existing) throw new Error(`Task ${task.task_id} exists and cannot be read.`);
+    return { created: false, task: existing };
+  }
+
+  /** One batch's children, from the index keyed by batch (never a filter over the table). */
+  async listBatch({ batchId, status, limit, cursor }: BatchListQuery): Promise<TaskPage> {
+    const { Items, LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: BY_BATCH.name,
+        KeyConditionExpression: '#pk = :pk',
+        ...(status ? { FilterExpression: '#status = :status' } : {}),
+        ExpressionAttributeNames: { '#pk': BY_BATCH.partitionKey, ...(status ? { '#status': 'status' } : {}) },
+        ExpressionAttributeValues: { ':pk': batchId, ...(status ? { ':status': status } : {}) },
+        ScanIndexForward: true,
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, BY_BATCH, batchId),
+      }),
+    );
+    return {
+      tasks: (Items ?? []).map(fromItem).filter((task): task is Task => task !== undefined),
+      cursor: encodeCursor(LastEvaluatedKey),
+    };
+  }
+
   async get(taskId: string) {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: taskKey(taskId), ConsistentRead: true }),
@@ -203,8 +256,19 @@ export class DynamoTaskStore implements TaskStore {
       '#pk': TABLE.partitionKey,
       '#ownerStatus': TABLE.ownerStatusAttribute,
     };
-    const values: Record<string, unknown> = { ':to': to, ':ownerStatus': ownerStatus(task.owner, to) };
-    const sets = ['#status = :to', '#ownerStatus = :ownerStatus'];
+    const values: Record<string, unknown> = {
+      ':to': to,
+      ':ownerStatus': ownerStatus(task.owner, to),
+      ':noVersion': 0,
+      ':one': 1,
+    };
+    names['#version'] = 'version';
+    // Rows from before versions were kept start from 0: only their order matters.
+    const sets = [
+      '#status = :to',
+      '#ownerStatus = :ownerStatus',
+      '#version = if_not_exists(#version, :noVersion) + :one',
+    ];
     const removes: string[] = [];
     Object.entries({ updated_at: this.now().toISOString(), ...changes }).forEach(([field, value], index) => {
       names[`#f${index}`] = field;
@@ -219,7 +283,8 @@ export class DynamoTaskStore implements TaskStore {
       values[`:from${index}`] = status;
       return `:from${index}`;
     });
-    const eventType = EVENT_OF_STATUS[to];
+    // A batch child's every change goes out, counted by its batch; the others' only when announced.
+    const eventType = EVENT_OF_STATUS[to] ?? (task.batch ? QUEUED_EVENT : undefined);
     if (eventType) {
       // The event goes in with the change, or not at all: no change without its event, no event without its change.
       const event: TaskEvent = { id: randomUUID(), type: eventType, occurred_at: this.now().toISOString() };

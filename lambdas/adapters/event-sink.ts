@@ -1,7 +1,7 @@
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { DETAIL_TYPES, EVENT_SOURCE, eventDetail, type WebhookDeliveryMessage } from '../core/events.js';
-import type { EventSink } from '../core/ports.js';
+import { DETAIL_TYPES, EVENT_SOURCE, eventDetail, isAnnounced, type WebhookDeliveryMessage } from '../core/events.js';
+import type { BatchStore, EventSink } from '../core/ports.js';
 import type { Task, TaskEvent } from '../core/task.js';
 
 /** Where a function's events go: the bus, and the webhook-deliveries queue ('' where the function has none). */
@@ -13,15 +13,20 @@ export interface EventTargets {
 /**
  * Events onto the EventBridge bus, and onto the webhook-deliveries queue for
  * a task whose callback subscribed to them. PutEvents answers 200 with the
- * entries it refused counted: a refusal is a failed send too.
+ * entries it refused counted: a refusal is a failed send too. A batch
+ * child's change is counted by its batch first (every change of a child has
+ * an event for it; counting the same row again changes nothing).
  */
 export class AwsEventSink implements EventSink {
   constructor(
     private readonly clients: { events: EventBridgeClient; sqs: SQSClient },
     private readonly targets: EventTargets,
+    private readonly batches: Pick<BatchStore, 'count'>,
   ) {}
 
   async send(task: Task, event: TaskEvent): Promise<void> {
+    if (task.batch) await this.batches.count(task);
+    if (!isAnnounced(event)) return;
     const detail = eventDetail(task, event);
     if (this.targets.busName) {
       const { FailedEntryCount, Entries } = await this.clients.events.send(

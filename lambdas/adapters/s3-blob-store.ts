@@ -1,4 +1,5 @@
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -59,7 +60,7 @@ export class S3BlobStore implements BlobStore {
   async head(bucket: string, key: string) {
     try {
       const response = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return { size: response.ContentLength ?? 0, contentType: response.ContentType };
+      return { size: response.ContentLength ?? 0, contentType: response.ContentType, metadata: response.Metadata };
     } catch (error) {
       if (isMissing(error) || isRefused(error)) return undefined;
       throw error;
@@ -86,5 +87,26 @@ export class S3BlobStore implements BlobStore {
 
   async delete(bucket: string, key: string) {
     await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+
+  /**
+   * CopyObject (s3:GetObject on the source, s3:PutObject on the target). A
+   * missing source is a 404 to the callers, which may list the bucket; a 403
+   * stays an error, since it may as well be a grant missing on the target.
+   */
+  async copy(bucket: string, fromKey: string, toKey: string) {
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: bucket,
+          Key: toKey,
+          CopySource: `${bucket}/${fromKey.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw error;
+    }
   }
 }

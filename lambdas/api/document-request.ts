@@ -156,6 +156,33 @@ const resolveS3 = async (deps: SourceCheckDeps, raw: string): Promise<ResolvedSo
 };
 
 /**
+ * An `s3://bucket/prefix/` to list (a batch): under one of the readable
+ * locations, so that everything listed there may be read. Nothing is read yet.
+ */
+export const resolvePrefix = (
+  deps: Pick<SourceCheckDeps, 'config'>,
+  raw: string,
+): { bucket: string; prefix: string } => {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/(.*)$/s.exec(raw);
+  if (!match) throw sourceError('a prefix to list looks like s3://bucket/prefix/.');
+  const [, bucket = '', prefix = ''] = match;
+  if (Buffer.byteLength(prefix) > MAX_KEY_BYTES || [...prefix].some((char) => char < ' ' || char === '\x7f')) {
+    throw sourceError(`an S3 prefix has at most ${MAX_KEY_BYTES} bytes and no control characters.`);
+  }
+  const locations = deps.config.SOURCE_LOCATIONS;
+  const readable = locations.some((location) => location.bucket === bucket && prefix.startsWith(location.prefix));
+  if (prefix.split('/').some((segment) => segment === '.' || segment === '..') || !readable) {
+    const places = locations.map((location) => `s3://${location.bucket}/${location.prefix}`).join(', ');
+    throw new AppError(
+      'SOURCE_URL_FORBIDDEN',
+      `source: prefixes are listed only under ${places || 'no location (none is configured)'}.`,
+      { status: 400, details: [{ field: 'source', message: 'not under a readable prefix' }] },
+    );
+  }
+  return { bucket, prefix };
+};
+
+/**
  * A source checked as far as it can be before it is read: an s3:// object
  * under a readable location that exists (and its size), or a URL the address
  * policy allows (its host is checked again, resolved, when it is fetched).

@@ -17,6 +17,7 @@ import {
   type TaskMetrics,
   type TaskStore,
 } from '../core/ports.js';
+import type { DropFolderSettings } from '../core/drop-folder.js';
 import { taskMetrics } from '../observability.js';
 
 /** What the DLQ consumer, the upload listener and the janitor work with; each gets only its part. */
@@ -35,6 +36,8 @@ export interface UploadEventsDeps {
   clock: Clock;
   metrics: TaskMetrics;
   events: EventSink;
+  /** When the drop folder is on (DROP_FOLDER): what reads its objects, and whose tasks they become. */
+  dropFolder?: { blobs: BlobStore; settings: DropFolderSettings } | undefined;
 }
 
 export interface JanitorDeps extends UploadEventsDeps {
@@ -61,6 +64,23 @@ export const buildUploadEventsDeps = (env: NodeJS.ProcessEnv): UploadEventsDeps 
     clock: systemClock,
     metrics: taskMetrics,
     events: eventSink(config),
+    ...(config.DROP_FOLDER
+      ? {
+          dropFolder: {
+            blobs: blobStore(),
+            settings: {
+              owner: config.DROP_FOLDER_OWNER,
+              policy: {
+                bucket: config.BUCKET_NAME,
+                taskRetentionDays: config.TASK_RETENTION_DAYS,
+                largeInputThresholdBytes: config.LARGE_INPUT_THRESHOLD_BYTES,
+                // A drop-folder task is never a presigned upload.
+                presignedUrlTtlSeconds: 0,
+              },
+            },
+          },
+        }
+      : {}),
   };
 };
 

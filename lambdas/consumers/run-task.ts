@@ -3,7 +3,8 @@ import { AppError, RunStopped } from '../core/errors.js';
 import { claimTask, completeTask, failTask, uploadSizeProblem } from '../core/lifecycle.js';
 import type { DocumentInput } from '../core/process-document.js';
 import { RunProgress } from '../core/run-progress.js';
-import type { Task, TaskMessage } from '../core/task.js';
+import { cacheEntryFor, resultCacheKey, reuseCachedResult } from '../core/result-cache.js';
+import type { ResultPointer, Task, TaskMessage } from '../core/task.js';
 import { SOURCE_FETCH } from '../core/url-policy.js';
 import { logger } from '../observability.js';
 import type { WorkerDeps } from './worker-deps.js';
@@ -43,23 +44,35 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     progress.report('fetching');
     const input = await readInput(deps, task);
     await progress.flush();
-    const { headline, json } = await deps.processDocument(input, task.options, {
-      signal: progress.signal,
-      deadline,
-      onProgress: ({ stage, progress: percent }) => progress.report(stage, percent),
-      limits: { maxInputBytes: config.MAX_INPUT_BYTES, maxPages: config.MAX_PAGES },
-    });
-    progress.report('storing');
-    await progress.flush();
     const key = `${PREFIX.results}${task.task_id}/${runId}.json`;
-    await deps.blobs.put(config.BUCKET_NAME, key, json, 'application/json');
-    const result = { bucket: config.BUCKET_NAME, key, json_bytes: json.byteLength, headline };
-    if (await completeTask(deps, task, runId, result)) {
+    // Before the bytes go to the sandbox, which may take them.
+    const cacheKey = resultCacheKeyOf(deps, task, input);
+    const cached = cacheKey && !task.options.no_cache ? await cachedResult(deps, cacheKey, key) : undefined;
+    let result: ResultPointer;
+    if (cached) {
+      result = cached;
+    } else {
+      const { headline, json } = await deps.processDocument(input, task.options, {
+        signal: progress.signal,
+        deadline,
+        onProgress: ({ stage, progress: percent }) => progress.report(stage, percent),
+        limits: { maxInputBytes: config.MAX_INPUT_BYTES, maxPages: config.MAX_PAGES },
+      });
+      progress.report('storing');
+      await progress.flush();
+      await deps.blobs.put(config.BUCKET_NAME, key, json, 'application/json');
+      result = { bucket: config.BUCKET_NAME, key, json_bytes: json.byteLength, headline };
+      // Before SUCCESS, so that a request made once this task is seen finished finds the entry.
+      if (cacheKey) await rememberResult(deps, cacheKey, result);
+    }
+    const { headline } = result;
+    if (await completeTask(deps, task, runId, result, { cached: Boolean(cached) })) {
       logger.info('Task succeeded', {
         format: headline.format,
         document_count: headline.document_count,
         pages: headline.stats.pages,
         bytes: headline.stats.bytes,
+        ...(cached ? { cached: true } : {}),
         duration_ms: deps.clock.now().getTime() - Date.parse(task.run_started_at ?? task.updated_at),
       });
     } else {
@@ -78,6 +91,44 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     logger.info('Task failed', { code: error.code, recorded: Boolean(failed) });
     return 'done';
   }
+};
+
+/** The task's key in the result cache, when the cache is on (core/result-cache.ts). */
+const resultCacheKeyOf = (deps: WorkerDeps, task: Task, input: DocumentInput): string | undefined =>
+  deps.resultCache && deps.config.RESULT_CACHE_TTL_SECONDS > 0
+    ? resultCacheKey({
+        owner: task.owner,
+        input,
+        options: task.options,
+        limits: { maxInputBytes: deps.config.MAX_INPUT_BYTES, maxPages: deps.config.MAX_PAGES },
+      })
+    : undefined;
+
+/**
+ * An earlier result for the same input, copied to `key`, or undefined: the
+ * task is then parsed. The cache only ever saves work, so a lookup or a copy
+ * that fails is a miss (logged), never the task's failure.
+ */
+const cachedResult = async (deps: WorkerDeps, cacheKey: string, key: string): Promise<ResultPointer | undefined> => {
+  const { resultCache } = deps;
+  if (!resultCache) return undefined;
+  const lookup = await reuseCachedResult({ ...deps, cache: resultCache }, cacheKey, {
+    bucket: deps.config.BUCKET_NAME,
+    key,
+  }).catch((error: unknown) => {
+    logger.warn('Result cache lookup failed; parsing instead', { error: error as Error });
+    return { hit: false as const };
+  });
+  deps.metrics.resultCache(lookup.hit ? 'hit' : 'miss');
+  return lookup.hit ? lookup.result : undefined;
+};
+
+/** Best effort: a result the cache could not record is still the task's result. */
+const rememberResult = async (deps: WorkerDeps, cacheKey: string, result: ResultPointer): Promise<void> => {
+  const entry = cacheEntryFor(result, deps.clock.now(), deps.config.RESULT_CACHE_TTL_SECONDS);
+  await deps.resultCache
+    ?.put(cacheKey, entry)
+    .catch((error: unknown) => logger.warn('Result cache entry not recorded', { error: error as Error }));
 };
 
 /** The task's bytes, from S3 or its URL, as the sandbox takes them. */

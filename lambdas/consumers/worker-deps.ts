@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { blobStore, eventSink, taskStore } from '../adapters/index.js';
+import { blobStore, eventSink, resultCache, taskStore } from '../adapters/index.js';
 import { once } from '../cold-start.js';
 import { loadConfig, workerEnvironmentSchema, type WorkerConfig } from '../config.js';
 import {
@@ -15,6 +15,7 @@ import { SandboxPool, type ProcessInSandbox } from '../core/sandbox.js';
 import { logger, taskMetrics } from '../observability.js';
 import { fetchSource } from '../adapters/url-source.js';
 import { Announcements } from '../core/events.js';
+import type { ResultCache } from '../core/result-cache.js';
 
 export interface WorkerDeps {
   config: WorkerConfig;
@@ -29,6 +30,8 @@ export interface WorkerDeps {
   fetchSource: FetchSource;
   processDocument: ProcessInSandbox;
   sandbox?: SandboxPool | undefined;
+  /** Without it, or with RESULT_CACHE_TTL_SECONDS 0, every task is parsed (README, "Result cache"). */
+  resultCache?: ResultCache | undefined;
   /** Minimum time between two progress writes within a stage. */
   progressIntervalMs: number;
 }
@@ -52,6 +55,7 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
     fetchSource,
     processDocument: (input, options, context) => sandbox.process(input, options, context),
     sandbox,
+    resultCache: resultCache(config.TABLE_NAME),
     progressIntervalMs: 1000,
   };
 };

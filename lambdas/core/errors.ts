@@ -12,6 +12,9 @@ export const ERROR_CATALOGUE = {
   DELIVERY_NOT_FOUND: { status: 404, retryable: false },
   TASK_NOT_CANCELLABLE: { status: 409, retryable: false },
   TASK_NOT_RETRYABLE: { status: 409, retryable: false },
+  BATCH_NOT_FOUND: { status: 404, retryable: false },
+  BATCH_NOT_CANCELLABLE: { status: 409, retryable: false },
+  BATCH_NOT_RETRYABLE: { status: 409, retryable: false },
   IDEMPOTENCY_CONFLICT: { status: 409, retryable: false },
   INTERNAL_ERROR: { status: 500, retryable: true },
   // Task failures (recorded on the task as `error`).

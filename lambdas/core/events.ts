@@ -113,8 +113,14 @@ export const callbackOf = (raw: RawCallback, allowPrivateAddresses: boolean): Ta
   return { url: url.href, events: raw.callback_events ?? [...DEFAULT_CALLBACK_EVENTS] };
 };
 
+/** An event of the outbox that goes to the bus and webhooks (the others are only counted by a batch). */
+export type AnnouncedEvent = TaskEvent & { type: WebhookEventType };
+
+export const isAnnounced = (event: TaskEvent): event is AnnouncedEvent =>
+  (WEBHOOK_EVENT_TYPES as readonly string[]).includes(event.type);
+
 /** The task view an event carries: the task as its change left it (a late send still describes that change). */
-export const eventDetail = (task: Task, event: TaskEvent) => ({
+export const eventDetail = (task: Task, event: AnnouncedEvent) => ({
   ...taskSummary(task),
   status: STATUS_OF[event.type],
   event_id: event.id,

@@ -127,19 +127,31 @@ export const claimTask = async (
   return { outcome: 'claimed', task: claimed, runId: run.runId };
 };
 
-/** SUCCESS with the stored result, if the run still holds the task (a cancelled one never gets a result). */
+/**
+ * SUCCESS with the stored result, if the run still holds the task (a
+ * cancelled one never gets a result); `cached` when the result is a copy
+ * from the result cache.
+ */
 export const completeTask = async (
   deps: LifecycleDeps,
   task: Task,
   runId: string,
   result: ResultPointer,
+  { cached = false } = {},
 ): Promise<Task | undefined> => {
   const now = deps.clock.now();
   const finished = await change(
     deps,
     task,
     'succeed',
-    { progress: 100, stage: 'done', finished_at: now.toISOString(), lease_expires_at: undefined, result },
+    {
+      progress: 100,
+      stage: 'done',
+      finished_at: now.toISOString(),
+      lease_expires_at: undefined,
+      result,
+      ...(cached ? { cached: true as const } : {}),
+    },
     { runId },
   );
   if (finished) {
@@ -240,16 +252,20 @@ export const requeuePending = async (deps: QueueingDeps, task: Task): Promise<vo
 
 // --- The API's own changes -----------------------------------------------------------
 
-export const cancelTask = async (deps: LifecycleDeps, taskId: string, owner: string): Promise<Task> => {
-  const task = await findTask(deps, taskId, owner);
+/** REVOKED, if the task is not final yet (counted); undefined when it was (a batch's cancel goes on past it). */
+export const revokeTask = async (deps: LifecycleDeps, task: TaskRef): Promise<Task | undefined> => {
   const revoked = await change(deps, task, 'cancel', {
     finished_at: deps.clock.now().toISOString(),
     lease_expires_at: undefined,
   });
-  if (revoked) {
-    deps.metrics.revoked();
-    return revoked;
-  }
+  if (revoked) deps.metrics.revoked();
+  return revoked;
+};
+
+export const cancelTask = async (deps: LifecycleDeps, taskId: string, owner: string): Promise<Task> => {
+  const task = await findTask(deps, taskId, owner);
+  const revoked = await revokeTask(deps, task);
+  if (revoked) return revoked;
   const current = (await deps.store.get(taskId)) ?? task;
   throw new AppError(
     'TASK_NOT_CANCELLABLE',
@@ -257,9 +273,12 @@ export const cancelTask = async (deps: LifecycleDeps, taskId: string, owner: str
   );
 };
 
-/** A FAILURE or REVOKED task as a new attempt: everything of the previous run cleared, queued again. */
-export const retryTask = async (deps: QueueingDeps, taskId: string, owner: string): Promise<Task> => {
-  const task = await findTask(deps, taskId, owner);
+/**
+ * A FAILURE or REVOKED task as a new attempt: everything of the previous run
+ * cleared, queued again. Undefined when the task is no longer on that
+ * attempt in a final status (retried already, or not final).
+ */
+export const requeueFinished = async (deps: QueueingDeps, task: Task): Promise<Task | undefined> => {
   const retried = await change(
     deps,
     task,
@@ -278,6 +297,13 @@ export const retryTask = async (deps: QueueingDeps, taskId: string, owner: strin
     },
     { attempt: task.attempts },
   );
+  if (retried) await deps.queue.send(retried.queue, taskMessage(retried));
+  return retried;
+};
+
+export const retryTask = async (deps: QueueingDeps, taskId: string, owner: string): Promise<Task> => {
+  const task = await findTask(deps, taskId, owner);
+  const retried = await requeueFinished(deps, task);
   if (!retried) {
     const current = (await deps.store.get(taskId)) ?? task;
     throw new AppError(
@@ -285,7 +311,6 @@ export const retryTask = async (deps: QueueingDeps, taskId: string, owner: strin
       `Task ${taskId} is ${current.status}; only FAILURE or REVOKED tasks can be retried.`,
     );
   }
-  await deps.queue.send(retried.queue, taskMessage(retried));
   return retried;
 };
 

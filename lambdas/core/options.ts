@@ -115,6 +115,7 @@ export const optionsShape = {
   chunk_size_unit: oneOf(CHUNK_SIZE_UNITS).optional(),
   tokenizer: oneOf(TOKENIZERS).optional(),
   pages: pageSelection.optional(),
+  no_cache: formBoolean.optional(),
 };
 
 /** The options that shape the output's structure; each is absent unless the caller gave it. */
@@ -136,6 +137,12 @@ export interface ProcessingOptions extends StructureOptions {
   split: boolean;
   chunk_size: number;
   chunk_overlap: number;
+  /**
+   * Skip the result cache for this task (README, "Result cache"). Kept only
+   * when true, so that `false` and absent are one request; it says how to
+   * run the task, not what the result is, so no cache key includes it.
+   */
+  no_cache?: true;
 }
 
 export const STRUCTURE_OPTION_NAMES = [
@@ -147,13 +154,18 @@ export const STRUCTURE_OPTION_NAMES = [
 ] as const satisfies readonly (keyof StructureOptions)[];
 
 /** Every option a request may carry, for form-field checks. */
-export const OPTION_NAMES = ['split', 'chunk_size', 'chunk_overlap', ...STRUCTURE_OPTION_NAMES] as const;
+export const OPTION_NAMES = ['split', 'chunk_size', 'chunk_overlap', ...STRUCTURE_OPTION_NAMES, 'no_cache'] as const;
 
 /** True when any structure option was given: chunks then carry the full metadata (see README). */
 export const usesStructure = (options: ProcessingOptions): boolean =>
   STRUCTURE_OPTION_NAMES.some((name) => options[name] !== undefined);
 
-type RawOptions = { split?: boolean; chunk_size?: number; chunk_overlap?: number } & StructureOptions;
+type RawOptions = {
+  split?: boolean;
+  chunk_size?: number;
+  chunk_overlap?: number;
+  no_cache?: boolean;
+} & StructureOptions;
 
 /** Apply defaults and the cross-field rules; issues are reported against the field that must change. */
 export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): ProcessingOptions => {
@@ -166,6 +178,7 @@ export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): Proce
     chunk_size: raw.chunk_size ?? OPTION_DEFAULTS.chunk_size,
     chunk_overlap: raw.chunk_overlap ?? OPTION_DEFAULTS.chunk_overlap,
     ...structure,
+    ...(raw.no_cache ? { no_cache: true as const } : {}),
   };
   if (options.chunk_size_unit === 'tokens' && options.chunk_size < MIN_TOKEN_CHUNK_SIZE) {
     ctx.addIssue({

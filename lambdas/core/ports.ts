@@ -1,3 +1,4 @@
+import type { Batch, BatchJob, BatchTally } from './batch.js';
 import type { Delivery, DeliveryAttempt, DeliveryJob, DeliveryStatus } from './delivery.js';
 import type { ResultHeadline } from './document.js';
 import type { ErrorCode } from './errors.js';
@@ -16,6 +17,7 @@ export type TaskChanges = Partial<
     | 'finished_at'
     | 'error'
     | 'result'
+    | 'cached'
     | 'run_id'
     | 'lease_expires_at'
     | 'updated_at'
@@ -79,6 +81,49 @@ export interface TaskStore {
   acknowledgeEvents(taskId: string, eventIds: readonly string[]): Promise<void>;
   /** Tasks with an event unsent since before `before`, oldest first (the janitor's sweep). */
   listWithPendingEvents(before: string, limit: number): Promise<Task[]>;
+  /** Creates a batch child unless its row exists: returns the row that is there now (this one, or the earlier). */
+  createChild(task: Task): Promise<{ created: boolean; task: Task }>;
+  /** A batch's children in listing order, optionally in one status (a filter: a page may hold fewer than `limit`). */
+  listBatch(query: BatchListQuery): Promise<TaskPage>;
+}
+
+export interface BatchListQuery {
+  batchId: string;
+  status?: TaskStatus | undefined;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** What creating one listing page of a batch did. */
+export interface ListingStep {
+  created: number;
+  /** Where the next page starts (S3's continuation token), if there is one. */
+  nextToken?: string | undefined;
+  /** This page was the last. */
+  done: boolean;
+}
+
+/** Batch heads and their counter items (see core/batch.ts). */
+export interface BatchStore {
+  create(batch: Batch): Promise<void>;
+  get(batchId: string): Promise<Batch | undefined>;
+  /** Opens the counter items of a listing page before its children exist. */
+  openPage(batch: Batch, page: number): Promise<void>;
+  /** Counts a batch child in the status its row has, unless a later version of the row was counted. */
+  count(task: Task): Promise<void>;
+  /** The counts over every counter item. */
+  tally(batch: Batch): Promise<BatchTally>;
+  /** Records that `page` was listed; false when the batch is no longer at that page (a repeated message). */
+  advance(batchId: string, page: number, step: ListingStep): Promise<boolean>;
+  /** Marks the batch cancelled (once); the batch as it is after. */
+  revoke(batchId: string, at: string): Promise<Batch | undefined>;
+  /** Removes a batch whose first page could not be queued (its creation's rollback). */
+  remove(batchId: string): Promise<void>;
+}
+
+/** The batch-jobs queue: a batch's pages of work, each its own message. */
+export interface BatchJobQueue {
+  send(job: BatchJob, delaySeconds?: number): Promise<void>;
 }
 
 export interface StoredObject {
@@ -86,10 +131,18 @@ export interface StoredObject {
   contentType?: string | undefined;
 }
 
+/** What a HEAD of an object tells. */
+export interface ObjectHead {
+  size: number;
+  contentType?: string | undefined;
+  /** User metadata (`x-amz-meta-*`), by name without that prefix, lower-cased. */
+  metadata?: Record<string, string> | undefined;
+}
+
 export interface BlobStore {
   put(bucket: string, key: string, body: Uint8Array | string, contentType: string): Promise<void>;
   get(bucket: string, key: string, maxBytes: number): Promise<StoredObject>;
-  head(bucket: string, key: string): Promise<{ size: number; contentType?: string | undefined } | undefined>;
+  head(bucket: string, key: string): Promise<ObjectHead | undefined>;
   presignPut(
     bucket: string,
     key: string,
@@ -97,10 +150,18 @@ export interface BlobStore {
   ): Promise<string>;
   presignGet(bucket: string, key: string, expiresIn: number): Promise<string>;
   delete(bucket: string, key: string): Promise<void>;
+  /** A server-side copy within the bucket; false, copying nothing, when the source is not there (any more). */
+  copy(bucket: string, fromKey: string, toKey: string): Promise<boolean>;
 }
 
 export interface JobQueue {
   send(queue: QueueClass, message: TaskMessage): Promise<void>;
+}
+
+/** A queue that also takes many messages, ten to a request (a batch's pages). */
+export interface BulkJobQueue extends JobQueue {
+  /** Throws when any was refused (sending them all again is harmless: the worker's claim de-duplicates). */
+  sendMany(queue: QueueClass, messages: readonly TaskMessage[]): Promise<void>;
 }
 
 export interface SourceFetchLimits extends UrlPolicy {
@@ -135,6 +196,8 @@ export interface TaskMetrics {
   revoked(): void;
   /** An event could not be sent at once; it stays in the outbox for the sweep. */
   eventUnsent(event: TaskEvent, error: unknown): void;
+  /** A run looked its result up in the result cache (not counted when the cache is off or `no_cache` skips it). */
+  resultCache(outcome: 'hit' | 'miss'): void;
 }
 
 /**

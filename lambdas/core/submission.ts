@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { PREFIX } from '../../shared/definitions.js';
-import { AppError } from './errors.js';
+import { AppError, toTaskError } from './errors.js';
 import type { ProcessingOptions } from './options.js';
 import type { BlobStore, Clock, JobQueue, TaskMetrics, TaskStore } from './ports.js';
 import { taskMessage, type QueueClass, type Task, type TaskCallback, type TaskInput, type TaskSource } from './task.js';
@@ -47,6 +47,13 @@ export interface Submission {
   idempotencyKey?: string | undefined;
   /** Where to send the task's events (`callback_url`), if anywhere. */
   callback?: TaskCallback | undefined;
+  /**
+   * Why the request cannot run, when it must still become a task (a
+   * drop-folder object with invalid metadata has no client to answer): the
+   * task is written FAILURE with this error in the same write, never queued,
+   * with its `task.failed` event in the outbox for the caller to announce.
+   */
+  rejection?: AppError | undefined;
 }
 
 export interface SubmitOutcome {
@@ -64,8 +71,10 @@ export const fingerprint = (...parts: unknown[]): string =>
 /** Idempotency keys belong to the client that used them (its API key), never shared across clients. */
 export const scopedKey = (key: string, owner: string): string => `${owner}#${key}`;
 
-export const queueFor = (sizeBytes: number | undefined, policy: SubmissionPolicy): QueueClass =>
-  sizeBytes !== undefined && sizeBytes > policy.largeInputThresholdBytes ? 'large' : 'standard';
+export const queueFor = (
+  sizeBytes: number | undefined,
+  policy: Pick<SubmissionPolicy, 'largeInputThresholdBytes'>,
+): QueueClass => (sizeBytes !== undefined && sizeBytes > policy.largeInputThresholdBytes ? 'large' : 'standard');
 
 export const newTaskId = (): string => randomUUID();
 
@@ -157,8 +166,12 @@ export const submit = async (
   };
   try {
     const outcome = await createTask(deps, policy, taskId, draft, submission, now);
-    if (outcome.replayed) await dropStored();
-    else deps.metrics.submitted(outcome.task.source);
+    if (outcome.replayed) {
+      await dropStored();
+    } else {
+      deps.metrics.submitted(outcome.task.source);
+      if (submission.rejection) deps.metrics.failed(submission.rejection.code);
+    }
     return outcome;
   } catch (error) {
     await dropStored();
@@ -174,9 +187,10 @@ const createTask = async (
   submission: Submission,
   now: Date,
 ): Promise<SubmitOutcome> => {
+  const { rejection } = submission;
   const task: Task = {
     task_id: taskId,
-    status: draft.status,
+    status: rejection ? 'FAILURE' : draft.status,
     progress: 0,
     stage: 'queued',
     source: draft.source,
@@ -189,6 +203,13 @@ const createTask = async (
     expires_at: new Date(now.getTime() + policy.taskRetentionDays * DAY_MS).toISOString(),
     ...(draft.uploadExpiresAt ? { upload_expires_at: draft.uploadExpiresAt } : {}),
     ...(submission.callback ? { callback: submission.callback } : {}),
+    ...(rejection
+      ? {
+          error: toTaskError(rejection),
+          finished_at: now.toISOString(),
+          outbox: [{ id: randomUUID(), type: 'task.failed' as const, occurred_at: now.toISOString() }],
+        }
+      : {}),
     owner: submission.owner,
   };
   const idempotency =

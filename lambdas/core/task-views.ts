@@ -25,6 +25,8 @@ export const taskSummary = (task: Task) => ({
   created_at: task.created_at,
   ...(task.started_at ? { started_at: task.started_at } : {}),
   ...(task.finished_at ? { finished_at: task.finished_at } : {}),
+  // Only when served from the result cache: every other view stays as it was.
+  ...(task.cached ? { cached: true } : {}),
   updated_at: task.updated_at,
   expires_at: task.expires_at,
   ...(task.status === 'AWAITING_UPLOAD' && task.upload_expires_at ? { upload_expires_at: task.upload_expires_at } : {}),

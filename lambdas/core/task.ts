@@ -41,8 +41,21 @@ export type QueueClass = 'standard' | 'large';
 /** The owner of tasks created without an API key (`apiAuth: none`). */
 export const ANONYMOUS_OWNER = 'anonymous';
 
-/** What identifies a task row to the store: its id, and its owner for the listing index. */
-export type TaskRef = Pick<Task, 'task_id' | 'owner'>;
+/**
+ * What identifies a task row to the store: its id, its owner for the listing
+ * index, and its batch (a batch child's every change is announced, so that
+ * the batch's counts follow it).
+ */
+export type TaskRef = Pick<Task, 'task_id' | 'owner'> & Partial<Pick<Task, 'batch'>>;
+
+/** A batch child's place in its batch (see core/batch.ts). */
+export interface TaskBatchRef {
+  id: string;
+  /** The counter item it is counted on. */
+  shard: number;
+  /** Its position in the listing order. */
+  position: number;
+}
 
 export type TaskSource =
   | { type: 'upload'; filename: string; size_bytes: number; content_type?: string | undefined }
@@ -66,6 +79,13 @@ export interface ResultPointer {
 export const WEBHOOK_EVENT_TYPES = ['task.started', 'task.succeeded', 'task.failed', 'task.revoked'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
+/**
+ * A batch child back to PENDING (retried, or requeued after a restart): not
+ * announced to anyone, but counted by its batch through the same outbox.
+ */
+export const QUEUED_EVENT = 'task.queued';
+export type OutboxEventType = WebhookEventType | typeof QUEUED_EVENT;
+
 /** Where a task's events go (`callback_url`), and which of them. */
 export interface TaskCallback {
   url: string;
@@ -81,7 +101,7 @@ export interface TaskCallback {
 export interface TaskEvent {
   /** A UUID, stable through every send of the event (the webhook's `webhook-id` derives from it). */
   id: string;
-  type: WebhookEventType;
+  type: OutboxEventType;
   occurred_at: string;
 }
 
@@ -109,12 +129,18 @@ export interface Task {
   upload_expires_at?: string | undefined;
   error?: TaskErrorBody | undefined;
   result?: ResultPointer | undefined;
+  /** The result is a copy of an earlier task's, reused from the result cache instead of parsing (core/result-cache.ts). */
+  cached?: true | undefined;
   /** The worker run that holds the task while STARTED, and until when. */
   run_id?: string | undefined;
   lease_expires_at?: string | undefined;
   callback?: TaskCallback | undefined;
   /** Events written with their status change and not yet sent (oldest first). */
   outbox?: TaskEvent[] | undefined;
+  /** How many status changes the row has had (1 when created): which of two views of it is the later. */
+  version?: number | undefined;
+  /** The batch it belongs to, if any. */
+  batch?: TaskBatchRef | undefined;
   /**
    * The caller (API key id) that created it: only that caller sees, cancels
    * or retries it. `anonymous` when the API takes no keys.

@@ -8,7 +8,9 @@ import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../config.js';
 import {
-  PREFIX,
+  BATCH,
+  BATCH_JOBS_TIMEOUT_SECONDS,
+  objectCreatedPrefixes,
   UPLOAD_EVENTS_TIMEOUT_SECONDS,
   WEBHOOK_DELIVERIES_TIMEOUT_SECONDS,
   WEBHOOK_DELIVERY,
@@ -33,13 +35,15 @@ export const consumerTimeouts = (config: DeploymentConfig) => ({
   largeWorker: Duration.seconds(workerTimeoutSeconds(config, 'large')),
   uploadEvents: Duration.seconds(UPLOAD_EVENTS_TIMEOUT_SECONDS),
   webhookDeliveries: Duration.seconds(WEBHOOK_DELIVERIES_TIMEOUT_SECONDS),
+  batchJobs: Duration.seconds(BATCH_JOBS_TIMEOUT_SECONDS),
 });
 
 /**
  * The queue consumers: a worker per work queue (the large one with more
  * memory and time), the DLQ consumer that fails dead-lettered tasks, the
- * listener that starts tasks when presigned uploads land, the scheduled
- * janitor, and the webhook consumer. What each may touch is its catalogue record; this construct adds
+ * listener that starts tasks when presigned uploads land (and makes tasks of
+ * objects dropped in `inbox/`, when the drop folder is on), the scheduled
+ * janitor, the webhook consumer, and the batch-jobs consumer. What each may touch is its catalogue record; this construct adds
  * what triggers it.
  */
 export class Consumers extends Construct {
@@ -49,6 +53,7 @@ export class Consumers extends Construct {
   readonly uploadEvents: ServiceFunction;
   readonly janitor: ServiceFunction;
   readonly webhookDeliveries: ServiceFunction;
+  readonly batchJobs: ServiceFunction;
 
   constructor(scope: Construct, id: string, props: ConsumersProps) {
     super(scope, id);
@@ -84,9 +89,11 @@ export class Consumers extends Construct {
     this.uploadEvents.addEventSource(
       new SqsEventSource(queues.uploadEvents.queue, { batchSize: 10, reportBatchItemFailures: true }),
     );
-    bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(queues.uploadEvents.queue), {
-      prefix: PREFIX.uploads,
-    });
+    // Presigned uploads, and the drop folder when it is on: one queue, one consumer that routes by prefix.
+    const uploadEventsDestination = new SqsDestination(queues.uploadEvents.queue);
+    for (const prefix of objectCreatedPrefixes(config)) {
+      bucket.addEventNotification(EventType.OBJECT_CREATED, uploadEventsDestination, { prefix });
+    }
     // The CDK's own singleton function that configures bucket notifications.
     const notificationsHandler = Stack.of(this).node.children.find((child) =>
       child.node.id.startsWith('BucketNotificationsHandler'),
@@ -116,6 +123,16 @@ export class Consumers extends Construct {
       new SqsEventSource(queues.webhookDeliveries.queue, {
         batchSize: WEBHOOK_DELIVERY.batchSize,
         maxConcurrency: config.webhookConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+
+    this.batchJobs = make('batchJobs', 'BatchJobs');
+    this.batchJobs.addEventSource(
+      new SqsEventSource(queues.batchJobs.queue, {
+        // One page per invocation: a page is up to a thousand tasks created, and one message its whole work.
+        batchSize: 1,
+        maxConcurrency: BATCH.jobsConcurrency,
         reportBatchItemFailures: true,
       }),
     );

@@ -249,9 +249,15 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new GraphWidget({
         title: 'Webhook deliveries succeeded / failed, events left for the sweep',
-        width: 24,
+        width: 12,
         left: [custom(METRIC_NAMES.webhookDelivered, 'Sum')],
         right: [custom(METRIC_NAMES.webhookFailed, 'Sum'), custom(METRIC_NAMES.eventsUnsent, 'Sum')],
+      }),
+      // Hits are documents not parsed again: identical bytes and options, for the same key, within the TTL.
+      new GraphWidget({
+        title: 'Result cache hits / misses',
+        width: 12,
+        left: [custom(METRIC_NAMES.resultCacheHits, 'Sum'), custom(METRIC_NAMES.resultCacheMisses, 'Sum')],
       }),
     );
 

@@ -9,6 +9,7 @@ export interface QueuesProps {
   largeWorkerTimeout: Duration;
   uploadEventsTimeout: Duration;
   webhookDeliveriesTimeout: Duration;
+  batchJobsTimeout: Duration;
   /** Deliveries before a message moves to its DLQ. */
   maxReceiveCount: number;
 }
@@ -20,8 +21,8 @@ export interface WorkQueue {
 
 /**
  * The standard and large work queues, the queue S3 upload events arrive
- * on, and the queue of webhook deliveries (announced events and their
- * delayed retries), each with a DLQ. Encrypted with SQS-managed keys (S3 notifications
+ * on, the queue of webhook deliveries (announced events and their
+ * delayed retries) and that of batch pages, each with a DLQ. Encrypted with SQS-managed keys (S3 notifications
  * cannot publish to queues under the AWS-managed KMS key) and TLS only.
  */
 export class Queues extends Construct {
@@ -29,6 +30,8 @@ export class Queues extends Construct {
   readonly large: WorkQueue;
   readonly uploadEvents: WorkQueue;
   readonly webhookDeliveries: WorkQueue;
+  /** A batch's pages of work (creating, cancelling, retrying its tasks). */
+  readonly batchJobs: WorkQueue;
 
   constructor(scope: Construct, id: string, props: QueuesProps) {
     super(scope, id);
@@ -36,6 +39,7 @@ export class Queues extends Construct {
     this.large = this.workQueue('Large', props.largeWorkerTimeout, props.maxReceiveCount);
     this.uploadEvents = this.workQueue('UploadEvents', props.uploadEventsTimeout, props.maxReceiveCount);
     this.webhookDeliveries = this.workQueue('WebhookDeliveries', props.webhookDeliveriesTimeout, props.maxReceiveCount);
+    this.batchJobs = this.workQueue('BatchJobs', props.batchJobsTimeout, props.maxReceiveCount);
   }
 
   private workQueue(name: string, consumerTimeout: Duration, maxReceiveCount: number): WorkQueue {

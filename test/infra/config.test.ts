@@ -31,6 +31,8 @@ describe('deployment configuration', () => {
     [{ softTimeLimitMarginSeconds: 200, workerTimeoutSeconds: 300 }, 'softTimeLimitMarginSeconds'],
     [{ urlFetchTimeoutSeconds: 290 }, 'urlFetchTimeoutSeconds'],
     [{ resultRetentionDays: 3, taskRetentionDays: 7 }, 'resultRetentionDays'],
+    [{ resultCacheTtlHours: 169, resultRetentionDays: 7 }, 'resultCacheTtlHours'],
+    [{ resultCacheTtlHours: -1 }, 'resultCacheTtlHours'],
     [{ directUploadMaxMb: 10 }, 'directUploadMaxMb'],
     [{ workerConcurrency: 1 }, 'workerConcurrency'],
     [{ logRetentionDays: 10 }, 'logRetentionDays'],
@@ -93,6 +95,7 @@ describe('s3:// source locations', () => {
         standard: { url: 'u', arn: 'a' },
         large: { url: 'u', arn: 'a' },
         webhookDeliveries: { url: 'u', arn: 'a' },
+        batchJobs: { url: 'u', arn: 'a' },
       },
       deliveriesTableName: 'd',
       deliveriesTableArn: 'arn:aws-cn:dynamodb:cn-north-1:123456789012:table/d',
@@ -107,6 +110,20 @@ describe('s3:// source locations', () => {
       expect(decrypt, name).toEqual(readsSources ? [{ actions: ['kms:Decrypt'], resources: [key] }] : []);
       for (const statement of statements) {
         for (const resource of statement.resources) expect(resource.startsWith('arn:aws:'), resource).toBe(false);
+      }
+    }
+  });
+
+  it('keeps results for the cache 24 hours by default: the workers may read results/ (a hit copies one), and only then', () => {
+    for (const [input, ttlSeconds] of [
+      [{}, 24 * 3600],
+      [{ resultCacheTtlHours: 168 }, 168 * 3600],
+      [{ resultCacheTtlHours: 0 }, 0],
+    ] as const) {
+      const catalogue = functionCatalogue(parseDeploymentConfig(input));
+      for (const worker of [catalogue.worker, catalogue.largeWorker]) {
+        expect(worker.environment.RESULT_CACHE_TTL_SECONDS).toBe(ttlSeconds);
+        expect(worker.access.bucket?.read?.includes('results/')).toBe(ttlSeconds > 0);
       }
     }
   });

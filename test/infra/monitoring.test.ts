@@ -43,7 +43,7 @@ describe('dashboard', () => {
       ['Dead-letter queue depth', 'ApproximateNumberOfMessagesVisible'],
     ] as const) {
       const names = metricNames(title);
-      expect(names).toHaveLength(4);
+      expect(names).toHaveLength(5);
       for (const name of names) expect(name).toContain(`AWS/SQS ${metric}`);
       expect(widget(title).stat ?? 'Maximum').toBe('Maximum');
     }
@@ -114,7 +114,7 @@ describe('alarms', () => {
       });
       expect(byId(`${label}DeadLettersStuck`)).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage' });
     }
-    for (const id of ['UploadEventsDeadLetters', 'WebhookDeliveriesDeadLetters']) {
+    for (const id of ['UploadEventsDeadLetters', 'WebhookDeliveriesDeadLetters', 'BatchJobsDeadLetters']) {
       expect(byId(id)).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible' });
     }
     // Each watches a DLQ: the queue a redrive policy names.
@@ -130,13 +130,14 @@ describe('alarms', () => {
       'LargeDeadLettered',
       'UploadEventsDeadLetters',
       'WebhookDeliveriesDeadLetters',
+      'BatchJobsDeadLetters',
     ]) {
       expect(deadLetterQueues.has(byId(id).Dimensions[0].Value['Fn::GetAtt'][0])).toBe(true);
     }
   });
 
   it('fire when the oldest message is older than the configured age, except for delayed webhook retries', () => {
-    for (const label of ['Standard', 'Large', 'UploadEvents']) {
+    for (const label of ['Standard', 'Large', 'UploadEvents', 'BatchJobs']) {
       expect(byId(`${label}OldestMessage`)).toMatchObject({
         MetricName: 'ApproximateAgeOfOldestMessage',
         Statistic: 'Maximum',

@@ -55,7 +55,7 @@ describe('synthesized stack', () => {
     const functions = resourcesOf('AWS::Lambda::Function').filter(
       ([id]) => !id.startsWith('BucketNotificationsHandler'),
     );
-    expect(functions.length).toBe(16);
+    expect(functions.length).toBe(22);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -140,7 +140,7 @@ describe('synthesized stack', () => {
         !id.startsWith('BucketNotificationsHandler') &&
         !parsing.some((text) => String(fn.Properties.Description).startsWith(text)),
     );
-    expect(others.length).toBe(13);
+    expect(others.length).toBe(19);
     for (const [id, fn] of others) {
       const bundle = readFileSync(
         join(cdkOut, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`, 'index.mjs'),
@@ -160,7 +160,7 @@ describe('synthesized stack', () => {
         'dynamodb:UpdateItem',
         'events:PutEvents', // its status changes, on the bus
         's3:DeleteObject',
-        's3:GetObject', // inputs (uploads/, direct/) and s3:// sources (inbox/), one statement (minimizePolicies)
+        's3:GetObject', // inputs (uploads/, direct/), s3:// sources (inbox/), cached results (results/), one statement (minimizePolicies)
         's3:ListBucket',
         's3:PutObject',
         'sqs:ChangeMessageVisibility',
@@ -198,7 +198,7 @@ describe('synthesized stack', () => {
     expect(raw.Resources[worker]?.Properties.Timeout).toBe(300);
     for (const [, queue] of resourcesOf('AWS::SQS::Queue')) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     const deadLetterTargets = resourcesOf('AWS::SQS::Queue').filter(([, queue]) => queue.Properties.RedrivePolicy);
-    expect(deadLetterTargets).toHaveLength(4);
+    expect(deadLetterTargets).toHaveLength(5);
   });
 
   it('triggers workers with batch size, max concurrency and partial batch failures', () => {
@@ -286,7 +286,7 @@ describe('synthesized stack', () => {
 
   it('requires the API key on every method and throttles through a usage plan', () => {
     const methods = resourcesOf('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(10);
+    expect(methods).toHaveLength(15);
     for (const [, method] of methods) expect(method.Properties.ApiKeyRequired).toBe(true);
     template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
     template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
@@ -430,6 +430,53 @@ describe('synthesized stack', () => {
     ]);
     const [queueId] = resourcesOf('AWS::SQS::Queue').find(([id]) => /WebhookDeliveries[0-9A-F]{8}$/.test(id))!;
     expect(JSON.stringify(statementsOf(redeliver))).toContain(queueId);
+  });
+
+  it('lets the batch-jobs function list only the readable prefixes, read only batch lists, and queue work', () => {
+    const [batchJobs] = functionByDescription("Creates a batch's tasks");
+    const statements = statementsOf(batchJobs) as Array<{
+      Action: string | string[];
+      Resource: unknown;
+      Condition?: unknown;
+    }>;
+    const listing = statements.filter((statement) => statement.Action === 's3:ListBucket');
+    // Never the whole bucket: ListObjectsV2 only with a Prefix under a readable location.
+    expect(listing).toEqual([expect.objectContaining({ Condition: { StringLike: { 's3:prefix': ['inbox/*'] } } })]);
+    const reads = JSON.stringify(statements.filter((statement) => statement.Action === 's3:GetObject'));
+    expect(reads).toContain('/batches/*');
+    expect(reads).not.toContain('/inbox/*');
+    const text = JSON.stringify(statements);
+    for (const prefix of ['/direct/*', '/uploads/*', '/results/*']) expect(text).not.toContain(prefix);
+    const sends = JSON.stringify(statements.filter((statement) => statement.Action === 'sqs:SendMessage'));
+    for (const queue of ['QueuesStandard', 'QueuesLarge', 'QueuesBatchJobs', 'WebhookDeliveries']) {
+      expect(sends).toContain(queue);
+    }
+    expect(raw.Resources[batchJobs]?.Properties).toMatchObject({ Timeout: 300 });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: batchJobs },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 4 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('keeps batch children findable by batch, in listing order, and their counts readable in one call', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: Match.arrayWith([
+        Match.objectLike({
+          IndexName: 'by_batch',
+          KeySchema: [
+            { AttributeName: 'batch_id', KeyType: 'HASH' },
+            { AttributeName: 'batch_position', KeyType: 'RANGE' },
+          ],
+        }),
+      ]),
+    });
+    const [getBatch] = functionByDescription('GET batch:');
+    expect(actionsOf(getBatch).filter((action) => action.startsWith('dynamodb:'))).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+    ]);
   });
 
   it('runs the janitor on a schedule', () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CopyObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { ANONYMOUS_OWNER, type Task } from '../../lambdas/core/task.js';
@@ -28,6 +29,8 @@ const OPTIONS: LocalStackOptions = {
     leaseMarginMs: 100,
     // A webhook's first retry after about a second.
     webhookRetryScale: 0.02,
+    // Batch pages of two: three objects make two pages.
+    batchPageSize: 2,
   },
   faults: {
     crashFilenames: ['poison.txt'],
@@ -160,6 +163,12 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
 
     const done = await waitAll([small, large, first, ...fromInbox, ...viaUrl]);
     for (const task of done) expect(task.status, JSON.stringify(task)).toBe('SUCCESS');
+    // The same uploads again, on each queue: served from the result cache, a copy of the first result (a read of
+    // results/); checked below, while the poison task is still on its way to the DLQ.
+    const again = [
+      (await accepted(await uploadText('small.txt', 'A small upload.'))).task_id,
+      (await accepted(await uploadText('large.txt', LARGE))).task_id,
+    ];
     for (const id of [cancelled, cancelledLarge]) expect((await api.waitFor(id)).status).toBe('REVOKED');
     expect(stack.faults.filter((fault) => fault.startsWith('cancel-while-storing'))).toHaveLength(2);
 
@@ -188,6 +197,10 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
     expect((await previewSource(`s3://${stack.bucketName}/inbox/small.txt`)).status).toBe(200);
     const notThere = await previewSource(`s3://${stack.bucketName}/inbox/none.txt`);
     expect(((await notThere.json()) as { error: { code: string } }).error.code).toBe('SOURCE_NOT_FOUND');
+
+    for (const task of await waitAll(again)) {
+      expect(task, JSON.stringify(task)).toMatchObject({ status: 'SUCCESS', cached: true });
+    }
 
     // The dead-letter consumer fails the poison task; a retry queues it again (standard), and a failed large one (large).
     expect(await api.waitFor(poison, undefined, 60_000)).toMatchObject({
@@ -238,10 +251,22 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
       status: 'AWAITING_UPLOAD' as const,
       upload_expires_at: new Date(Date.now() - 3600_000).toISOString(),
     };
-    const lostEvent = abandoned({ ...expired, source: { type: 'presigned', filename: 'lost.txt', size_bytes: 15 } });
+    // Objects whose event is lost: keys outside the upload layout, so that the copy's own event (S3 notifies copies
+    // too) is ignored by the upload-events consumer and only the janitor finds them.
+    const lostInput = (name: string) => ({
+      kind: 's3' as const,
+      bucket: stack.bucketName,
+      key: `uploads/lost/${name}`,
+    });
+    const lostEvent = abandoned({
+      ...expired,
+      source: { type: 'presigned', filename: 'lost.txt', size_bytes: 15 },
+      input: lostInput('small'),
+    });
     const lostLargeEvent = abandoned({
       ...expired,
       source: { type: 'presigned', filename: 'lost.txt', size_bytes: LARGE.length },
+      input: lostInput('large'),
     });
     const neverUploaded = abandoned({
       ...expired,
@@ -255,7 +280,6 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
     for (const task of [lostEvent, lostLargeEvent, neverUploaded, lostMessage, lostLargeMessage]) {
       await store.create(task);
     }
-    // Copies raise no upload event here, as on S3 (the notification is for PUTs).
     for (const [task, source] of [
       [lostEvent, 'inbox/small.txt'],
       [lostLargeEvent, 'inbox/large.txt'],
@@ -290,11 +314,86 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
     expect(stack.iam.denied).toEqual([]);
   });
 
+  it('runs every batch path with no call refused', async () => {
+    const waitForBatch = async (id: string, statuses: string[]) => {
+      for (let waited = 0; waited < 90_000; waited += 200) {
+        const batch = (await (await api.get(`/batches/${id}`)).json()) as {
+          status: string;
+          counts: Record<string, number>;
+        };
+        if (statuses.includes(batch.status)) return batch;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      throw new Error(`batch ${id} never reached ${statuses.join('/')}`);
+    };
+    const created = async (body: unknown) =>
+      ((await accepted(await api.postJson('/batches', body))) as unknown as { batch_id: string }).batch_id;
+    // A prefix over two pages (pages of two here): the lister lists only under inbox/, queues both queues and itself.
+    await putInbox('batch-iam/a.txt', 'First of a prefix.');
+    await putInbox('batch-iam/b.txt', 'Second of a prefix.');
+    await putInbox('batch-iam/c.txt', LARGE);
+    const prefix = await created({ source: `s3://${stack.bucketName}/inbox/batch-iam/`, ...callingBack() });
+    expect((await waitForBatch(prefix, ['COMPLETED'])).counts.SUCCESS).toBe(3);
+    // A list with a failing source; its tasks listed; its failure retried (the retry sweep queries and queues).
+    const mixed = await created({
+      sources: [`s3://${stack.bucketName}/inbox/batch-iam/a.txt`, `${fixtures.url}/missing.txt`],
+    });
+    expect((await waitForBatch(mixed, ['COMPLETED_WITH_ERRORS'])).counts.FAILURE).toBe(1);
+    expect((await api.get(`/batches/${mixed}/tasks?status=FAILURE`)).status).toBe(200);
+    expect((await api.post(`/batches/${mixed}/retry`)).status).toBe(202);
+    await waitForBatch(mixed, ['COMPLETED_WITH_ERRORS']);
+    // A missing object in a list: S3's 404 (s3:ListBucket), a 400 for the whole batch.
+    const missing = await api.postJson('/batches', { sources: [`s3://${stack.bucketName}/inbox/batch-iam/none.txt`] });
+    expect(missing.status).toBe(400);
+    // Cancelled while its tasks are held: the sweep revokes them (announced: bus and webhooks).
+    const held = await created({
+      sources: [`${fixtures.url}/hold/iam-batch-0`, `${fixtures.url}/hold/iam-batch-1`],
+      ...callingBack(),
+    });
+    for (let waited = 0; waited < 30_000 && !fixtures.isHeld('iam-batch-0'); waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await api.post(`/batches/${held}/cancel`)).status).toBe(202);
+    expect((await waitForBatch(held, ['REVOKED'])).counts).toBeDefined();
+    for (let waited = 0; waited < 30_000; waited += 200) {
+      const batch = (await (await api.get(`/batches/${held}`)).json()) as { counts: Record<string, number> };
+      if (batch.counts.REVOKED === 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    fixtures.release('iam-batch-0');
+    fixtures.release('iam-batch-1');
+    // A batch task whose change a dead function never announced: the janitor sends it and counts it (a read and
+    // a conditional update of the batch's counter item).
+    const store = new DynamoTaskStore(stack.clients.dynamo, stack.tableName);
+    const [child] = (await store.listBatch({ batchId: mixed, status: 'FAILURE', limit: 10 })).tasks;
+    const revived = await store.transition(
+      child!,
+      'retry',
+      { attempts: child!.attempts + 1 },
+      { attempt: child!.attempts },
+    );
+    expect(revived?.outbox?.map((event) => event.type)).toEqual(['task.queued']);
+    await stack.clients.dynamo.send(
+      new UpdateCommand({
+        TableName: stack.tableName,
+        Key: { pk: child!.task_id },
+        UpdateExpression: 'SET outbox_since = :longAgo',
+        ExpressionAttributeValues: { ':longAgo': new Date(Date.now() - 3600_000).toISOString() },
+      }),
+    );
+    expect(await stack.invoke('janitor', {})).toMatchObject({ eventsSent: 1, errors: 0 });
+    expect((await (await api.get(`/batches/${mixed}`)).json()) as object).toMatchObject({
+      status: 'RUNNING',
+      counts: { PENDING: 1, SUCCESS: 1, FAILURE: 0 },
+    });
+    expect(stack.iam.denied).toEqual([]);
+  });
+
   it('a submission whose message cannot be queued leaves nothing behind: no row, no object, a 500', async () => {
     const withoutQueues = await startTarget({
       ...OPTIONS,
       adjustPolicy: (name, policy) =>
-        name === 'upload' || name === 'process'
+        name === 'upload' || name === 'process' || name === 'createBatch'
           ? policy.filter((statement) => !statement.actions.includes('sqs:SendMessage'))
           : policy,
     });
@@ -310,10 +409,18 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
       );
       const processed = await client.postJson('/process', { source: `s3://${local.bucketName}/inbox/unqueued.txt` });
       expect(processed.status).toBe(500);
+      const batch = await client.postJson('/batches', { sources: [`s3://${local.bucketName}/inbox/unqueued.txt`] });
+      expect(batch.status).toBe(500);
       expect(local.iam.denied.map(({ function: name, action }) => `${name} ${action}`)).toEqual([
         'upload sqs:SendMessage',
         'process sqs:SendMessage',
+        'createBatch sqs:SendMessage',
       ]);
+      // The batch's list is gone with it.
+      const lists = await local.clients.s3.send(
+        new ListObjectsV2Command({ Bucket: local.bucketName, Prefix: 'batches/' }),
+      );
+      expect(lists.Contents ?? []).toEqual([]);
       // Nothing listed, nothing stored under direct/.
       expect(((await (await client.get('/tasks')).json()) as { tasks: unknown[] }).tasks).toEqual([]);
       const direct = await local.clients.s3.send(

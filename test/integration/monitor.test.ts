@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, isRemote, startFixtureServer, startTarget, type Api, type Target } from '../support/target.js';
@@ -90,5 +91,59 @@ describe.skipIf(isRemote())('local monitoring page (Chromium)', () => {
     expect(((await (await api.get(`/tasks/${id}`)).json()) as { attempts: number }).attempts).toBe(2);
     mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
+  });
+
+  it('shows a batch: its counts as a bar, its status, and its failures by code', async () => {
+    const local = target.local!;
+    const put = (key: string, body: string) =>
+      local.clients.s3.send(new PutObjectCommand({ Bucket: local.bucketName, Key: key, Body: body }));
+    await put('inbox/monitor/memo.txt', 'A memo for the batch view.');
+    await put('inbox/monitor/broken.pdf', '%PDF-1.7\nnot really a PDF at all');
+    const response = await api.postJson('/batches', {
+      sources: [
+        `${fixtures.url}/corpus/text/fake-text.txt`,
+        `s3://${local.bucketName}/inbox/monitor/memo.txt`,
+        `${fixtures.url}/corpus/html/fake-html.html`,
+        `${fixtures.url}/missing-one.txt`,
+        `${fixtures.url}/missing-two.txt`,
+        `s3://${local.bucketName}/inbox/monitor/broken.pdf`,
+      ],
+    });
+    expect(response.status, await response.clone().text()).toBe(202);
+    const { batch_id: id } = (await response.json()) as { batch_id: string };
+
+    const row = `tr[data-batch="${id}"]`;
+    await page.waitForSelector(`${row} .status.COMPLETED_WITH_ERRORS`, { timeout: 60_000 });
+    const listed = (await (await fetch(`${local.url}/_local/batches`)).json()) as Array<Record<string, any>>;
+    const batch = listed.find((entry) => entry.batch_id === id);
+    expect(batch).toMatchObject({
+      status: 'COMPLETED_WITH_ERRORS',
+      total: 6,
+      counts: { SUCCESS: 3, FAILURE: 3, REVOKED: 0, STARTED: 0, PENDING: 0 },
+      failures: { SOURCE_FETCH_FAILED: 2, DOCUMENT_PARSE_ERROR: 1 },
+      failures_counted: 3,
+    });
+    // Newest first: the batch just made heads the list.
+    expect(listed[0]!.batch_id).toBe(id);
+
+    // The row: a bar of two segments, each over its share of the total, the counts, and the codes.
+    expect(await page.locator(`${row} [data-count]`).allTextContents()).toEqual(['3', '3', '0', '0', '0']);
+    const segments = await page.locator(`${row} [data-segment]`).all();
+    const widths = await Promise.all(
+      segments.map(async (segment) => [
+        await segment.getAttribute('data-segment'),
+        await segment.getAttribute('style'),
+      ]),
+    );
+    expect(widths).toEqual([
+      ['SUCCESS', 'width:50%'],
+      ['FAILURE', 'width:50%'],
+    ]);
+    expect(await page.locator(`${row} [data-code="SOURCE_FETCH_FAILED"]`).textContent()).toBe('SOURCE_FETCH_FAILED ×2');
+    expect(await page.locator(`${row} [data-code="DOCUMENT_PARSE_ERROR"]`).textContent()).toBe(
+      'DOCUMENT_PARSE_ERROR ×1',
+    );
+    expect(await page.locator(`${row} td`).nth(4).textContent()).toContain('6/6');
+    await page.locator('section.batches').screenshot({ path: join(SCREENSHOT, '..', 'monitor-batches.png') });
   });
 });

@@ -39,6 +39,13 @@ export class MemoryBlobStore implements BlobStore {
     this.objects.delete(`${bucket}/${key}`);
   }
 
+  async copy(bucket: string, fromKey: string, toKey: string) {
+    const object = this.objects.get(`${bucket}/${fromKey}`);
+    if (!object) return false;
+    this.objects.set(`${bucket}/${toKey}`, { ...object });
+    return true;
+  }
+
   keys(prefix = ''): string[] {
     return [...this.objects.keys()].filter((key) => key.includes(prefix));
   }

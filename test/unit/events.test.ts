@@ -11,12 +11,13 @@ import {
   callbackShape,
   eventDetail,
   webhookDeliveryMessageSchema,
+  type AnnouncedEvent,
 } from '../../lambdas/core/events.js';
 import type { Task, TaskEvent } from '../../lambdas/core/task.js';
 import { recordingEvents } from '../support/events.js';
 import { aTask } from '../support/fixtures.js';
 
-const event = (type: TaskEvent['type'], id: string): TaskEvent => ({
+const event = (type: AnnouncedEvent['type'], id: string): AnnouncedEvent => ({
   id,
   type,
   occurred_at: '2026-11-28T10:00:00.000Z',
@@ -180,6 +181,7 @@ describe('AwsEventSink', () => {
     new AwsEventSink(
       { events: new EventBridgeClient({ region: 'us-east-1' }), sqs: new SQSClient({ region: 'us-east-1' }) },
       { busName: 'docproc-tasks', webhookQueueUrl },
+      { count: () => Promise.reject(new Error('no batch in these tests')) },
     );
   beforeEach(() => {
     bridge.reset();

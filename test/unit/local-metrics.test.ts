@@ -12,6 +12,7 @@ import {
   recordSubmitted,
   recordSucceeded,
   recordEventUnsent,
+  recordResultCache,
 } from '../../lambdas/observability.js';
 
 const specs = alarmSpecs(parseDeploymentConfig({}));
@@ -57,6 +58,8 @@ describe('custom metrics', () => {
       { id: '11111111-1111-4111-8111-111111111111', type: 'task.started', occurred_at: '2026-11-28T00:00:00Z' },
       new Error('bus down'),
     );
+    recordResultCache('hit');
+    recordResultCache('miss');
     publishMetrics();
     const published = new Map<string, string[]>();
     for (const line of lines.filter((candidate) => candidate.startsWith('{"_aws"'))) {

@@ -1,0 +1,277 @@
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { TABLE } from '../../shared/definitions.js';
+import {
+  isCountedStatus,
+  pageShards,
+  shardsUpTo,
+  zeroCounts,
+  type Batch,
+  type BatchCounts,
+  type BatchRequest,
+  type BatchTally,
+  type CountedStatus,
+} from '../core/batch.js';
+import type { BatchStore, ListingStep } from '../core/ports.js';
+import { isTerminal, type Task } from '../core/task.js';
+import { isConditionFailure } from './dynamo-task-store.js';
+
+const headKey = (batchId: string) => ({ [TABLE.partitionKey]: `batch#${batchId}` });
+const shardKey = (batchId: string, shard: number) => ({ [TABLE.partitionKey]: `batch#${batchId}#${shard}` });
+const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+/** How a child is remembered on its counter item: the status it is counted in, as of which version of its row. */
+interface Member {
+  s: CountedStatus;
+  v: number;
+}
+
+/** Writes to one counter item race only with its other children's; a few rounds settle any such race. */
+const MAX_COUNT_ROUNDS = 20;
+const BATCH_GET_KEYS = 100;
+
+const fromHead = (item: Record<string, unknown> | undefined): Batch | undefined => {
+  if (!item?.request) return undefined;
+  return {
+    ...(item.request as BatchRequest),
+    page: Number(item.page ?? 0),
+    next_token: typeof item.next_token === 'string' ? item.next_token : undefined,
+    listed: Number(item.listed ?? 0),
+    listing_done: item.listing_done === true,
+    revoked_at: typeof item.revoked_at === 'string' ? item.revoked_at : undefined,
+  };
+};
+
+/**
+ * Batches in the task table: a head item (`batch#{id}`: the request and how
+ * far listing got) and counter items (`batch#{id}#{shard}`), each holding
+ * the counts of its children by status and, per child, the status it is
+ * counted in and the version of the row that said so. A child's change is
+ * counted by one conditional update of its counter item: the counts and the
+ * child's entry move together, an older view of the row (a late or repeated
+ * announcement) changes nothing, so counts are exact however events repeat
+ * or cross. Sixteen counter items per listing page keep any one item small
+ * (about sixty children) and its writes a sixteenth of the page's.
+ */
+export class DynamoBatchStore implements BatchStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(batch: Batch): Promise<void> {
+    const { page, next_token, listed, listing_done, revoked_at: _revoked, ...request } = batch;
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...headKey(batch.batch_id),
+          request,
+          page,
+          ...(next_token ? { next_token } : {}),
+          listed,
+          listing_done,
+          [TABLE.ttlAttribute]: epochSeconds(batch.expires_at),
+        },
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
+      }),
+    );
+  }
+
+  async get(batchId: string): Promise<Batch | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: headKey(batchId), ConsistentRead: true }),
+    );
+    return fromHead(Item);
+  }
+
+  async openPage(batch: Batch, page: number): Promise<void> {
+    await Promise.all(pageShards(page).map((shard) => this.openShard(batch, shard)));
+  }
+
+  private async openShard(batch: Pick<Batch, 'batch_id' | 'expires_at'>, shard: number): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...shardKey(batch.batch_id, shard),
+            members: {},
+            counts: zeroCounts(),
+            [TABLE.ttlAttribute]: epochSeconds(batch.expires_at),
+          },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async count(task: Task): Promise<void> {
+    const { batch } = task;
+    if (!batch || !isCountedStatus(task.status)) return;
+    const version = task.version ?? 1;
+    const key = shardKey(batch.id, batch.shard);
+    const names = { '#m': 'members', '#id': task.task_id };
+    for (let round = 0; round < MAX_COUNT_ROUNDS; round++) {
+      const { Item } = await this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: key,
+          ConsistentRead: true,
+          ProjectionExpression: '#m.#id',
+          ExpressionAttributeNames: names,
+        }),
+      );
+      if (!Item) {
+        // Counter items are opened with their page; one missing (expired, or opened by a crashed run) is opened here.
+        await this.openShard({ batch_id: batch.id, expires_at: task.expires_at }, batch.shard);
+        continue;
+      }
+      const old = (Item.members as Record<string, Member> | undefined)?.[task.task_id];
+      if (old && old.v >= version) return;
+      const entry: Member = { s: task.status, v: version };
+      const values: Record<string, unknown> = { ':entry': entry };
+      const extraNames: Record<string, string> = {};
+      const sets = ['#m.#id = :entry'];
+      const adds: string[] = [];
+      if (old?.s !== entry.s) {
+        extraNames['#c'] = 'counts';
+        extraNames['#new'] = entry.s;
+        values[':one'] = 1;
+        adds.push('#c.#new :one');
+        if (old) {
+          extraNames['#old'] = old.s;
+          values[':minusOne'] = -1;
+          adds.push('#c.#old :minusOne');
+        }
+      }
+      if (isTerminal(task.status)) {
+        extraNames['#last'] = 'last_final_at';
+        values[':at'] = task.finished_at ?? task.updated_at;
+        sets.push('#last = :at');
+      }
+      let condition = 'attribute_not_exists(#m.#id)';
+      if (old) {
+        extraNames['#v'] = 'v';
+        values[':oldVersion'] = old.v;
+        condition = '#m.#id.#v = :oldVersion';
+      }
+      try {
+        await this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: { ...names, ...extraNames },
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    }
+    throw new Error(`Could not count task ${task.task_id} in batch ${batch.id}: its counter item kept changing.`);
+  }
+
+  async tally(batch: Batch): Promise<BatchTally> {
+    const counts: BatchCounts = zeroCounts();
+    let lastFinalAt: string | undefined;
+    let keys = shardsUpTo(batch.page).map((shard) => shardKey(batch.batch_id, shard));
+    while (keys.length) {
+      const chunk = keys.slice(0, BATCH_GET_KEYS);
+      keys = keys.slice(BATCH_GET_KEYS);
+      const { Responses, UnprocessedKeys } = await this.client.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.tableName]: {
+              Keys: chunk,
+              ConsistentRead: true,
+              ProjectionExpression: '#c, #last',
+              ExpressionAttributeNames: { '#c': 'counts', '#last': 'last_final_at' },
+            },
+          },
+        }),
+      );
+      for (const item of Responses?.[this.tableName] ?? []) {
+        for (const [status, value] of Object.entries((item.counts ?? {}) as Record<string, number>)) {
+          if (isCountedStatus(status as Task['status'])) counts[status as CountedStatus] += Number(value);
+        }
+        const last = item.last_final_at as string | undefined;
+        if (last && (!lastFinalAt || last > lastFinalAt)) lastFinalAt = last;
+      }
+      // DynamoDB may leave keys for a later call when throttled: they go round again.
+      keys.push(...((UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof chunk));
+    }
+    return { counts, lastFinalAt };
+  }
+
+  async advance(batchId: string, page: number, step: ListingStep): Promise<boolean> {
+    const names: Record<string, string> = { '#page': 'page', '#listed': 'listed', '#done': 'listing_done' };
+    const values: Record<string, unknown> = {
+      ':page': page,
+      ':next': page + 1,
+      ':created': step.created,
+      ':done': step.done,
+    };
+    let expression = 'SET #page = :next, #listed = #listed + :created, #done = :done';
+    names['#token'] = 'next_token';
+    if (step.nextToken) {
+      values[':token'] = step.nextToken;
+      expression += ', #token = :token';
+    } else {
+      expression += ' REMOVE #token';
+    }
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: headKey(batchId),
+          UpdateExpression: expression,
+          ConditionExpression: '#page = :page AND #done = :false',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ...values, ':false': false },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async revoke(batchId: string, at: string): Promise<Batch | undefined> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: headKey(batchId),
+          UpdateExpression: 'SET #revoked = :at',
+          ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#revoked)',
+          ExpressionAttributeNames: { '#revoked': 'revoked_at', '#pk': TABLE.partitionKey },
+          ExpressionAttributeValues: { ':at': at },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return fromHead(Attributes);
+    } catch (error) {
+      if (isConditionFailure(error)) return this.get(batchId);
+      throw error;
+    }
+  }
+
+  async remove(batchId: string): Promise<void> {
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: headKey(batchId) }));
+  }
+}

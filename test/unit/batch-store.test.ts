@@ -1,0 +1,229 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import * as z from 'zod';
+import { DynamoBatchStore } from '../../lambdas/adapters/dynamo-batch-store.js';
+import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
+import { childTaskId, shardOf, zeroCounts, type Batch, type BatchJob } from '../../lambdas/core/batch.js';
+import { runBatchJob, sourcesKey, type BatchJobDeps, type BatchPolicy } from '../../lambdas/core/batches.js';
+import { announce } from '../../lambdas/core/events.js';
+import type { EventSink, TaskMetrics } from '../../lambdas/core/ports.js';
+import type { QueueClass, Task, TaskMessage } from '../../lambdas/core/task.js';
+import { startTestTable, type TestTable } from '../support/dynalite.js';
+import { aTask, fixedClock, NOW } from '../support/fixtures.js';
+import { MemoryBlobStore } from '../support/memory.js';
+
+let table: TestTable;
+let tasks: DynamoTaskStore;
+let batches: DynamoBatchStore;
+let serial = 0;
+const newId = () => `10000000-0000-4000-8000-${String(++serial).padStart(12, '0')}`;
+
+beforeAll(async () => {
+  table = await startTestTable();
+});
+afterAll(async () => table.close());
+beforeEach(() => {
+  tasks = new DynamoTaskStore(table.client, table.tableName, () => NOW);
+  batches = new DynamoBatchStore(table.client, table.tableName);
+});
+
+const aBatch = (overrides: Partial<Batch> = {}): Batch => ({
+  batch_id: newId(),
+  owner: 'anonymous',
+  source: { type: 'list', count: 0 },
+  options: { split: false, chunk_size: 1000, chunk_overlap: 200 },
+  created_at: NOW.toISOString(),
+  expires_at: new Date(NOW.getTime() + 86400_000).toISOString(),
+  page: 0,
+  listed: 0,
+  listing_done: false,
+  ...overrides,
+});
+
+/** A child row of `batch`, created and registered as the lister does. */
+const aChild = async (batch: Batch, index: number): Promise<Task> => {
+  const taskId = childTaskId(batch.batch_id, String(index));
+  const { task } = await tasks.createChild(
+    aTask({ task_id: taskId, version: 1, batch: { id: batch.batch_id, shard: shardOf(0, taskId), position: index } }),
+  );
+  await batches.count(task);
+  return task;
+};
+
+const countsOf = async (batch: Batch) => (await batches.tally(batch)).counts;
+
+describe('childTaskId', () => {
+  it('is a UUID derived from the batch and the source key, the same every time', () => {
+    const id = childTaskId('batch-a', 'inbox/a.pdf');
+    expect(z.uuid().safeParse(id).success).toBe(true);
+    expect(childTaskId('batch-a', 'inbox/a.pdf')).toBe(id);
+    expect(childTaskId('batch-a', 'inbox/b.pdf')).not.toBe(id);
+    expect(childTaskId('batch-b', 'inbox/a.pdf')).not.toBe(id);
+  });
+});
+
+describe('DynamoBatchStore counts', () => {
+  it('follows a child through its changes; a late or repeated view of the row changes nothing', async () => {
+    const batch = aBatch();
+    await batches.create(batch);
+    await batches.openPage(batch, 0);
+    const pending = await aChild(batch, 0);
+    expect(await countsOf(batch)).toEqual({ ...zeroCounts(), PENDING: 1 });
+
+    const started = (await tasks.transition(pending, 'start', { run_id: 'r1' }))!;
+    expect(started.version).toBe(2);
+    const succeeded = (await tasks.transition(
+      started,
+      'succeed',
+      { finished_at: NOW.toISOString() },
+      { runId: 'r1' },
+    ))!;
+    expect(succeeded.version).toBe(3);
+    // Out of order and twice: the SUCCESS row first, then the STARTED one, then both again.
+    await batches.count(succeeded);
+    await batches.count(started);
+    await batches.count(succeeded);
+    await batches.count(pending);
+    expect(await countsOf(batch)).toEqual({ ...zeroCounts(), SUCCESS: 1 });
+    expect((await batches.tally(batch)).lastFinalAt).toBe(NOW.toISOString());
+  });
+
+  it('stays exact under concurrent, repeated and crossed counts of many children', async () => {
+    const batch = aBatch();
+    await batches.create(batch);
+    await batches.openPage(batch, 0);
+    const children = await Promise.all(Array.from({ length: 60 }, (_, index) => aChild(batch, index)));
+    const views = await Promise.all(
+      children.map(async (child, index) => {
+        const started = (await tasks.transition(child, 'start', { run_id: `r${index}` }))!;
+        const final =
+          index % 3 === 0
+            ? (await tasks.transition(started, 'cancel', {}))!
+            : (await tasks.transition(started, index % 3 === 1 ? 'fail' : 'succeed', {}, { runId: `r${index}` }))!;
+        return [child, started, final];
+      }),
+    );
+    // Every view of every row, each twice, all at once, in a scrambled order.
+    const all = views.flat().flatMap((view) => [view, view]);
+    all.sort((a, b) => (a.task_id + String(a.version)).localeCompare(b.task_id + String(b.version)) * -1);
+    await Promise.all(all.map((view) => batches.count(view)));
+    expect(await countsOf(batch)).toEqual({ PENDING: 0, STARTED: 0, SUCCESS: 20, FAILURE: 20, REVOKED: 20 });
+  });
+
+  it('counts a retried child back in PENDING (its retry is in the outbox, as no other task’s is)', async () => {
+    const batch = aBatch();
+    await batches.create(batch);
+    await batches.openPage(batch, 0);
+    const child = await aChild(batch, 0);
+    const failed = (await tasks.transition(child, 'fail', {}))!;
+    const retried = (await tasks.transition(failed, 'retry', { attempts: 2 }, { attempt: 1 }))!;
+    expect(retried.outbox?.map((event) => event.type)).toEqual(['task.failed', 'task.queued']);
+    const counted: string[] = [];
+    const sink: EventSink = {
+      send: async (task, event) => {
+        await batches.count(task);
+        counted.push(event.type);
+      },
+    };
+    const metrics = { eventUnsent: () => undefined } as unknown as TaskMetrics;
+    await announce({ store: tasks, events: sink, metrics }, retried);
+    expect(counted).toEqual(['task.failed', 'task.queued']);
+    expect(await countsOf(batch)).toEqual({ ...zeroCounts(), PENDING: 1 });
+
+    const lone = aTask({ task_id: newId(), status: 'FAILURE' });
+    await tasks.create(lone);
+    expect((await tasks.transition(lone, 'retry', { attempts: 2 }, { attempt: 1 }))!.outbox).toBeUndefined();
+  });
+
+  it('records a listed page once: a repeated page is refused', async () => {
+    const batch = aBatch();
+    await batches.create(batch);
+    expect(await batches.advance(batch.batch_id, 0, { created: 40, nextToken: 'next', done: false })).toBe(true);
+    expect(await batches.advance(batch.batch_id, 0, { created: 40, nextToken: 'next', done: false })).toBe(false);
+    expect(await batches.advance(batch.batch_id, 1, { created: 7, done: true })).toBe(true);
+    expect(await batches.advance(batch.batch_id, 2, { created: 1, done: true })).toBe(false);
+    expect(await batches.get(batch.batch_id)).toMatchObject({ page: 2, listed: 47, listing_done: true });
+  });
+});
+
+describe('runBatchJob (a list batch on the table emulator)', () => {
+  class FlakyQueue {
+    readonly sent: Array<{ queue: QueueClass; message: TaskMessage }> = [];
+    failures = 0;
+    async send(queue: QueueClass, message: TaskMessage) {
+      this.sent.push({ queue, message });
+    }
+    async sendMany(queue: QueueClass, messages: readonly TaskMessage[]) {
+      if (this.failures > 0) {
+        this.failures--;
+        throw new Error('SendMessageBatch refused');
+      }
+      for (const message of messages) this.sent.push({ queue, message });
+    }
+  }
+
+  const setUp = async (count: number) => {
+    const blobs = new MemoryBlobStore();
+    const queue = new FlakyQueue();
+    const jobs: BatchJob[] = [];
+    const batch = aBatch({ source: { type: 'list', count } });
+    const sources = Array.from({ length: count }, (_, index) => ({
+      source: { type: 'url' as const, url: `https://example.com/${index}`, filename: `${index}` },
+      input: { kind: 'url' as const, url: `https://example.com/${index}` },
+    }));
+    await blobs.put('bucket', sourcesKey(batch.batch_id), JSON.stringify(sources), 'application/json');
+    await batches.create(batch);
+    const metrics = new Proxy({}, { get: () => () => undefined }) as TaskMetrics;
+    const deps: BatchJobDeps = {
+      store: tasks,
+      batches,
+      blobs,
+      queue,
+      batchJobs: { send: async (job) => void jobs.push(job) },
+      clock: fixedClock(),
+      metrics,
+      events: { send: (task) => batches.count(task) },
+      listPrefix: () => Promise.reject(new Error('not a prefix batch')),
+    };
+    const policy: BatchPolicy = { bucket: 'bucket', largeInputThresholdBytes: 1_000_000, pageSize: 10 };
+    return { deps, policy, batch, queue, jobs };
+  };
+
+  it('makes each child once and counts it once when a page is done again after failing part way', async () => {
+    const { deps, policy, batch, queue, jobs } = await setUp(25);
+    queue.failures = 1;
+    const page0: BatchJob = { v: 1, batch_id: batch.batch_id, kind: 'list', page: 0 };
+    await expect(runBatchJob(deps, policy, page0)).rejects.toThrow(/refused/);
+    // SQS delivers the page again: its children exist already, and are queued this time.
+    await runBatchJob(deps, policy, page0);
+    // And once more, as a duplicate: the batch is past the page; the next page is queued again, harmlessly.
+    await runBatchJob(deps, policy, page0);
+    expect(jobs.map((job) => job.page)).toEqual([1, 1]);
+    await runBatchJob(deps, policy, { ...page0, page: 1 });
+    await runBatchJob(deps, policy, { ...page0, page: 2 });
+    expect(jobs.map((job) => job.page)).toEqual([1, 1, 2]);
+
+    const stored = await batches.get(batch.batch_id);
+    expect(stored).toMatchObject({ listed: 25, listing_done: true, page: 3 });
+    expect(await countsOf(stored!)).toEqual({ ...zeroCounts(), PENDING: 25 });
+    const ids = queue.sent.map((sent) => sent.message.task_id);
+    expect(new Set(ids).size).toBe(25);
+    const listed = await tasks.listBatch({ batchId: batch.batch_id, limit: 100 });
+    expect(listed.tasks.map((task) => task.batch?.position)).toEqual(Array.from({ length: 25 }, (_, index) => index));
+  });
+
+  it('cancels every child not yet final, in pages, and a second pass finds nothing more', async () => {
+    const { deps, policy, batch, jobs } = await setUp(12);
+    await runBatchJob(deps, policy, { v: 1, batch_id: batch.batch_id, kind: 'list', page: 0 });
+    await runBatchJob(deps, policy, { v: 1, batch_id: batch.batch_id, kind: 'list', page: 1 });
+    const [first] = (await tasks.listBatch({ batchId: batch.batch_id, limit: 1 })).tasks;
+    await tasks.transition(first!, 'start', { run_id: 'r' });
+    await batches.revoke(batch.batch_id, NOW.toISOString());
+    jobs.length = 0;
+    await runBatchJob(deps, policy, { v: 1, batch_id: batch.batch_id, kind: 'cancel', page: 0 });
+    expect(jobs).toEqual([{ v: 1, batch_id: batch.batch_id, kind: 'cancel', page: 1 }]);
+    await runBatchJob(deps, policy, jobs[0]!);
+    const stored = (await batches.get(batch.batch_id))!;
+    expect(await countsOf(stored)).toEqual({ ...zeroCounts(), REVOKED: 12 });
+    expect(jobs).toHaveLength(1);
+  });
+});

@@ -88,12 +88,20 @@ export const childTaskId = (batchId: string, sourceKey: string): string => {
 /** A child's position in the listing order, as the `by_batch` index sorts it (a string key). */
 export const positionKey = (position: number): string => position.toString().padStart(12, '0');
 
+/**
+ * How many tasks the batch has: every task is counted on its counter item
+ * before its page is recorded, so once listing is done the counts' sum is
+ * exactly its tasks (even if a page redone after a failure listed other keys).
+ */
+export const taskCount = (counts: BatchCounts): number =>
+  counts.PENDING + counts.STARTED + counts.SUCCESS + counts.FAILURE + counts.REVOKED;
+
 /** A batch as its routes show it; counts summed over its counter items. */
 export const batchStatus = (batch: Batch, counts: BatchCounts): BatchStatus => {
   if (batch.revoked_at) return 'REVOKED';
   if (!batch.listing_done) return 'LISTING';
   const final = counts.SUCCESS + counts.FAILURE + counts.REVOKED;
-  if (final < batch.listed) return 'RUNNING';
+  if (final < taskCount(counts)) return 'RUNNING';
   return counts.FAILURE + counts.REVOKED > 0 ? 'COMPLETED_WITH_ERRORS' : 'COMPLETED';
 };
 
@@ -108,11 +116,11 @@ export interface BatchTally {
 export const batchView = (batch: Batch, tally: BatchTally) => {
   const status = batchStatus(batch, tally.counts);
   const final = tally.counts.SUCCESS + tally.counts.FAILURE + tally.counts.REVOKED;
-  const settled = batch.listing_done && final === batch.listed;
+  const settled = batch.listing_done && final === taskCount(tally.counts);
   return {
     batch_id: batch.batch_id,
     status,
-    total: batch.listing_done ? batch.listed : batch.source.type === 'list' ? batch.source.count : null,
+    total: batch.listing_done ? taskCount(tally.counts) : batch.source.type === 'list' ? batch.source.count : null,
     listed: batch.listed,
     counts: tally.counts,
     source:

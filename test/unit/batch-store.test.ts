@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { DynamoBatchStore } from '../../lambdas/adapters/dynamo-batch-store.js';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
-import { childTaskId, shardOf, zeroCounts, type Batch, type BatchJob } from '../../lambdas/core/batch.js';
+import { batchView, childTaskId, shardOf, zeroCounts, type Batch, type BatchJob } from '../../lambdas/core/batch.js';
 import { runBatchJob, sourcesKey, type BatchJobDeps, type BatchPolicy } from '../../lambdas/core/batches.js';
 import { announce } from '../../lambdas/core/events.js';
 import type { EventSink, TaskMetrics } from '../../lambdas/core/ports.js';
@@ -209,6 +209,45 @@ describe('runBatchJob (a list batch on the table emulator)', () => {
     expect(new Set(ids).size).toBe(25);
     const listed = await tasks.listBatch({ batchId: batch.batch_id, limit: 100 });
     expect(listed.tasks.map((task) => task.batch?.position)).toEqual(Array.from({ length: 25 }, (_, index) => index));
+  });
+
+  it('totals what was made when a page redone after a failure lists other keys (the prefix changed meanwhile)', async () => {
+    const { deps, policy, queue } = await setUp(0);
+    const batch = aBatch({ source: { type: 'prefix', uri: 's3://bucket/inbox/', bucket: 'bucket', prefix: 'inbox/' } });
+    await batches.create(batch);
+    const listings = [
+      ['inbox/a.txt', 'inbox/c.txt'],
+      // Redone: b.txt appeared before c.txt.
+      ['inbox/a.txt', 'inbox/b.txt'],
+      ['inbox/c.txt'],
+    ];
+    let call = 0;
+    deps.listPrefix = async (_bucket, _prefix, token) => {
+      const keys = listings[call++] ?? [];
+      return { objects: keys.map((key) => ({ key, size: 10 })), nextToken: token === 'second' ? undefined : 'second' };
+    };
+    queue.failures = 1;
+    const page0: BatchJob = { v: 1, batch_id: batch.batch_id, kind: 'list', page: 0 };
+    await expect(runBatchJob(deps, policy, page0)).rejects.toThrow(/refused/);
+    await runBatchJob(deps, policy, page0);
+    await runBatchJob(deps, policy, { ...page0, page: 1 });
+    const stored = (await batches.get(batch.batch_id))!;
+    const view = batchView(stored, await batches.tally(stored));
+    // Three objects, three tasks (c.txt made once although listed on two pages), and the total says so.
+    expect(view).toMatchObject({ status: 'RUNNING', total: 3, counts: { ...zeroCounts(), PENDING: 3 } });
+    expect((await tasks.listBatch({ batchId: batch.batch_id, limit: 10 })).tasks).toHaveLength(3);
+  });
+
+  it('completes an empty prefix at once, with no task', async () => {
+    const { deps, policy } = await setUp(0);
+    const batch = aBatch({
+      source: { type: 'prefix', uri: 's3://bucket/inbox/none/', bucket: 'bucket', prefix: 'inbox/none/' },
+    });
+    await batches.create(batch);
+    deps.listPrefix = async () => ({ objects: [] });
+    await runBatchJob(deps, policy, { v: 1, batch_id: batch.batch_id, kind: 'list', page: 0 });
+    const stored = (await batches.get(batch.batch_id))!;
+    expect(batchView(stored, await batches.tally(stored))).toMatchObject({ status: 'COMPLETED', total: 0 });
   });
 
   it('cancels every child not yet final, in pages, and a second pass finds nothing more', async () => {

@@ -198,7 +198,9 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     }),
     listTasks: api('api/list-tasks.ts', 'GET tasks, newest first', { table: ['query'] }),
     cancelTask: api('api/cancel-task.ts', 'POST cancel', { table: ['get', 'update'], announces: true }),
-    retryTask: api('api/retry-task.ts', 'POST retry', { table: ['get', 'update'], sendsTo: submits }),
+    // It changes a status, so it announces: a retry sends what the task's outbox still holds (an event a dead
+    // function left) rather than dropping it.
+    retryTask: api('api/retry-task.ts', 'POST retry', { table: ['get', 'update'], sendsTo: submits, announces: true }),
     listDeliveries: deliveriesRoute('api/list-deliveries.ts', 'GET deliveries: the webhook delivery log of a task', {
       table: ['get'],
       deliveries: ['query'],
@@ -234,7 +236,8 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       sendsTo: ['batchJobs'],
     }),
     retryBatch: api('api/retry-batch.ts', 'POST batch retry: its failed tasks again', {
-      table: ['get', 'batchGet'],
+      // update: the batch's one retry sweep is claimed on its head.
+      table: ['get', 'update', 'batchGet'],
       sendsTo: ['batchJobs'],
     }),
     batchJobs: {

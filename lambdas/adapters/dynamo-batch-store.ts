@@ -35,6 +35,7 @@ interface Member {
 /** Writes to one counter item race only with its other children's; a few rounds settle any such race. */
 const MAX_COUNT_ROUNDS = 20;
 const BATCH_GET_KEYS = 100;
+const BATCH_GET_CONCURRENCY = 8;
 
 const fromHead = (item: Record<string, unknown> | undefined): Batch | undefined => {
   if (!item?.request) return undefined;
@@ -45,6 +46,10 @@ const fromHead = (item: Record<string, unknown> | undefined): Batch | undefined 
     listed: Number(item.listed ?? 0),
     listing_done: item.listing_done === true,
     revoked_at: typeof item.revoked_at === 'string' ? item.revoked_at : undefined,
+    sweep:
+      typeof item.sweep_kind === 'string' && typeof item.sweeping_since === 'string'
+        ? { kind: item.sweep_kind === 'cancel' ? 'cancel' : 'retry', since: item.sweeping_since }
+        : undefined,
   };
 };
 
@@ -66,7 +71,7 @@ export class DynamoBatchStore implements BatchStore {
   ) {}
 
   async create(batch: Batch): Promise<void> {
-    const { page, next_token, listed, listing_done, revoked_at: _revoked, ...request } = batch;
+    const { page, next_token, listed, listing_done, revoked_at: _revoked, sweep: _sweep, ...request } = batch;
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
@@ -185,36 +190,56 @@ export class DynamoBatchStore implements BatchStore {
     throw new Error(`Could not count task ${task.task_id} in batch ${batch.id}: its counter item kept changing.`);
   }
 
+  /**
+   * Every counter item read, BATCH_GET_CONCURRENCY requests of 100 keys at a
+   * time: sixteen items per page of a thousand tasks, so a GET of a batch of
+   * a million reads 16,000 items in about twenty rounds.
+   */
   async tally(batch: Batch): Promise<BatchTally> {
     const counts: BatchCounts = zeroCounts();
     let lastFinalAt: string | undefined;
-    let keys = shardsUpTo(batch.page).map((shard) => shardKey(batch.batch_id, shard));
-    while (keys.length) {
-      const chunk = keys.slice(0, BATCH_GET_KEYS);
-      keys = keys.slice(BATCH_GET_KEYS);
-      const { Responses, UnprocessedKeys } = await this.client.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [this.tableName]: {
-              Keys: chunk,
-              ConsistentRead: true,
-              ProjectionExpression: '#c, #last',
-              ExpressionAttributeNames: { '#c': 'counts', '#last': 'last_final_at' },
-            },
-          },
-        }),
-      );
-      for (const item of Responses?.[this.tableName] ?? []) {
-        for (const [status, value] of Object.entries((item.counts ?? {}) as Record<string, number>)) {
-          if (isCountedStatus(status as Task['status'])) counts[status as CountedStatus] += Number(value);
+    const keys = shardsUpTo(batch.page).map((shard) => shardKey(batch.batch_id, shard));
+    const lane = async () => {
+      for (let round = 0; keys.length; round++) {
+        const chunk = keys.splice(0, BATCH_GET_KEYS);
+        const items = await this.readChunk(chunk, keys, round);
+        for (const item of items) {
+          for (const [status, value] of Object.entries((item.counts ?? {}) as Record<string, number>)) {
+            if (isCountedStatus(status as Task['status'])) counts[status as CountedStatus] += Number(value);
+          }
+          const last = item.last_final_at as string | undefined;
+          if (last && (!lastFinalAt || last > lastFinalAt)) lastFinalAt = last;
         }
-        const last = item.last_final_at as string | undefined;
-        if (last && (!lastFinalAt || last > lastFinalAt)) lastFinalAt = last;
       }
-      // DynamoDB may leave keys for a later call when throttled: they go round again.
-      keys.push(...((UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof chunk));
-    }
+    };
+    await Promise.all(Array.from({ length: BATCH_GET_CONCURRENCY }, lane));
     return { counts, lastFinalAt };
+  }
+
+  /** One BatchGetItem; keys DynamoDB left unprocessed (throttling) go back on `pending`, after a pause. */
+  private async readChunk(
+    chunk: Array<Record<string, string>>,
+    pending: Array<Record<string, string>>,
+    round: number,
+  ): Promise<Array<Record<string, unknown>>> {
+    const { Responses, UnprocessedKeys } = await this.client.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [this.tableName]: {
+            Keys: chunk,
+            ConsistentRead: true,
+            ProjectionExpression: '#c, #last',
+            ExpressionAttributeNames: { '#c': 'counts', '#last': 'last_final_at' },
+          },
+        },
+      }),
+    );
+    const unprocessed = (UnprocessedKeys?.[this.tableName]?.Keys ?? []) as typeof chunk;
+    if (unprocessed.length) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** round, 1000)));
+      pending.push(...unprocessed);
+    }
+    return Responses?.[this.tableName] ?? [];
   }
 
   async advance(batchId: string, page: number, step: ListingStep): Promise<boolean> {
@@ -268,6 +293,51 @@ export class DynamoBatchStore implements BatchStore {
     } catch (error) {
       if (isConditionFailure(error)) return this.get(batchId);
       throw error;
+    }
+  }
+
+  async claimSweep(batchId: string, kind: 'cancel' | 'retry', at: string, staleBefore: string): Promise<boolean> {
+    // A cancel takes over a retry's sweep (the retry stops at its next page, seeing the batch revoked).
+    const conditions = ['attribute_exists(#pk)', '(attribute_not_exists(#since) OR #since < :stale'];
+    if (kind === 'cancel') conditions[1] += ' OR #kind = :retry';
+    conditions[1] += ')';
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: headKey(batchId),
+          UpdateExpression: 'SET #kind = :kind, #since = :at',
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#kind': 'sweep_kind', '#since': 'sweeping_since' },
+          ExpressionAttributeValues: {
+            ':kind': kind,
+            ':at': at,
+            ':stale': staleBefore,
+            ...(kind === 'cancel' ? { ':retry': 'retry' } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async releaseSweep(batchId: string, kind: 'cancel' | 'retry'): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: headKey(batchId),
+          UpdateExpression: 'REMOVE #kind, #since',
+          ConditionExpression: '#kind = :kind',
+          ExpressionAttributeNames: { '#kind': 'sweep_kind', '#since': 'sweeping_since' },
+          ExpressionAttributeValues: { ':kind': kind },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
     }
   }
 

@@ -103,7 +103,10 @@ const decodeCursor = (
   const entries = Object.entries(key);
   const valid =
     entries.length === expected.length &&
-    entries.every(([name, value]) => expected.includes(name) && typeof value === 'string' && value.length <= 1024) &&
+    entries.every(
+      ([name, value]) =>
+        expected.includes(name) && typeof value === 'string' && value.length >= 1 && value.length <= 1024,
+    ) &&
     (key as Record<string, string>)[index.partitionKey] === partition;
   if (!valid) throw badToken();
   return key as Record<string, string>;

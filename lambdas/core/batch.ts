@@ -50,7 +50,16 @@ export interface BatchProgress {
   /** Every child exists: `listed` is the batch's total. */
   listing_done: boolean;
   revoked_at?: string | undefined;
+  /**
+   * The cancel or retry sweep under way, if any: one at a time per batch, so
+   * that repeated requests cannot queue sweep after sweep (a sweep whose
+   * function died is taken over once `since` is older than SWEEP_STALE_MS).
+   */
+  sweep?: { kind: 'cancel' | 'retry'; since: string } | undefined;
 }
+
+/** A sweep holds its batch this long without finishing before another may take over (its pages died). */
+export const SWEEP_STALE_MS = 15 * 60 * 1000;
 
 export type Batch = BatchRequest & BatchProgress;
 
@@ -100,6 +109,8 @@ export const taskCount = (counts: BatchCounts): number =>
 export const batchStatus = (batch: Batch, counts: BatchCounts): BatchStatus => {
   if (batch.revoked_at) return 'REVOKED';
   if (!batch.listing_done) return 'LISTING';
+  // Accepted retries count as running at once, before the sweep has requeued the first of them.
+  if (batch.sweep?.kind === 'retry') return 'RUNNING';
   const final = counts.SUCCESS + counts.FAILURE + counts.REVOKED;
   if (final < taskCount(counts)) return 'RUNNING';
   return counts.FAILURE + counts.REVOKED > 0 ? 'COMPLETED_WITH_ERRORS' : 'COMPLETED';
@@ -130,7 +141,7 @@ export const batchView = (batch: Batch, tally: BatchTally) => {
     options: batch.options,
     created_at: batch.created_at,
     ...(batch.revoked_at ? { revoked_at: batch.revoked_at } : {}),
-    ...(settled && tally.lastFinalAt ? { finished_at: tally.lastFinalAt } : {}),
+    ...(settled && tally.lastFinalAt && status !== 'RUNNING' ? { finished_at: tally.lastFinalAt } : {}),
     expires_at: batch.expires_at,
   };
 };

@@ -4,13 +4,17 @@ import {
   childTaskId,
   isFinishedBatch,
   shardOf,
+  SWEEP_STALE_MS,
   type Batch,
   type BatchJob,
   type BatchSource,
   type BatchView,
   type ListedSource,
 } from './batch.js';
-import { AppError } from './errors.js';
+import { randomUUID } from 'node:crypto';
+import { keyProblem } from './drop-folder.js';
+import { AppError, toTaskError } from './errors.js';
+import { announce } from './events.js';
 import { cleanFilename } from './filenames.js';
 import { requeueFinished, revokeTask, type QueueingDeps } from './lifecycle.js';
 import type { ProcessingOptions } from './options.js';
@@ -126,10 +130,16 @@ export const cancelBatch = async (
   if (isFinishedBatch(before.status)) {
     throw new AppError('BATCH_NOT_CANCELLABLE', `Batch ${batchId} is ${before.status}: every task of it is final.`);
   }
-  const revoked = (await deps.batches.revoke(batchId, deps.clock.now().toISOString())) ?? batch;
-  await deps.batchJobs.send({ v: 1, batch_id: batchId, kind: 'cancel', page: 0 });
+  const now = deps.clock.now();
+  const revoked = (await deps.batches.revoke(batchId, now.toISOString())) ?? batch;
+  // One cancel sweep at a time: a repeated cancel answers the same without queueing another.
+  if (await deps.batches.claimSweep(batchId, 'cancel', now.toISOString(), staleBefore(now))) {
+    await deps.batchJobs.send({ v: 1, batch_id: batchId, kind: 'cancel', page: 0 });
+  }
   return describeBatch(deps, revoked);
 };
+
+const staleBefore = (now: Date) => new Date(now.getTime() - SWEEP_STALE_MS).toISOString();
 
 /** Retries the batch's FAILURE children as new attempts (in the background); how many there were. */
 export const retryBatch = async (
@@ -147,8 +157,13 @@ export const retryBatch = async (
         : `Batch ${batchId} has no failed task to retry.`,
     );
   }
+  const now = deps.clock.now();
+  if (!(await deps.batches.claimSweep(batchId, 'retry', now.toISOString(), staleBefore(now)))) {
+    throw new AppError('BATCH_NOT_RETRYABLE', `A retry of batch ${batchId} is under way; wait for it to end.`);
+  }
   await deps.batchJobs.send({ v: 1, batch_id: batchId, kind: 'retry', page: 0 });
-  return { ...view, retrying: view.counts.FAILURE };
+  const retrying = await deps.batches.get(batchId);
+  return { ...(retrying ? batchView(retrying, { counts: view.counts }) : view), retrying: view.counts.FAILURE };
 };
 
 export const listBatchTasks = async (
@@ -198,13 +213,21 @@ export const runBatchJob = async (deps: BatchJobDeps, policy: BatchPolicy, job: 
   }
 };
 
+/** One source of a page, as the batch names it (its S3 key, or its position in the list). */
+interface PageEntry {
+  key: string;
+  source: ListedSource;
+  /** Why the service will not read it, if it will not: the task is recorded FAILURE as it is made. */
+  problem?: AppError | undefined;
+}
+
 /** A page's entries: the list's slice, or one ListObjectsV2 page of the prefix. */
 const readPage = async (
   deps: BatchJobDeps,
   policy: BatchPolicy,
   batch: Batch,
   page: number,
-): Promise<{ entries: Array<{ key: string; source: ListedSource }>; nextToken?: string | undefined }> => {
+): Promise<{ entries: PageEntry[]; nextToken?: string | undefined }> => {
   if (batch.source.type === 'list') {
     const stored = await deps.blobs.get(policy.bucket, sourcesKey(batch.batch_id), 64 * 1024 * 1024);
     const sources = JSON.parse(Buffer.from(stored.bytes).toString('utf8')) as ListedSource[];
@@ -233,6 +256,8 @@ const readPage = async (
           input: { kind: 's3', bucket, key: object.key },
           sizeBytes: object.size,
         },
+        // Refused as `process` and the drop folder refuse it; still a task, so that nothing listed vanishes.
+        problem: keyProblem(object.key),
       })),
     nextToken: listing.nextToken,
   };
@@ -240,7 +265,7 @@ const readPage = async (
 
 const childOf = (
   batch: Batch,
-  entry: { key: string; source: ListedSource },
+  entry: PageEntry,
   place: { page: number; position: number; now: string },
   policy: BatchPolicy,
 ): Task => {
@@ -263,6 +288,15 @@ const childOf = (
     owner: batch.owner,
     version: 1,
     batch: { id: batch.batch_id, shard: shardOf(page, taskId), position },
+    ...(entry.problem
+      ? {
+          status: 'FAILURE' as const,
+          error: toTaskError(entry.problem),
+          finished_at: now,
+          rejected: true as const,
+          outbox: [{ id: randomUUID(), type: 'task.failed' as const, occurred_at: now }],
+        }
+      : {}),
   };
 };
 
@@ -312,6 +346,8 @@ const listPage = async (deps: BatchJobDeps, policy: BatchPolicy, batch: Batch, p
     async (child) => {
       const { task } = await deps.store.createChild(child);
       await deps.batches.count(task);
+      // A refused source's failure goes out like any other (and its event stays in the outbox if it cannot).
+      if (task.rejected) await announce(deps, task);
       return task;
     },
   );
@@ -343,12 +379,17 @@ const cancelPage = async (deps: BatchJobDeps, batch: Batch, job: BatchJob): Prom
       { v: 1, batch_id: batch.batch_id, kind: 'cancel', page: 1 },
       CANCEL_SECOND_PASS_DELAY_SECONDS,
     );
+  } else {
+    await deps.batches.releaseSweep(batch.batch_id, 'cancel');
   }
   return `cancelled ${open.length}`;
 };
 
 const retryPage = async (deps: BatchJobDeps, batch: Batch, job: BatchJob): Promise<string> => {
-  if (batch.revoked_at) return 'cancelled: nothing retried';
+  if (batch.revoked_at) {
+    await deps.batches.releaseSweep(batch.batch_id, 'retry');
+    return 'cancelled: nothing retried';
+  }
   const found = await deps.store.listBatch({
     batchId: batch.batch_id,
     status: 'FAILURE',
@@ -360,8 +401,17 @@ const retryPage = async (deps: BatchJobDeps, batch: Batch, job: BatchJob): Promi
     BATCH.createConcurrency,
     (task) => requeueFinished(deps, task),
   );
+  const requeued = retried.filter((task): task is Task => task !== undefined);
+  // Cancelled while this page was requeueing: the cancel's sweep may have passed these already.
+  if ((await deps.batches.get(batch.batch_id))?.revoked_at) {
+    await eachLimited(requeued, BATCH.createConcurrency, (task) => revokeTask(deps, task));
+    await deps.batches.releaseSweep(batch.batch_id, 'retry');
+    return `cancelled while retrying: revoked ${requeued.length}`;
+  }
   if (found.cursor) {
     await deps.batchJobs.send({ v: 1, batch_id: batch.batch_id, kind: 'retry', page: job.page, cursor: found.cursor });
+  } else {
+    await deps.batches.releaseSweep(batch.batch_id, 'retry');
   }
-  return `retried ${retried.filter(Boolean).length}`;
+  return `retried ${requeued.length}`;
 };

@@ -24,11 +24,23 @@ const REFUSED_MAGIC: ReadonlyArray<[readonly number[], string]> = [
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 const PDF_MAGIC = ascii('%PDF-');
-const DOCX_PART = ascii('word/document.xml');
+/**
+ * Zip-based formats by a part only they have (as named in the archive's
+ * headers), or by the `mimetype` first entry OpenDocument and EPUB store
+ * uncompressed at the start.
+ */
+const ZIP_FORMATS: ReadonlyArray<[Uint8Array, DocumentFormat]> = [
+  [ascii('word/document.xml'), 'docx'],
+  [ascii('ppt/presentation.xml'), 'pptx'],
+  [ascii('xl/workbook.xml'), 'xlsx'],
+  [ascii('mimetypeapplication/epub+zip'), 'epub'],
+  [ascii('mimetypeapplication/vnd.oasis.opendocument.text'), 'odt'],
+];
 const OTHER_ZIP_PARTS: ReadonlyArray<[Uint8Array, string]> = [
-  [ascii('xl/workbook.xml'), 'an Excel workbook (XLSX)'],
-  [ascii('ppt/presentation.xml'), 'a PowerPoint presentation (PPTX)'],
-  [ascii('mimetypeapplication/vnd.oasis.opendocument'), 'an OpenDocument file'],
+  [
+    ascii('mimetypeapplication/vnd.oasis.opendocument'),
+    'an OpenDocument spreadsheet or presentation (save it as XLSX or PPTX)',
+  ],
 ];
 
 const HTML_TAG = /<(?:!doctype\s+html|html|head|body|title|meta)\b/iy;
@@ -61,11 +73,49 @@ const looksLikeHtml = (head: string): boolean => {
   return HTML_TAG.test(head);
 };
 
+/** Header fields that mark a message: RFC 5322's, MIME's and the trace fields a mail server adds. */
+const MAIL_FIELDS = new Set(['from', 'to', 'subject', 'date', 'message-id', 'mime-version', 'received', 'return-path']);
+/** A header field's name (printable ASCII but the colon), then the colon. */
+const FIELD_LINE = /^([!-9;-~]+)[ \t]*:/;
+/** Where a message's header block must end: long Received and DKIM chains run to tens of KB. */
+const MAIL_HEAD_BYTES = 64 * 1024;
+
+/**
+ * An e-mail (RFC 5322): from the first line, header fields (folded lines
+ * allowed) up to an empty line, with at least two of the fields only mail
+ * has. Text that merely opens with `Subject: …` has one, or prose after it
+ * before any empty line, and stays text.
+ */
+const looksLikeEmail = (bytes: Uint8Array): boolean => {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, MAIL_HEAD_BYTES)).toString('latin1');
+  const fields = new Set<string>();
+  for (let at = 0, first = true; ; first = false) {
+    const end = head.indexOf('\n', at);
+    if (end === -1) return false;
+    const line = head.slice(at, head[end - 1] === '\r' ? end - 1 : end);
+    at = end + 1;
+    if (line === '') return fields.size >= 2;
+    // A folded line continues the field above it; the first line has none above.
+    if (line.startsWith(' ') || line.startsWith('\t')) {
+      if (first) return false;
+      continue;
+    }
+    const name = FIELD_LINE.exec(line)?.[1]?.toLowerCase();
+    if (name === undefined) return false;
+    if (MAIL_FIELDS.has(name)) fields.add(name);
+  }
+};
+
 const CONTENT_TYPES: Record<string, DocumentFormat> = {
   'application/pdf': 'pdf',
   'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation': 'pptx',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
+  'application/epub+zip': 'epub',
+  'application/vnd.oasis.opendocument.text': 'odt',
   'text/html': 'html',
   'application/xhtml+xml': 'html',
+  'message/rfc822': 'eml',
   'application/json': 'text',
   'application/ld+json': 'text',
   'application/xml': 'text',
@@ -75,6 +125,11 @@ const CONTENT_TYPES: Record<string, DocumentFormat> = {
 const EXTENSIONS: Record<string, DocumentFormat> = {
   pdf: 'pdf',
   docx: 'docx',
+  pptx: 'pptx',
+  xlsx: 'xlsx',
+  epub: 'epub',
+  odt: 'odt',
+  eml: 'eml',
   html: 'html',
   htm: 'html',
   xhtml: 'html',
@@ -106,7 +161,7 @@ const fromFilename = (filename: string): DocumentFormat | undefined => {
 const unsupported = (what: string): AppError =>
   new AppError(
     'UNSUPPORTED_DOCUMENT_TYPE',
-    `This looks like ${what}. Supported types: PDF, DOCX, HTML, and text (TXT, Markdown, CSV, JSON).`,
+    `This looks like ${what}. Supported types: PDF, DOCX, PPTX, XLSX, ODT, EPUB, HTML, e-mail (EML), and text (TXT, Markdown, CSV, JSON).`,
   );
 
 /**
@@ -137,7 +192,8 @@ export const detectFormat = (bytes: Uint8Array, filename: string, contentType?: 
   const declared = fromContentType(contentType) ?? fromFilename(filename);
   if (isPdf(bytes, declared)) return 'pdf';
   if (startsWith(bytes, ZIP_MAGIC)) {
-    if (indexOfBytes(bytes, DOCX_PART) !== -1) return 'docx';
+    const known = ZIP_FORMATS.find(([part]) => indexOfBytes(bytes, part) !== -1);
+    if (known) return known[1];
     const other = OTHER_ZIP_PARTS.find(([part]) => indexOfBytes(bytes, part) !== -1);
     throw unsupported(other ? other[1] : 'a ZIP archive');
   }
@@ -146,6 +202,7 @@ export const detectFormat = (bytes: Uint8Array, filename: string, contentType?: 
 
   const head = decodeText(bytes.subarray(0, 4096 & ~1), { html: true }).text;
   if (looksLikeHtml(head)) return 'html';
+  if (looksLikeEmail(bytes)) return 'eml';
 
   const textual = bytes.length === 0 || looksLikeText(head);
   if (declared === 'text' && !textual) throw unsupported('binary data, not text');

@@ -135,7 +135,7 @@ const MAX_KEY_BYTES = 1024;
  * dot segments, which some layer could resolve away from the prefix, and
  * control characters.
  */
-const keyProblem = (key: string): AppError | undefined =>
+export const keyProblem = (key: string): AppError | undefined =>
   Buffer.byteLength(key) > MAX_KEY_BYTES ||
   [...key].some((char) => char < ' ' || char === '\x7f') ||
   key.split('/').some((segment) => segment === '.' || segment === '..')

@@ -279,6 +279,7 @@ export const cancelTask = async (deps: LifecycleDeps, taskId: string, owner: str
  * attempt in a final status (retried already, or not final).
  */
 export const requeueFinished = async (deps: QueueingDeps, task: Task): Promise<Task | undefined> => {
+  if (task.rejected) return undefined;
   const retried = await change(
     deps,
     task,
@@ -308,7 +309,9 @@ export const retryTask = async (deps: QueueingDeps, taskId: string, owner: strin
     const current = (await deps.store.get(taskId)) ?? task;
     throw new AppError(
       'TASK_NOT_RETRYABLE',
-      `Task ${taskId} is ${current.status}; only FAILURE or REVOKED tasks can be retried.`,
+      current.rejected
+        ? `Task ${taskId} was refused as it was made (${current.error?.message ?? 'its input is invalid'}); write the input again instead.`
+        : `Task ${taskId} is ${current.status}; only FAILURE or REVOKED tasks can be retried.`,
     );
   }
   return retried;

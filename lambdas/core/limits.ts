@@ -13,6 +13,8 @@ export interface ProcessingLimits {
   maxZipUncompressedBytes: number;
   /** Most parts a zip-based document may have. */
   maxZipEntries: number;
+  /** Most non-empty cells a workbook (XLSX) may have, all sheets together; also caps its sheets' trimmed rows × columns. */
+  maxSpreadsheetCells: number;
   /** Largest HTML or text input, in bytes (decoded text is about as large). */
   maxTextBytes: number;
   /** Deepest HTML element nesting accepted (browsers stop nesting at 512). */
@@ -37,6 +39,7 @@ export const DEFAULT_LIMITS: ProcessingLimits = {
   maxPdfStreamBytes: 64 * 1024 * 1024,
   maxZipUncompressedBytes: 256 * 1024 * 1024,
   maxZipEntries: 10_000,
+  maxSpreadsheetCells: 2_000_000,
   maxTextBytes: 100 * 1024 * 1024,
   maxHtmlDepth: 1024,
   maxHtmlTags: 2_000_000,

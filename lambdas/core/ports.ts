@@ -117,6 +117,10 @@ export interface BatchStore {
   advance(batchId: string, page: number, step: ListingStep): Promise<boolean>;
   /** Marks the batch cancelled (once); the batch as it is after. */
   revoke(batchId: string, at: string): Promise<Batch | undefined>;
+  /** Takes the batch's one sweep (see Batch.sweep); false when another holds it and is not stale. */
+  claimSweep(batchId: string, kind: 'cancel' | 'retry', at: string, staleBefore: string): Promise<boolean>;
+  /** Ends the sweep of that kind, if it still holds the batch. */
+  releaseSweep(batchId: string, kind: 'cancel' | 'retry'): Promise<void>;
   /** Removes a batch whose first page could not be queued (its creation's rollback). */
   remove(batchId: string): Promise<void>;
 }

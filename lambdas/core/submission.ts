@@ -207,6 +207,7 @@ const createTask = async (
       ? {
           error: toTaskError(rejection),
           finished_at: now.toISOString(),
+          rejected: true as const,
           outbox: [{ id: randomUUID(), type: 'task.failed' as const, occurred_at: now.toISOString() }],
         }
       : {}),

@@ -142,6 +142,12 @@ export interface Task {
   /** The batch it belongs to, if any. */
   batch?: TaskBatchRef | undefined;
   /**
+   * Recorded FAILURE when it was made, never run: its input itself is refused
+   * (invalid object metadata, a key the service does not read). A retry could
+   * only run it as it is, so it is refused; the input must be written again.
+   */
+  rejected?: true | undefined;
+  /**
    * The caller (API key id) that created it: only that caller sees, cancels
    * or retries it. `anonymous` when the API takes no keys.
    */

@@ -58,6 +58,8 @@ export class Storage extends Construct {
         { prefix: PREFIX.uploads, expiration: Duration.days(props.uploadRetentionDays) },
         { prefix: PREFIX.direct, expiration: Duration.days(props.uploadRetentionDays) },
         { prefix: PREFIX.results, expiration: Duration.days(props.resultRetentionDays) },
+        // A batch's list of sources lives as long as the batch (its tasks' retention).
+        { prefix: PREFIX.batches, expiration: Duration.days(props.taskRetentionDays) },
         { abortIncompleteMultipartUploadAfter: Duration.days(1) },
       ],
       cors: props.corsOrigins.length

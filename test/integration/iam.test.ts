@@ -382,6 +382,19 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
       }),
     );
     expect(await stack.invoke('janitor', {})).toMatchObject({ eventsSent: 1, errors: 0 });
+    // A task retried while its failure is still in the outbox (its function died before sending it): the
+    // retry sends it on (bus and webhook) rather than dropping it.
+    const unsent = abandoned({
+      status: 'FAILURE',
+      input: { kind: 's3', bucket: stack.bucketName, key: 'inbox/batch-iam/a.txt' },
+      callback: { url: `${receiver.url}/ok`, events: ['task.failed', 'task.succeeded'] },
+      outbox: [{ id: randomUUID(), type: 'task.failed', occurred_at: new Date().toISOString() }],
+    });
+    await store.create(unsent);
+    expect((await api.post(`/tasks/${unsent.task_id}/retry`)).status).toBe(202);
+    // Sent and taken off (the run the retry queued may have events of its own in flight by now).
+    const sentId = unsent.outbox![0]!.id;
+    expect((await store.get(unsent.task_id))?.outbox?.map((event) => event.id) ?? []).not.toContain(sentId);
     expect((await (await api.get(`/batches/${mixed}`)).json()) as object).toMatchObject({
       status: 'RUNNING',
       counts: { PENDING: 1, SUCCESS: 1, FAILURE: 0 },

@@ -3,7 +3,15 @@ import * as z from 'zod';
 import { DynamoBatchStore } from '../../lambdas/adapters/dynamo-batch-store.js';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { batchView, childTaskId, shardOf, zeroCounts, type Batch, type BatchJob } from '../../lambdas/core/batch.js';
-import { runBatchJob, sourcesKey, type BatchJobDeps, type BatchPolicy } from '../../lambdas/core/batches.js';
+import {
+  cancelBatch,
+  retryBatch,
+  runBatchJob,
+  sourcesKey,
+  type BatchJobDeps,
+  type BatchPolicy,
+} from '../../lambdas/core/batches.js';
+import { retryTask } from '../../lambdas/core/lifecycle.js';
 import { announce } from '../../lambdas/core/events.js';
 import type { EventSink, TaskMetrics } from '../../lambdas/core/ports.js';
 import type { QueueClass, Task, TaskMessage } from '../../lambdas/core/task.js';
@@ -264,5 +272,124 @@ describe('runBatchJob (a list batch on the table emulator)', () => {
     const stored = (await batches.get(batch.batch_id))!;
     expect(await countsOf(stored)).toEqual({ ...zeroCounts(), REVOKED: 12 });
     expect(jobs).toHaveLength(1);
+  });
+
+  it('records a listed key the service will not read as a refused FAILURE task, counted, and never retried', async () => {
+    const { deps, policy, queue } = await setUp(0);
+    const batch = aBatch({ source: { type: 'prefix', uri: 's3://bucket/inbox/', bucket: 'bucket', prefix: 'inbox/' } });
+    await batches.create(batch);
+    deps.listPrefix = async () => ({
+      objects: ['inbox/good.txt', 'inbox/x/../../results/evil.txt', 'inbox/ctl\u0001.txt'].map((key) => ({
+        key,
+        size: 5,
+      })),
+    });
+    await runBatchJob(deps, policy, { v: 1, batch_id: batch.batch_id, kind: 'list', page: 0 });
+    const listed = (await tasks.listBatch({ batchId: batch.batch_id, limit: 10 })).tasks;
+    expect(listed.map((task) => [task.status, task.rejected ?? false, task.error?.code])).toEqual([
+      ['PENDING', false, undefined],
+      ['FAILURE', true, 'VALIDATION_ERROR'],
+      ['FAILURE', true, 'VALIDATION_ERROR'],
+    ]);
+    expect(queue.sent.map((sent) => sent.message.task_id)).toEqual([listed[0]!.task_id]);
+    const stored = (await batches.get(batch.batch_id))!;
+    expect(await countsOf(stored)).toEqual({ ...zeroCounts(), PENDING: 1, FAILURE: 2 });
+    // A retry could only read the same key: refused, the task stays as it is.
+    await batches.claimSweep(batch.batch_id, 'retry', NOW.toISOString(), NOW.toISOString());
+    await runBatchJob(deps, policy, { v: 1, batch_id: batch.batch_id, kind: 'retry', page: 0 });
+    expect((await tasks.get(listed[1]!.task_id))?.attempts).toBe(1);
+    expect((await batches.get(batch.batch_id))?.sweep).toBeUndefined();
+  });
+
+  it('revokes what a retry page requeued when the batch was cancelled meanwhile', async () => {
+    const { deps, policy, queue, batch } = await setUp(3);
+    const batchId = batch.batch_id;
+    await runBatchJob(deps, policy, { v: 1, batch_id: batchId, kind: 'list', page: 0 });
+    for (const task of (await tasks.listBatch({ batchId, limit: 10 })).tasks) {
+      await batches.count((await tasks.transition(task, 'fail', {}))!);
+    }
+    // The cancel lands while the retry page is requeueing (after its read of the batch).
+    let reads = 0;
+    deps.batches = new Proxy(batches, {
+      get: (target, property: keyof DynamoBatchStore) =>
+        property === 'get'
+          ? async (id: string) => {
+              if (++reads === 2) await target.revoke(id, NOW.toISOString());
+              return target.get(id);
+            }
+          : (target[property] as (...args: unknown[]) => unknown).bind(target),
+    });
+    queue.sent.length = 0;
+    await runBatchJob(deps, policy, { v: 1, batch_id: batchId, kind: 'retry', page: 0 });
+    const after = (await tasks.listBatch({ batchId, limit: 10 })).tasks;
+    expect(after.map((task) => task.status)).toEqual(['REVOKED', 'REVOKED', 'REVOKED']);
+    expect(await countsOf((await batches.get(batchId))!)).toEqual({ ...zeroCounts(), REVOKED: 3 });
+  });
+});
+
+describe('batch routes over the table emulator', () => {
+  const routeDeps = () => {
+    const jobs: BatchJob[] = [];
+    return {
+      jobs,
+      deps: { batches, batchJobs: { send: async (job: BatchJob) => void jobs.push(job) }, clock: fixedClock() },
+    };
+  };
+  const failedBatch = async () => {
+    const batch = aBatch({ listing_done: true, page: 1 });
+    await batches.create(batch);
+    await batches.advance(batch.batch_id, 0, { created: 1, done: true });
+    await batches.openPage(batch, 0);
+    const child = await aChild(batch, 0);
+    await batches.count((await tasks.transition(child, 'fail', {}))!);
+    return batch;
+  };
+
+  it('queues one cancel sweep however often a batch is cancelled', async () => {
+    const { jobs, deps } = routeDeps();
+    const batch = aBatch();
+    await batches.create(batch);
+    for (let call = 0; call < 5; call++) {
+      expect(await cancelBatch(deps, batch.batch_id, 'anonymous')).toMatchObject({ status: 'REVOKED' });
+    }
+    expect(jobs).toEqual([{ v: 1, batch_id: batch.batch_id, kind: 'cancel', page: 0 }]);
+  });
+
+  it('runs one retry at a time, shows the batch RUNNING from the moment it is accepted, and lets a cancel through', async () => {
+    const { jobs, deps } = routeDeps();
+    const batch = await failedBatch();
+    expect(await retryBatch(deps, batch.batch_id, 'anonymous')).toMatchObject({ status: 'RUNNING', retrying: 1 });
+    await expect(retryBatch(deps, batch.batch_id, 'anonymous')).rejects.toMatchObject({ code: 'BATCH_NOT_RETRYABLE' });
+    expect(jobs.map((job) => job.kind)).toEqual(['retry']);
+    // A cancel preempts the retry's sweep (which stops at its next page).
+    expect(await cancelBatch(deps, batch.batch_id, 'anonymous')).toMatchObject({ status: 'REVOKED' });
+    expect(jobs.map((job) => job.kind)).toEqual(['retry', 'cancel']);
+  });
+
+  it('refuses to retry a task refused as it was made', async () => {
+    const rejected = aTask({ task_id: newId(), status: 'FAILURE', rejected: true });
+    await tasks.create(rejected);
+    const metrics = new Proxy({}, { get: () => () => undefined }) as TaskMetrics;
+    const deps = {
+      store: tasks,
+      clock: fixedClock(),
+      metrics,
+      events: { send: async () => undefined },
+      queue: { send: async () => undefined },
+    };
+    await expect(retryTask(deps, rejected.task_id, 'anonymous')).rejects.toMatchObject({
+      code: 'TASK_NOT_RETRYABLE',
+      message: expect.stringMatching(/write the input again/),
+    });
+  });
+
+  it('refuses a listing token with empty key values (DynamoDB would answer a 500)', async () => {
+    const batch = aBatch();
+    const forged = Buffer.from(JSON.stringify({ pk: '', batch_id: batch.batch_id, batch_position: '' })).toString(
+      'base64url',
+    );
+    await expect(tasks.listBatch({ batchId: batch.batch_id, limit: 5, cursor: forged })).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+    });
   });
 });

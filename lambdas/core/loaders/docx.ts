@@ -1,7 +1,7 @@
 import mammoth from 'mammoth';
-import { AppError } from '../errors.js';
 import { htmlToText } from './html.js';
 import { baseMetadata, type Loader } from './types.js';
+import { readerErrors } from './office-blocks.js';
 import { ZipArchive } from './zip.js';
 
 /**
@@ -31,7 +31,9 @@ export const loadDocx: Loader = async (input) => {
     { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
     'DOCX',
   );
-  await input.checkpoint();
+  // A cancellation or time limit raised at a checkpoint stays what it is, never a "damaged file".
+  const { checkpoint, typed } = readerErrors(input, 'DOCX');
+  await checkpoint();
   let text: string;
   try {
     if (input.outputFormat === 'markdown') {
@@ -40,14 +42,13 @@ export const loadDocx: Loader = async (input) => {
         ignoreEmptyParagraphs: true,
         convertImage: mammoth.images.imgElement(() => Promise.resolve({ src: '' })),
       });
-      await input.checkpoint();
-      ({ text } = await htmlToText(html, input.limits, input.checkpoint, 'markdown'));
+      await checkpoint();
+      ({ text } = await htmlToText(html, input.limits, checkpoint, 'markdown'));
     } else {
       ({ value: text } = await mammoth.extractRawText({ file: mammothZip(archive) } as never));
     }
   } catch (error) {
-    if (error instanceof AppError) throw error;
-    throw new AppError('DOCUMENT_PARSE_ERROR', 'The DOCX file could not be read; it may be damaged.', { cause: error });
+    throw typed(error);
   } finally {
     archive.close();
   }

@@ -203,8 +203,9 @@ class CountingParser extends Parser {
   constructor(
     handler: Partial<Handler>,
     private readonly countTag: () => void,
+    xmlMode: boolean,
   ) {
-    super(handler, { decodeEntities: true });
+    super(handler, { decodeEntities: true, xmlMode });
   }
 
   override onclosetag(start: number, endIndex: number): void {
@@ -227,13 +228,15 @@ export const parseHtml = async (
   html: string,
   limits: HtmlLimits = DEFAULT_LIMITS,
   checkpoint: () => Promise<void> = async () => {},
+  /** XML parts of office documents and e-books (see xml.ts): XML's rules, the same caps. */
+  { xmlMode = false, kind = 'HTML' }: { xmlMode?: boolean; kind?: string } = {},
 ): Promise<Document> => {
   const handler = new DomHandler(undefined, { withStartIndices: false, withEndIndices: false });
   let depth = 0;
   let tags = 0;
   const countTag = () => {
     if (++tags > limits.maxHtmlTags) {
-      throw new AppError('DOCUMENT_TOO_LARGE', `The HTML has more than ${limits.maxHtmlTags} tags.`);
+      throw new AppError('DOCUMENT_TOO_LARGE', `The ${kind} has more than ${limits.maxHtmlTags} tags.`);
     }
   };
   const parser = new CountingParser(
@@ -247,7 +250,7 @@ export const parseHtml = async (
         if (++depth > limits.maxHtmlDepth) {
           throw new AppError(
             'DOCUMENT_PARSE_ERROR',
-            `The HTML nests elements more than ${limits.maxHtmlDepth} levels deep; no real page does.`,
+            `The ${kind} nests elements more than ${limits.maxHtmlDepth} levels deep; no real document does.`,
           );
         }
         handler.onopentag(name, attribs);
@@ -264,6 +267,7 @@ export const parseHtml = async (
       onprocessinginstruction: (name, data) => handler.onprocessinginstruction(name, data),
     },
     countTag,
+    xmlMode,
   );
   for (let at = 0; at < html.length; at += PARSE_CHUNK) {
     parser.write(html.slice(at, at + PARSE_CHUNK));

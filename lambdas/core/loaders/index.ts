@@ -10,6 +10,11 @@ const LOADERS: Record<DocumentFormat, () => Promise<Loader>> = {
   docx: async () => (await import('./docx.js')).loadDocx,
   html: async () => (await import('./html.js')).loadHtml,
   text: async () => (await import('./text.js')).loadText,
+  pptx: async () => (await import('./pptx.js')).loadPptx,
+  xlsx: async () => (await import('./xlsx.js')).loadXlsx,
+  epub: async () => (await import('./epub.js')).loadEpub,
+  odt: async () => (await import('./odt.js')).loadOdt,
+  eml: async () => (await import('./eml.js')).loadEml,
 };
 
 export const loaderFor = (format: DocumentFormat): Promise<Loader> => LOADERS[format]();

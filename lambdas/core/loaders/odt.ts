@@ -1,0 +1,338 @@
+import { hasChildren, isTag, isText, type AnyNode, type Document as XmlDocument, type Element } from 'domhandler';
+import { AppError } from '../errors.js';
+import {
+  blocksToMarkdown,
+  blocksToText,
+  oneLine,
+  readerErrors,
+  textOf,
+  type Block,
+  type Inline,
+} from './office-blocks.js';
+import { baseMetadata, type LoadInput, type Loader } from './types.js';
+import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
+import { ZipArchive } from './zip.js';
+
+/**
+ * ODT (OpenDocument text): one document, like DOCX, read from content.xml's
+ * `office:text` through the capped zip reader and XML parser. Headings keep
+ * their outline level, lists their nesting (and numbering, from the list
+ * styles), tables their rows; footnotes follow the text, marked `[n]`.
+ * Tracked-change deletions, comments and index templates are not text.
+ */
+
+/** Elements whose text is not the document's: deleted text kept for change tracking, comments, declarations. */
+const SKIPPED = new Set([
+  'tracked-changes',
+  'annotation',
+  'annotation-end',
+  'sequence-decls',
+  'variable-decls',
+  'user-field-decls',
+  'dde-connection-decls',
+  'forms',
+  'note-citation',
+  'ruby-text',
+  'binary-data',
+  'index-title-template',
+]);
+
+/**
+ * Also skipped: `text:table-of-content-source` and the like (the templates
+ * an index is generated from), and a drawing's `svg:title`/`svg:desc` (its
+ * alternative text), but not the `text:title` field, which shows the title.
+ */
+const isSkipped = (element: Element) => {
+  const name = localName(element);
+  return (
+    SKIPPED.has(name) ||
+    name.endsWith('-source') ||
+    ((name === 'title' || name === 'desc') && element.name.startsWith('svg:'))
+  );
+};
+
+/** Longest run one `text:s` may stand for: the count is the file's to choose. */
+const MAX_SPACES = 100;
+/** Most copies of a repeated table cell or row (`number-columns-repeated`), as the HTML reading caps `colspan`. */
+const MAX_REPEAT = 100;
+
+/** Whether a list level is numbered, from `text:list-style` definitions (content.xml's automatic styles, then styles.xml). */
+type ListStyles = Map<string, Map<number, boolean>>;
+
+const addListStyles = (root: XmlDocument, styles: ListStyles) => {
+  for (const style of descendants(root, 'list-style')) {
+    const name = attribute(style, 'name');
+    if (!name || styles.has(name)) continue;
+    const levels = new Map<number, boolean>();
+    for (const level of style.children) {
+      if (!isTag(level)) continue;
+      const number = Number.parseInt(attribute(level, 'level') ?? '', 10);
+      // A number style with an empty format shows no number.
+      const numbered = localName(level) === 'list-level-style-number' && attribute(level, 'num-format') !== '';
+      if (Number.isInteger(number)) levels.set(number, numbered);
+    }
+    styles.set(name, levels);
+  }
+};
+
+/**
+ * Builds a paragraph's inline text as ODF lays it out: runs of white space
+ * in the XML are one space (and none at the ends), while `text:s`, `text:tab`
+ * and `text:line-break` are kept as written. Text inside a link is gathered
+ * into that link.
+ */
+class InlineBuilder {
+  readonly inlines: Inline[] = [];
+  private spaceDue = false;
+  private openLink: { text: string; href: string } | undefined;
+  private linkDepth = 0;
+
+  text(data: string): void {
+    const collapsed = data.replace(/[ \t\r\n]+/g, ' ');
+    if (collapsed.startsWith(' ')) this.spaceDue = true;
+    // Only XML white space collapses: a no-break space is text.
+    const word = collapsed.replace(/^ | $/g, '');
+    if (!word) return;
+    this.literal(word);
+    this.spaceDue = collapsed.endsWith(' ');
+  }
+
+  literal(data: string): void {
+    if (this.spaceDue && (this.inlines.length || this.openLink?.text)) {
+      // A space before a link's first word stands before the link.
+      if (this.openLink?.text) this.openLink.text += ' ';
+      else this.pushText(' ');
+    }
+    this.spaceDue = false;
+    if (this.openLink) this.openLink.text += data;
+    else this.pushText(data);
+  }
+
+  beginLink(href: string): void {
+    // Links do not nest in ODF; an inner one is read as the outer one's text.
+    if (this.linkDepth++ === 0) this.openLink = { text: '', href };
+  }
+
+  endLink(): void {
+    if (--this.linkDepth > 0 || !this.openLink) return;
+    const link = this.openLink;
+    this.openLink = undefined;
+    if (!link.text) return;
+    this.inlines.push(link.href ? link : link.text);
+  }
+
+  private pushText(data: string): void {
+    const last = this.inlines.length - 1;
+    if (typeof this.inlines[last] === 'string') this.inlines[last] += data;
+    else this.inlines.push(data);
+  }
+}
+
+class OdtReader {
+  readonly footnotes: Block[] = [];
+  private notes = 0;
+
+  constructor(
+    /** Whether a list level is numbered; `undefined` when only text is asked for (it shows no numbers). */
+    private readonly listStyles: ListStyles | undefined,
+  ) {}
+
+  /** The blocks of a container's children (`office:text`, a section, a list item, a cell, a text box…). */
+  blocks(children: readonly AnyNode[], listStyle = ''): Block[] {
+    const blocks: Block[] = [];
+    for (const child of children) {
+      if (!isTag(child) || isSkipped(child)) continue;
+      switch (localName(child)) {
+        case 'h': {
+          const level = Number.parseInt(attribute(child, 'outline-level') ?? '1', 10);
+          this.paragraph(child, blocks, (inlines) => ({
+            type: 'heading',
+            level: Number.isInteger(level) ? Math.min(Math.max(level, 1), 6) : 1,
+            inlines,
+          }));
+          break;
+        }
+        case 'p':
+          this.paragraph(child, blocks, (inlines) => ({ type: 'paragraph', inlines }));
+          break;
+        case 'list':
+          blocks.push(this.list(child, listStyle, 1));
+          break;
+        case 'numbered-paragraph':
+          // A list item standing alone: a list of one.
+          blocks.push({ type: 'list', ordered: true, items: [this.blocks(child.children)] });
+          break;
+        case 'table':
+          blocks.push(this.table(child));
+          break;
+        default:
+          // Sections, index bodies, frames and text boxes: their paragraphs are the document's.
+          blocks.push(...this.blocks(child.children, listStyle));
+      }
+    }
+    return blocks;
+  }
+
+  private list(list: Element, inherited: string, level: number): Block {
+    const style = attribute(list, 'style-name') ?? inherited;
+    const ordered = this.listStyles?.get(style)?.get(level) ?? false;
+    const items: Block[][] = [];
+    for (const item of list.children) {
+      if (!isTag(item) || !['list-item', 'list-header'].includes(localName(item))) continue;
+      const blocks: Block[] = [];
+      for (const child of item.children) {
+        if (!isTag(child)) continue;
+        // A list in an item is the next level of the same list, in its style unless it names one.
+        if (localName(child) === 'list') blocks.push(this.list(child, style, level + 1));
+        else blocks.push(...this.blocks([child], style));
+      }
+      if (blocks.length) items.push(blocks);
+    }
+    return { type: 'list', ordered, items };
+  }
+
+  /** Rows of cells, each cell on one line; a covered (merged-over) cell is empty, so columns stay aligned. */
+  private table(table: Element): Block {
+    const rows: string[][] = [];
+    const pending = [...table.children].reverse();
+    for (let node = pending.pop(); node; node = pending.pop()) {
+      if (!isTag(node)) continue;
+      const name = localName(node);
+      if (name === 'table-header-rows' || name === 'table-rows' || name === 'table-row-group') {
+        pending.push(...[...node.children].reverse());
+        continue;
+      }
+      if (name !== 'table-row') continue;
+      const cells: string[] = [];
+      for (const cell of node.children) {
+        if (!isTag(cell)) continue;
+        const cellName = localName(cell);
+        if (cellName !== 'table-cell' && cellName !== 'covered-table-cell') continue;
+        const text = cellName === 'table-cell' ? oneLine(this.blocks(cell.children)) : '';
+        cells.push(...Array.from({ length: repeatOf(cell, 'number-columns-repeated') }, () => text));
+      }
+      // Trailing empty cells are layout (a row repeated to the page's width), not content.
+      while (cells.length && !cells[cells.length - 1]) cells.pop();
+      if (!cells.length) continue;
+      for (let copy = repeatOf(node, 'number-rows-repeated'); copy > 0; copy--) rows.push(cells);
+    }
+    return { type: 'table', rows };
+  }
+
+  /** A paragraph or heading, then the paragraphs of any text box anchored in it. */
+  private paragraph(element: Element, blocks: Block[], make: (inlines: Inline[]) => Block): void {
+    const out = new InlineBuilder();
+    const after: Block[] = [];
+    // An explicit stack: spans may nest as deep as the XML caps allow.
+    const pending: Array<AnyNode | 'end-link'> = [...element.children].reverse();
+    for (let node = pending.pop(); node; node = pending.pop()) {
+      if (node === 'end-link') {
+        out.endLink();
+        continue;
+      }
+      if (isText(node)) {
+        out.text(node.data);
+        continue;
+      }
+      if (!isTag(node)) {
+        if (hasChildren(node)) pending.push(...[...node.children].reverse()); // CDATA
+        continue;
+      }
+      if (isSkipped(node)) continue;
+      switch (localName(node)) {
+        case 's': {
+          const count = Number.parseInt(attribute(node, 'c') ?? '1', 10);
+          out.literal(' '.repeat(Number.isInteger(count) ? Math.min(Math.max(count, 1), MAX_SPACES) : 1));
+          break;
+        }
+        case 'tab':
+          out.literal('\t');
+          break;
+        case 'line-break':
+          out.literal('\n');
+          break;
+        case 'note':
+          out.literal(`[${this.footnote(node)}]`);
+          break;
+        case 'frame':
+        case 'text-box':
+        case 'g':
+          // Text boxes hold paragraphs of their own: they follow the paragraph they are anchored in.
+          after.push(...this.blocks(node.children));
+          break;
+        case 'a':
+          out.beginLink(attribute(node, 'href') ?? '');
+          pending.push('end-link', ...[...node.children].reverse());
+          break;
+        default:
+          // Spans, fields (dates, page numbers, references) and the like: their text, in place.
+          pending.push(...[...node.children].reverse());
+      }
+    }
+    const block = make(out.inlines);
+    if (blocksToText([block], '')) blocks.push(block);
+    blocks.push(...after);
+  }
+
+  /** Keeps a footnote's or endnote's text for the end, `[label]` first; returns the label. */
+  private footnote(note: Element): string {
+    this.notes += 1;
+    const citation = childrenNamed(note, 'note-citation')[0];
+    const label = (citation ? textOf(citation).trim() : '') || String(this.notes);
+    const body = childrenNamed(note, 'note-body')[0];
+    const blocks = body ? this.blocks(body.children) : [];
+    const [first, ...rest] = blocks;
+    if (first?.type === 'paragraph')
+      this.footnotes.push({ type: 'paragraph', inlines: [`[${label}] `, ...first.inlines] }, ...rest);
+    else this.footnotes.push({ type: 'paragraph', inlines: [`[${label}]`] }, ...blocks);
+    return label;
+  }
+}
+
+const repeatOf = (element: Element, name: string): number => {
+  const count = Number.parseInt(attribute(element, name) ?? '1', 10);
+  return Number.isInteger(count) ? Math.min(Math.max(count, 1), MAX_REPEAT) : 1;
+};
+
+/** The list styles the body's lists name, from content.xml and, when one is missing there, styles.xml. */
+const listStylesOf = async (archive: ZipArchive, content: XmlDocument, body: Element, input: LoadInput) => {
+  const styles: ListStyles = new Map();
+  addListStyles(content, styles);
+  const named = descendants(body, 'list').flatMap((list) => attribute(list, 'style-name') ?? []);
+  if (named.some((name) => !styles.has(name)) && archive.has('styles.xml')) {
+    addListStyles(await readXmlPart(archive, 'styles.xml', input.limits, input.checkpoint, 'ODT'), styles);
+  }
+  return styles;
+};
+
+export const loadOdt: Loader = async (given) => {
+  const { checkpoint, typed } = readerErrors(given, 'ODT');
+  const input: LoadInput = { ...given, checkpoint };
+  const archive = await ZipArchive.open(
+    input.bytes,
+    { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
+    'ODT',
+  );
+  let text: string;
+  try {
+    await input.checkpoint();
+    const content = await readXmlPart(archive, 'content.xml', input.limits, input.checkpoint, 'ODT');
+    input.onProgress?.(0.5);
+    const body = descendants(content, 'body')
+      .flatMap((element) => childrenNamed(element, 'text'))
+      .at(0);
+    if (!body) throw new AppError('DOCUMENT_PARSE_ERROR', 'The ODT file has no text body (office:text).');
+    const markdown = input.outputFormat === 'markdown';
+    const reader = new OdtReader(markdown ? await listStylesOf(archive, content, body, input) : undefined);
+    await input.checkpoint();
+    const blocks = [...reader.blocks(body.children), ...reader.footnotes];
+    text = markdown ? blocksToMarkdown(blocks) : blocksToText(blocks, '\n\n');
+  } catch (error) {
+    throw typed(error);
+  } finally {
+    archive.close();
+  }
+  input.onProgress?.(1);
+  const content = text.replace(/\r\n?/g, '\n').trim();
+  return { documents: content ? [{ page_content: content, metadata: baseMetadata(input) }] : [] };
+};

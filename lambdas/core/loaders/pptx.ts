@@ -1,0 +1,308 @@
+import { isTag, type Element } from 'domhandler';
+import type { Document } from '../document.js';
+import { AppError } from '../errors.js';
+import {
+  blocksToMarkdown,
+  blocksToText,
+  inlineText,
+  nestItems,
+  oneLine,
+  readerErrors,
+  textOf,
+  type Block,
+  type Inline,
+} from './office-blocks.js';
+import { baseMetadata, type LoadInput, type Loader } from './types.js';
+import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
+import { ZipArchive } from './zip.js';
+
+/**
+ * PPTX: one document per slide, in presentation order, read from the slide
+ * XML directly (through the capped zip reader and XML parser). Each
+ * document's content is the slide's title, then the text of its shapes in
+ * the order the slide lists them (groups opened, tables one row per line),
+ * then its speaker notes after a `Notes:` line (`## Notes` in Markdown).
+ * Slides with no text give no document; `slide` keeps the slide's position,
+ * so a gap in the numbers is a slide without text.
+ */
+
+interface Relationship {
+  target: string;
+  type: string;
+  external: boolean;
+}
+
+/** `ppt/slides/slide1.xml` + `../media/x.png` → `ppt/media/x.png`; targets starting with `/` are from the package root. */
+const resolvePart = (from: string, target: string): string => {
+  const base = target.startsWith('/') ? [] : from.split('/').slice(0, -1);
+  for (const segment of target.split('/')) {
+    if (segment === '..') base.pop();
+    else if (segment && segment !== '.') base.push(segment);
+  }
+  return base.join('/');
+};
+
+const relsPathOf = (part: string): string => {
+  const slash = part.lastIndexOf('/');
+  return `${part.slice(0, slash + 1)}_rels/${part.slice(slash + 1)}.rels`;
+};
+
+/** A part's relationships by id (none when it has no `.rels` part). */
+const relationshipsOf = async (archive: ZipArchive, part: string, input: LoadInput) => {
+  const relationships = new Map<string, Relationship>();
+  const relsPath = relsPathOf(part);
+  if (!archive.has(relsPath)) return relationships;
+  const root = await readXmlPart(archive, relsPath, input.limits, input.checkpoint, 'PPTX');
+  for (const relationship of descendants(root, 'Relationship')) {
+    const id = attribute(relationship, 'Id');
+    const target = attribute(relationship, 'Target');
+    if (!id || target === undefined) continue;
+    const external = attribute(relationship, 'TargetMode') === 'External';
+    relationships.set(id, {
+      target: external ? target : resolvePart(part, target),
+      type: attribute(relationship, 'Type') ?? '',
+      external,
+    });
+  }
+  return relationships;
+};
+
+/** The slide parts in presentation order (`p:sldIdLst`), whatever their file names. */
+const slidePartsOf = async (archive: ZipArchive, input: LoadInput): Promise<string[]> => {
+  const presentation = await readXmlPart(archive, 'ppt/presentation.xml', input.limits, input.checkpoint, 'PPTX');
+  const relationships = await relationshipsOf(archive, 'ppt/presentation.xml', input);
+  const list = descendants(presentation, 'sldIdLst')[0];
+  if (!list) return [];
+  return childrenNamed(list, 'sldId').map((slide) => {
+    const relationship = relationships.get(attributeOfNamespace(slide, 'id') ?? '');
+    if (!relationship || relationship.external) {
+      throw new AppError('DOCUMENT_PARSE_ERROR', 'The PPTX file is damaged (a slide it lists has no part).');
+    }
+    return relationship.target;
+  });
+};
+
+/** `r:id` (the relationship), not the plain `id` (the slide's number) that `p:sldId` also carries. */
+const attributeOfNamespace = (element: Element, name: string): string | undefined => {
+  const key = Object.keys(element.attribs).find(
+    (candidate) => candidate.includes(':') && candidate.endsWith(`:${name}`),
+  );
+  return key === undefined ? undefined : element.attribs[key];
+};
+
+/** Markup compatibility: a consumer that knows none of the choices' extensions reads the fallback. */
+const alternativeContent = (element: Element): Element[] => {
+  const fallback = childrenNamed(element, 'Fallback')[0];
+  return fallback ? childElements(fallback) : childElements(childrenNamed(element, 'Choice')[0]);
+};
+
+const childElements = (element: Element | undefined): Element[] =>
+  element ? element.children.filter((child): child is Element => isTag(child)) : [];
+
+/** A paragraph's runs (`a:r`, fields), line breaks and links, in order. */
+const paragraphInlines = (paragraph: Element, relationships: Map<string, Relationship>): Inline[] => {
+  const inlines: Inline[] = [];
+  const pending = childElements(paragraph).reverse();
+  for (let child = pending.pop(); child; child = pending.pop()) {
+    switch (localName(child)) {
+      case 'r':
+      case 'fld': {
+        const text = childrenNamed(child, 't').map(textOf).join('');
+        if (!text) break;
+        const linkId = childrenNamed(child, 'rPr').flatMap((properties) => childrenNamed(properties, 'hlinkClick'))[0];
+        const link = linkId && relationships.get(attributeOfNamespace(linkId, 'id') ?? '');
+        const last = inlines[inlines.length - 1];
+        // PowerPoint splits a link's text into runs wherever its formatting changes: one link again.
+        if (link && link.external && typeof last === 'object' && last.href === link.target) last.text += text;
+        else inlines.push(link && link.external ? { text, href: link.target } : text);
+        break;
+      }
+      case 'br':
+        inlines.push('\n');
+        break;
+      case 'AlternateContent':
+        pending.push(...alternativeContent(child).reverse());
+        break;
+    }
+  }
+  return inlines;
+};
+
+/** Placeholder type of a shape (`title`, `body`…), `undefined` for a shape that is no placeholder. */
+const placeholderOf = (shape: Element): string | undefined => {
+  const properties = childElements(shape).find((child) => localName(child).startsWith('nv'));
+  const nvPr = properties && childrenNamed(properties, 'nvPr')[0];
+  const placeholder = nvPr && childrenNamed(nvPr, 'ph')[0];
+  if (!placeholder) return undefined;
+  return attribute(placeholder, 'type') ?? 'body';
+};
+
+const TITLES = new Set(['title', 'ctrTitle']);
+/** Placeholders whose paragraphs are bullets unless they say otherwise (the master's body style). */
+const BULLETED_PLACEHOLDERS = new Set(['body', 'obj']);
+/** Placeholders that repeat the master (slide number, date, footer), not the slide's own text. */
+const FURNITURE = new Set(['sldNum', 'dt', 'ftr', 'hdr', 'sldImg']);
+
+/** A text body's paragraphs: plain paragraphs, and bullets or numbers as nested lists. */
+const textBodyBlocks = (body: Element, bulleted: boolean, relationships: Map<string, Relationship>): Block[] => {
+  const blocks: Block[] = [];
+  let items: Array<{ level: number; ordered: boolean; block: Block }> = [];
+  const settle = () => {
+    blocks.push(...nestItems(items));
+    items = [];
+  };
+  for (const paragraph of childrenNamed(body, 'p')) {
+    const inlines = paragraphInlines(paragraph, relationships);
+    if (!inlineText(inlines).trim()) continue;
+    const properties = childrenNamed(paragraph, 'pPr')[0];
+    const marks = properties ? childElements(properties).map(localName) : [];
+    const numbered = marks.includes('buAutoNum');
+    const bullet =
+      !marks.includes('buNone') && (bulleted || numbered || marks.includes('buChar') || marks.includes('buBlip'));
+    if (bullet) {
+      const level = Math.min(
+        Math.max(Number.parseInt((properties && attribute(properties, 'lvl')) ?? '0', 10) || 0, 0),
+        8,
+      );
+      items.push({ level, ordered: numbered, block: { type: 'paragraph', inlines } });
+    } else {
+      settle();
+      blocks.push({ type: 'paragraph', inlines });
+    }
+  }
+  settle();
+  return blocks;
+};
+
+/** A DrawingML table: one row of cells per `a:tr`; a merged-over cell is empty, so columns stay aligned. */
+const tableBlock = (table: Element, relationships: Map<string, Relationship>): Block => ({
+  type: 'table',
+  rows: childrenNamed(table, 'tr').map((row) =>
+    childrenNamed(row, 'tc').map((cell) => {
+      if (attribute(cell, 'hMerge') === '1' || attribute(cell, 'vMerge') === '1') return '';
+      const body = childrenNamed(cell, 'txBody')[0];
+      return body ? oneLine(textBodyBlocks(body, false, relationships)) : '';
+    }),
+  ),
+});
+
+interface SlideText {
+  title: string;
+  /** Each shape's blocks, in the order the slide lists the shapes. */
+  shapes: Block[][];
+}
+
+/**
+ * The shape tree in order: shapes, tables in graphic frames, groups opened
+ * where they stand (an explicit stack: groups may nest as deep as the XML
+ * caps allow). Pictures, connectors, charts and SmartArt carry no text here.
+ */
+const readShapes = (tree: Element, relationships: Map<string, Relationship>): SlideText => {
+  const titles: string[] = [];
+  const shapes: Block[][] = [];
+  const pending = childElements(tree).reverse();
+  for (let shape = pending.pop(); shape; shape = pending.pop()) {
+    switch (localName(shape)) {
+      case 'grpSp':
+        pending.push(...childElements(shape).reverse());
+        break;
+      case 'AlternateContent':
+        pending.push(...alternativeContent(shape).reverse());
+        break;
+      case 'sp': {
+        const placeholder = placeholderOf(shape);
+        const body = childrenNamed(shape, 'txBody')[0];
+        if (!body || (placeholder && FURNITURE.has(placeholder))) break;
+        if (placeholder && TITLES.has(placeholder)) {
+          const title = oneLine(textBodyBlocks(body, false, relationships));
+          if (title) titles.push(title);
+          break;
+        }
+        const blocks = textBodyBlocks(
+          body,
+          placeholder !== undefined && BULLETED_PLACEHOLDERS.has(placeholder),
+          relationships,
+        );
+        if (blocks.length) shapes.push(blocks);
+        break;
+      }
+      case 'graphicFrame':
+        for (const table of descendants(shape, 'tbl')) shapes.push([tableBlock(table, relationships)]);
+        break;
+    }
+  }
+  return { title: titles.join(' '), shapes };
+};
+
+/** The speaker notes: the notes page's body placeholder (not its slide image, number or header). */
+const notesOf = async (
+  archive: ZipArchive,
+  relationships: Map<string, Relationship>,
+  input: LoadInput,
+): Promise<Block[]> => {
+  const notes = [...relationships.values()].find(
+    (relationship) => !relationship.external && relationship.type.endsWith('/notesSlide'),
+  );
+  if (!notes || !archive.has(notes.target)) return [];
+  const root = await readXmlPart(archive, notes.target, input.limits, input.checkpoint, 'PPTX');
+  const noteRelationships = await relationshipsOf(archive, notes.target, input);
+  const blocks: Block[] = [];
+  for (const shape of descendants(root, 'sp')) {
+    if (placeholderOf(shape) !== 'body') continue;
+    const body = childrenNamed(shape, 'txBody')[0];
+    if (body) blocks.push(...textBodyBlocks(body, false, noteRelationships));
+  }
+  return blocks;
+};
+
+const render = (slide: SlideText, notes: Block[], input: LoadInput): string => {
+  if (input.outputFormat === 'markdown') {
+    const blocks: Block[] = [];
+    if (slide.title) blocks.push({ type: 'heading', level: 1, inlines: [slide.title] });
+    blocks.push(...slide.shapes.flat());
+    if (notes.length) blocks.push({ type: 'heading', level: 2, inlines: ['Notes'] }, ...notes);
+    return blocksToMarkdown(blocks);
+  }
+  // Paragraphs of one shape are lines; shapes, title and notes are separated by a blank line.
+  const sections = [slide.title, ...slide.shapes.map((blocks) => blocksToText(blocks, '\n'))];
+  const notesText = blocksToText(notes, '\n');
+  if (notesText) sections.push(`Notes:\n${notesText}`);
+  return sections.filter(Boolean).join('\n\n');
+};
+
+export const loadPptx: Loader = async (given) => {
+  const { checkpoint, typed } = readerErrors(given, 'PPTX');
+  const input: LoadInput = { ...given, checkpoint };
+  const archive = await ZipArchive.open(
+    input.bytes,
+    { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
+    'PPTX',
+  );
+  const documents: Document[] = [];
+  try {
+    await input.checkpoint();
+    const slides = await slidePartsOf(archive, input);
+    for (const [index, part] of slides.entries()) {
+      await input.checkpoint();
+      const root = await readXmlPart(archive, part, input.limits, input.checkpoint, 'PPTX');
+      const relationships = await relationshipsOf(archive, part, input);
+      const tree = descendants(root, 'spTree')[0];
+      const slide = tree ? readShapes(tree, relationships) : { title: '', shapes: [] };
+      const notes = await notesOf(archive, relationships, input);
+      const content = render(slide, notes, input).replace(/\r\n?/g, '\n').trim();
+      if (content) {
+        documents.push({
+          page_content: content,
+          metadata: { ...baseMetadata(input), slide: index + 1, total_slides: slides.length },
+        });
+      }
+      input.onProgress?.((index + 1) / slides.length);
+    }
+  } catch (error) {
+    throw typed(error);
+  } finally {
+    archive.close();
+  }
+  input.onProgress?.(1);
+  return { documents };
+};

@@ -29,7 +29,9 @@ export class DynamoResultCache implements ResultCache {
 
   /** An item that is not a well-formed entry (there should be none) is no entry. */
   async get(key: string): Promise<CacheEntry | undefined> {
-    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: entryKey(key), ConsistentRead: true }));
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: entryKey(key), ConsistentRead: true }),
+    );
     if (!Item || !isPointer(Item.cached_result) || typeof Item.cache_expires_at !== 'string') return undefined;
     return { result: Item.cached_result, expires_at: Item.cache_expires_at };
   }

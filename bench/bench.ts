@@ -3,7 +3,7 @@
  * structure (Markdown output, token counting), bundles, the embedded
  * pipeline (sandboxed and not, with the bus events of each run), webhooks
  * under a burst, hostile documents, the result cache (a large PDF, miss vs hit),
- * a batch of a 10,000-object prefix.
+ * a batch of a 10,000-object prefix, the formats of issue 15 (PPTX, ODT, EPUB, XLSX, e-mail).
  * Prints tables and writes bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { benchBatches } from './batches.js';
 import { benchBombs } from './bombs.js';
 import { benchBundles } from './bundles.js';
+import { benchFormats } from './formats.js';
 import { benchLoaders } from './loaders.js';
 import { benchPipeline, benchWebhooks } from './pipeline.js';
 import { benchResultCache } from './result-cache.js';
@@ -29,6 +30,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   bombs: benchBombs,
   cache: benchResultCache,
   batches: benchBatches,
+  formats: benchFormats,
 };
 
 const only = process.argv.slice(2);

@@ -22,7 +22,7 @@ interface ChildResult {
 const RUNS = 4;
 
 /** The processing core bundled the way the worker Lambda is. */
-const bundleCore = async (): Promise<string> => {
+export const bundleCore = async (): Promise<string> => {
   const outfile = join(ROOT, 'bench/results/core.mjs');
   await build({
     entryPoints: [join(ROOT, 'bench/core-entry.ts')],

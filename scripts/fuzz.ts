@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { documentCase, runDocumentCase, SEED_FILES } from '../fuzz/documents.js';
+import { generatedSeeds } from '../fuzz/formats.js';
 import { httpCase, runHttpCase } from '../fuzz/http.js';
 import { prng } from '../fuzz/random.js';
 import { SandboxPool } from '../lambdas/core/sandbox.js';
@@ -45,7 +46,10 @@ const record = (kind: string, name: string, problem: string, bytes: Uint8Array |
 };
 
 const sandbox = new SandboxPool({ memoryMb: 512, keepWarm: 1 });
-const seeds = new Map(SEED_FILES.map((file) => [file, new Uint8Array(readCorpus(file))]));
+const seeds = new Map([
+  ...SEED_FILES.map((file) => [file, new Uint8Array(readCorpus(file))] as const),
+  ...(await generatedSeeds()),
+]);
 const stack = values.only === 'documents' ? undefined : await startLocalStack({ port: 0 });
 console.log(`fuzzing for ${values.minutes} min, seed ${seed}`);
 

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { documentCase, runDocumentCase, SEED_FILES } from '../../fuzz/documents.js';
+import { generatedSeeds } from '../../fuzz/formats.js';
 import { prng } from '../../fuzz/random.js';
 import { SandboxPool } from '../../lambdas/core/sandbox.js';
 import { readCorpus } from '../support/corpus.js';
@@ -17,7 +18,10 @@ afterAll(() => sandbox.close());
 describe('fuzzing the parser boundary (seeded)', () => {
   it(`ends ${CASES} mutated and generated documents in a result or a typed failure`, async () => {
     const random = prng(20261128);
-    const seeds = new Map(SEED_FILES.map((file) => [file, new Uint8Array(readCorpus(file))]));
+    const seeds = new Map([
+      ...SEED_FILES.map((file) => [file, new Uint8Array(readCorpus(file))] as const),
+      ...(await generatedSeeds()),
+    ]);
     const outcomes = new Map<string, number>();
     for (let index = 0; index < CASES; index++) {
       const input = await documentCase(random, seeds, index);

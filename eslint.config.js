@@ -66,6 +66,25 @@ export default tseslint.config(
     },
   },
   {
+    // The SDK can be published as a package of its own: Node's built-ins and its own modules only
+    // (the LangChain loader's entry point adds its peer dependency, @langchain/core).
+    files: ['sdk/**/*.ts'],
+    ignores: ['sdk/langchain.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!node:|\\./)',
+              message: 'sdk/ imports node: built-ins and its own modules only (no packages, nothing of the service).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tests read synthesized templates and JSON bodies: untyped data by nature.
     files: ['test/**/*.ts'],
     rules: {

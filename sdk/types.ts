@@ -1,0 +1,186 @@
+/**
+ * The service's wire shapes (API.md), as the SDK returns them. Field names
+ * stay snake_case, exactly as the HTTP API spells them, so a value read from
+ * the SDK, from curl or from a webhook is the same object.
+ */
+
+export const TASK_STATUSES = ['AWAITING_UPLOAD', 'PENDING', 'STARTED', 'SUCCESS', 'FAILURE', 'REVOKED'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const FINAL_STATUSES = ['SUCCESS', 'FAILURE', 'REVOKED'] as const;
+export type FinalStatus = (typeof FINAL_STATUSES)[number];
+
+/** Whether a task can change no more (until someone calls `retry`). */
+export const isFinal = (status: TaskStatus): status is FinalStatus =>
+  (FINAL_STATUSES as readonly string[]).includes(status);
+
+export type TaskStage = 'queued' | 'fetching' | 'parsing' | 'splitting' | 'storing' | 'done';
+
+export type OutputFormat = 'text' | 'markdown';
+export type ChunkStrategy = 'recursive' | 'markdown' | 'by_heading' | 'by_page';
+export type ChunkSizeUnit = 'chars' | 'tokens';
+export type Tokenizer = 'cl100k_base' | 'o200k_base';
+export type WebhookEventType = 'task.started' | 'task.succeeded' | 'task.failed' | 'task.revoked';
+
+/** The processing options every submission takes (API.md, "Options shared by every submission"). */
+export interface ProcessingOptions {
+  split?: boolean;
+  chunk_size?: number;
+  chunk_overlap?: number;
+  output_format?: OutputFormat;
+  chunk_strategy?: ChunkStrategy;
+  chunk_size_unit?: ChunkSizeUnit;
+  tokenizer?: Tokenizer;
+  /** Page selection such as `"1-3,7"`. */
+  pages?: string;
+  /** Parse again even when the result cache holds this document. */
+  no_cache?: boolean;
+}
+
+/** Push instead of polling: a signed POST to `callback_url` (README, "Webhooks"). */
+export interface CallbackOptions {
+  callback_url?: string;
+  callback_events?: WebhookEventType[];
+}
+
+export type TaskSource =
+  | { type: 'upload' | 'presigned'; filename: string; size_bytes: number }
+  | { type: 'url'; url: string; filename?: string }
+  | { type: 's3'; uri: string; filename?: string };
+
+export interface DocumentMetadata {
+  source: string;
+  filename: string;
+  page?: number;
+  total_pages?: number;
+  chunk_index?: number;
+  start_index?: number;
+  end_index?: number;
+  chunk_id?: string;
+  headings?: string[];
+  page_end?: number;
+  title?: string;
+  [key: string]: string | number | boolean | null | string[] | undefined;
+}
+
+/** A LangChain-style document: what `documents` holds. */
+export interface ResultDocument {
+  page_content: string;
+  metadata: DocumentMetadata;
+}
+
+export interface ResultWarning {
+  code: string;
+  message: string;
+}
+
+/**
+ * `result` of a successful task. Above the inline limit `documents` is left
+ * out and `result_url` links the whole JSON: `DocprocClient.getResult` reads
+ * either way.
+ */
+export interface TaskResult {
+  status: 'success';
+  filename: string;
+  format?: string;
+  document_count: number;
+  documents?: ResultDocument[];
+  warnings?: ResultWarning[];
+  stats?: { bytes: number; pages?: number; characters: number };
+  result_url?: string;
+  result_url_expires_at?: string;
+}
+
+/** A result with its documents, as `getResult` returns it. */
+export type FullTaskResult = Omit<TaskResult, 'documents' | 'result_url' | 'result_url_expires_at'> & {
+  documents: ResultDocument[];
+};
+
+/** `error` of a FAILURE task: whether retrying the task may help is the service's call. */
+export interface TaskError {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+export interface Task {
+  task_id: string;
+  status: TaskStatus;
+  progress: number;
+  stage: TaskStage;
+  source: TaskSource;
+  options: ProcessingOptions & { split: boolean; chunk_size: number; chunk_overlap: number };
+  attempts: number;
+  created_at: string;
+  started_at?: string;
+  finished_at?: string;
+  updated_at: string;
+  expires_at: string;
+  upload_expires_at?: string;
+  /** Served from the result cache. */
+  cached?: boolean;
+  error?: TaskError;
+  result?: TaskResult;
+}
+
+/** What a submission answers. */
+export interface SubmittedTask {
+  task_id: string;
+  status: TaskStatus;
+  message?: string;
+  /** The service had this Idempotency-Key already: this is the task the first request created. */
+  replayed: boolean;
+  /** Which route carried it: a multipart `upload`, a presigned `upload-url` and PUT, or `process`. */
+  route: 'upload' | 'upload-url' | 'process';
+}
+
+export interface TaskPage {
+  tasks: Task[];
+  next_token?: string;
+}
+
+export type BatchStatus = 'LISTING' | 'RUNNING' | 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'REVOKED';
+export const FINAL_BATCH_STATUSES: readonly BatchStatus[] = ['COMPLETED', 'COMPLETED_WITH_ERRORS', 'REVOKED'];
+
+export interface Batch {
+  batch_id: string;
+  status: BatchStatus;
+  /** `null` while an S3 prefix is still being listed. */
+  total: number | null;
+  listed: number;
+  counts: Record<'PENDING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'REVOKED', number>;
+  source: { type: 'prefix'; uri: string } | { type: 'list'; count: number };
+  options: Task['options'];
+  created_at: string;
+  revoked_at?: string;
+  finished_at?: string;
+  expires_at: string;
+  message?: string;
+  /** On `retryBatch`: how many FAILURE tasks are queued again. */
+  retrying?: number;
+}
+
+export interface DeliveryAttempt {
+  at: string;
+  status_code?: number;
+  error?: string;
+  duration_ms: number;
+}
+
+export interface Delivery {
+  delivery_id: string;
+  event_type: WebhookEventType;
+  webhook_id: string;
+  status: 'pending' | 'delivered' | 'failed';
+  created_at: string;
+  next_attempt_at?: string;
+  attempts: DeliveryAttempt[];
+  message?: string;
+}
+
+/** The JSON body of a webhook delivery. */
+export interface WebhookEvent {
+  type: WebhookEventType;
+  timestamp: string;
+  data: Task & { event_id: string };
+}

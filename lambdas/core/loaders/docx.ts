@@ -26,11 +26,7 @@ const mammothZip = (archive: ZipArchive): MammothZip => ({
 
 /** DOCX: one document, its parts read through the capped zip reader. */
 export const loadDocx: Loader = async (input) => {
-  const archive = await ZipArchive.open(
-    input.bytes,
-    { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
-    'DOCX',
-  );
+  const archive = await ZipArchive.ofDocument(input, 'DOCX');
   // A cancellation or time limit raised at a checkpoint stays what it is, never a "damaged file".
   const { checkpoint, typed } = readerErrors(input, 'DOCX');
   await checkpoint();

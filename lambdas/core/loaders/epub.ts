@@ -192,11 +192,7 @@ const firstHeading = async (xhtml: string, limits: Limits, checkpoint: () => Pro
 };
 
 export const loadEpub: Loader = async (input) => {
-  const archive = await ZipArchive.open(
-    input.bytes,
-    { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
-    KIND,
-  );
+  const archive = await ZipArchive.ofDocument(input, KIND);
   try {
     await input.checkpoint();
     const opfPath = await packagePath(archive, input);

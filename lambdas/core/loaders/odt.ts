@@ -308,11 +308,7 @@ const listStylesOf = async (archive: ZipArchive, content: XmlDocument, body: Ele
 export const loadOdt: Loader = async (given) => {
   const { checkpoint, typed } = readerErrors(given, 'ODT');
   const input: LoadInput = { ...given, checkpoint };
-  const archive = await ZipArchive.open(
-    input.bytes,
-    { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
-    'ODT',
-  );
+  const archive = await ZipArchive.ofDocument(input, 'ODT');
   let text: string;
   try {
     await input.checkpoint();

@@ -273,11 +273,7 @@ const render = (slide: SlideText, notes: Block[], input: LoadInput): string => {
 export const loadPptx: Loader = async (given) => {
   const { checkpoint, typed } = readerErrors(given, 'PPTX');
   const input: LoadInput = { ...given, checkpoint };
-  const archive = await ZipArchive.open(
-    input.bytes,
-    { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
-    'PPTX',
-  );
+  const archive = await ZipArchive.ofDocument(input, 'PPTX');
   const documents: Document[] = [];
   try {
     await input.checkpoint();

@@ -653,11 +653,7 @@ const writeSheet = (rows: Row[], input: LoadInput, budget: CellBudget, name: str
 // ---------------------------------------------------------------------------
 
 export const loadXlsx: Loader = async (input) => {
-  const archive = await ZipArchive.open(
-    input.bytes,
-    { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
-    KIND,
-  );
+  const archive = await ZipArchive.ofDocument(input, KIND);
   try {
     await input.checkpoint();
     const workbook = await readWorkbook(archive, input);

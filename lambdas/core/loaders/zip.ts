@@ -69,6 +69,18 @@ export class ZipArchive {
     return new ZipArchive(zip, entries, limits, kind);
   }
 
+  /** A zip-based document's archive, under the document limits (`maxZipEntries`, `maxZipUncompressedBytes`). */
+  static ofDocument(
+    input: { bytes: Uint8Array; limits: { maxZipEntries: number; maxZipUncompressedBytes: number } },
+    kind: string,
+  ): Promise<ZipArchive> {
+    return ZipArchive.open(
+      input.bytes,
+      { maxEntries: input.limits.maxZipEntries, maxUncompressedBytes: input.limits.maxZipUncompressedBytes },
+      kind,
+    );
+  }
+
   get names(): string[] {
     return [...this.entries.keys()];
   }

@@ -222,8 +222,9 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       environmentSchema: previewEnvironmentSchema,
     },
     createBatch: api('api/create-batch.ts', 'POST batches: many sources, or an S3 prefix', {
+      // get: an Idempotency-Key's record and its batch (a replay answers the batch as it is now: batchGet);
       // delete: a batch whose first page cannot be queued is taken back.
-      table: ['put', 'delete'],
+      table: ['get', 'batchGet', 'put', 'delete'],
       bucket: { write: [PREFIX.batches], delete: [PREFIX.batches] },
       sources: true,
       checksSources: true,

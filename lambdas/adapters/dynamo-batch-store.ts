@@ -18,9 +18,10 @@ import {
   type BatchTally,
   type CountedStatus,
 } from '../core/batch.js';
-import type { BatchStore, ListingStep } from '../core/ports.js';
+import type { BatchStore, IdempotencyRecord, ListingStep } from '../core/ports.js';
 import { isTerminal, type Task } from '../core/task.js';
-import { isConditionFailure } from './dynamo-task-store.js';
+import { isConditionFailure } from './dynamo-conditions.js';
+import { DynamoIdempotencyKeys } from './dynamo-idempotency-keys.js';
 
 const headKey = (batchId: string) => ({ [TABLE.partitionKey]: `batch#${batchId}` });
 const shardKey = (batchId: string, shard: number) => ({ [TABLE.partitionKey]: `batch#${batchId}#${shard}` });
@@ -65,12 +66,35 @@ const fromHead = (item: Record<string, unknown> | undefined): Batch | undefined 
  * (about sixty children) and its writes a sixteenth of the page's.
  */
 export class DynamoBatchStore implements BatchStore {
+  private readonly keys: DynamoIdempotencyKeys;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
-  ) {}
+    now: () => Date = () => new Date(),
+  ) {
+    this.keys = new DynamoIdempotencyKeys(client, tableName, now);
+  }
 
-  async create(batch: Batch): Promise<void> {
+  /** Writes the head; with `idempotency`, once per key (the key claimed first, as for tasks). */
+  async create(
+    batch: Batch,
+    idempotency?: IdempotencyRecord,
+  ): Promise<{ created: true } | { created: false; existing: IdempotencyRecord }> {
+    if (idempotency) {
+      const existing = await this.keys.claim(idempotency, async (id) => (await this.get(id)) !== undefined);
+      if (existing) return { created: false, existing };
+    }
+    try {
+      await this.writeHead(batch);
+    } catch (error) {
+      if (idempotency) await this.keys.release(idempotency.key, batch.batch_id).catch(() => undefined);
+      throw error;
+    }
+    return { created: true };
+  }
+
+  private async writeHead(batch: Batch): Promise<void> {
     const { page, next_token, listed, listing_done, revoked_at: _revoked, sweep: _sweep, ...request } = batch;
     await this.client.send(
       new PutCommand({

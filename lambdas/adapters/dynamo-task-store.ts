@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import {
   DeleteCommand,
@@ -30,11 +29,10 @@ import {
 } from '../core/task.js';
 import { TABLE } from '../../shared/definitions.js';
 import { positionKey } from '../core/batch.js';
-
-const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+import { isConditionFailure } from './dynamo-conditions.js';
+import { DynamoIdempotencyKeys } from './dynamo-idempotency-keys.js';
 
 const taskKey = (taskId: string) => ({ [TABLE.partitionKey]: taskId });
-const idempotencyKey = (key: string) => ({ [TABLE.partitionKey]: `idem#${key}` });
 const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 const ownerStatus = (owner: string, status: TaskStatus) => `${owner}#${status}`;
 
@@ -112,9 +110,7 @@ const decodeCursor = (
   return key as Record<string, string>;
 };
 
-export const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException ||
-  (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
+export { isConditionFailure } from './dynamo-conditions.js';
 
 /**
  * The task table in DynamoDB. Status changes are conditional updates whose
@@ -122,11 +118,15 @@ export const isConditionFailure = (error: unknown) =>
  * the state machine holds under any interleaving of API calls and workers.
  */
 export class DynamoTaskStore implements TaskStore {
+  private readonly keys: DynamoIdempotencyKeys;
+
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.keys = new DynamoIdempotencyKeys(client, tableName, now);
+  }
 
   /**
    * Creates the row. With an idempotency key, the key's record is claimed
@@ -137,7 +137,7 @@ export class DynamoTaskStore implements TaskStore {
    */
   async create(task: Task, idempotency?: IdempotencyRecord) {
     if (idempotency) {
-      const existing = await this.claimKey(idempotency);
+      const existing = await this.keys.claim(idempotency, async (id) => (await this.get(id)) !== undefined);
       if (existing) return { created: false as const, existing };
     }
     try {
@@ -150,66 +150,10 @@ export class DynamoTaskStore implements TaskStore {
         }),
       );
     } catch (error) {
-      if (idempotency) await this.releaseKey(idempotency.key, task.task_id).catch(() => undefined);
+      if (idempotency) await this.keys.release(idempotency.key, task.task_id).catch(() => undefined);
       throw error;
     }
     return { created: true as const };
-  }
-
-  /** Claims the key for `record.task_id`; returns the live record that holds it instead, if any. */
-  private async claimKey(record: IdempotencyRecord): Promise<IdempotencyRecord | undefined> {
-    const nowSeconds = Math.floor(this.now().getTime() / 1000);
-    const put = (condition: string, names: Record<string, string>, values: Record<string, unknown>) =>
-      this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            ...idempotencyKey(record.key),
-            fingerprint: record.fingerprint,
-            target_task_id: record.task_id,
-            [TABLE.ttlAttribute]: nowSeconds + IDEMPOTENCY_TTL_SECONDS,
-          },
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-    try {
-      // A record past its 24 h may linger until TTL deletes it: it no longer counts.
-      await put(
-        'attribute_not_exists(#pk) OR #ttl < :now',
-        { '#pk': TABLE.partitionKey, '#ttl': TABLE.ttlAttribute },
-        { ':now': nowSeconds },
-      );
-      return undefined;
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: idempotencyKey(record.key), ConsistentRead: true }),
-    );
-    if (!Item) return this.claimKey(record);
-    const holder = { key: record.key, fingerprint: String(Item.fingerprint), task_id: String(Item.target_task_id) };
-    if (await this.get(holder.task_id)) return holder;
-    try {
-      await put('#target = :old', { '#target': 'target_task_id' }, { ':old': holder.task_id });
-      return undefined;
-    } catch (error) {
-      if (isConditionFailure(error)) return this.claimKey(record);
-      throw error;
-    }
-  }
-
-  private async releaseKey(key: string, taskId: string): Promise<void> {
-    await this.client.send(
-      new DeleteCommand({
-        TableName: this.tableName,
-        Key: idempotencyKey(key),
-        ConditionExpression: '#target = :task',
-        ExpressionAttributeNames: { '#target': 'target_task_id' },
-        ExpressionAttributeValues: { ':task': taskId },
-      }),
-    );
   }
 
   async createChild(task: Task) {
@@ -477,6 +421,6 @@ export class DynamoTaskStore implements TaskStore {
 
   async remove(taskId: string, idempotencyKeyValue?: string) {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: taskKey(taskId) }));
-    if (idempotencyKeyValue) await this.releaseKey(idempotencyKeyValue, taskId).catch(() => undefined);
+    if (idempotencyKeyValue) await this.keys.release(idempotencyKeyValue, taskId).catch(() => undefined);
   }
 }

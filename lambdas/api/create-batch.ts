@@ -7,7 +7,7 @@ import { callbackOf, callbackShape } from '../core/events.js';
 import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';
 import { batchApiDeps, type BatchApiDeps } from './batch-deps.js';
 import { resolvePrefix, resolveSource } from './document-request.js';
-import { callerOf, httpHandler, json, readFields } from './http.js';
+import { callerOf, httpHandler, idempotencyKeyOf, json, readFields } from './http.js';
 
 const MAX_SOURCE_LENGTH = 8192;
 /** Sources checked at once (an s3:// source is a HEAD request). */
@@ -85,7 +85,7 @@ export const makeCreateBatchHandler = (deps: () => BatchApiDeps) =>
     const body = parseOrThrow(batchSchema, readFields(event), 'Invalid request');
     const callback = callbackOf(body.callback, deps().config.ALLOW_PRIVATE_URLS);
     const owner = callerOf(event);
-    const common = { owner, options: body.options, callback };
+    const common = { owner, options: body.options, callback, idempotencyKey: idempotencyKeyOf(event) };
     const submission = body.sources
       ? { ...common, kind: 'list' as const, sources: await checkSources(deps(), body.sources) }
       : { ...common, kind: 'prefix' as const, ...resolvePrefix(deps(), body.prefix ?? '') };
@@ -94,7 +94,8 @@ export const makeCreateBatchHandler = (deps: () => BatchApiDeps) =>
       { bucket: deps().config.BUCKET_NAME, taskRetentionDays: deps().config.TASK_RETENTION_DAYS },
       submission,
     );
-    return json(202, { ...view, message: 'Batch submitted' });
+    const { replayed, ...shown } = view;
+    return json(replayed ? 200 : 202, { ...shown, message: 'Batch submitted' });
   });
 
 export const handler = makeCreateBatchHandler(batchApiDeps);

@@ -19,7 +19,7 @@ import { cleanFilename } from './filenames.js';
 import { requeueFinished, revokeTask, type QueueingDeps } from './lifecycle.js';
 import type { ProcessingOptions } from './options.js';
 import type { BatchJobQueue, BatchStore, BlobStore, BulkJobQueue } from './ports.js';
-import { queueFor } from './submission.js';
+import { fingerprint, queueFor, scopedKey } from './submission.js';
 import { isTerminal, taskMessage, type QueueClass, type Task, type TaskCallback, type TaskMessage } from './task.js';
 import { taskSummary } from './task-views.js';
 
@@ -56,6 +56,8 @@ export type BatchSubmission = {
   owner: string;
   options: ProcessingOptions;
   callback?: TaskCallback | undefined;
+  /** The caller's Idempotency-Key, if any: a repeat of the same request answers the batch it made. */
+  idempotencyKey?: string | undefined;
 } & ({ kind: 'list'; sources: ListedSource[] } | { kind: 'prefix'; bucket: string; prefix: string });
 
 const notFound = (batchId: string) => new AppError('BATCH_NOT_FOUND', `No batch with id ${batchId}.`);
@@ -81,7 +83,7 @@ export const createBatch = async (
   deps: Pick<BatchDeps, 'batches' | 'blobs' | 'batchJobs' | 'clock'> & { newId: () => string },
   policy: { bucket: string; taskRetentionDays: number },
   submission: BatchSubmission,
-): Promise<BatchView> => {
+): Promise<BatchView & { replayed: boolean }> => {
   const batchId = deps.newId();
   const now = deps.clock.now();
   const source: BatchSource =
@@ -105,18 +107,58 @@ export const createBatch = async (
     listed: 0,
     listing_done: false,
   };
+  const dropList = async () => {
+    if (submission.kind === 'list') await deps.blobs.delete(policy.bucket, sourcesKey(batchId)).catch(() => undefined);
+  };
   if (submission.kind === 'list') {
     await deps.blobs.put(policy.bucket, sourcesKey(batchId), JSON.stringify(submission.sources), 'application/json');
   }
-  await deps.batches.create(batch);
+  const idempotency =
+    submission.idempotencyKey === undefined
+      ? undefined
+      : {
+          // Batches keep their keys apart from tasks': the same key may name a task and a batch.
+          key: `batch#${scopedKey(submission.idempotencyKey, submission.owner)}`,
+          fingerprint: fingerprint(
+            'batch',
+            source,
+            submission.kind === 'list' ? submission.sources : [],
+            submission.options,
+            submission.callback ?? null,
+          ),
+          task_id: batchId,
+        };
+  let created: Awaited<ReturnType<BatchStore['create']>>;
+  try {
+    created = await deps.batches.create(batch, idempotency);
+  } catch (error) {
+    await dropList();
+    throw error;
+  }
+  if (!created.created) {
+    await dropList();
+    if (created.existing.fingerprint !== idempotency?.fingerprint) {
+      throw new AppError(
+        'IDEMPOTENCY_CONFLICT',
+        'This Idempotency-Key was already used with a different request in the last 24 hours.',
+      );
+    }
+    const original = await deps.batches.get(created.existing.task_id);
+    if (!original)
+      throw new AppError('IDEMPOTENCY_CONFLICT', 'The batch this Idempotency-Key created no longer exists.');
+    return { ...(await describeBatch(deps, original)), replayed: true };
+  }
   try {
     await deps.batchJobs.send({ v: 1, batch_id: batchId, kind: 'list', page: 0 });
   } catch (error) {
     await deps.batches.remove(batchId).catch(() => undefined);
-    if (submission.kind === 'list') await deps.blobs.delete(policy.bucket, sourcesKey(batchId)).catch(() => undefined);
+    await dropList();
     throw error;
   }
-  return batchView(batch, { counts: { PENDING: 0, STARTED: 0, SUCCESS: 0, FAILURE: 0, REVOKED: 0 } });
+  return {
+    ...batchView(batch, { counts: { PENDING: 0, STARTED: 0, SUCCESS: 0, FAILURE: 0, REVOKED: 0 } }),
+    replayed: false,
+  };
 };
 
 /** Cancels every child not yet final (in the background) and stops the listing; a finished batch is refused. */

@@ -105,7 +105,11 @@ export interface ListingStep {
 
 /** Batch heads and their counter items (see core/batch.ts). */
 export interface BatchStore {
-  create(batch: Batch): Promise<void>;
+  /** Writes the batch; with `idempotency`, only if no live record of that key made one (then: the record). */
+  create(
+    batch: Batch,
+    idempotency?: IdempotencyRecord,
+  ): Promise<{ created: true } | { created: false; existing: IdempotencyRecord }>;
   get(batchId: string): Promise<Batch | undefined>;
   /** Opens the counter items of a listing page before its children exist. */
   openPage(batch: Batch, page: number): Promise<void>;

@@ -342,6 +342,13 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
     expect((await api.get(`/batches/${mixed}/tasks?status=FAILURE`)).status).toBe(200);
     expect((await api.post(`/batches/${mixed}/retry`)).status).toBe(202);
     await waitForBatch(mixed, ['COMPLETED_WITH_ERRORS']);
+    // The same batch request again with its Idempotency-Key: the batch it made (the key's record read back).
+    const once = { 'idempotency-key': randomUUID() };
+    const body = { sources: [`s3://${stack.bucketName}/inbox/batch-iam/b.txt`] };
+    const keyed = (await accepted(await api.postJson('/batches', body, once))) as unknown as { batch_id: string };
+    const replay = await api.postJson('/batches', body, once);
+    expect(replay.status).toBe(200);
+    expect(((await replay.json()) as { batch_id: string }).batch_id).toBe(keyed.batch_id);
     // A missing object in a list: S3's 404 (s3:ListBucket), a 400 for the whole batch.
     const missing = await api.postJson('/batches', { sources: [`s3://${stack.bucketName}/inbox/batch-iam/none.txt`] });
     expect(missing.status).toBe(400);

@@ -5,6 +5,7 @@ import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { batchView, childTaskId, shardOf, zeroCounts, type Batch, type BatchJob } from '../../lambdas/core/batch.js';
 import {
   cancelBatch,
+  createBatch,
   retryBatch,
   runBatchJob,
   sourcesKey,
@@ -391,5 +392,49 @@ describe('batch routes over the table emulator', () => {
     await expect(tasks.listBatch({ batchId: batch.batch_id, limit: 5, cursor: forged })).rejects.toMatchObject({
       code: 'VALIDATION_ERROR',
     });
+  });
+});
+
+describe('createBatch with an Idempotency-Key', () => {
+  it('makes one batch per key and request; another request with the key is a conflict; another caller has its own', async () => {
+    const blobs = new MemoryBlobStore();
+    const jobs: BatchJob[] = [];
+    const deps = {
+      batches,
+      blobs,
+      batchJobs: { send: async (job: BatchJob) => void jobs.push(job) },
+      clock: fixedClock(),
+      newId,
+    };
+    const policy = { bucket: 'bucket', taskRetentionDays: 1 };
+    const sources = [
+      {
+        source: { type: 'url' as const, url: 'https://example.com/a', filename: 'a' },
+        input: { kind: 'url' as const, url: 'https://example.com/a' },
+      },
+    ];
+    const request = {
+      kind: 'list' as const,
+      sources,
+      owner: 'key-a',
+      options: { split: false, chunk_size: 1000, chunk_overlap: 200 },
+      idempotencyKey: 'load-42',
+    };
+    const first = await createBatch(deps, policy, request);
+    const again = await createBatch(deps, policy, request);
+    expect(again).toMatchObject({ batch_id: first.batch_id, replayed: true });
+    expect(first.replayed).toBe(false);
+    expect(jobs).toHaveLength(1);
+    // The replay's own copy of the list was not left behind.
+    expect([...blobs.objects.keys()].filter((key) => key.includes('batches/'))).toEqual([
+      `bucket/batches/${first.batch_id}/sources.json`,
+    ]);
+    await expect(
+      createBatch(deps, policy, { ...request, options: { ...request.options, split: true } }),
+    ).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_CONFLICT',
+    });
+    const other = await createBatch(deps, policy, { ...request, owner: 'key-b' });
+    expect(other.batch_id).not.toBe(first.batch_id);
   });
 });

@@ -73,28 +73,93 @@ const looksLikeHtml = (head: string): boolean => {
   return HTML_TAG.test(head);
 };
 
+const MAIN_PARTS: Record<string, DocumentFormat> = {
+  'word/document.xml': 'docx',
+  'ppt/presentation.xml': 'pptx',
+  'xl/workbook.xml': 'xlsx',
+};
+const MIMETYPES: Record<string, DocumentFormat> = {
+  'application/epub+zip': 'epub',
+  'application/vnd.oasis.opendocument.text': 'odt',
+};
+/** Entries read from a central directory at most (a real document has a few hundred). */
+const MAX_DIRECTORY_ENTRIES = 100_000;
+
+/**
+ * The format of a zip-based document from its own central directory: the
+ * main part only that format has, or the stored `mimetype` entry. Reading
+ * names from the directory, not from anywhere in the bytes, keeps an
+ * embedded document (a DOCX inside a deck, stored as is because it is
+ * already compressed) from naming the container's format. Undefined when the
+ * directory cannot be read or names no format this service reads.
+ */
+const zipFormatFromDirectory = (bytes: Uint8Array): DocumentFormat | 'other' | undefined => {
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let end = -1;
+  for (let at = data.length - 22; at >= Math.max(0, data.length - 22 - 0xffff); at--) {
+    if (data.readUInt32LE(at) === 0x06054b50) {
+      end = at;
+      break;
+    }
+  }
+  if (end === -1) return undefined;
+  const count = data.readUInt16LE(end + 10);
+  const size = data.readUInt32LE(end + 12);
+  const offset = data.readUInt32LE(end + 16);
+  if (offset + size > data.length) return undefined;
+  let mimetype: string | undefined;
+  for (let index = 0, at = offset; index < Math.min(count, MAX_DIRECTORY_ENTRIES); index++) {
+    if (at + 46 > data.length || data.readUInt32LE(at) !== 0x02014b50) return undefined;
+    const nameLength = data.readUInt16LE(at + 28);
+    const name = data.toString('latin1', at + 46, Math.min(data.length, at + 46 + nameLength));
+    const format = MAIN_PARTS[name];
+    if (format) return format;
+    if (name === 'mimetype' && data.readUInt16LE(at + 10) === 0) {
+      // Stored uncompressed (as both specifications require): its bytes follow its local header.
+      const local = data.readUInt32LE(at + 42);
+      if (local + 30 <= data.length && data.readUInt32LE(local) === 0x04034b50) {
+        const start = local + 30 + data.readUInt16LE(local + 26) + data.readUInt16LE(local + 28);
+        mimetype = data.toString('latin1', start, Math.min(data.length, start + data.readUInt32LE(at + 20))).trim();
+      }
+    }
+    at += 46 + nameLength + data.readUInt16LE(at + 30) + data.readUInt16LE(at + 32);
+  }
+  if (mimetype === undefined) return undefined;
+  return MIMETYPES[mimetype] ?? 'other';
+};
+
 /** Header fields that mark a message: RFC 5322's, MIME's and the trace fields a mail server adds. */
 const MAIL_FIELDS = new Set(['from', 'to', 'subject', 'date', 'message-id', 'mime-version', 'received', 'return-path']);
+/** With From, one of these makes a message: a memo or a YAML file may have From and To, never these. */
+const TRACE_FIELDS = new Set(['date', 'message-id', 'mime-version', 'received', 'return-path']);
 /** A header field's name (printable ASCII but the colon), then the colon. */
 const FIELD_LINE = /^([!-9;-~]+)[ \t]*:/;
 /** Where a message's header block must end: long Received and DKIM chains run to tens of KB. */
 const MAIL_HEAD_BYTES = 64 * 1024;
 
 /**
- * An e-mail (RFC 5322): from the first line, header fields (folded lines
- * allowed) up to an empty line, with at least two of the fields only mail
- * has. Text that merely opens with `Subject: …` has one, or prose after it
- * before any empty line, and stays text.
+ * An e-mail (RFC 5322): from the first line (after a BOM or an mbox `From `
+ * line), header fields (folded lines allowed) up to an empty line, among
+ * them `From` and one of Date, Message-ID, MIME-Version, Received,
+ * Return-Path, or two of those (a bounce may lack From). A memo that opens with `To:` and `Subject:`, a YAML file with
+ * `from:` and `to:`, or prose before any empty line stays text.
  */
 const looksLikeEmail = (bytes: Uint8Array): boolean => {
-  const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, MAIL_HEAD_BYTES)).toString('latin1');
+  let head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, MAIL_HEAD_BYTES)).toString('latin1');
+  // A UTF-8 BOM (as latin1), and an mbox separator line (`From sender date`, no colon) before the fields.
+  if (head.startsWith('\u00ef\u00bb\u00bf')) head = head.slice(3);
+  if (head.startsWith('From ')) head = head.slice(head.indexOf('\n') + 1 || head.length);
   const fields = new Set<string>();
   for (let at = 0, first = true; ; first = false) {
     const end = head.indexOf('\n', at);
     if (end === -1) return false;
     const line = head.slice(at, head[end - 1] === '\r' ? end - 1 : end);
     at = end + 1;
-    if (line === '') return fields.size >= 2;
+    // RFC 5322 requires From and Date; a message that lost Date still has a trace or MIME field.
+    if (line === '') {
+      const traces = [...TRACE_FIELDS].filter((field) => fields.has(field)).length;
+      return traces >= 2 || (traces === 1 && fields.has('from'));
+    }
     // A folded line continues the field above it; the first line has none above.
     if (line.startsWith(' ') || line.startsWith('\t')) {
       if (first) return false;
@@ -192,6 +257,9 @@ export const detectFormat = (bytes: Uint8Array, filename: string, contentType?: 
   const declared = fromContentType(contentType) ?? fromFilename(filename);
   if (isPdf(bytes, declared)) return 'pdf';
   if (startsWith(bytes, ZIP_MAGIC)) {
+    const listed = zipFormatFromDirectory(bytes);
+    if (listed && listed !== 'other') return listed;
+    // A directory that cannot be read: the names as they appear in the bytes (the loader reports the damage).
     const known = ZIP_FORMATS.find(([part]) => indexOfBytes(bytes, part) !== -1);
     if (known) return known[1];
     const other = OTHER_ZIP_PARTS.find(([part]) => indexOfBytes(bytes, part) !== -1);

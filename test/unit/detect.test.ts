@@ -102,3 +102,47 @@ describe('decodeText', () => {
     expect(decodeText(Buffer.from([0x82, 0xa0]), { declaredCharset: 'shift_jis' }).text).toBe('あ');
   });
 });
+
+describe('zip-based documents, by their own directory', () => {
+  it('names the container, not a document embedded in it (stored as is, its part names show in the bytes)', async () => {
+    const JSZip = (await import('jszip')).default;
+    const embedded = new JSZip();
+    embedded.file('word/document.xml', '<w:document/>');
+    const docx = await embedded.generateAsync({ type: 'uint8array', compression: 'STORE' });
+    const deck = new JSZip();
+    deck.file('ppt/embeddings/Microsoft_Word_Document.docx', docx, { compression: 'STORE' });
+    deck.file('ppt/presentation.xml', '<p:presentation/>');
+    const bytes = await deck.generateAsync({ type: 'uint8array', compression: 'STORE' });
+    expect(Buffer.from(bytes).includes('word/document.xml')).toBe(true);
+    expect(detectFormat(bytes, 'deck.pptx')).toBe('pptx');
+  });
+
+  it('reads an OpenDocument type from the stored mimetype entry, and refuses the ones it does not read', async () => {
+    const JSZip = (await import('jszip')).default;
+    const of = async (mimetype: string) => {
+      const zip = new JSZip();
+      zip.file('mimetype', mimetype, { compression: 'STORE' });
+      zip.file('content.xml', '<office:document-content/>');
+      return zip.generateAsync({ type: 'uint8array', compression: 'DEFLATE' });
+    };
+    expect(detectFormat(await of('application/vnd.oasis.opendocument.text'), 'x')).toBe('odt');
+    expect(detectFormat(await of('application/epub+zip'), 'x')).toBe('epub');
+    expect(() => detectFormat(Buffer.from(''), 'x')).not.toThrow();
+  });
+});
+
+describe('e-mail sniffing, strictly', () => {
+  it.each([
+    ['a memo with To and Subject', 'To: team\nSubject: plan\nOwner: alice\nPriority: high\n\nWe ship in May.\n'],
+    ['YAML with from and to', 'from: 2024-01-01\nto: 2024-12-31\nbudget: 1000\n\nnotes\n'],
+  ])('leaves %s as text', (_name, text) => {
+    expect(detectFormat(Buffer.from(text), 'memo.txt', 'text/plain')).toBe('text');
+    expect(detectFormat(Buffer.from(text), 'upload')).toBe('text');
+  });
+
+  it('knows a message behind a BOM or an mbox From line', () => {
+    const message = 'From: a@example.com\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nSubject: x\r\n\r\nbody';
+    expect(detectFormat(Buffer.from(`\uFEFF${message}`), 'upload')).toBe('eml');
+    expect(detectFormat(Buffer.from(`From a@example.com Fri Nov 27 10:00:00 2026\n${message}`), 'upload')).toBe('eml');
+  });
+});

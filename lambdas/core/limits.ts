@@ -1,3 +1,5 @@
+import { AppError } from './errors.js';
+
 /**
  * Resource limits applied while turning bytes into documents. The worker reads
  * them from its configuration; the defaults suit a 2–3 GB Lambda.
@@ -25,6 +27,14 @@ export interface ProcessingLimits {
   maxDocuments: number;
   /** Largest result, as JSON bytes (chunk overlap can make it many times the input). */
   maxResultBytes: number;
+  /**
+   * Most characters of text one document's loader may build (XLSX, ODT,
+   * PPTX, and an e-mail with its attachments together), counted as the text
+   * is placed; unset, `maxResultBytes` (every character is at least one byte
+   * of the JSON result, so a longer text could never be returned). Guards
+   * against a few KB repeated into hundreds of MB before any other cap fires.
+   */
+  maxOutputCharacters?: number | undefined;
   /** Worker threads used for large PDFs; 1 disables them. */
   pdfThreads: number;
   /** PDFs with fewer pages than this are read on the calling thread. */
@@ -49,3 +59,35 @@ export const DEFAULT_LIMITS: ProcessingLimits = {
   pdfParallelMinPages: 48,
   pdfThreadHeapMb: 256,
 };
+
+/** The characters of text a loader may build: `maxOutputCharacters`, else `maxResultBytes`. */
+export const outputCharacterLimit = (limits: ProcessingLimits): number =>
+  limits.maxOutputCharacters ?? limits.maxResultBytes;
+
+/**
+ * Counts the characters a loader builds against `outputCharacterLimit`, as
+ * they are placed: the text that crosses it fails with DOCUMENT_TOO_LARGE
+ * before it is joined into the output.
+ */
+export class OutputBudget {
+  private used = 0;
+  readonly limit: number;
+
+  constructor(
+    limits: ProcessingLimits,
+    private readonly kind: string,
+  ) {
+    this.limit = outputCharacterLimit(limits);
+  }
+
+  /** Takes `characters` (times `copies`, for repeated content) from the budget. */
+  take(characters: number, copies = 1): void {
+    this.used += characters * copies;
+    if (this.used > this.limit) {
+      throw new AppError(
+        'DOCUMENT_TOO_LARGE',
+        `The ${this.kind} makes more than ${this.limit} characters of text (maxOutputCharacters); its content repeats or is too large to return.`,
+      );
+    }
+  }
+}

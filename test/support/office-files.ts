@@ -111,3 +111,47 @@ export const odtOf = (
     [['mimetype', 'application/vnd.oasis.opendocument.text'], ['content.xml', contentXml], ...extra],
     ['mimetype'],
   );
+
+/**
+ * Runs a load with a checkpoint that samples the heap: the result (or the
+ * error) and the largest growth seen. Past 300 MB the checkpoint stops the
+ * load, so a missing guard fails the test rather than the process.
+ */
+export const withHeapWatch = async (run: (checkpoint: () => Promise<void>) => Promise<unknown>) => {
+  const before = process.memoryUsage().heapUsed;
+  let growth = 0;
+  const sample = () => {
+    growth = Math.max(growth, process.memoryUsage().heapUsed - before);
+    if (growth > 300 * 1024 * 1024) throw new Error(`the heap grew by ${Math.round(growth / 1024 / 1024)} MB`);
+  };
+  let result: unknown;
+  try {
+    result = await run(async () => sample());
+  } catch (error) {
+    result = error;
+  }
+  sample();
+  return { result, growth };
+};
+
+/** A PPTX whose presentation lists one slide part `count` times (one relationship, `count` entries), the slide holding `text`. */
+export const repeatedSlidePptx = (count: number, text: string): Promise<Buffer> =>
+  zipParts([
+    ['[Content_Types].xml', '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>'],
+    [
+      'ppt/presentation.xml',
+      `<p:presentation xmlns:p="${P}" xmlns:r="${R}"><p:sldIdLst>${'<p:sldId r:id="rId1"/>'.repeat(count)}</p:sldIdLst></p:presentation>`,
+    ],
+    [
+      'ppt/_rels/presentation.xml.rels',
+      `<Relationships xmlns="${PACKAGE_RELS}"><Relationship Id="rId1" Type="${R}/slide" Target="slides/slide1.xml"/></Relationships>`,
+    ],
+    ['ppt/slides/slide1.xml', slideXml(shape([text]))],
+  ]);
+
+/** content.xml holding a table nested in a table, each one cell repeated `repeat` times across and down. */
+export const nestedRepeatedTableOdt = (repeat: number): Promise<Buffer> => {
+  const table = (cell: string) =>
+    `<table:table><table:table-row table:number-rows-repeated="${repeat}"><table:table-cell table:number-columns-repeated="${repeat}">${cell}</table:table-cell></table:table-row></table:table>`;
+  return odtOf(odtContentXml(table(table('<text:p>x</text:p>'))));
+};

@@ -121,3 +121,12 @@ export const xlsxOf = async (spec: WorkbookSpec): Promise<Buffer> => {
   const omitted = new Set(spec.omit ?? []);
   return zipOf(parts.filter(([name]) => !omitted.has(name)));
 };
+
+/** A workbook of `rows` × `columns` cells all showing one shared string of `length` characters (4 KB for 300 × 100 × 100 000). */
+export const sharedStringBombXlsx = (rows = 300, columns = 100, length = 100_000): Promise<Buffer> => {
+  const cells = Array.from({ length: columns }, () => cell(undefined, '0', { t: 's' })).join('');
+  return xlsxOf({
+    sheets: [{ name: 'S', rows: Array.from({ length: rows }, () => row(undefined, cells)).join('') }],
+    sharedStrings: ['x'.repeat(length)],
+  });
+};

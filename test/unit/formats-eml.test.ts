@@ -15,6 +15,8 @@ import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
 import { docxBomb } from '../../fuzz/hostile.js';
 import { readCorpus } from '../support/corpus.js';
+import { withHeapWatch } from '../support/office-files.js';
+import { sharedStringBombXlsx } from '../support/xlsx.js';
 
 const MB = 1024 * 1024;
 const CRLF = '\r\n';
@@ -418,5 +420,45 @@ describe('EML', () => {
     for (const chunk of result.documents) {
       expect(chunk.metadata).toMatchObject({ subject: 'Über die Brücke — €10', chunk_index: expect.any(Number) });
     }
+  });
+});
+
+describe('EML output budget', () => {
+  it('skips attachments that would make too much text (20 spreadsheet bombs), keeping the body, before the text is built', async () => {
+    const bomb = await sharedStringBombXlsx();
+    const mail = mixed([
+      plain('See the workbooks.'),
+      ...Array.from({ length: 20 }, (_, index) =>
+        attachment(`book${index}.xlsx`, 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', bomb),
+      ),
+    ]);
+    const { result, growth } = await withHeapWatch((checkpoint) => loadEml(inputOf(mail, { checkpoint })));
+    expect(result).not.toBeInstanceOf(Error);
+    const { documents, warnings } = result as Awaited<ReturnType<typeof loadEml>>;
+    expect(documents.map((document) => document.page_content)).toEqual(['See the workbooks.']);
+    expect(warnings).toHaveLength(20);
+    for (const warning of warnings ?? []) {
+      expect(warning.code).toBe('ATTACHMENT_SKIPPED');
+      expect(warning.message).toMatch(/maxOutputCharacters/);
+    }
+    expect(growth).toBeLessThan(100 * MB);
+  });
+
+  it('bounds the text of all attachments together by one budget', async () => {
+    const text = 'y'.repeat(1000);
+    const mail = mixed([
+      plain('Body.'),
+      ...Array.from({ length: 5 }, (_, index) => attachment(`note${index}.txt`, 'text/plain', text)),
+    ]);
+    // The body (5) and two attachments (2 × 1000) fit in 2500 characters; the other three are skipped.
+    const { documents, warnings } = await loadEml(inputOf(mail, {}, { maxOutputCharacters: 2500 }));
+    expect(documents.map((document) => document.page_content.length)).toEqual([5, 1000, 1000]);
+    expect(warnings?.map((warning) => warning.code)).toEqual([
+      'ATTACHMENT_SKIPPED',
+      'ATTACHMENT_SKIPPED',
+      'ATTACHMENT_SKIPPED',
+    ]);
+    // The whole e-mail fails only when its own body is past the budget.
+    expect(await codeOf(loadEml(inputOf(mail, {}, { maxOutputCharacters: 4 })))).toBe('DOCUMENT_TOO_LARGE');
   });
 });

@@ -14,7 +14,17 @@ import type { LoadInput, Loader } from '../../lambdas/core/loaders/types.js';
 import { OPTION_DEFAULTS, type ProcessingOptions } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
 import { corpusPath } from '../support/corpus.js';
-import { odtContentXml, odtOf, pptxOf, shape, slideXml, zipParts } from '../support/office-files.js';
+import {
+  nestedRepeatedTableOdt,
+  odtContentXml,
+  odtOf,
+  pptxOf,
+  repeatedSlidePptx,
+  shape,
+  slideXml,
+  withHeapWatch,
+  zipParts,
+} from '../support/office-files.js';
 
 const MB = 1024 * 1024;
 
@@ -387,6 +397,51 @@ describe('ODT', () => {
 });
 
 describe('hostile PPTX and ODT', () => {
+  it('reads a slide part listed many times once (50,000 entries for one 20 KB slide)', async () => {
+    const bytes = await repeatedSlidePptx(50_000, 'word '.repeat(4000));
+    expect(bytes.length).toBeLessThan(16 * 1024);
+    const { result, growth } = await withHeapWatch((checkpoint) => loadPptx(loadInput(bytes, { checkpoint })));
+    expect(result).not.toBeInstanceOf(Error);
+    const { documents } = result as Awaited<ReturnType<Loader>>;
+    expect(documents).toHaveLength(1);
+    expect(documents[0]?.metadata).toMatchObject({ slide: 1, total_slides: 1 });
+    expect(growth).toBeLessThan(100 * MB);
+  });
+
+  it('counts slide text against the output budget (maxOutputCharacters)', async () => {
+    const bytes = await pptxOf([
+      { file: 'slide1.xml', xml: slideXml(shape(['abcd'])) },
+      { file: 'slide2.xml', xml: slideXml(shape(['efgh'])) },
+    ]);
+    const limits = (maxOutputCharacters: number) => ({ ...DEFAULT_LIMITS, maxOutputCharacters });
+    expect((await loadPptx(loadInput(bytes, { limits: limits(8) }))).documents).toHaveLength(2);
+    const failure = await failureOf(loadPptx(loadInput(bytes, { limits: limits(7) })));
+    expect(failure.code).toBe('DOCUMENT_TOO_LARGE');
+  });
+
+  it('fails with DOCUMENT_TOO_LARGE on a repeated table nested in a repeated table, before the text is built', async () => {
+    const bytes = await nestedRepeatedTableOdt(100);
+    const { result, growth } = await withHeapWatch((checkpoint) =>
+      loadOdt(loadInput(bytes, { checkpoint, limits: { ...DEFAULT_LIMITS, maxOutputCharacters: 20 * MB } })),
+    );
+    expect((result as AppError).code).toBe('DOCUMENT_TOO_LARGE');
+    expect((result as AppError).message).toMatch(/maxOutputCharacters/);
+    expect(growth).toBeLessThan(100 * MB);
+    // With the default budget as well (the nested copies make 200 million characters and more).
+    const { result: withDefaults, growth: defaultGrowth } = await withHeapWatch((checkpoint) =>
+      loadOdt(loadInput(bytes, { checkpoint })),
+    );
+    expect((withDefaults as AppError).code).toBe('DOCUMENT_TOO_LARGE');
+    expect(defaultGrowth).toBeLessThan(100 * MB);
+    // One level of repeats is still read whole.
+    const single = await odtOf(
+      odtContentXml(
+        '<table:table><table:table-row table:number-rows-repeated="3"><table:table-cell table:number-columns-repeated="2"><text:p>x</text:p></table:table-cell></table:table-row></table:table>',
+      ),
+    );
+    expect((await loadOdt(loadInput(single))).documents[0]?.page_content).toBe('x | x\nx | x\nx | x');
+  });
+
   const slideWith = (tree: string, prolog = '') => pptxOf([{ file: 'slide1.xml', xml: slideXml(tree, prolog) }]);
   const odtWith = (body: string, prolog = '') => odtOf(odtContentXml(body, { prolog }));
 

@@ -5,6 +5,7 @@ import { DEFAULT_LIMITS, type ProcessingLimits } from '../../lambdas/core/limits
 import { loadXlsx, numberKindOf } from '../../lambdas/core/loaders/xlsx.js';
 import { OPTION_DEFAULTS, type ProcessingOptions } from '../../lambdas/core/options.js';
 import { processDocument } from '../../lambdas/core/process-document.js';
+import { withHeapWatch } from '../support/office-files.js';
 import { cell, row, sharedStringsXml, worksheetXml, xlsxOf, type SheetSpec } from '../support/xlsx.js';
 
 const MB = 1024 * 1024;
@@ -34,6 +35,15 @@ const failureOf = async (promise: Promise<unknown>): Promise<AppError> => {
   }
   throw new Error('expected an AppError');
 };
+
+const directInput = (bytes: Buffer) => ({
+  bytes,
+  filename: 'book.xlsx',
+  source: 'book.xlsx',
+  limits: DEFAULT_LIMITS,
+  outputFormat: 'text' as const,
+  checkpoint: async () => {},
+});
 
 /** The loader itself, for archives that format detection would not take for a workbook. */
 const loadDirectly = (bytes: Buffer) =>
@@ -451,15 +461,47 @@ describe('XLSX limits and hostile workbooks', () => {
   it('fails with DOCUMENT_PARSE_ERROR on a damaged archive or missing parts', async () => {
     const bytes = await xlsxOf({ sheets: [{ name: 'S', rows: row(1, cell('A1', '1')) }] });
     expect((await failureOf(read(bytes.subarray(0, bytes.length - 40)))).code).toBe('DOCUMENT_PARSE_ERROR');
+    // A sheet whose part is missing is skipped; the workbook's other sheets are still read.
     const noSheet = await xlsxOf({
-      sheets: [{ name: 'S', rows: row(1, cell('A1', '1')) }],
+      sheets: [
+        { name: 'Gone', rows: row(1, cell('A1', '1')) },
+        { name: 'Kept', rows: row(1, cell('A1', '2')) },
+      ],
       omit: ['xl/worksheets/sheet1.xml'],
     });
-    expect((await failureOf(read(noSheet))).code).toBe('DOCUMENT_PARSE_ERROR');
+    const kept = await read(noSheet);
+    expect(kept.documents.map((document) => [document.metadata.sheet, document.page_content])).toEqual([['Kept', '2']]);
     const noWorkbook = await xlsxOf({ sheets: [{ name: 'S', rows: '' }], omit: ['xl/workbook.xml'] });
     expect((await failureOf(loadDirectly(noWorkbook))).code).toBe('DOCUMENT_PARSE_ERROR');
     const notXml = await xlsxOf({ sheets: [{ name: 'S', xml: sharedStringsXml(['not a sheet']) }] });
     expect((await read(notXml)).documents).toEqual([]);
+  });
+
+  it('fails with DOCUMENT_TOO_LARGE on one large shared string in every cell, before the text is built', async () => {
+    // 4 KB of file: a 100 KB string referenced by 300 × 100 cells would be 3 billion characters.
+    const cells = Array.from({ length: 100 }, () => cell(undefined, '0', { t: 's' })).join('');
+    const bytes = await xlsxOf({
+      sheets: [{ name: 'S', rows: Array.from({ length: 300 }, () => row(undefined, cells)).join('') }],
+      sharedStrings: ['x'.repeat(100_000)],
+    });
+    expect(bytes.length).toBeLessThan(16 * 1024);
+    const { result, growth } = await withHeapWatch((checkpoint) => loadXlsx({ ...directInput(bytes), checkpoint }));
+    expect(result).toBeInstanceOf(AppError);
+    expect((result as AppError).code).toBe('DOCUMENT_TOO_LARGE');
+    expect((result as AppError).message).toMatch(/maxOutputCharacters/);
+    expect(growth).toBeLessThan(100 * MB);
+    // The budget is the workbook's: a smaller one stops a smaller workbook, at the cell that crosses it.
+    const small = await xlsxOf({ sheets: [{ name: 'S', rows: row(1, cell('A1', 'abcd', { t: 'str' })) }] });
+    const budget = (maxOutputCharacters: number) => ({ ...DEFAULT_LIMITS, maxOutputCharacters });
+    expect((await loadXlsx({ ...directInput(small), limits: budget(5) })).documents).toHaveLength(1);
+    expect((await failureOf(loadXlsx({ ...directInput(small), limits: budget(4) }))).code).toBe('DOCUMENT_TOO_LARGE');
+  });
+
+  it('drops control characters and lone surrogates written as _xHHHH_, keeping tabs, line breaks and pairs', async () => {
+    const text = await sheetText(
+      row(1, cell('A1', 'a_x0000_b_x0007_c_xD800_d_xDC00_e_xD83D__xDE00_f_x0009_g', { t: 'str' })),
+    );
+    expect(text).toBe('abcde\u{1F600}f g');
   });
 });
 

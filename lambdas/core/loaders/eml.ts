@@ -2,6 +2,7 @@ import PostalMime, { type Address, type Attachment, type Email } from 'postal-mi
 import { detectFormat } from '../detect.js';
 import type { Document, DocumentFormat, Metadata, ResultWarning } from '../document.js';
 import { AppError } from '../errors.js';
+import { outputCharacterLimit } from '../limits.js';
 import { htmlToText } from './html.js';
 import { checkTextSize } from './text.js';
 import type { LoadInput, Loader } from './types.js';
@@ -63,6 +64,13 @@ interface Budget {
   attachments: number;
   /** Decoded bytes still allowed to reach a loader (the input limit, for all attachments together). */
   bytes: number;
+  /**
+   * Characters of text still allowed (`maxOutputCharacters`, for the bodies
+   * and all attachments together): each attachment's loader gets what is
+   * left as its own budget, so one that would pass it fails (and is skipped)
+   * as it builds its text.
+   */
+  characters: number;
   countWarned: boolean;
   warnings: ResultWarning[];
 }
@@ -216,6 +224,13 @@ const readMessage = async (
   const base = { source: input.source, filename: input.filename, ...(path ? { attachment: path } : {}) };
   const documents: Document[] = [];
   const body = await bodyOf(email, input);
+  if (body.length > budget.characters) {
+    throw new AppError(
+      'DOCUMENT_TOO_LARGE',
+      `The e-mail's text is longer than ${outputCharacterLimit(input.limits)} characters (maxOutputCharacters).`,
+    );
+  }
+  budget.characters -= body.length;
   if (body) documents.push({ page_content: body, metadata: { ...base, ...headers } });
 
   const attachments = email.attachments.filter((attachment) => !isNonDocument(attachment));
@@ -258,12 +273,24 @@ const readMessage = async (
       const load = await ATTACHMENT_LOADERS[format]();
       const loaded = await load({
         ...input,
+        limits: { ...input.limits, maxOutputCharacters: budget.characters },
         bytes: content,
         filename: name,
         contentType: attachment.mimeType,
         pages: undefined,
         onProgress: undefined,
       });
+      // Loaders that do not count as they build are checked here, once their text is made.
+      const characters = loaded.documents.reduce((sum, document) => sum + document.page_content.length, 0);
+      if (characters > budget.characters) {
+        skipped(
+          budget,
+          where,
+          `the e-mail's text and attachments add up to more than ${outputCharacterLimit(input.limits)} characters (maxOutputCharacters).`,
+        );
+        continue;
+      }
+      budget.characters -= characters;
       for (const document of loaded.documents) {
         document.metadata = { ...document.metadata, ...headers, ...base, attachment: where };
         documents.push(document);
@@ -286,6 +313,7 @@ export const loadEml: Loader = async (input) => {
     parts: 0,
     attachments: 0,
     bytes: input.limits.maxInputBytes,
+    characters: outputCharacterLimit(input.limits),
     countWarned: false,
     warnings: [],
   };

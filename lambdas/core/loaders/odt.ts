@@ -1,5 +1,6 @@
 import { hasChildren, isTag, isText, type AnyNode, type Document as XmlDocument, type Element } from 'domhandler';
 import { AppError } from '../errors.js';
+import { OutputBudget } from '../limits.js';
 import {
   blocksToMarkdown,
   blocksToText,
@@ -53,7 +54,13 @@ const isSkipped = (element: Element) => {
 
 /** Longest run one `text:s` may stand for: the count is the file's to choose. */
 const MAX_SPACES = 100;
-/** Most copies of a repeated table cell or row (`number-columns-repeated`), as the HTML reading caps `colspan`. */
+/**
+ * Most copies of a repeated table cell or row (`number-columns-repeated`), as
+ * the HTML reading caps `colspan`. Per element: a table nested in a repeated
+ * cell multiplies the copies, so each table's rows are also counted, copies
+ * included, against the document's output budget (a table inside a table is
+ * counted at each level it appears in).
+ */
 const MAX_REPEAT = 100;
 
 /** Whether a list level is numbered, from `text:list-style` definitions (content.xml's automatic styles, then styles.xml). */
@@ -135,6 +142,8 @@ class OdtReader {
   constructor(
     /** Whether a list level is numbered; `undefined` when only text is asked for (it shows no numbers). */
     private readonly listStyles: ListStyles | undefined,
+    /** The characters repeated table cells and rows make, counted before they are joined. */
+    private readonly output: OutputBudget,
   ) {}
 
   /** The blocks of a container's children (`office:text`, a section, a list item, a cell, a text box…). */
@@ -214,7 +223,13 @@ class OdtReader {
       // Trailing empty cells are layout (a row repeated to the page's width), not content.
       while (cells.length && !cells[cells.length - 1]) cells.pop();
       if (!cells.length) continue;
-      for (let copy = repeatOf(node, 'number-rows-repeated'); copy > 0; copy--) rows.push(cells);
+      const copies = repeatOf(node, 'number-rows-repeated');
+      // A row's text, separators included, times its copies: before the copies are made or joined.
+      this.output.take(
+        cells.reduce((sum, text) => sum + text.length + 3, 0),
+        copies,
+      );
+      for (let copy = copies; copy > 0; copy--) rows.push(cells);
     }
     return { type: 'table', rows };
   }
@@ -319,7 +334,10 @@ export const loadOdt: Loader = async (given) => {
       .at(0);
     if (!body) throw new AppError('DOCUMENT_PARSE_ERROR', 'The ODT file has no text body (office:text).');
     const markdown = input.outputFormat === 'markdown';
-    const reader = new OdtReader(markdown ? await listStylesOf(archive, content, body, input) : undefined);
+    const reader = new OdtReader(
+      markdown ? await listStylesOf(archive, content, body, input) : undefined,
+      new OutputBudget(input.limits, 'ODT'),
+    );
     await input.checkpoint();
     const blocks = [...reader.blocks(body.children), ...reader.footnotes];
     text = markdown ? blocksToMarkdown(blocks) : blocksToText(blocks, '\n\n');

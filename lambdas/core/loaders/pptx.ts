@@ -1,6 +1,7 @@
 import { isTag, type Element } from 'domhandler';
 import type { Document } from '../document.js';
 import { AppError } from '../errors.js';
+import { OutputBudget } from '../limits.js';
 import {
   blocksToMarkdown,
   blocksToText,
@@ -67,19 +68,25 @@ const relationshipsOf = async (archive: ZipArchive, part: string, input: LoadInp
   return relationships;
 };
 
-/** The slide parts in presentation order (`p:sldIdLst`), whatever their file names. */
+/**
+ * The slide parts in presentation order (`p:sldIdLst`), whatever their file
+ * names, each once: a second entry for a part already listed is skipped (as
+ * EPUB skips a spine item listed twice), or a few KB of list could read one
+ * slide 50,000 times.
+ */
 const slidePartsOf = async (archive: ZipArchive, input: LoadInput): Promise<string[]> => {
   const presentation = await readXmlPart(archive, 'ppt/presentation.xml', input.limits, input.checkpoint, 'PPTX');
   const relationships = await relationshipsOf(archive, 'ppt/presentation.xml', input);
   const list = descendants(presentation, 'sldIdLst')[0];
   if (!list) return [];
-  return childrenNamed(list, 'sldId').map((slide) => {
+  const parts = childrenNamed(list, 'sldId').map((slide) => {
     const relationship = relationships.get(attributeOfNamespace(slide, 'id') ?? '');
     if (!relationship || relationship.external) {
       throw new AppError('DOCUMENT_PARSE_ERROR', 'The PPTX file is damaged (a slide it lists has no part).');
     }
     return relationship.target;
   });
+  return [...new Set(parts)];
 };
 
 /** `r:id` (the relationship), not the plain `id` (the slide's number) that `p:sldId` also carries. */
@@ -278,6 +285,8 @@ export const loadPptx: Loader = async (given) => {
   try {
     await input.checkpoint();
     const slides = await slidePartsOf(archive, input);
+    // Slides may share a notes part: the text of all of them is counted against one budget.
+    const output = new OutputBudget(input.limits, 'PPTX');
     for (const [index, part] of slides.entries()) {
       await input.checkpoint();
       const root = await readXmlPart(archive, part, input.limits, input.checkpoint, 'PPTX');
@@ -286,6 +295,7 @@ export const loadPptx: Loader = async (given) => {
       const slide = tree ? readShapes(tree, relationships) : { title: '', shapes: [] };
       const notes = await notesOf(archive, relationships, input);
       const content = render(slide, notes, input).replace(/\r\n?/g, '\n').trim();
+      output.take(content.length);
       if (content) {
         documents.push({
           page_content: content,

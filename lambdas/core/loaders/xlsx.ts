@@ -3,7 +3,7 @@ import { Parser } from 'htmlparser2';
 import type { Document } from '../document.js';
 import { decodeText } from '../encoding.js';
 import { AppError } from '../errors.js';
-import type { ProcessingLimits } from '../limits.js';
+import { OutputBudget, type ProcessingLimits } from '../limits.js';
 import { baseMetadata, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
@@ -351,11 +351,26 @@ const streamPart = async (archive: ZipArchive, part: string, input: LoadInput, h
   parser.end();
 };
 
-/** OOXML writes characters XML cannot hold (and some it can, like CR) as `_xHHHH_`; `_x005F_` is a literal `_`. */
+/**
+ * OOXML writes characters XML cannot hold (and some it can, like CR) as
+ * `_xHHHH_`; `_x005F_` is a literal `_`. Control characters other than tab,
+ * line feed and CR (`_x0000_`), and UTF-16 halves with no partner
+ * (`_xD800_` alone), are dropped: they are no text, and a lone surrogate
+ * cannot be written as UTF-8.
+ */
 const unescapeOoxml = (text: string) =>
   text.includes('_x')
-    ? text.replace(/_x([0-9A-Fa-f]{4})_/g, (_match, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+    ? text
+        .replace(/_x([0-9A-Fa-f]{4})_/g, (_match, hex: string) => {
+          const code = Number.parseInt(hex, 16);
+          return (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0x7f
+            ? ''
+            : String.fromCharCode(code);
+        })
+        .replace(LONE_SURROGATE, '')
     : text;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 const overCap = (limits: ProcessingLimits, what: string) =>
   new AppError(
@@ -363,15 +378,24 @@ const overCap = (limits: ProcessingLimits, what: string) =>
     `The ${KIND} ${what}: more than its limit of ${limits.maxSpreadsheetCells} cells (maxSpreadsheetCells). Split the workbook.`,
   );
 
-/** Counts cells for the whole workbook, as they are read. */
+/**
+ * Counts cells for the whole workbook, as they are read, and the characters
+ * of their text (a separator each included) against the output budget: one
+ * shared string can be the value of every cell, so few cells can still make
+ * hundreds of MB of text.
+ */
 class CellBudget {
   private cells = 0;
   private laidOut = 0;
+  private readonly output: OutputBudget;
 
-  constructor(private readonly limits: ProcessingLimits) {}
+  constructor(private readonly limits: ProcessingLimits) {
+    this.output = new OutputBudget(limits, KIND);
+  }
 
-  take(): void {
+  take(text: string): void {
     if (++this.cells > this.limits.maxSpreadsheetCells) throw overCap(this.limits, 'has more non-empty cells');
+    this.output.take(text.length + 1);
   }
 
   /** A sheet's trimmed rows × columns: what its text is built from, empty cells included. */
@@ -558,7 +582,7 @@ const readSheetRows = async (
       if (name === 'c' && inCell && row) {
         const text = cellText(type, value, style, context);
         if (text.trim() !== '') {
-          budget.take();
+          budget.take(text);
           row.columns.push(column);
           row.values.push(text);
         }
@@ -665,7 +689,10 @@ export const loadXlsx: Loader = async (input) => {
     };
     const documents: Document[] = [];
     for (const [done, sheet] of workbook.sheets.entries()) {
-      const rows = normalise(await readSheetRows(archive, sheet.part, input, context, budget));
+      // A sheet whose part is missing has no cells to read; the others are still the workbook's.
+      const rows = archive.has(sheet.part)
+        ? normalise(await readSheetRows(archive, sheet.part, input, context, budget))
+        : [];
       if (rows.length) {
         const content = writeSheet(rows, input, budget, sheet.name);
         documents.push({

@@ -171,6 +171,7 @@ class DocprocClient:
                 size = os.path.getsize(path)
             except OSError as error:
                 raise DocprocError("FILE_NOT_READABLE", message=f"Cannot read {path}: {error}") from None
+        filename = _header_text(filename)
         content_type = content_type or _media_type(filename)
         key = idempotency_key or str(uuid.uuid4())
 
@@ -578,7 +579,14 @@ def _quoted(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\r", " ").replace("\n", " ") + '"'
 
 
+def _header_text(text):
+    """Text as a header can carry it: a name from os.fsdecode may hold surrogates for undecodable bytes
+    (b"caf\\xe9.txt" -> "caf\\udce9.txt") that UTF-8 cannot encode; each becomes U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _multipart(options, filename, content_type, data):
+    filename = _header_text(filename)
     boundary = f"docproc-{uuid.uuid4().hex}"
     parts = []
     for name, value in options.items():

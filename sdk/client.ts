@@ -60,8 +60,14 @@ export interface DocprocClientOptions {
   /** Sent as `x-api-key`. Default: `DOCPROC_API_KEY`, else none (the embedded stack needs none). */
   apiKey?: string;
   retry?: Partial<RetryPolicy>;
-  /** Per attempt of an API call, a long poll's wait added (default 60 s). The presigned PUT has none. */
+  /** Per attempt of an API call, a long poll's wait added (default 60 s). Transfers have `transferIdleTimeoutMs` instead. */
   requestTimeoutMs?: number;
+  /**
+   * The presigned PUT and the `result_url` GET, which may rightly take long,
+   * give up (DocprocError `TIMEOUT`) when no bytes move either way for this
+   * long (default 60 s).
+   */
+  transferIdleTimeoutMs?: number;
   /** Above this a file goes through `upload-url` (default `DIRECT_UPLOAD_LIMIT`; a deployment may set less). */
   directUploadLimit?: number;
   /** Seams for tests and for callers with their own HTTP stack, clock or randomness. */
@@ -125,7 +131,10 @@ export interface ListTasksOptions extends RequestOptions {
   next_token?: string;
 }
 
-export type BatchOptions = ProcessingOptions & CallbackOptions & RequestOptions;
+export interface BatchOptions extends ProcessingOptions, CallbackOptions, RequestOptions {
+  /** Default: a new UUID per call, reused by that call's retries. Give your own to de-duplicate across runs. */
+  idempotencyKey?: string;
+}
 
 export interface WaitForBatchOptions extends RequestOptions {
   onProgress?: (batch: Batch) => void;
@@ -148,11 +157,13 @@ interface Call {
   what: string;
   retry: RetryMode;
   headers?: Record<string, string>;
-  /** Built again for each attempt: a stream is read once. */
-  body?: () => RequestInit['body'];
+  /** Built again for each attempt: a stream is read once. `moved`: call it as bytes go out (the idle timer). */
+  body?: (moved: () => void) => RequestInit['body'];
   signal?: AbortSignal | undefined;
   /** `null`: no timeout. */
   timeoutMs?: number | null;
+  /** Give up when no bytes move either way for this long (a transfer whose length has no bound). */
+  idleTimeoutMs?: number;
   /** Send the API key (not to presigned storage URLs: they carry their own authority). */
   auth?: boolean;
   errorFor?: (status: number, headers: Headers, text: string) => DocprocError;
@@ -209,24 +220,83 @@ const storageError = (status: number, _headers: Headers, text: string): DocprocE
   });
 };
 
+const changedSize = (path: string, total: number) =>
+  new DocprocError(
+    'FILE_NOT_READABLE',
+    `Cannot read ${path}: the file changed size while it was uploaded (${total} bytes when measured).`,
+  );
+
 /**
- * A file's bytes as they are read from disk, for a request body. The stream
- * is opened here, inside the iteration fetch drives, so that a read error
- * (the file gone since it was measured) rejects the request, where an error
- * event on a stream fetch had not started reading would end the process.
+ * A file's bytes as they are read from disk, for a request body: exactly
+ * `total` of them, the length announced (and signed into the URL). A file
+ * that turns out shorter or longer fails the request with FILE_NOT_READABLE,
+ * where sending what is there would leave storage waiting for the missing
+ * bytes or refusing the surplus. The stream is opened here, inside the
+ * iteration fetch drives, so that a read error (the file gone since it was
+ * measured) rejects the request, where an error event on a stream fetch had
+ * not started reading would end the process.
  */
 async function* fileChunks(path: string, total: number, report?: (sent: number, total: number) => void) {
   let sent = 0;
   try {
-    for await (const chunk of createReadStream(path) as AsyncIterable<Uint8Array>) {
+    // `end` is inclusive: one byte past the measured size, to see that the file grew.
+    for await (const chunk of createReadStream(path, { start: 0, end: total }) as AsyncIterable<Uint8Array>) {
+      if (sent + chunk.length > total) throw changedSize(path, total);
       sent += chunk.length;
       report?.(sent, total);
       yield chunk;
     }
   } catch (error) {
+    if (error instanceof DocprocError) throw error;
     throw new DocprocError('FILE_NOT_READABLE', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
+  if (sent < total) throw changedSize(path, total);
 }
+
+/** Bytes in memory as a request body in slices, so that the idle timer sees them go. */
+async function* byteChunks(bytes: Uint8Array, report?: (sent: number, total: number) => void) {
+  const step = 64 * 1024;
+  for (let offset = 0; offset < bytes.byteLength; offset += step) {
+    const chunk = bytes.subarray(offset, offset + step);
+    report?.(offset + chunk.byteLength, bytes.byteLength);
+    yield chunk;
+  }
+}
+
+/** A response's body as text, `moved` called at each chunk. */
+const readText = async (response: Response, moved: () => void): Promise<string> => {
+  if (!response.body) return '';
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    moved();
+    text += decoder.decode(chunk, { stream: true });
+  }
+  return text + decoder.decode();
+};
+
+type Check = (body: unknown) => boolean;
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The shapes the SDK relies on in each answer (API.md): enough that a caller never meets a TypeError. */
+const isTaskLike: Check = (body) =>
+  isObject(body) && typeof body.task_id === 'string' && typeof body.status === 'string';
+const isPresigned: Check = (body) =>
+  isTaskLike(body) &&
+  ((body as { upload?: unknown }).upload === undefined ||
+    (isObject((body as { upload?: unknown }).upload) &&
+      typeof (body as { upload: { url?: unknown } }).upload.url === 'string'));
+const isTaskPage: Check = (body) =>
+  isObject(body) &&
+  Array.isArray(body.tasks) &&
+  body.tasks.every(isTaskLike) &&
+  (body.next_token === undefined || body.next_token === null || typeof body.next_token === 'string');
+const isBatch: Check = (body) => isObject(body) && typeof body.batch_id === 'string' && typeof body.status === 'string';
+const isFullResult: Check = (body) => isObject(body) && Array.isArray(body.documents);
+const isDeliveryList: Check = (body) =>
+  isObject(body) && Array.isArray(body.deliveries) && body.deliveries.every(isObject);
 
 /** A DocprocError that fetch wrapped (a body's read error comes back as the cause of "fetch failed"). */
 const ownErrorIn = (error: unknown): DocprocError | undefined => {
@@ -243,6 +313,7 @@ export class DocprocClient {
   private readonly apiKey: string | undefined;
   private readonly retryPolicy: RetryPolicy;
   private readonly requestTimeoutMs: number;
+  private readonly transferIdleTimeoutMs: number;
   private readonly fetchImpl: typeof fetch;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
@@ -253,6 +324,7 @@ export class DocprocClient {
     this.apiKey = options.apiKey ?? (process.env.DOCPROC_API_KEY || undefined);
     this.retryPolicy = { ...DEFAULT_RETRY, ...options.retry };
     this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.transferIdleTimeoutMs = options.transferIdleTimeoutMs ?? 60_000;
     this.directUploadLimit = options.directUploadLimit ?? DIRECT_UPLOAD_LIMIT;
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
     this.sleep = options.sleep ?? abortableSleep;
@@ -298,7 +370,7 @@ export class DocprocClient {
 
   private async submitSource(source: string, options: SubmitOptions): Promise<SubmittedTask> {
     const idempotencyKey = options.idempotencyKey ?? randomUUID();
-    const { status, body } = await this.json<Omit<SubmittedTask, 'replayed' | 'route'>>({
+    const { status, body } = await this.json<Omit<SubmittedTask, 'replayed' | 'route'>>(isTaskLike, {
       method: 'POST',
       url: `${this.baseUrl}/process`,
       what: 'POST process',
@@ -331,7 +403,7 @@ export class DocprocClient {
     const blob = upload.path
       ? await openAsBlob(upload.path, { type: upload.contentType })
       : new Blob([upload.bytes!], { type: upload.contentType });
-    const { status, body } = await this.json<Omit<SubmittedTask, 'replayed' | 'route'>>({
+    const { status, body } = await this.json<Omit<SubmittedTask, 'replayed' | 'route'>>(isTaskLike, {
       method: 'POST',
       url: `${this.baseUrl}/upload`,
       what: 'POST upload',
@@ -373,16 +445,23 @@ export class DocprocClient {
       method: method === 'POST' ? 'POST' : 'PUT',
       url,
       what: 'PUT presigned upload',
-      // The same bytes to the same key: a repeated PUT changes nothing, and the task starts once.
+      // The same bytes to the same key: a repeated PUT changes nothing, and the task starts once. A file
+      // that changed size is not repeated: its FILE_NOT_READABLE is the SDK's own error.
       retry: 'idempotent',
       // The length is signed into the URL; a stream does not announce it by itself.
       headers: { ...headers, 'content-length': String(upload.size) },
-      body: () => {
-        if (upload.bytes) return upload.bytes;
-        return fileChunks(upload.path!, upload.size, report);
+      body: (moved) => {
+        const progress = (sent: number, total: number) => {
+          moved();
+          report?.(sent, total);
+        };
+        if (upload.bytes) return byteChunks(upload.bytes, progress);
+        return fileChunks(upload.path!, upload.size, progress);
       },
       signal: options.signal,
+      // However long a large file takes, but not a stalled one.
       timeoutMs: null,
+      idleTimeoutMs: this.transferIdleTimeoutMs,
       auth: false,
       errorFor: storageError,
     });
@@ -400,7 +479,7 @@ export class DocprocClient {
     sizeBytes: number,
     options: SubmitOptions & { contentType?: string } = {},
   ): Promise<PresignedUpload> {
-    const { status, body } = await this.json<Omit<PresignedUpload, 'replayed'>>({
+    const { status, body } = await this.json<Omit<PresignedUpload, 'replayed'>>(isPresigned, {
       method: 'POST',
       url: `${this.baseUrl}/upload-url`,
       what: 'POST upload-url',
@@ -422,7 +501,7 @@ export class DocprocClient {
 
   getTask(taskId: string, options: GetTaskOptions = {}): Promise<Task> {
     const wait = options.wait ? Math.min(MAX_WAIT_SECONDS, Math.max(0, Math.round(options.wait))) : 0;
-    return this.json<Task>({
+    return this.json<Task>(isTaskLike, {
       method: 'GET',
       url: `${this.taskUrl(taskId)}${wait ? `?wait=${wait}` : ''}`,
       what: `GET tasks/${taskId}`,
@@ -499,7 +578,7 @@ export class DocprocClient {
     if (!result) throw new DocprocError('INVALID_RESPONSE', `Task ${current.task_id} is SUCCESS without a result.`);
     if (result.documents) return result as FullTaskResult;
     if (!result.result_url) throw new DocprocError('INVALID_RESPONSE', 'The result has neither documents nor a link.');
-    const { body } = await this.json<FullTaskResult>({
+    const { body } = await this.json<FullTaskResult>(isFullResult, {
       method: 'GET',
       url: result.result_url,
       what: 'GET result_url',
@@ -507,6 +586,7 @@ export class DocprocClient {
       signal: options.signal,
       auth: false,
       timeoutMs: null,
+      idleTimeoutMs: this.transferIdleTimeoutMs,
     });
     return body;
   }
@@ -523,7 +603,7 @@ export class DocprocClient {
    */
   async cancel(taskId: string, options: RequestOptions = {}): Promise<Task> {
     try {
-      const { body } = await this.json<Task>({
+      const { body } = await this.json<Task>(isTaskLike, {
         method: 'POST',
         url: `${this.taskUrl(taskId)}/cancel`,
         what: `POST tasks/${taskId}/cancel`,
@@ -546,7 +626,7 @@ export class DocprocClient {
    * the task failed again quickly, a second would start yet another attempt.
    */
   async retry(taskId: string, options: RequestOptions = {}): Promise<Task> {
-    const { body } = await this.json<Task>({
+    const { body } = await this.json<Task>(isTaskLike, {
       method: 'POST',
       url: `${this.taskUrl(taskId)}/retry`,
       what: `POST tasks/${taskId}/retry`,
@@ -558,7 +638,7 @@ export class DocprocClient {
 
   /** The task's webhook deliveries, each with its attempts. */
   async listDeliveries(taskId: string, options: RequestOptions = {}): Promise<Delivery[]> {
-    const { body } = await this.json<{ deliveries: Delivery[] }>({
+    const { body } = await this.json<{ deliveries: Delivery[] }>(isDeliveryList, {
       method: 'GET',
       url: `${this.taskUrl(taskId)}/deliveries`,
       what: `GET tasks/${taskId}/deliveries`,
@@ -570,7 +650,7 @@ export class DocprocClient {
 
   /** Sends a delivery's event once more (same `webhook-id`, so receivers drop it if they had it). */
   async redeliver(taskId: string, deliveryId: string, options: RequestOptions = {}): Promise<Delivery> {
-    const { body } = await this.json<Delivery>({
+    const { body } = await this.json<Delivery>(isObject, {
       method: 'POST',
       url: `${this.taskUrl(taskId)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`,
       what: `POST tasks/${taskId}/deliveries/${deliveryId}/redeliver`,
@@ -584,17 +664,19 @@ export class DocprocClient {
 
   /**
    * A batch of URLs and `s3://` URIs (an array, up to 1,000), or every object
-   * under an `s3://bucket/prefix/` (a string). Not repeated after an
-   * ambiguous failure: batches take no Idempotency-Key, and a repeat would
-   * make a second batch.
+   * under an `s3://bucket/prefix/` (a string). Sent with an Idempotency-Key
+   * (one per call, reused by its retries), so it is repeated after an
+   * ambiguous failure like any submission: the service answers a repeat with
+   * the batch the first request made, never a second batch.
    */
   async createBatch(sources: readonly string[] | string, options: BatchOptions = {}): Promise<Batch> {
-    const { body } = await this.json<Batch>({
+    const idempotencyKey = options.idempotencyKey ?? randomUUID();
+    const { body } = await this.json<Batch>(isBatch, {
       method: 'POST',
       url: `${this.baseUrl}/batches`,
       what: 'POST batches',
-      retry: 'unsent',
-      headers: { 'content-type': 'application/json' },
+      retry: 'idempotent',
+      headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
       body: () =>
         JSON.stringify({
           ...(typeof sources === 'string' ? { source: sources } : { sources }),
@@ -606,7 +688,7 @@ export class DocprocClient {
   }
 
   async getBatch(batchId: string, options: RequestOptions = {}): Promise<Batch> {
-    const { body } = await this.json<Batch>({
+    const { body } = await this.json<Batch>(isBatch, {
       method: 'GET',
       url: this.batchUrl(batchId),
       what: `GET batches/${batchId}`,
@@ -623,7 +705,7 @@ export class DocprocClient {
 
   /** Revokes every task of the batch not yet final. Safe to repeat: the service answers a repeat the same. */
   async cancelBatch(batchId: string, options: RequestOptions = {}): Promise<Batch> {
-    const { body } = await this.json<Batch>({
+    const { body } = await this.json<Batch>(isBatch, {
       method: 'POST',
       url: `${this.batchUrl(batchId)}/cancel`,
       what: `POST batches/${batchId}/cancel`,
@@ -635,7 +717,7 @@ export class DocprocClient {
 
   /** Queues the batch's FAILURE tasks again (`retrying` says how many). Not repeated after an ambiguous failure. */
   async retryBatch(batchId: string, options: RequestOptions = {}): Promise<Batch> {
-    const { body } = await this.json<Batch>({
+    const { body } = await this.json<Batch>(isBatch, {
       method: 'POST',
       url: `${this.batchUrl(batchId)}/retry`,
       what: `POST batches/${batchId}/retry`,
@@ -688,7 +770,7 @@ export class DocprocClient {
       if (options.limit !== undefined) query.set('limit', String(options.limit));
       if (token) query.set('next_token', token);
       const search = query.size ? `?${query.toString()}` : '';
-      const { body } = await this.json<TaskPage>({
+      const { body } = await this.json<TaskPage>(isTaskPage, {
         method: 'GET',
         url: `${url}${search}`,
         what,
@@ -700,16 +782,27 @@ export class DocprocClient {
     } while (token);
   }
 
-  private async json<T>(call: Call): Promise<{ status: number; body: T }> {
+  /** A call whose answer is JSON of the shape `check` accepts: else INVALID_RESPONSE, never a TypeError later. */
+  private async json<T>(check: Check, call: Call): Promise<{ status: number; body: T }> {
     const answer = await this.send(call);
+    let body: unknown;
     try {
-      return { status: answer.status, body: JSON.parse(answer.text) as T };
+      body = JSON.parse(answer.text);
     } catch (error) {
       throw new DocprocError('INVALID_RESPONSE', `${call.what}: HTTP ${answer.status} with a body that is not JSON.`, {
         status: answer.status,
         cause: error,
       });
     }
+    if (!check(body)) {
+      const snippet = answer.text.replace(/\s+/g, ' ').trim().slice(0, 200);
+      throw new DocprocError(
+        'INVALID_RESPONSE',
+        `${call.what}: HTTP ${answer.status} with a body that is not what the API promises: ${snippet}`,
+        { status: answer.status },
+      );
+    }
+    return { status: answer.status, body: body as T };
   }
 
   /** One call, with its retries. Throws DocprocError, and only that. */
@@ -725,12 +818,27 @@ export class DocprocClient {
       if (call.signal?.aborted) throw aborted(call.signal);
       const timeoutMs = call.timeoutMs === undefined ? this.requestTimeoutMs : call.timeoutMs;
       const timeout = timeoutMs === null ? undefined : AbortSignal.timeout(timeoutMs);
-      const signals = [call.signal, timeout].filter((signal): signal is AbortSignal => signal !== undefined);
+      const idleMs = call.idleTimeoutMs;
+      const idle = idleMs === undefined ? undefined : new AbortController();
+      let idleTimer: ReturnType<typeof setTimeout> | undefined;
+      let idleFired = false;
+      const moved = () => {
+        if (!idle) return;
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => {
+          idleFired = true;
+          idle.abort();
+        }, idleMs);
+      };
+      const signals = [call.signal, timeout, idle?.signal].filter(
+        (signal): signal is AbortSignal => signal !== undefined,
+      );
       let failure: DocprocError;
       let retryAllowed: boolean;
       let delay: number | undefined;
       try {
-        const body = call.body?.();
+        moved();
+        const body = call.body?.(moved);
         const response = await this.fetchImpl(call.url, {
           method: call.method,
           headers,
@@ -739,7 +847,8 @@ export class DocprocClient {
           ...(body === undefined ? {} : { duplex: 'half' }),
           ...(signals.length ? { signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals) } : {}),
         });
-        const text = await response.text();
+        moved();
+        const text = idle ? await readText(response, moved) : await response.text();
         if (response.ok) return { status: response.status, headers: response.headers, text };
         failure = (call.errorFor ?? ((status, head, body) => errorFromResponse(status, head, body, call.what)))(
           response.status,
@@ -755,8 +864,18 @@ export class DocprocClient {
       } catch (error) {
         if (call.signal?.aborted) throw aborted(call.signal);
         const own = ownErrorIn(error);
-        failure = own ?? unreachable(call.what, error, timeout?.aborted ? (timeoutMs ?? undefined) : undefined);
-        retryAllowed = !own && (call.retry === 'idempotent' || wasNotSent(error));
+        if (idleFired && !own) {
+          failure = new DocprocError('TIMEOUT', `${call.what}: no bytes moved for ${idleMs} ms.`, {
+            retryable: true,
+            cause: error,
+          });
+          retryAllowed = call.retry === 'idempotent';
+        } else {
+          failure = own ?? unreachable(call.what, error, timeout?.aborted ? (timeoutMs ?? undefined) : undefined);
+          retryAllowed = !own && (call.retry === 'idempotent' || wasNotSent(error));
+        }
+      } finally {
+        clearTimeout(idleTimer);
       }
       failure.attempts = attempt;
       if (!retryAllowed || attempt >= policy.maxAttempts) throw failure;

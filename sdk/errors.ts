@@ -21,7 +21,7 @@ export const SDK_ERROR_CODES = [
   'UPLOAD_FAILED',
   /** A local file that cannot be read (missing, a directory, no permission). */
   'FILE_NOT_READABLE',
-  /** `waitForTask`/`waitForBatch` passed `timeoutMs`. */
+  /** `waitForTask`/`waitForBatch` passed `timeoutMs`, or a transfer (presigned PUT, `result_url`) stalled past `transferIdleTimeoutMs`. */
   'TIMEOUT',
   /** The caller's AbortSignal fired. */
   'ABORTED',

@@ -104,6 +104,23 @@ out({"submitted": submitted, "task": task, "seen": seen, "result": result})
     }
   });
 
+  it('submits a file whose name is not UTF-8 (os.fsdecode surrogates), its undecodable bytes replaced', async () => {
+    const outcome = await py(
+      `
+import os
+path = os.path.join(args[0], os.fsdecode(b"caf\\xe9.txt"))
+with open(path, "wb") as handle:
+    handle.write(b"A text file with a Latin-1 name.")
+submitted = client.submit_file(path)
+task = client.wait_for_task(submitted["task_id"], timeout=60)
+out({"submitted": submitted, "task": task})
+`,
+      scratch,
+    );
+    expect(outcome.submitted).toMatchObject({ route: 'upload', replayed: false });
+    expect(outcome.task).toMatchObject({ status: 'SUCCESS', source: { type: 'upload', filename: 'caf\uFFFD.txt' } });
+  });
+
   it('sends a file above 4 MB through upload-url and a PUT streamed from disk; a large result comes by result_url', async () => {
     const line = 'A line of the large test document, long enough to add up quickly to several megabytes.\n';
     const big = join(scratch, 'large-notes.txt');

@@ -27,7 +27,7 @@ import { isRemote, startFixtureServer, startTarget, type Target } from '../suppo
  * delivery verified. Results above 100 KB are linked rather than inlined
  * here, so that `getResult` is seen reading `result_url`.
  */
-const KEYS = ['sdk-key-main', 'sdk-key-retried', 'sdk-key-memory'];
+const KEYS = ['sdk-key-main', 'sdk-key-retried', 'sdk-key-memory', 'sdk-key-batch'];
 const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
 
@@ -246,6 +246,43 @@ describe.skipIf(isRemote())('SDK against the embedded stack', () => {
     const owned = (await allPages(flaky.listTasks())).flatMap((page) => page.tasks);
     expect(owned.map((task) => task.task_id)).toEqual([submitted.task_id]);
     expect((await flaky.waitForTask(submitted.task_id)).status).toBe('SUCCESS');
+  });
+
+  it('a batch submission whose first answer is lost is sent again and returns the same batch', async () => {
+    const keys: string[] = [];
+    const answers: number[] = [];
+    let lost = 0;
+    const flaky = new DocprocClient({
+      baseUrl: target.apiUrl,
+      apiKey: KEYS[3],
+      retry: { baseDelayMs: 10 },
+      // The request reaches the service; its first answer never reaches the client.
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (init?.method === 'POST' && (input instanceof Request ? input.url : input.toString()).endsWith('/batches')) {
+          keys.push(new Headers(init.headers).get('idempotency-key')!);
+          answers.push(response.status);
+          if (lost++ === 0) {
+            await response.body?.cancel();
+            throw new TypeError('fetch failed', {
+              cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+            });
+          }
+        }
+        return response;
+      },
+    });
+    const batch = await flaky.createBatch([`${fixtures.url}/corpus/text/norwich-city.txt`]);
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[1]).toBe(keys[0]);
+    // The first request made the batch; the repeat is answered with it (200), not a second one (202).
+    expect(answers).toEqual([202, 200]);
+    const done = await flaky.waitForBatch(batch.batch_id, { pollIntervalMs: 100, timeoutMs: 60_000 });
+    expect(done).toMatchObject({ batch_id: batch.batch_id, status: 'COMPLETED', source: { type: 'list', count: 1 } });
+    // One batch, one task, under this key.
+    const owned = (await allPages(flaky.listTasks())).flatMap((page) => page.tasks);
+    expect(owned).toHaveLength(1);
   });
 
   it('submitUrl, submitS3, listTasks paging through next_token', async () => {

@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -198,7 +200,7 @@ describe('retries', () => {
     expect(await failureOf(ambiguous.retry('t1'))).toMatchObject({ code: 'SERVICE_UNREACHABLE', attempts: 1 });
 
     const failed = clientWith([serviceError(503, 'INTERNAL_ERROR')]);
-    expect(await failureOf(failed.createBatch(['https://example.com/a.pdf']))).toMatchObject({ status: 503 });
+    expect(await failureOf(failed.retryBatch('b1'))).toMatchObject({ status: 503, attempts: 1 });
 
     sent = [];
     const unsent = clientWith([
@@ -208,6 +210,28 @@ describe('retries', () => {
     ]);
     expect(await unsent.retry('t1')).toMatchObject({ attempts: 2 });
     expect(sent).toHaveLength(3);
+  });
+
+  it('sends one Idempotency-Key on every attempt of a batch, a new one per call, the caller’s when given', async () => {
+    const batch = { batch_id: 'b1', status: 'LISTING' };
+    const client = clientWith([
+      networkError('ECONNRESET'),
+      serviceError(503, 'INTERNAL_ERROR'),
+      json(200, batch),
+      json(202, { ...batch, batch_id: 'b2' }),
+      json(202, { ...batch, batch_id: 'b3' }),
+    ]);
+    expect(await client.createBatch(['https://example.com/a.pdf'])).toMatchObject({ batch_id: 'b1' });
+    await client.createBatch(['https://example.com/a.pdf']);
+    await client.createBatch('s3://bucket/inbox/', { idempotencyKey: 'batch-key-1' });
+    const keys = sent.map((request) => request.headers.get('idempotency-key'));
+    expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys.slice(0, 3)).toEqual([keys[0], keys[0], keys[0]]);
+    expect(keys[3]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(keys[3]).not.toBe(keys[0]);
+    expect(keys[4]).toBe('batch-key-1');
+    // The key is a header, not a wire field of the batch.
+    expect(JSON.parse(sent[4]!.init.body as string)).toEqual({ source: 's3://bucket/inbox/' });
   });
 
   it('takes a repeated cancel’s 409 as the first attempt’s success when the task is REVOKED', async () => {
@@ -293,6 +317,38 @@ describe('errors', () => {
   it('say INVALID_RESPONSE for a 2xx that is not JSON', async () => {
     const client = clientWith([new Response('not json', { status: 200 })]);
     expect(await failureOf(client.getTask('t1'))).toMatchObject({ code: 'INVALID_RESPONSE', status: 200 });
+  });
+
+  it.each([null, {}, [], 'PENDING', { task_id: 't1' }, { task_id: 't1', status: 3 }])(
+    'say INVALID_RESPONSE, never a TypeError or an endless poll, for a 200 whose task is %j',
+    async (body) => {
+      const client = clientWith([json(200, body), json(200, body), json(200, body)]);
+      expect(await failureOf(client.getTask('t1'))).toMatchObject({ code: 'INVALID_RESPONSE', status: 200 });
+      expect(await failureOf(client.waitForTask('t1'))).toMatchObject({ code: 'INVALID_RESPONSE', attempts: 1 });
+      expect(await failureOf(client.cancel('t1'))).toMatchObject({ code: 'INVALID_RESPONSE' });
+      expect(sent).toHaveLength(3);
+    },
+  );
+
+  it('say INVALID_RESPONSE for submissions, pages, batches and results not of the promised shape', async () => {
+    const client = clientWith([
+      json(202, null),
+      json(200, {}),
+      json(200, { tasks: [null] }),
+      json(202, { status: 'LISTING' }),
+      json(200, null),
+      json(200, { deliveries: 'none' }),
+      json(200, task({ status: 'SUCCESS', result: { result_url: 'https://bucket.test/r' } as Task['result'] })),
+      json(200, { documents: null }),
+    ]);
+    const invalid = { code: 'INVALID_RESPONSE' };
+    expect(await failureOf(client.submitUrl('https://example.com/a.pdf'))).toMatchObject(invalid);
+    expect(await failureOf(client.listTasks().next())).toMatchObject(invalid);
+    expect(await failureOf(client.listTasks().next())).toMatchObject(invalid);
+    expect(await failureOf(client.createBatch(['https://example.com/a.pdf']))).toMatchObject(invalid);
+    expect(await failureOf(client.waitForBatch('b1'))).toMatchObject(invalid);
+    expect(await failureOf(client.listDeliveries('t1'))).toMatchObject(invalid);
+    expect(await failureOf(client.getResult('t1'))).toMatchObject(invalid);
   });
 
   it('turn a FAILURE into its own code in getResult', async () => {
@@ -487,6 +543,89 @@ describe('submitFile', () => {
     const error = await failureOf(client.submitFile(path));
     expect(error).toMatchObject({ code: 'FILE_NOT_READABLE', attempts: 1 });
     expect(error.message).toContain('ENOENT');
+  });
+
+  it.each([
+    ['grows', (path: string) => appendFileSync(path, 'more')],
+    ['shrinks', (path: string) => writeFileSync(path, 'short')],
+  ])('says FILE_NOT_READABLE, without retrying, when the file %s during its upload', async (_, change) => {
+    const path = file(`changing-${_}.txt`, 'c'.repeat(32));
+    const upload = { url: 'https://bucket.test/put?sig', method: 'PUT', headers: {} };
+    let received: string | undefined;
+    const client = clientWith(
+      [
+        () => {
+          change(path);
+          return json(201, { task_id: 't1', status: 'AWAITING_UPLOAD', upload });
+        },
+        async (request) => {
+          received = await bodyText(request.init.body);
+          return new Response('');
+        },
+      ],
+      { directUploadLimit: 10 },
+    );
+    const error = await failureOf(client.submitFile(path));
+    expect(error).toMatchObject({ code: 'FILE_NOT_READABLE', attempts: 1 });
+    expect(error.message).toContain('changed size while it was uploaded');
+    expect(received).toBeUndefined();
+    expect(sent).toHaveLength(2);
+  });
+
+  it('says FILE_NOT_READABLE, not SERVICE_UNREACHABLE and not a hang, when the file changes under a real PUT', async () => {
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/put`;
+      for (const [name, change] of [
+        ['grown', (path: string) => appendFileSync(path, 'g'.repeat(256 * 1024))],
+        ['shrunk', (path: string) => writeFileSync(path, 's')],
+      ] as const) {
+        const path = file(`real-${name}.txt`, 'r'.repeat(128 * 1024));
+        const client = new DocprocClient({
+          baseUrl: BASE,
+          directUploadLimit: 10,
+          retry: { baseDelayMs: 1 },
+          transferIdleTimeoutMs: 5_000,
+          fetch: async (input, init) => {
+            if ((input instanceof Request ? input.url : input.toString()) !== `${BASE}/upload-url`)
+              return fetch(input, init);
+            change(path);
+            return json(201, { task_id: 't1', status: 'AWAITING_UPLOAD', upload: { url, method: 'PUT', headers: {} } });
+          },
+        });
+        const error = await failureOf(client.submitFile(path));
+        expect(error, name).toMatchObject({ code: 'FILE_NOT_READABLE', attempts: 1 });
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it('gives up on a presigned PUT or a result_url GET with TIMEOUT when nothing moves for transferIdleTimeoutMs', async () => {
+    const stalled = (request: Sent) =>
+      new Promise<Response>((_, reject) => {
+        const signal = request.init.signal!;
+        signal.addEventListener('abort', () => reject(new DOMException('This operation was aborted', 'AbortError')));
+      });
+    const upload = { url: 'https://bucket.test/put?sig', method: 'PUT', headers: {} };
+    const linked = task({
+      status: 'SUCCESS',
+      result: { status: 'success', filename: 'a.pdf', document_count: 1, result_url: 'https://bucket.test/r?sig' },
+    });
+    const client = clientWith(
+      [json(201, { task_id: 't1', status: 'AWAITING_UPLOAD', upload }), stalled, stalled, stalled, stalled],
+      { transferIdleTimeoutMs: 30, directUploadLimit: 0, retry: { maxAttempts: 2 } },
+    );
+    const put = await failureOf(client.submitFile(Buffer.from('bytes'), { filename: 'a.txt' }));
+    expect(put).toMatchObject({ code: 'TIMEOUT', attempts: 2 });
+    expect(put.message).toContain('PUT presigned upload');
+    const read = await failureOf(client.getResult(linked));
+    expect(read).toMatchObject({ code: 'TIMEOUT', attempts: 2 });
+    expect(read.message).toContain('GET result_url');
   });
 
   it('says UPLOAD_FAILED with storage’s reason when the PUT is refused', async () => {

@@ -366,3 +366,17 @@ describe('EPUB', () => {
     expect(epilogue.map((chunk) => chunk.page_content).join(' ')).toContain('town museum');
   });
 });
+
+describe('XHTML for the HTML reading', () => {
+  it('drops a DOCTYPE internal subset and reads CDATA as text', async () => {
+    const { xhtmlForHtmlReading } = await import('../../lambdas/core/loaders/epub.js');
+    const xhtml =
+      '<?xml version="1.0"?><!DOCTYPE html [ <!ENTITY e "x"> ]><html><body><p>Before</p><p><![CDATA[a < b & c]]></p></body></html>';
+    const prepared = xhtmlForHtmlReading(xhtml);
+    expect(prepared).not.toContain(']>');
+    expect(prepared).toContain('<p>a &lt; b &amp; c</p>');
+    // Unclosed sections and subsets leave the rest as it was, in one pass.
+    expect(xhtmlForHtmlReading('<p><![CDATA[open')).toBe('<p><![CDATA[open');
+    expect(xhtmlForHtmlReading(`${'<![CDATA['.repeat(50_000)}x`)).toHaveLength(50_000 * 9 + 1);
+  });
+});

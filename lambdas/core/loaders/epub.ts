@@ -64,9 +64,41 @@ const SELF_CLOSED = /<([A-Za-z][^\s/<>]*)([^<>]*?)\/>/g;
  * `&nbsp;` and `&eacute;`, which only the HTML reading decodes.)
  */
 export const xhtmlForHtmlReading = (xhtml: string): string =>
-  xhtml.replace(SELF_CLOSED, (tag, name: string, attributes: string) =>
+  unwrapCdata(dropInternalSubset(xhtml)).replace(SELF_CLOSED, (tag, name: string, attributes: string) =>
     VOID_ELEMENTS.has(name.toLowerCase()) ? tag : `<${name}${attributes}></${name}>`,
   );
+
+/**
+ * A DOCTYPE's internal subset (`<!DOCTYPE html [ <!ENTITY …> ]>`): HTML ends
+ * the declaration at its first `>`, leaving `]>` as text. Dropped (its
+ * entities were never to be expanded anyway). One scan with indexOf.
+ */
+const dropInternalSubset = (xhtml: string): string => {
+  const start = xhtml.search(/<!DOCTYPE/i);
+  if (start === -1) return xhtml;
+  const open = xhtml.indexOf('[', start);
+  const close = xhtml.indexOf('>', start);
+  if (open === -1 || close === -1 || open > close) return xhtml;
+  const end = xhtml.indexOf(']', open);
+  const after = end === -1 ? -1 : xhtml.indexOf('>', end);
+  return after === -1 ? xhtml : `${xhtml.slice(0, open)}>${xhtml.slice(after + 1)}`;
+};
+
+const escapeText = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** CDATA sections are text in XML; HTML reads them as comments. Unwrapped as escaped text, one forward scan. */
+const unwrapCdata = (xhtml: string): string => {
+  const parts: string[] = [];
+  let at = 0;
+  for (let start = xhtml.indexOf('<![CDATA[', at); start !== -1; start = xhtml.indexOf('<![CDATA[', at)) {
+    const end = xhtml.indexOf(']]>', start + 9);
+    if (end === -1) break;
+    parts.push(xhtml.slice(at, start), escapeText(xhtml.slice(start + 9, end)));
+    at = end + 3;
+  }
+  parts.push(xhtml.slice(at));
+  return parts.join('');
+};
 
 const collapse = (text: string): string => text.replace(/\s+/g, ' ').trim();
 

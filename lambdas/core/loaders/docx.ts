@@ -1,6 +1,6 @@
 import mammoth from 'mammoth';
 import { htmlToText } from './html.js';
-import { baseMetadata, type Loader } from './types.js';
+import { singleDocument, type Loader } from './types.js';
 import { readerErrors } from './office-blocks.js';
 import { ZipArchive } from './zip.js';
 
@@ -49,6 +49,5 @@ export const loadDocx: Loader = async (input) => {
     archive.close();
   }
   input.onProgress?.(1);
-  const content = text.replace(/\r\n?/g, '\n').trim();
-  return { documents: content ? [{ page_content: content, metadata: baseMetadata(input) }] : [] };
+  return singleDocument(input, text);
 };

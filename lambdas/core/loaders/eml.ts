@@ -1,11 +1,12 @@
 import PostalMime, { type Address, type Attachment, type Email } from 'postal-mime';
 import { detectFormat } from '../detect.js';
-import type { Document, DocumentFormat, Metadata, ResultWarning } from '../document.js';
+import type { Document, Metadata, ResultWarning } from '../document.js';
 import { AppError } from '../errors.js';
 import { outputCharacterLimit } from '../limits.js';
 import { htmlToText } from './html.js';
 import { checkTextSize } from './text.js';
-import type { LoadInput, Loader } from './types.js';
+import { DOCUMENT_LOADERS } from './document-loaders.js';
+import { normalizedText, type LoadInput, type Loader } from './types.js';
 
 /**
  * E-mail (RFC 5322 / MIME, `.eml`): the body once, then each attachment read
@@ -28,18 +29,6 @@ export const MAX_ATTACHMENTS = 100;
 export const MAX_MIME_PARTS = 10_000;
 /** Multipart nesting; real mail nests a handful of levels. */
 export const MAX_MIME_NESTING = 32;
-
-/** Formats an attachment can have, each with its loader (index.ts's registry, which imports this file, less e-mail). */
-const ATTACHMENT_LOADERS: Record<Exclude<DocumentFormat, 'eml'>, () => Promise<Loader>> = {
-  pdf: async () => (await import('./pdf.js')).loadPdf,
-  docx: async () => (await import('./docx.js')).loadDocx,
-  html: async () => (await import('./html.js')).loadHtml,
-  text: async () => (await import('./text.js')).loadText,
-  pptx: async () => (await import('./pptx.js')).loadPptx,
-  xlsx: async () => (await import('./xlsx.js')).loadXlsx,
-  epub: async () => (await import('./epub.js')).loadEpub,
-  odt: async () => (await import('./odt.js')).loadOdt,
-};
 
 /** Parts that are never documents, skipped without a warning: a logo or a signature in every other mail would bury the warnings that matter. */
 const NON_DOCUMENT_TYPES = /^(?:image|audio|video|font|model)\//;
@@ -181,11 +170,11 @@ const headerMetadata = (email: Email): Metadata => {
 
 /** The body once: the plain text when the message has one, else the text of its HTML. */
 const bodyOf = async (email: Email, input: LoadInput): Promise<string> => {
-  const plain = email.text?.replace(/\r\n?/g, '\n').trim();
+  const plain = email.text === undefined ? undefined : normalizedText(email.text);
   if (plain) return plain;
   if (!email.html) return '';
   const { text } = await htmlToText(email.html, input.limits, input.checkpoint, input.outputFormat);
-  return text.replace(/\r\n?/g, '\n').trim();
+  return normalizedText(text);
 };
 
 const contentOf = (attachment: Attachment): Uint8Array => {
@@ -270,7 +259,7 @@ const readMessage = async (
         documents.push(...(await readMessage(input, content, where, depth + 1, budget)));
         continue;
       }
-      const load = await ATTACHMENT_LOADERS[format]();
+      const load = await DOCUMENT_LOADERS[format]();
       const loaded = await load({
         ...input,
         limits: { ...input.limits, maxOutputCharacters: budget.characters },

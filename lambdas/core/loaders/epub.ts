@@ -4,7 +4,7 @@ import type { Document } from '../document.js';
 import { decodeText } from '../encoding.js';
 import { AppError } from '../errors.js';
 import { htmlToText, parseHtml } from './html.js';
-import { baseMetadata, type LoadInput, type Loader } from './types.js';
+import { baseMetadata, normalizedText, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
 
@@ -277,7 +277,7 @@ export const loadEpub: Loader = async (input) => {
       }
       const xhtml = xhtmlForHtmlReading(decodeText(await archive.read(path), { html: true }).text);
       const { title: htmlTitle, text } = await htmlToText(xhtml, input.limits, input.checkpoint, input.outputFormat);
-      const content = text.replace(/\r\n?/g, '\n').trim();
+      const content = normalizedText(text);
       input.onProgress?.((index + 1) / itemrefs.length);
       // A cover or an image page: no text, no document.
       if (!content) continue;

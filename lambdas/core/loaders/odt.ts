@@ -10,7 +10,7 @@ import {
   type Block,
   type Inline,
 } from './office-blocks.js';
-import { baseMetadata, type LoadInput, type Loader } from './types.js';
+import { singleDocument, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
 
@@ -347,6 +347,5 @@ export const loadOdt: Loader = async (given) => {
     archive.close();
   }
   input.onProgress?.(1);
-  const content = text.replace(/\r\n?/g, '\n').trim();
-  return { documents: content ? [{ page_content: content, metadata: baseMetadata(input) }] : [] };
+  return singleDocument(input, text);
 };

@@ -13,7 +13,7 @@ import {
   type Block,
   type Inline,
 } from './office-blocks.js';
-import { baseMetadata, type LoadInput, type Loader } from './types.js';
+import { baseMetadata, normalizedText, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
 
@@ -294,7 +294,7 @@ export const loadPptx: Loader = async (given) => {
       const tree = descendants(root, 'spTree')[0];
       const slide = tree ? readShapes(tree, relationships) : { title: '', shapes: [] };
       const notes = await notesOf(archive, relationships, input);
-      const content = render(slide, notes, input).replace(/\r\n?/g, '\n').trim();
+      const content = normalizedText(render(slide, notes, input));
       output.take(content.length);
       if (content) {
         documents.push({

@@ -36,3 +36,12 @@ export interface Loaded {
 export type Loader = (input: LoadInput) => Promise<Loaded>;
 
 export const baseMetadata = (input: LoadInput) => ({ source: input.source, filename: input.filename });
+
+/** Newlines as `\n`, the ends trimmed: how every loader hands its text over. */
+export const normalizedText = (text: string): string => text.replace(/\r\n?/g, '\n').trim();
+
+/** A format read as one document (DOCX, ODT): none when it has no text (the pipeline then warns NO_TEXT). */
+export const singleDocument = (input: LoadInput, text: string): Loaded => {
+  const content = normalizedText(text);
+  return { documents: content ? [{ page_content: content, metadata: baseMetadata(input) }] : [] };
+};

@@ -36,6 +36,36 @@ export default tseslint.config(
     },
   },
   {
+    // The document engine is a wing of its own: it imports itself, the error catalogue (lambdas/errors.ts) and
+    // shared/ only, never the task service (core/, adapters/, api/, consumers/) nor the runtime's config.
+    files: ['lambdas/documents/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '**/core/*',
+                '**/adapters/*',
+                '**/api/*',
+                '**/consumers/*',
+                '**/config.js',
+                '**/observability.js',
+                '**/cold-start.js',
+              ],
+              message: 'lambdas/documents/ imports only itself, lambdas/errors.ts and shared/.',
+            },
+            {
+              group: ['**/lib/*', '**/local/*', '**/bench/*', '**/test/*', '**/scripts/*'],
+              message: 'Runtime code imports shared/ and its own folders only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Every status change is made in core/lifecycle.ts: no other module of the service calls store.transition.
     files: ['lambdas/**/*.ts', 'local/**/*.ts'],
     ignores: ['lambdas/core/lifecycle.ts', 'lambdas/core/ports.ts', 'lambdas/adapters/dynamo-task-store.ts'],

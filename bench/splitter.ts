@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
-import { RecursiveCharacterSplitter } from '../lambdas/core/splitter.js';
+import { RecursiveCharacterSplitter } from '../lambdas/documents/splitter.js';
 import { CORPUS, median, printTable, round } from './support.js';
 
 const SETTINGS: Array<[number, number]> = [

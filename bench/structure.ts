@@ -1,9 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { OPTION_DEFAULTS, type ProcessingOptions, type TokenizerName } from '../lambdas/core/options.js';
-import { processDocument } from '../lambdas/core/process-document.js';
-import { RecursiveCharacterSplitter } from '../lambdas/core/splitter.js';
-import { tokenCounter } from '../lambdas/core/tokenizer.js';
+import { OPTION_DEFAULTS, type ProcessingOptions, type TokenizerName } from '../lambdas/documents/options.js';
+import { processDocument } from '../lambdas/documents/process-document.js';
+import { RecursiveCharacterSplitter } from '../lambdas/documents/splitter.js';
+import { tokenCounter } from '../lambdas/documents/tokenizer.js';
 import { CORPUS, median, printTable, round } from './support.js';
 
 /** One large file per format: the cost of Markdown over text, read in the same process, turns interleaved. */

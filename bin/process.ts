@@ -12,9 +12,9 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AppError, toTaskError } from '../lambdas/core/errors.js';
-import { OPTION_NAMES, parseOptions } from '../lambdas/core/options.js';
-import { processDocument } from '../lambdas/core/process-document.js';
+import { AppError, toTaskError } from '../lambdas/errors.js';
+import { OPTION_NAMES, parseOptions } from '../lambdas/documents/options.js';
+import { processDocument } from '../lambdas/documents/process-document.js';
 
 /** Every option of the API as a flag: `chunk_size` is `--chunk-size`. */
 const flagOf = (option: string) => option.replace(/_/g, '-');

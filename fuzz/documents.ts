@@ -1,7 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
-import { AppError, ERROR_CATALOGUE } from '../lambdas/core/errors.js';
-import type { ProcessingOptions } from '../lambdas/core/options.js';
-import type { SandboxPool } from '../lambdas/core/sandbox.js';
+import { AppError, ERROR_CATALOGUE } from '../lambdas/errors.js';
+import type { ProcessingOptions } from '../lambdas/documents/options.js';
+import type { SandboxPool } from '../lambdas/documents/sandbox.js';
 import {
   commentStorm,
   deepHtml,

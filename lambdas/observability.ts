@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { ResultHeadline } from './core/document.js';
-import type { ErrorCode } from './core/errors.js';
+import type { ResultHeadline } from './documents/document.js';
+import type { ErrorCode } from './errors.js';
 import type { DeliveryMetrics, TaskMetrics } from './core/ports.js';
 import type { TaskEvent, TaskSource } from './core/task.js';
 import { METRIC_NAMES, SERVICE_NAME } from '../shared/definitions.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
-import { backstopHeapMb, isOutOfMemory, watchMemory } from '../lambdas/core/threads.js';
+import { backstopHeapMb, isOutOfMemory, watchMemory } from '../lambdas/documents/threads.js';
 import { threadExecArgv } from './threads.js';
 
 /** Lambda's limit on a synchronous invocation's request and response payloads. */

@@ -5,7 +5,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoTaskStore } from '../lambdas/adapters/dynamo-task-store.js';
 import { SqsJobQueue } from '../lambdas/adapters/sqs-job-queue.js';
-import { DEFAULT_LIMITS } from '../lambdas/core/limits.js';
+import { DEFAULT_LIMITS } from '../lambdas/documents/limits.js';
 import { systemClock } from '../lambdas/core/ports.js';
 import { recoverUnfinished } from '../lambdas/core/lifecycle.js';
 import { bytes, parseDeploymentConfig, type DeploymentConfig } from '../lib/config.js';

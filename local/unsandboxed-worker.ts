@@ -5,9 +5,9 @@
  * costs in the same run.
  */
 import { once } from '../lambdas/cold-start.js';
-import { serializeResult } from '../lambdas/core/document.js';
-import { DEFAULT_LIMITS } from '../lambdas/core/limits.js';
-import { processDocument } from '../lambdas/core/process-document.js';
+import { serializeResult } from '../lambdas/documents/document.js';
+import { DEFAULT_LIMITS } from '../lambdas/documents/limits.js';
+import { processDocument } from '../lambdas/documents/process-document.js';
 import { buildWorkerDeps } from '../lambdas/consumers/worker-deps.js';
 import { makeWorkerHandler } from '../lambdas/consumers/worker.js';
 

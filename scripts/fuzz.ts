@@ -11,7 +11,7 @@ import { documentCase, runDocumentCase, SEED_FILES } from '../fuzz/documents.js'
 import { generatedSeeds } from '../fuzz/formats.js';
 import { httpCase, runHttpCase } from '../fuzz/http.js';
 import { prng } from '../fuzz/random.js';
-import { SandboxPool } from '../lambdas/core/sandbox.js';
+import { SandboxPool } from '../lambdas/documents/sandbox.js';
 import { startLocalStack } from '../local/stack.js';
 import { readCorpus } from '../test/support/corpus.js';
 

@@ -7,7 +7,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../errors.js';
 import type {
   BatchListQuery,
   IdempotencyRecord,

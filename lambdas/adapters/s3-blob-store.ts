@@ -7,7 +7,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../errors.js';
 import type { BlobStore } from '../core/ports.js';
 
 const isMissing = (error: unknown) => {

@@ -1,6 +1,6 @@
 import type { lookup as dnsLookup } from 'node:dns';
 import type { IncomingMessage } from 'node:http';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../errors.js';
 import type { FetchedSource, FetchSource, SourceFetchLimits } from '../core/ports.js';
 import { checkUrl } from '../core/url-policy.js';
 import { connectionProblem, FORBIDDEN_ADDRESS, pinnedRequest } from './pinned-http.js';

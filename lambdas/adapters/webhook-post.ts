@@ -1,5 +1,5 @@
 import type { lookup as dnsLookup } from 'node:dns';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../errors.js';
 import type { PostWebhook } from '../core/ports.js';
 import { checkUrl, type UrlPolicy } from '../core/url-policy.js';
 import { connectionProblem, FORBIDDEN_ADDRESS, pinnedRequest } from './pinned-http.js';

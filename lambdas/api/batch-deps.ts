@@ -1,6 +1,6 @@
 import { batchJobQueue, batchStore } from '../adapters/index.js';
 import { once } from '../cold-start.js';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../errors.js';
 import type { BatchDeps } from '../core/batches.js';
 import { TASK_ID_PATTERN } from '../core/task.js';
 import { buildApiDeps, type ApiDeps } from './deps.js';

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { isReadableSource, type SourceLocation } from '../../shared/definitions.js';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../errors.js';
 import { cleanFilename, filenameFromUrl } from '../core/filenames.js';
 import {
   OPTION_NAMES,
@@ -9,7 +9,7 @@ import {
   parseOrThrow,
   withOptionDefaults,
   type ProcessingOptions,
-} from '../core/options.js';
+} from '../documents/options.js';
 import type { BlobStore } from '../core/ports.js';
 import type { SubmissionRequest } from '../core/submission.js';
 import { CALLBACK_FIELD_NAMES, callbackShape, type RawCallback } from '../core/events.js';

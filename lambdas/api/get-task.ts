@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { LONG_POLL } from '../../shared/definitions.js';
-import { parseOrThrow } from '../core/options.js';
+import { parseOrThrow } from '../documents/options.js';
 import { awaitTask, taskDetail } from '../core/task-queries.js';
 import { apiDeps, type ApiDeps } from './deps.js';
 import { callerOf, httpHandler, json, taskIdOf } from './http.js';

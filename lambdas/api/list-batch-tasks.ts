@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { listBatchTasks } from '../core/batches.js';
-import { parseOrThrow } from '../core/options.js';
+import { parseOrThrow } from '../documents/options.js';
 import { TASK_STATUSES } from '../core/task.js';
 import { batchApiDeps, batchIdOf, type BatchApiDeps } from './batch-deps.js';
 import { callerOf, httpHandler, json } from './http.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { parseOrThrow } from '../core/options.js';
+import { parseOrThrow } from '../documents/options.js';
 import { TASK_STATUSES } from '../core/task.js';
 import { listTasks } from '../core/task-queries.js';
 import { apiDeps, type ApiDeps } from './deps.js';

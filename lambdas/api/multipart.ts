@@ -1,4 +1,4 @@
-import { AppError } from '../core/errors.js';
+import { AppError } from '../errors.js';
 
 /**
  * `multipart/form-data` (RFC 7578) for a body that API Gateway has already

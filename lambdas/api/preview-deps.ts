@@ -4,7 +4,7 @@ import { once } from '../cold-start.js';
 import { loadConfig, previewEnvironmentSchema, type PreviewConfig } from '../config.js';
 import type { BlobStore } from '../core/ports.js';
 import type { PreviewDeps } from '../core/preview.js';
-import { SandboxPool } from '../core/sandbox.js';
+import { SandboxPool } from '../documents/sandbox.js';
 import { logger } from '../observability.js';
 import type { SourceCheckDeps } from './document-request.js';
 

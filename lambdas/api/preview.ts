@@ -1,9 +1,9 @@
 // First import: sandbox threads re-enter this bundle and must be routed to their loop.
-import '../core/thread-main.js';
+import '../documents/thread-main.js';
 import { PREVIEW_LIMITS } from '../../shared/definitions.js';
-import type { ProcessingOptions } from '../core/options.js';
+import type { ProcessingOptions } from '../documents/options.js';
 import { previewDocument, previewTooLarge, type PreviewRequest } from '../core/preview.js';
-import { isProcessingThread } from '../core/threads.js';
+import { isProcessingThread } from '../documents/threads.js';
 import { readSourceForm, readUploadForm, resolveSource } from './document-request.js';
 import { httpHandler, json, mediaType, type ApiEvent } from './http.js';
 import { previewDeps, type PreviewFunctionDeps } from './preview-deps.js';

@@ -1,4 +1,4 @@
-import { AppError } from '../core/errors.js';
+import { AppError } from '../errors.js';
 import { requestRedelivery } from '../core/webhooks.js';
 import { TASK_ID_PATTERN } from '../core/task.js';
 import { deliveriesApiDeps, type DeliveriesApiDeps } from './deliveries-deps.js';

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { cleanFilename } from '../core/filenames.js';
-import { optionsShape, parseOrThrow, withOptionDefaults } from '../core/options.js';
+import { optionsShape, parseOrThrow, withOptionDefaults } from '../documents/options.js';
 import type { Task } from '../core/task.js';
 import { callbackOf, callbackShape } from '../core/events.js';
 import { submit } from '../core/submission.js';

@@ -1,7 +1,7 @@
 import { PREFIX } from '../../shared/definitions.js';
-import { AppError, RunStopped } from '../core/errors.js';
+import { AppError, RunStopped } from '../errors.js';
 import { claimTask, completeTask, failTask, uploadSizeProblem } from '../core/lifecycle.js';
-import type { DocumentInput } from '../core/process-document.js';
+import type { DocumentInput } from '../documents/process-document.js';
 import { RunProgress } from '../core/run-progress.js';
 import { cacheEntryFor, resultCacheKey, reuseCachedResult } from '../core/result-cache.js';
 import type { ResultPointer, Task, TaskMessage } from '../core/task.js';

@@ -11,7 +11,7 @@ import {
   type TaskMetrics,
   type TaskStore,
 } from '../core/ports.js';
-import { SandboxPool, type ProcessInSandbox } from '../core/sandbox.js';
+import { SandboxPool, type ProcessInSandbox } from '../documents/sandbox.js';
 import { logger, taskMetrics } from '../observability.js';
 import { fetchSource } from '../adapters/url-source.js';
 import { Announcements } from '../core/events.js';

@@ -1,7 +1,7 @@
 // First import: sandbox and PDF threads re-enter this bundle and must be routed to their loops.
-import '../core/thread-main.js';
+import '../documents/thread-main.js';
 import { taskMessageSchema } from '../core/task.js';
-import { isProcessingThread } from '../core/threads.js';
+import { isProcessingThread } from '../documents/threads.js';
 import { parseJson, sqsHandler } from './sqs-handler.js';
 import { logger } from '../observability.js';
 import { workerDeps, type WorkerDeps } from './worker-deps.js';
@@ -65,5 +65,5 @@ export const handler = makeWorkerHandler(workerDeps);
 if (process.env.AWS_LAMBDA_FUNCTION_NAME && !isProcessingThread()) await workerDeps().sandbox?.prewarm(1);
 
 /** The processing core, exported from the bundle so the artifact test can run the deployed code itself. */
-export { processDocument } from '../core/process-document.js';
-export { SandboxPool } from '../core/sandbox.js';
+export { processDocument } from '../documents/process-document.js';
+export { SandboxPool } from '../documents/sandbox.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { BATCH } from '../../shared/definitions.js';
-import type { ProcessingOptions } from './options.js';
+import type { ProcessingOptions } from '../documents/options.js';
 import type { TaskCallback, TaskInput, TaskSource, TaskStatus } from './task.js';
 
 /**

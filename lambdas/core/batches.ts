@@ -13,11 +13,11 @@ import {
 } from './batch.js';
 import { randomUUID } from 'node:crypto';
 import { keyProblem } from './drop-folder.js';
-import { AppError, toTaskError } from './errors.js';
+import { AppError, toTaskError } from '../errors.js';
 import { announce } from './events.js';
 import { cleanFilename } from './filenames.js';
 import { requeueFinished, revokeTask, type QueueingDeps } from './lifecycle.js';
-import type { ProcessingOptions } from './options.js';
+import type { ProcessingOptions } from '../documents/options.js';
 import type { BatchJobQueue, BatchStore, BlobStore, BulkJobQueue } from './ports.js';
 import { fingerprint, queueFor, scopedKey } from './submission.js';
 import { isTerminal, taskMessage, type QueueClass, type Task, type TaskCallback, type TaskMessage } from './task.js';

@@ -1,5 +1,15 @@
 import * as z from 'zod';
-import { webhookDeliveryMessageSchema, type WebhookDeliveryMessage } from './events.js';
+import { WEBHOOK_EVENT_TYPES } from './task.js';
+
+/** The body of a message on the webhook-deliveries queue: one event of one task, for its callback_url. */
+export const webhookDeliveryMessageSchema = z.object({
+  v: z.literal(1),
+  task_id: z.uuid(),
+  event: z.object({ id: z.uuid(), type: z.enum(WEBHOOK_EVENT_TYPES), occurred_at: z.string() }),
+  /** The task view (taskSummary in core/task-views.ts) as of the event. */
+  task: z.record(z.string(), z.unknown()),
+});
+export type WebhookDeliveryMessage = z.infer<typeof webhookDeliveryMessageSchema>;
 
 /**
  * The webhook delivery log: one delivery per event sent to a task's

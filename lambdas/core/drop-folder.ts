@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { PREFIX } from '../../shared/definitions.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 import { announce } from './events.js';
 import { cleanFilename } from './filenames.js';
-import { OPTION_NAMES, optionsSchema, parseOptions, type ProcessingOptions } from './options.js';
+import { OPTION_NAMES, optionsSchema, parseOptions, type ProcessingOptions } from '../documents/options.js';
 import type { EventSink } from './ports.js';
 import { submit, type SubmissionDeps, type SubmissionPolicy } from './submission.js';
 

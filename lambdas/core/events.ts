@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 import type { EventSink, TaskMetrics, TaskStore } from './ports.js';
 import {
   WEBHOOK_EVENT_TYPES,
@@ -13,6 +13,7 @@ import { taskSummary } from './task-views.js';
 import { checkUrl } from './url-policy.js';
 
 export { WEBHOOK_EVENT_TYPES, type TaskCallback, type TaskEvent, type WebhookEventType } from './task.js';
+export { webhookDeliveryMessageSchema, type WebhookDeliveryMessage } from './delivery.js';
 
 /*
  * What the service announces about a task: a status change that a client
@@ -48,16 +49,6 @@ export const DETAIL_TYPES: Record<WebhookEventType, string> = {
 
 /** The EventBridge `source` of every event. */
 export const EVENT_SOURCE = 'docproc';
-
-/** The body of a message on the webhook-deliveries queue: one event of one task, for its callback_url. */
-export const webhookDeliveryMessageSchema = z.object({
-  v: z.literal(1),
-  task_id: z.uuid(),
-  event: z.object({ id: z.uuid(), type: z.enum(WEBHOOK_EVENT_TYPES), occurred_at: z.string() }),
-  /** The task view (taskSummary in core/task-views.ts) as of the event. */
-  task: z.record(z.string(), z.unknown()),
-});
-export type WebhookDeliveryMessage = z.infer<typeof webhookDeliveryMessageSchema>;
 
 const MAX_CALLBACK_URL_LENGTH = 2048;
 

@@ -1,5 +1,5 @@
-import { AppError, toTaskError, type ErrorCode } from './errors.js';
-import type { Stage } from './progress.js';
+import { AppError, toTaskError, type ErrorCode } from '../errors.js';
+import type { Stage } from '../documents/progress.js';
 import { announce, type Announcements } from './events.js';
 import type { Clock, EventSink, JobQueue, TaskChanges, TaskMetrics, TaskStore, TransitionGuard } from './ports.js';
 import { findTask } from './task-queries.js';

@@ -1,7 +1,7 @@
 import type { Batch, BatchJob, BatchTally } from './batch.js';
 import type { Delivery, DeliveryAttempt, DeliveryJob, DeliveryStatus } from './delivery.js';
-import type { ResultHeadline } from './document.js';
-import type { ErrorCode } from './errors.js';
+import type { ResultHeadline } from '../documents/document.js';
+import type { ErrorCode } from '../errors.js';
 import type { QueueClass, Task, TaskEvent, TaskMessage, TaskRef, TaskSource, TaskStatus, Transition } from './task.js';
 import type { UrlPolicy } from './url-policy.js';
 

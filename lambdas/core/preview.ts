@@ -1,10 +1,10 @@
 import { API_BASE_PATH, PREVIEW_LIMITS } from '../../shared/definitions.js';
-import type { ProcessingResult, SerializedResult } from './document.js';
-import { AppError } from './errors.js';
-import type { ProcessingOptions } from './options.js';
+import type { ProcessingResult, SerializedResult } from '../documents/document.js';
+import { AppError } from '../errors.js';
+import type { ProcessingOptions } from '../documents/options.js';
 import type { BlobStore, FetchSource } from './ports.js';
-import type { DocumentInput } from './process-document.js';
-import type { ProcessInSandbox } from './sandbox.js';
+import type { DocumentInput } from '../documents/process-document.js';
+import type { ProcessInSandbox } from '../documents/sandbox.js';
 import type { SubmissionRequest } from './submission.js';
 import { SOURCE_FETCH } from './url-policy.js';
 

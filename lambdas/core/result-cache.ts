@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { ProcessingOptions } from './options.js';
+import type { ProcessingOptions } from '../documents/options.js';
 import type { BlobStore, Clock } from './ports.js';
-import type { DocumentInput } from './process-document.js';
+import type { DocumentInput } from '../documents/process-document.js';
 import type { ResultPointer } from './task.js';
 
 /**

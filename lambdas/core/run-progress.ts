@@ -1,5 +1,5 @@
-import { RunStopped } from './errors.js';
-import { percentFor, type ProgressUpdate, type Stage } from './progress.js';
+import { RunStopped } from '../errors.js';
+import { percentFor, type ProgressUpdate, type Stage } from '../documents/progress.js';
 import type { TaskStore } from './ports.js';
 import type { Task } from './task.js';
 

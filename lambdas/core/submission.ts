@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { PREFIX } from '../../shared/definitions.js';
-import { AppError, toTaskError } from './errors.js';
-import type { ProcessingOptions } from './options.js';
+import { AppError, toTaskError } from '../errors.js';
+import type { ProcessingOptions } from '../documents/options.js';
 import type { BlobStore, Clock, JobQueue, TaskMetrics, TaskStore } from './ports.js';
 import { taskMessage, type QueueClass, type Task, type TaskCallback, type TaskInput, type TaskSource } from './task.js';
 

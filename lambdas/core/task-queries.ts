@@ -1,6 +1,6 @@
 import { LONG_POLL } from '../../shared/definitions.js';
-import { AppError } from './errors.js';
-import type { ProcessingResult } from './document.js';
+import { AppError } from '../errors.js';
+import type { ProcessingResult } from '../documents/document.js';
 import type { BlobStore, Clock, ListQuery, TaskStore } from './ports.js';
 import { isTerminal, type ResultPointer, type Task } from './task.js';
 import { taskSummary } from './task-views.js';

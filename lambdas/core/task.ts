@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import type { ResultHeadline } from './document.js';
-import type { TaskErrorBody } from './errors.js';
-import type { ProcessingOptions } from './options.js';
-import type { Stage } from './progress.js';
+import type { ResultHeadline } from '../documents/document.js';
+import type { TaskErrorBody } from '../errors.js';
+import type { ProcessingOptions } from '../documents/options.js';
+import type { Stage } from '../documents/progress.js';
 
 export const TASK_STATUSES = ['AWAITING_UPLOAD', 'PENDING', 'STARTED', 'SUCCESS', 'FAILURE', 'REVOKED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 /**
  * Which URLs the service will fetch. Only http(s), no credentials, and only

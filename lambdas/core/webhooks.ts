@@ -1,6 +1,6 @@
 import { WEBHOOK_DELIVERY } from '../../shared/definitions.js';
 import { deliveryView, webhookIdOf, type Delivery, type DeliveryAttempt, type DeliveryJob } from './delivery.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 import type {
   BlobStore,
   Clock,

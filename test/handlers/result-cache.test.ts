@@ -9,7 +9,7 @@ import { fetchUrl } from '../../lambdas/adapters/url-source.js';
 import type { WorkerDeps } from '../../lambdas/consumers/worker-deps.js';
 import { makeWorkerHandler } from '../../lambdas/consumers/worker.js';
 import { Announcements } from '../../lambdas/core/events.js';
-import type { ProcessingOptions } from '../../lambdas/core/options.js';
+import type { ProcessingOptions } from '../../lambdas/documents/options.js';
 import type { TaskMetrics } from '../../lambdas/core/ports.js';
 import type { CacheEntry, ResultCache } from '../../lambdas/core/result-cache.js';
 import { taskDetail } from '../../lambdas/core/task-queries.js';

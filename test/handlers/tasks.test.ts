@@ -9,7 +9,7 @@ import { makeCancelTaskHandler } from '../../lambdas/api/cancel-task.js';
 import { makeGetTaskHandler } from '../../lambdas/api/get-task.js';
 import { makeListTasksHandler } from '../../lambdas/api/list-tasks.js';
 import { makeRetryTaskHandler } from '../../lambdas/api/retry-task.js';
-import type { ProcessingResult } from '../../lambdas/core/document.js';
+import type { ProcessingResult } from '../../lambdas/documents/document.js';
 import { aTask, TASK_ID } from '../support/fixtures.js';
 import { apiEvent, apiTestDeps, bodyOf, lambdaContext, mockedAws, QUEUE_URL } from '../support/api.js';
 

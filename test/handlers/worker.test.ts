@@ -1,7 +1,7 @@
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
-import type { ProcessingResult } from '../../lambdas/core/document.js';
+import type { ProcessingResult } from '../../lambdas/documents/document.js';
 import type { Task } from '../../lambdas/core/task.js';
 import { fetchUrl } from '../../lambdas/adapters/url-source.js';
 import type { WorkerDeps } from '../../lambdas/consumers/worker-deps.js';

@@ -3,7 +3,7 @@ import { CopyObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
 import { ANONYMOUS_OWNER, type Task } from '../../lambdas/core/task.js';
 import type { FunctionName, PolicyStatementSpec } from '../../lib/function-catalogue.js';
 import type { LocalStack, LocalStackOptions } from '../../local/stack.js';

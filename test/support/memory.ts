@@ -1,4 +1,4 @@
-import { AppError } from '../../lambdas/core/errors.js';
+import { AppError } from '../../lambdas/errors.js';
 import type { BlobStore, JobQueue } from '../../lambdas/core/ports.js';
 import type { QueueClass, TaskMessage } from '../../lambdas/core/task.js';
 

@@ -1,4 +1,4 @@
-import { SandboxPool, type ProcessInSandbox } from '../../lambdas/core/sandbox.js';
+import { SandboxPool, type ProcessInSandbox } from '../../lambdas/documents/sandbox.js';
 
 /** The worker's real sandbox, with the limits of a small worker. */
 export const testSandbox = new SandboxPool({ memoryMb: 512, keepWarm: 1 });

@@ -1,17 +1,17 @@
 import { getEncoding } from 'js-tiktoken';
 import { describe, expect, it } from 'vitest';
-import { chunkDocuments, headingLines } from '../../lambdas/core/chunking.js';
-import type { Document } from '../../lambdas/core/document.js';
-import { DEFAULT_LIMITS } from '../../lambdas/core/limits.js';
+import { chunkDocuments, headingLines } from '../../lambdas/documents/chunking.js';
+import type { Document } from '../../lambdas/documents/document.js';
+import { DEFAULT_LIMITS } from '../../lambdas/documents/limits.js';
 import {
   CHUNK_STRATEGIES,
   OPTION_DEFAULTS,
   parseOptions,
   type ProcessingOptions,
   type TokenizerName,
-} from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
-import { tokenCounter } from '../../lambdas/core/tokenizer.js';
+} from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
+import { tokenCounter } from '../../lambdas/documents/tokenizer.js';
 import { corpusFiles, readCorpus } from '../support/corpus.js';
 
 const context = { limits: DEFAULT_LIMITS, checkpoint: async () => {}, sourceDigest: () => 'digest' };

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../lambdas/core/errors.js';
-import type { ProcessingResult } from '../../lambdas/core/document.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+import { AppError } from '../../lambdas/errors.js';
+import type { ProcessingResult } from '../../lambdas/documents/document.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 import { corpusFiles, fileNameOf, readCorpus } from '../support/corpus.js';
 
 /** Files that must fail, and how. Everything else must yield documents. */

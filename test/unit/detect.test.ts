@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { detectFormat } from '../../lambdas/core/detect.js';
-import { charsetOf, decodeText } from '../../lambdas/core/encoding.js';
-import type { AppError } from '../../lambdas/core/errors.js';
+import { detectFormat } from '../../lambdas/documents/detect.js';
+import { charsetOf, decodeText } from '../../lambdas/documents/encoding.js';
+import type { AppError } from '../../lambdas/errors.js';
 import { readCorpus } from '../support/corpus.js';
 
 const codeOf = (run: () => unknown): string | undefined => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { detectFormat } from '../../lambdas/core/detect.js';
-import { AppError } from '../../lambdas/core/errors.js';
-import { DEFAULT_LIMITS, type ProcessingLimits } from '../../lambdas/core/limits.js';
+import { detectFormat } from '../../lambdas/documents/detect.js';
+import { AppError } from '../../lambdas/errors.js';
+import { DEFAULT_LIMITS, type ProcessingLimits } from '../../lambdas/documents/limits.js';
 import {
   countMimeParts,
   loadEml,
@@ -9,10 +9,10 @@ import {
   MAX_MESSAGE_DEPTH,
   MAX_MIME_NESTING,
   MAX_MIME_PARTS,
-} from '../../lambdas/core/loaders/eml.js';
-import type { LoadInput } from '../../lambdas/core/loaders/types.js';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+} from '../../lambdas/documents/loaders/eml.js';
+import type { LoadInput } from '../../lambdas/documents/loaders/types.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 import { docxBomb } from '../../fuzz/hostile.js';
 import { readCorpus } from '../support/corpus.js';
 import { withHeapWatch } from '../support/office-files.js';

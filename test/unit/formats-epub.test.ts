@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectFormat } from '../../lambdas/core/detect.js';
-import type { AppError } from '../../lambdas/core/errors.js';
-import { DEFAULT_LIMITS, type ProcessingLimits } from '../../lambdas/core/limits.js';
-import { loadEpub, resolveHref, xhtmlForHtmlReading } from '../../lambdas/core/loaders/epub.js';
-import type { LoadInput } from '../../lambdas/core/loaders/types.js';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+import { detectFormat } from '../../lambdas/documents/detect.js';
+import type { AppError } from '../../lambdas/errors.js';
+import { DEFAULT_LIMITS, type ProcessingLimits } from '../../lambdas/documents/limits.js';
+import { loadEpub, resolveHref, xhtmlForHtmlReading } from '../../lambdas/documents/loaders/epub.js';
+import type { LoadInput } from '../../lambdas/documents/loaders/types.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 
 const MB = 1024 * 1024;
 
@@ -369,7 +369,7 @@ describe('EPUB', () => {
 
 describe('XHTML for the HTML reading', () => {
   it('drops a DOCTYPE internal subset and reads CDATA as text', async () => {
-    const { xhtmlForHtmlReading } = await import('../../lambdas/core/loaders/epub.js');
+    const { xhtmlForHtmlReading } = await import('../../lambdas/documents/loaders/epub.js');
     const xhtml =
       '<?xml version="1.0"?><!DOCTYPE html [ <!ENTITY e "x"> ]><html><body><p>Before</p><p><![CDATA[a < b & c]]></p></body></html>';
     const prepared = xhtmlForHtmlReading(xhtml);

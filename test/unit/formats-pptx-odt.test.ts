@@ -5,14 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppError } from '../../lambdas/core/errors.js';
-import { DEFAULT_LIMITS } from '../../lambdas/core/limits.js';
-import { loadDocx } from '../../lambdas/core/loaders/docx.js';
-import { loadOdt } from '../../lambdas/core/loaders/odt.js';
-import { loadPptx } from '../../lambdas/core/loaders/pptx.js';
-import type { LoadInput, Loader } from '../../lambdas/core/loaders/types.js';
-import { OPTION_DEFAULTS, type ProcessingOptions } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+import type { AppError } from '../../lambdas/errors.js';
+import { DEFAULT_LIMITS } from '../../lambdas/documents/limits.js';
+import { loadDocx } from '../../lambdas/documents/loaders/docx.js';
+import { loadOdt } from '../../lambdas/documents/loaders/odt.js';
+import { loadPptx } from '../../lambdas/documents/loaders/pptx.js';
+import type { LoadInput, Loader } from '../../lambdas/documents/loaders/types.js';
+import { OPTION_DEFAULTS, type ProcessingOptions } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 import { corpusPath } from '../support/corpus.js';
 import {
   nestedRepeatedTableOdt,

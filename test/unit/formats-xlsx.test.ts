@@ -1,10 +1,10 @@
 import ExcelJS from 'exceljs';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../lambdas/core/errors.js';
-import { DEFAULT_LIMITS, type ProcessingLimits } from '../../lambdas/core/limits.js';
-import { loadXlsx, numberKindOf } from '../../lambdas/core/loaders/xlsx.js';
-import { OPTION_DEFAULTS, type ProcessingOptions } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+import { AppError } from '../../lambdas/errors.js';
+import { DEFAULT_LIMITS, type ProcessingLimits } from '../../lambdas/documents/limits.js';
+import { loadXlsx, numberKindOf } from '../../lambdas/documents/loaders/xlsx.js';
+import { OPTION_DEFAULTS, type ProcessingOptions } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 import { withHeapWatch } from '../support/office-files.js';
 import { cell, row, sharedStringsXml, worksheetXml, xlsxOf, type SheetSpec } from '../support/xlsx.js';
 

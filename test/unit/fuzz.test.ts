@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { documentCase, runDocumentCase, SEED_FILES } from '../../fuzz/documents.js';
 import { generatedSeeds } from '../../fuzz/formats.js';
 import { prng } from '../../fuzz/random.js';
-import { SandboxPool } from '../../lambdas/core/sandbox.js';
+import { SandboxPool } from '../../lambdas/documents/sandbox.js';
 import { readCorpus } from '../support/corpus.js';
 
 /**

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cleanFilename, MAX_FILENAME_LENGTH } from '../../lambdas/core/filenames.js';
-import type { AppError } from '../../lambdas/core/errors.js';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+import type { AppError } from '../../lambdas/errors.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 import { pageSaying, pdfBomb, pdfWithContents } from '../../fuzz/hostile.js';
 
 const codeOf = async (promise: Promise<unknown>) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 import { readCorpus } from '../support/corpus.js';
 
 const load = async (file: string, filename = file.split('/').pop() ?? file) =>

@@ -3,12 +3,12 @@ import render from 'dom-serializer';
 import { isTag, type AnyNode } from 'domhandler';
 import { filter, removeElement } from 'domutils';
 import { describe, expect, it } from 'vitest';
-import { decodeText } from '../../lambdas/core/encoding.js';
-import { headingLines } from '../../lambdas/core/chunking.js';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
-import { isBoilerplate } from '../../lambdas/core/loaders/html-content.js';
-import { htmlToText, parseHtml } from '../../lambdas/core/loaders/html.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+import { decodeText } from '../../lambdas/documents/encoding.js';
+import { headingLines } from '../../lambdas/documents/chunking.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
+import { isBoilerplate } from '../../lambdas/documents/loaders/html-content.js';
+import { htmlToText, parseHtml } from '../../lambdas/documents/loaders/html.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 import { corpusFiles, corpusPath, readCorpus } from '../support/corpus.js';
 
 /**

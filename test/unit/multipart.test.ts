@@ -1,7 +1,7 @@
 import busboy from 'busboy';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../lambdas/core/errors.js';
+import { AppError } from '../../lambdas/errors.js';
 import { parseMultipart, type MultipartBody } from '../../lambdas/api/multipart.js';
 
 const LIMITS = { maxParts: 16, maxFiles: 1, maxFieldBytes: 1024, maxFileBytes: 4096, maxHeaderBytes: 8192 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../lambdas/core/errors.js';
-import { parseOptions } from '../../lambdas/core/options.js';
+import { AppError } from '../../lambdas/errors.js';
+import { parseOptions } from '../../lambdas/documents/options.js';
 
 const failure = (input: unknown): AppError => {
   try {

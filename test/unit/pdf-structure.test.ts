@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { AppError } from '../../lambdas/core/errors.js';
-import type { ProcessingLimits } from '../../lambdas/core/limits.js';
-import type * as PdfPool from '../../lambdas/core/loaders/pdf-pool.js';
+import { AppError } from '../../lambdas/errors.js';
+import type { ProcessingLimits } from '../../lambdas/documents/limits.js';
+import type * as PdfPool from '../../lambdas/documents/loaders/pdf-pool.js';
 import {
   joinLines,
   linesOfPage,
@@ -10,15 +10,15 @@ import {
   renderMarkdown,
   type PdfLine,
   type TextRun,
-} from '../../lambdas/core/loaders/pdf-structure.js';
-import { OPTION_DEFAULTS, type OutputFormat, type ProcessingOptions } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+} from '../../lambdas/documents/loaders/pdf-structure.js';
+import { OPTION_DEFAULTS, type OutputFormat, type ProcessingOptions } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 import { pageSaying, pdfWithContents } from '../../fuzz/hostile.js';
 import { corpusPath, readCorpus } from '../support/corpus.js';
 
 /** Threads each PDF read leased, so a test can tell that its pages did cross threads. */
 const leasedThreads = vi.hoisted(() => [] as number[]);
-vi.mock('../../lambdas/core/loaders/pdf-pool.js', async (importOriginal) => {
+vi.mock('../../lambdas/documents/loaders/pdf-pool.js', async (importOriginal) => {
   const pool = await importOriginal<typeof PdfPool>();
   return {
     ...pool,

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AppError, RunStopped } from '../../lambdas/core/errors.js';
-import { poolStats } from '../../lambdas/core/loaders/pdf-pool.js';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
-import type { ProgressUpdate } from '../../lambdas/core/progress.js';
+import { AppError, RunStopped } from '../../lambdas/errors.js';
+import { poolStats } from '../../lambdas/documents/loaders/pdf-pool.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
+import type { ProgressUpdate } from '../../lambdas/documents/progress.js';
 import { readCorpus } from '../support/corpus.js';
 
 const failureOf = async (promise: Promise<unknown>): Promise<AppError> => {

@@ -2,7 +2,7 @@ import { CopyObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { S3BlobStore } from '../../lambdas/adapters/s3-blob-store.js';
-import { parseOptions, type ProcessingOptions } from '../../lambdas/core/options.js';
+import { parseOptions, type ProcessingOptions } from '../../lambdas/documents/options.js';
 import {
   cacheEntryFor,
   optionsFingerprint,

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
-import { processDocument, type DocumentInput } from '../../lambdas/core/process-document.js';
-import { SandboxPool } from '../../lambdas/core/sandbox.js';
-import { AppError, RunStopped } from '../../lambdas/core/errors.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
+import { processDocument, type DocumentInput } from '../../lambdas/documents/process-document.js';
+import { SandboxPool } from '../../lambdas/documents/sandbox.js';
+import { AppError, RunStopped } from '../../lambdas/errors.js';
 import { readCorpus } from '../support/corpus.js';
 
 const pools: SandboxPool[] = [];

@@ -1,9 +1,9 @@
 import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
-import { MARKDOWN_SEPARATORS, RecursiveCharacterSplitter, type Chunk } from '../../lambdas/core/splitter.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
+import { MARKDOWN_SEPARATORS, RecursiveCharacterSplitter, type Chunk } from '../../lambdas/documents/splitter.js';
 import { corpusFiles, readCorpus } from '../support/corpus.js';
 
 const SETTINGS: Array<[number, number]> = [

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LookupAddress } from 'node:dns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../lambdas/core/errors.js';
+import { AppError } from '../../lambdas/errors.js';
 import { addressProblem, checkUrl } from '../../lambdas/core/url-policy.js';
 import { guardedLookup } from '../../lambdas/adapters/pinned-http.js';
 import { fetchUrl, type FetchLimits } from '../../lambdas/adapters/url-source.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { AppError } from '../../lambdas/core/errors.js';
-import { ZipArchive } from '../../lambdas/core/loaders/zip.js';
-import { OPTION_DEFAULTS } from '../../lambdas/core/options.js';
-import { processDocument } from '../../lambdas/core/process-document.js';
+import type { AppError } from '../../lambdas/errors.js';
+import { ZipArchive } from '../../lambdas/documents/loaders/zip.js';
+import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
+import { processDocument } from '../../lambdas/documents/process-document.js';
 import { readCorpus } from '../support/corpus.js';
 import { CONTENT_TYPES_PART as CONTENT_TYPES, documentXml as DOCUMENT_XML, zipOf } from '../../fuzz/hostile.js';
 

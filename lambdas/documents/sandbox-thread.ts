@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeResult } from './document.js';
-import { AppError, type ErrorCode } from './errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { defaultThreadCount, prewarmThreads } from './loaders/pdf-pool.js';
 import { processDocument } from './process-document.js';

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { ResultHeadline, SerializedResult } from './document.js';
-import { AppError, type ErrorCode } from './errors.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import type { ProcessingLimits } from './limits.js';
 import type { ProcessingOptions } from './options.js';
 import type { DocumentInput, ProcessContext } from './process-document.js';

@@ -1,4 +1,4 @@
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 /** `headings` (a chunk's heading path) is the one list. */
 export type Metadata = Record<string, string | number | boolean | null | string[]>;

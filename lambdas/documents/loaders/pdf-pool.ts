@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import type { OutputFormat } from '../options.js';
 import { backstopHeapMb, isOutOfMemory, startThread, watchMemory } from '../threads.js';
 import type { PdfLine } from './pdf-structure.js';

@@ -1,6 +1,6 @@
 import { isTag, type Element } from 'domhandler';
 import type { Document } from '../document.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { OutputBudget } from '../limits.js';
 import {
   blocksToMarkdown,

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 export const OPTION_DEFAULTS = { split: false, chunk_size: 1000, chunk_overlap: 200 } as const;
 export const MAX_CHUNK_SIZE = 100_000;

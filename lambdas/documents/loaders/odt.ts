@@ -1,5 +1,5 @@
 import { hasChildren, isTag, isText, type AnyNode, type Document as XmlDocument, type Element } from 'domhandler';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { OutputBudget } from '../limits.js';
 import {
   blocksToMarkdown,

@@ -1,7 +1,7 @@
 import PostalMime, { type Address, type Attachment, type Email } from 'postal-mime';
 import { detectFormat } from '../detect.js';
 import type { Document, Metadata, ResultWarning } from '../document.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { outputCharacterLimit } from '../limits.js';
 import { htmlToText } from './html.js';
 import { checkTextSize } from './text.js';

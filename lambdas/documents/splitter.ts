@@ -1,4 +1,4 @@
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 /**
  * The recursive character splitter of LangChain's `RecursiveCharacterTextSplitter`

@@ -2,7 +2,7 @@ import type { Document as XmlDocument } from 'domhandler';
 import { Parser } from 'htmlparser2';
 import type { Document } from '../document.js';
 import { decodeText } from '../encoding.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { OutputBudget, type ProcessingLimits } from '../limits.js';
 import { baseMetadata, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, readXmlPart } from './xml.js';

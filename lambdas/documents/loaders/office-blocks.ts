@@ -1,5 +1,5 @@
 import { Document as DomDocument, Element, Text, hasChildren, isText, type AnyNode, type ChildNode } from 'domhandler';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { domToMarkdown } from './html-markdown.js';
 import type { LoadInput } from './types.js';
 

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { charsetOf, decodeText } from '../encoding.js';
 import type { ProcessingLimits } from '../limits.js';
 import { baseMetadata, type Loader } from './types.js';

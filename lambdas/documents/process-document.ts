@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { chunkDocuments } from './chunking.js';
 import type { ProcessingResult, ResultWarning } from './document.js';
 import { detectFormat } from './detect.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 import { DEFAULT_LIMITS, type ProcessingLimits } from './limits.js';
 import { loaderFor } from './loaders/index.js';
 import { parsePageSelection, type PageSelection, type ProcessingOptions } from './options.js';

@@ -4,7 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import { FormatError, InvalidPDFException, PasswordException, PDFParse } from 'pdf-parse';
 import type { PDFDocumentProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import type { Document, ResultWarning } from '../document.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { formatPageSelection, type OutputFormat, type PageSelection } from '../options.js';
 import {
   defaultThreadCount,

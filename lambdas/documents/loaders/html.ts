@@ -9,7 +9,7 @@ import {
   type Element,
 } from 'domhandler';
 import { Parser, type Handler } from 'htmlparser2';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { DEFAULT_LIMITS, type ProcessingLimits } from '../limits.js';
 import { charsetOf, decodeText } from '../encoding.js';
 import type { OutputFormat } from '../options.js';

@@ -1,5 +1,5 @@
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 
 export interface ZipLimits {
   /** Most entries an archive may list. */

@@ -2,7 +2,7 @@ import type { Document as XmlDocument, Element } from 'domhandler';
 import { DomUtils } from 'htmlparser2';
 import type { Document } from '../document.js';
 import { decodeText } from '../encoding.js';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 import { htmlToText, parseHtml } from './html.js';
 import { baseMetadata, normalizedText, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';

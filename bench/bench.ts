@@ -3,7 +3,8 @@
  * structure (Markdown output, token counting), bundles, the embedded
  * pipeline (sandboxed and not, with the bus events of each run), webhooks
  * under a burst, hostile documents, the result cache (a large PDF, miss vs hit),
- * a batch of a 10,000-object prefix, the formats of issue 15 (PPTX, ODT, EPUB, XLSX, e-mail).
+ * a batch of a 10,000-object prefix, the formats of issue 15 (PPTX, ODT, EPUB, XLSX, e-mail), and the
+ * reading quality on the public reference set (quality.ts).
  * Prints tables and writes bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,9 @@ import { benchBombs } from './bombs.js';
 import { benchBundles } from './bundles.js';
 import { benchFormats } from './formats.js';
 import { benchLoaders } from './loaders.js';
+import { benchOcr } from './ocr.js';
 import { benchPipeline, benchWebhooks } from './pipeline.js';
+import { benchQuality } from './quality.js';
 import { benchResultCache } from './result-cache.js';
 import { benchSplitter } from './splitter.js';
 import { benchStructure } from './structure.js';
@@ -31,6 +34,8 @@ const sections: Record<string, () => Promise<unknown>> = {
   cache: benchResultCache,
   batches: benchBatches,
   formats: benchFormats,
+  quality: () => benchQuality(),
+  ocr: benchOcr,
 };
 
 const only = process.argv.slice(2);

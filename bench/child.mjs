@@ -8,13 +8,32 @@ const runs = Number(runsArg);
 const bytes = readFileSync(file);
 
 const raw = {
+  // PDFium alone on one thread: every page's text, as FPDFText_GetText gives it.
   pdf: async () => {
-    const { PDFParse } = await import('pdf-parse');
+    const { createRequire } = await import('node:module');
+    const { init } = await import('@embedpdf/pdfium');
+    const wasm = readFileSync(createRequire(import.meta.url).resolve('@embedpdf/pdfium/pdfium.wasm'));
+    const pdfium = await init({ wasmBinary: wasm });
+    pdfium.PDFiumExt_Init();
+    const api = pdfium.pdfium.wasmExports;
     return async () => {
-      const parser = new PDFParse({ data: new Uint8Array(bytes) });
-      const result = await parser.getText();
-      await parser.destroy();
-      return result.total;
+      const data = api.malloc(bytes.length);
+      pdfium.pdfium.HEAPU8.set(bytes, data);
+      const doc = pdfium.FPDF_LoadMemDocument(data, bytes.length, '');
+      const pages = pdfium.FPDF_GetPageCount(doc);
+      for (let index = 0; index < pages; index++) {
+        const page = api.FPDF_LoadPage(doc, index);
+        const text = api.FPDFText_LoadPage(page);
+        const chars = api.FPDFText_CountChars(text);
+        const buffer = api.malloc((chars + 1) * 2);
+        api.FPDFText_GetText(text, 0, chars, buffer);
+        api.free(buffer);
+        api.FPDFText_ClosePage(text);
+        api.FPDF_ClosePage(page);
+      }
+      pdfium.FPDF_CloseDocument(doc);
+      api.free(data);
+      return pages;
     };
   },
   docx: async () => {

@@ -116,7 +116,7 @@ export const benchLoaders = async () => {
   );
   if (pdfRatio) {
     console.log(
-      `PDF pages/s as a fraction of pdftotext: service warm ${pdfRatio.warm}×, cold ${pdfRatio.cold}×, raw pdf-parse ${pdfRatio.rawLibrary}×; the sandbox costs ${pdfRatio.sandboxCostWarmPercent} % warm, ${pdfRatio.sandboxCostColdPercent} % cold`,
+      `PDF pages/s as a fraction of pdftotext: service warm ${pdfRatio.warm}×, cold ${pdfRatio.cold}×, raw PDFium (one thread) ${pdfRatio.rawLibrary}×; the sandbox costs ${pdfRatio.sandboxCostWarmPercent} % warm, ${pdfRatio.sandboxCostColdPercent} % cold`,
     );
   }
   return { runs: RUNS, rows, pdfVsPdftotext: pdfRatio };

@@ -43,6 +43,8 @@ const SUBMIT_OPTIONS = {
   'chunk-size-unit': { type: 'string' },
   tokenizer: { type: 'string' },
   pages: { type: 'string' },
+  ocr: { type: 'string' },
+  'ocr-languages': { type: 'string' },
   'no-cache': { type: 'boolean' },
   'callback-url': { type: 'string' },
   'idempotency-key': { type: 'string' },
@@ -64,7 +66,8 @@ commands:
   submit FILE|URL|s3://BUCKET/KEY   submit a document; prints its task id
       [--split] [--chunk-size N] [--chunk-overlap N] [--output-format text|markdown]
       [--chunk-strategy recursive|markdown|by_heading|by_page] [--chunk-size-unit chars|tokens]
-      [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--no-cache] [--callback-url URL]
+      [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--ocr auto|force|off]
+      [--ocr-languages eng+chi_sim] [--no-cache] [--callback-url URL]
       [--idempotency-key KEY] [--content-type TYPE] [--wait]
   status ID [--json]                the task's status, stage and progress (--json: the whole task)
   wait ID                           follow the task until it ends
@@ -124,6 +127,8 @@ const submitOptions = (values: Record<string, string | boolean | undefined>): Su
     chunk_size_unit: oneOf(values['chunk-size-unit'], 'chunk-size-unit', ['chars', 'tokens'] as const),
     tokenizer: oneOf(values.tokenizer, 'tokenizer', ['cl100k_base', 'o200k_base'] as const),
     pages: str(values.pages),
+    ocr: oneOf(values.ocr, 'ocr', ['auto', 'force', 'off'] as const),
+    ocr_languages: str(values['ocr-languages']),
     no_cache: values['no-cache'] === true ? true : undefined,
     callback_url: str(values['callback-url']),
     idempotencyKey: str(values['idempotency-key']),

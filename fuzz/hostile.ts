@@ -7,6 +7,25 @@ import JSZip from 'jszip';
  * when a parser has no bound.
  */
 
+/** A PDF of these objects (numbered from 1, the first the catalog), with its cross-reference table. */
+export const pdfOf = (objects: readonly Buffer[]): Buffer => {
+  const parts: Buffer[] = [Buffer.from('%PDF-1.4\n')];
+  const offsets: number[] = [];
+  let length = parts[0]!.length;
+  objects.forEach((object, index) => {
+    offsets.push(length);
+    const part = Buffer.concat([Buffer.from(`${index + 1} 0 obj\n`), object, Buffer.from('\nendobj\n')]);
+    parts.push(part);
+    length += part.length;
+  });
+  const xref = [
+    `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`,
+    ...offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`),
+    `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${length}\n%%EOF\n`,
+  ].join('');
+  return Buffer.concat([...parts, Buffer.from(xref)]);
+};
+
 /** A PDF with one page per content stream given (deflated). */
 export const pdfWithContents = (contents: Buffer[]): Buffer => {
   const objects: Buffer[] = [];
@@ -32,21 +51,7 @@ export const pdfWithContents = (contents: Buffer[]): Buffer => {
       ]),
     );
   });
-  const parts: Buffer[] = [Buffer.from('%PDF-1.4\n')];
-  const offsets: number[] = [];
-  let length = parts[0]!.length;
-  objects.forEach((object, index) => {
-    offsets.push(length);
-    const part = Buffer.concat([Buffer.from(`${index + 1} 0 obj\n`), object, Buffer.from('\nendobj\n')]);
-    parts.push(part);
-    length += part.length;
-  });
-  const xref = [
-    `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`,
-    ...offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`),
-    `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${length}\n%%EOF\n`,
-  ].join('');
-  return Buffer.concat([...parts, Buffer.from(xref)]);
+  return pdfOf(objects);
 };
 
 /** A page that says `text`. */

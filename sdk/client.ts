@@ -184,6 +184,8 @@ const OPTION_FIELDS = [
   'chunk_size_unit',
   'tokenizer',
   'pages',
+  'ocr',
+  'ocr_languages',
   'no_cache',
   'callback_url',
   'callback_events',

@@ -20,6 +20,8 @@ export type OutputFormat = 'text' | 'markdown';
 export type ChunkStrategy = 'recursive' | 'markdown' | 'by_heading' | 'by_page';
 export type ChunkSizeUnit = 'chars' | 'tokens';
 export type Tokenizer = 'cl100k_base' | 'o200k_base';
+export type OcrMode = 'auto' | 'force' | 'off';
+export type OcrLanguage = 'eng' | 'chi_sim' | 'chi_tra' | 'jpn' | 'kor' | 'deu' | 'fra' | 'spa';
 export type WebhookEventType = 'task.started' | 'task.succeeded' | 'task.failed' | 'task.revoked';
 
 /** The processing options every submission takes (API.md, "Options shared by every submission"). */
@@ -33,6 +35,10 @@ export interface ProcessingOptions {
   tokenizer?: Tokenizer;
   /** Page selection such as `"1-3,7"`. */
   pages?: string;
+  /** Which pages OCR reads: `auto` (default: pages without a usable text layer, and images), `force`, `off`. */
+  ocr?: OcrMode;
+  /** OCR languages, `"eng+chi_sim"` (default `eng`; at most 3). */
+  ocr_languages?: string;
   /** Parse again even when the result cache holds this document. */
   no_cache?: boolean;
 }

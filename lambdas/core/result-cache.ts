@@ -17,7 +17,7 @@ import type { ResultPointer } from './task.js';
  * different result (a loader or the splitter changed what it produces), so
  * that no entry made by the earlier code is served after the deploy.
  */
-export const RESULT_CACHE_VERSION = 1;
+export const RESULT_CACHE_VERSION = 2;
 
 export interface CacheEntry {
   /** The stored result (another task's object), with what a task row keeps of it. */

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { imageFormatOf } from './ocr/image-header.js';
 import type { DocumentFormat } from './document.js';
 import { decodeText } from './encoding.js';
 
@@ -13,11 +14,7 @@ const startsWith = (bytes: Uint8Array, prefix: readonly number[]): boolean =>
 /** Binary formats we recognise only to refuse them with a useful message. */
 const REFUSED_MAGIC: ReadonlyArray<[readonly number[], string]> = [
   [[0xd0, 0xcf, 0x11, 0xe0], 'a legacy Office (OLE2) file such as .doc or .xls; save it as DOCX or PDF'],
-  [[0x89, 0x50, 0x4e, 0x47], 'a PNG image; images would need OCR, which this service does not do'],
-  [[0xff, 0xd8, 0xff], 'a JPEG image; images would need OCR, which this service does not do'],
-  [[0x47, 0x49, 0x46, 0x38], 'a GIF image; images would need OCR, which this service does not do'],
-  [[0x49, 0x49, 0x2a, 0x00], 'a TIFF image; images would need OCR, which this service does not do'],
-  [[0x4d, 0x4d, 0x00, 0x2a], 'a TIFF image; images would need OCR, which this service does not do'],
+  [[0x47, 0x49, 0x46, 0x38], 'a GIF image; save it as PNG, JPEG, WebP or TIFF for OCR'],
   [[0x1f, 0x8b], 'a gzip archive; upload the document itself'],
   [[0x7b, 0x5c, 0x72, 0x74, 0x66], 'an RTF file; save it as DOCX or PDF'],
 ];
@@ -181,6 +178,10 @@ const CONTENT_TYPES: Record<string, DocumentFormat> = {
   'text/html': 'html',
   'application/xhtml+xml': 'html',
   'message/rfc822': 'eml',
+  'image/png': 'image',
+  'image/jpeg': 'image',
+  'image/webp': 'image',
+  'image/tiff': 'image',
   'application/json': 'text',
   'application/ld+json': 'text',
   'application/xml': 'text',
@@ -195,6 +196,12 @@ const EXTENSIONS: Record<string, DocumentFormat> = {
   epub: 'epub',
   odt: 'odt',
   eml: 'eml',
+  png: 'image',
+  jpg: 'image',
+  jpeg: 'image',
+  webp: 'image',
+  tif: 'image',
+  tiff: 'image',
   html: 'html',
   htm: 'html',
   xhtml: 'html',
@@ -226,7 +233,7 @@ const fromFilename = (filename: string): DocumentFormat | undefined => {
 const unsupported = (what: string): AppError =>
   new AppError(
     'UNSUPPORTED_DOCUMENT_TYPE',
-    `This looks like ${what}. Supported types: PDF, DOCX, PPTX, XLSX, ODT, EPUB, HTML, e-mail (EML), and text (TXT, Markdown, CSV, JSON).`,
+    `This looks like ${what}. Supported types: PDF, DOCX, PPTX, XLSX, ODT, EPUB, HTML, e-mail (EML), images for OCR (PNG, JPEG, WebP, TIFF), and text (TXT, Markdown, CSV, JSON).`,
   );
 
 /**
@@ -265,6 +272,7 @@ export const detectFormat = (bytes: Uint8Array, filename: string, contentType?: 
     const other = OTHER_ZIP_PARTS.find(([part]) => indexOfBytes(bytes, part) !== -1);
     throw unsupported(other ? other[1] : 'a ZIP archive');
   }
+  if (imageFormatOf(bytes)) return 'image';
   const refused = REFUSED_MAGIC.find(([magic]) => startsWith(bytes, magic));
   if (refused) throw unsupported(refused[1]);
 

@@ -11,11 +11,12 @@ export interface Document {
 
 export interface ResultWarning {
   /** `ATTACHMENT_SKIPPED`: an e-mail attachment that was not read (unsupported, damaged, or past a bound); the mail was. */
-  code: 'NO_TEXT' | 'TRUNCATED' | 'PAGES_OUT_OF_RANGE' | 'PAGES_IGNORED' | 'ATTACHMENT_SKIPPED';
+  /** `OCR_LOW_CONFIDENCE`: recognised pages whose mean confidence is below 60 % (named, with their confidence). */
+  code: 'NO_TEXT' | 'TRUNCATED' | 'PAGES_OUT_OF_RANGE' | 'PAGES_IGNORED' | 'ATTACHMENT_SKIPPED' | 'OCR_LOW_CONFIDENCE';
   message: string;
 }
 
-export const DOCUMENT_FORMATS = ['pdf', 'docx', 'html', 'text', 'pptx', 'xlsx', 'epub', 'odt', 'eml'] as const;
+export const DOCUMENT_FORMATS = ['pdf', 'docx', 'html', 'text', 'pptx', 'xlsx', 'epub', 'odt', 'eml', 'image'] as const;
 export type DocumentFormat = (typeof DOCUMENT_FORMATS)[number];
 
 /** The `result` object of a successful task (API.md, "Processing result"). */

@@ -9,8 +9,13 @@ export interface ProcessingLimits {
   maxInputBytes: number;
   /** PDFs with more pages are refused with DOCUMENT_TOO_LARGE. */
   maxPages: number;
-  /** Most bytes one PDF stream (content, font) may decompress to. */
-  maxPdfStreamBytes: number;
+  /**
+   * Most bytes of memory the PDF engine (PDFium's WebAssembly heap) may use
+   * for one document, in each thread that reads it: a stream that
+   * decompresses past it (a bomb), or a page too large to read, fails the
+   * document with DOCUMENT_TOO_LARGE.
+   */
+  maxPdfMemoryBytes: number;
   /** Sum of the uncompressed sizes of a zip-based document's parts (zip-bomb guard). */
   maxZipUncompressedBytes: number;
   /** Most parts a zip-based document may have. */
@@ -35,6 +40,12 @@ export interface ProcessingLimits {
    * against a few KB repeated into hundreds of MB before any other cap fires.
    */
   maxOutputCharacters?: number | undefined;
+  /** Resolution pages are rendered at for OCR. */
+  ocrDpi: number;
+  /** Most pixels one rendered page may have: a larger page is rendered at a lower resolution. */
+  maxOcrPixels: number;
+  /** Most pixels an image input (or a page of a TIFF) may declare: a larger one is refused before it is decoded. */
+  maxImagePixels: number;
   /** Worker threads used for large PDFs; 1 disables them. */
   pdfThreads: number;
   /** PDFs with fewer pages than this are read on the calling thread. */
@@ -46,7 +57,7 @@ export interface ProcessingLimits {
 export const DEFAULT_LIMITS: ProcessingLimits = {
   maxInputBytes: 500 * 1024 * 1024,
   maxPages: 5000,
-  maxPdfStreamBytes: 64 * 1024 * 1024,
+  maxPdfMemoryBytes: 384 * 1024 * 1024,
   maxZipUncompressedBytes: 256 * 1024 * 1024,
   maxZipEntries: 10_000,
   maxSpreadsheetCells: 2_000_000,
@@ -55,6 +66,9 @@ export const DEFAULT_LIMITS: ProcessingLimits = {
   maxHtmlTags: 2_000_000,
   maxDocuments: 200_000,
   maxResultBytes: 128 * 1024 * 1024,
+  ocrDpi: 200,
+  maxOcrPixels: 24_000_000,
+  maxImagePixels: 40_000_000,
   pdfThreads: 0, // 0: one per available core
   pdfParallelMinPages: 48,
   pdfThreadHeapMb: 256,

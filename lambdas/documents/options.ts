@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { AppError } from '../errors.js';
+import { OCR_MODES, formatOcrLanguages, parseOcrLanguages } from './ocr/languages.js';
 
 export const OPTION_DEFAULTS = { split: false, chunk_size: 1000, chunk_overlap: 200 } as const;
 export const MAX_CHUNK_SIZE = 100_000;
@@ -106,6 +107,18 @@ const pageSelection = z
     return formatPageSelection(parsed);
   });
 
+/** `"eng+chi_sim"` (or with commas, or a JSON list): stored canonical, `+`-joined. */
+const ocrLanguages = z
+  .union([z.string().max(200, 'at most 200 characters'), z.array(z.string().max(20)).max(20)])
+  .transform((value, ctx) => {
+    const parsed = parseOcrLanguages(value);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return formatOcrLanguages(parsed);
+  });
+
 export const optionsShape = {
   split: formBoolean.optional(),
   chunk_size: formInteger(1, MAX_CHUNK_SIZE).optional(),
@@ -115,6 +128,8 @@ export const optionsShape = {
   chunk_size_unit: oneOf(CHUNK_SIZE_UNITS).optional(),
   tokenizer: oneOf(TOKENIZERS).optional(),
   pages: pageSelection.optional(),
+  ocr: oneOf(OCR_MODES).optional(),
+  ocr_languages: ocrLanguages.optional(),
   no_cache: formBoolean.optional(),
 };
 
@@ -126,6 +141,10 @@ export interface StructureOptions {
   tokenizer?: TokenizerName;
   /** Canonical page selection (`formatPageSelection`). */
   pages?: string;
+  /** Which pages are recognised (absent: `auto`): see ocr/recognise.ts. */
+  ocr?: (typeof OCR_MODES)[number];
+  /** Canonical language list (`formatOcrLanguages`; absent: `eng`). */
+  ocr_languages?: string;
 }
 
 /**
@@ -153,8 +172,22 @@ export const STRUCTURE_OPTION_NAMES = [
   'pages',
 ] as const satisfies readonly (keyof StructureOptions)[];
 
+/**
+ * The options that say how a document is read (OCR), not how the result is
+ * shaped: stored and part of the cache key when given, like the structure
+ * options, but they leave the chunks' metadata as it was.
+ */
+export const READING_OPTION_NAMES = ['ocr', 'ocr_languages'] as const satisfies readonly (keyof StructureOptions)[];
+
 /** Every option a request may carry, for form-field checks. */
-export const OPTION_NAMES = ['split', 'chunk_size', 'chunk_overlap', ...STRUCTURE_OPTION_NAMES, 'no_cache'] as const;
+export const OPTION_NAMES = [
+  'split',
+  'chunk_size',
+  'chunk_overlap',
+  ...STRUCTURE_OPTION_NAMES,
+  ...READING_OPTION_NAMES,
+  'no_cache',
+] as const;
 
 /** True when any structure option was given: chunks then carry the full metadata (see README). */
 export const usesStructure = (options: ProcessingOptions): boolean =>
@@ -170,7 +203,7 @@ type RawOptions = {
 /** Apply defaults and the cross-field rules; issues are reported against the field that must change. */
 export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): ProcessingOptions => {
   const structure: StructureOptions = {};
-  for (const name of STRUCTURE_OPTION_NAMES) {
+  for (const name of [...STRUCTURE_OPTION_NAMES, ...READING_OPTION_NAMES]) {
     if (raw[name] !== undefined) Object.assign(structure, { [name]: raw[name] });
   }
   const options: ProcessingOptions = {

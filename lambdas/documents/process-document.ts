@@ -5,6 +5,8 @@ import { detectFormat } from './detect.js';
 import { AppError } from '../errors.js';
 import { DEFAULT_LIMITS, type ProcessingLimits } from './limits.js';
 import { loaderFor } from './loaders/index.js';
+import { parseOcrLanguages } from './ocr/languages.js';
+import { DEFAULT_OCR, type OcrRequest } from './ocr/recognise.js';
 import { parsePageSelection, type PageSelection, type ProcessingOptions } from './options.js';
 import { monotonicProgress, type ProgressListener } from './progress.js';
 
@@ -28,8 +30,8 @@ export interface ProcessContext {
   signal?: AbortSignal | undefined;
   /**
    * Epoch ms after which processing stops with SOFT_TIME_LIMIT. Compared with
-   * the clock at each checkpoint rather than left to a timer: pdf.js reads a
-   * block of pages without giving timers a turn.
+   * the clock at each checkpoint rather than left to a timer: the PDF engine
+   * reads a block of pages without giving timers a turn.
    */
   deadline?: number | undefined;
   limits?: Partial<ProcessingLimits> | undefined;
@@ -44,6 +46,14 @@ const checkpointFor = (signal: AbortSignal | undefined, deadline: number | undef
       'Processing stopped at the soft time limit before it finished; split the document or retry it on the large queue.',
     );
   }
+};
+
+const ocrRequestOf = (options: ProcessingOptions): OcrRequest => {
+  const languages = options.ocr_languages === undefined ? undefined : parseOcrLanguages(options.ocr_languages);
+  return {
+    mode: options.ocr ?? DEFAULT_OCR.mode,
+    languages: Array.isArray(languages) ? languages : DEFAULT_OCR.languages,
+  };
 };
 
 const pageSelectionOf = (options: ProcessingOptions): PageSelection | undefined => {
@@ -86,6 +96,7 @@ export const processDocument = async (
     limits,
     outputFormat: options.output_format ?? 'text',
     pages: pageSelectionOf(options),
+    ocr: ocrRequestOf(options),
     signal,
     checkpoint,
     onProgress: (fraction) => report('parsing', fraction),

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -16,7 +16,7 @@ const assetOf = (cdkOut: string, description: string): string => {
   const fn = Object.values(template.Resources).find(
     (resource) => resource.Type === 'AWS::Lambda::Function' && resource.Properties.Description?.startsWith(description),
   );
-  return join(cdkOut, `asset.${String(fn?.Properties.Code?.S3Key).replace(/\.zip$/, '')}`, 'index.mjs');
+  return join(cdkOut, `asset.${String(fn?.Properties.Code?.S3Key).replace(/\.zip$/, '')}`);
 };
 
 /** The preview handler, invoked as API Gateway would with a multipart body, for each file given. */
@@ -71,8 +71,8 @@ beforeAll(async () => {
     ['preview', 'POST preview:'],
     ['worker', 'Processes documents from the standard'],
   ] as const) {
-    mkdirSync(join(folder, name));
-    copyFileSync(assetOf(cdkOut, description), join(folder, name, 'index.mjs'));
+    // The asset as Lambda unpacks it: the bundle, and the lazily loaded modules (the PDF engine) beside it.
+    cpSync(assetOf(cdkOut, description), join(folder, name), { recursive: true });
   }
 });
 afterAll(() => rmSync(folder, { recursive: true, force: true }));

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pngOf, scannedPdf, scanOf } from '../../fuzz/scans.js';
 import { corpusPath } from '../support/corpus.js';
 import { ensureSynth } from '../support/synth.js';
 
@@ -107,4 +108,25 @@ describe('the synthesized worker bundle, alone in an empty folder', () => {
       expect(result.chunkIds).toBe(result.count);
     },
   );
+
+  it('reads a scanned page and a PNG by OCR: engine, models and PDF engine load from beside the bundle', async () => {
+    // The engines are not in the bundle (their loaders' own code would be), only beside it.
+    const bundle = readFileSync(join(folder, 'index.mjs'), 'utf8');
+    expect(bundle.includes('var TesseractCore') || bundle.includes('PDFiumExt_Init=')).toBe(false);
+    const lines = ['Invoice number 4471', 'Total due in thirty days'];
+    const scan = join(folder, 'scan.pdf');
+    const png = join(folder, 'page.png');
+    writeFileSync(scan, scannedPdf([await scanOf(lines)]));
+    writeFileSync(png, pngOf(await scanOf(lines)));
+    for (const file of [scan, png]) {
+      const result = runBundle(
+        file,
+        '{}',
+        '{ split: false, chunk_size: 1000, chunk_overlap: 200, ocr_languages: "eng+deu" }',
+      );
+      expect(result.format).toBe(file.endsWith('.pdf') ? 'pdf' : 'image');
+      expect(result.first).toContain('Invoice number 4471');
+      expect(result.notJson).toEqual([]);
+    }
+  });
 });

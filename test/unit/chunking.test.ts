@@ -171,7 +171,10 @@ describe.each(FILES)('chunks of %s', (file) => {
         let parentIndex = -1;
         for (const c of chunks) {
           if (c.metadata.chunk_index === 0) parentIndex++;
-          const parent = parents[parentIndex] as Document;
+          // A parent may give no chunk (a page of headings only, under by_heading): a page's chunks name their page.
+          const parent = (parents.find((p) => c.metadata.page !== undefined && p.metadata.page === c.metadata.page) ??
+            parents[parentIndex]) as Document;
+          parentIndex = parents.indexOf(parent);
           const { start_index: start, end_index: end } = c.metadata as { start_index: number; end_index: number };
           expect(parent.page_content.slice(start, end)).toBe(c.page_content);
           expect(c.page_content.length).toBeLessThanOrEqual(300);

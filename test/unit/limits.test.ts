@@ -88,31 +88,31 @@ describe('HTML structure caps', () => {
   });
 });
 
-describe('PDF decompression caps', () => {
+describe("PDF decompression caps (the engine's memory)", () => {
   const MB = 1024 * 1024;
 
-  it('stops a stream that inflates past the cap: DOCUMENT_TOO_LARGE, not 256 MB of buffer', async () => {
-    const bomb = pdfBomb(32);
-    expect(bomb.length).toBeLessThan(64 * 1024);
+  it('stops a stream that inflates past the cap: DOCUMENT_TOO_LARGE, not 96 MB of buffer', async () => {
+    const bomb = pdfBomb(96);
+    expect(bomb.length).toBeLessThan(256 * 1024);
     const error = await codeOf(
       processDocument({ bytes: bomb, filename: 'bomb.pdf' }, OPTION_DEFAULTS, {
-        limits: { maxPdfStreamBytes: 4 * MB },
+        limits: { maxPdfMemoryBytes: 48 * MB },
       }),
     );
     expect(error).toBe('DOCUMENT_TOO_LARGE');
   });
 
-  it('reads the same PDF when the cap allows it (the patch only bounds, never changes text)', async () => {
+  it('reads the same PDF when the cap allows it (the cap only bounds, never changes text)', async () => {
     const result = await processDocument({ bytes: pdfBomb(1), filename: 'fine.pdf' }, OPTION_DEFAULTS);
     expect(result.documents[0]?.page_content).toBe('Hello');
   });
 
   it('applies the cap in the PDF threads too', async () => {
     const pages = Array.from({ length: 60 }, (_, index) => pageSaying(`page ${index + 1}`));
-    pages[40] = Buffer.concat([pageSaying('bomb'), Buffer.alloc(16 * MB, ' ')]);
+    pages[40] = Buffer.concat([pageSaying('bomb'), Buffer.alloc(96 * MB, ' ')]);
     const error = await codeOf(
       processDocument({ bytes: pdfWithContents(pages), filename: 'bomb.pdf' }, OPTION_DEFAULTS, {
-        limits: { maxPdfStreamBytes: 4 * MB, pdfThreads: 2, pdfParallelMinPages: 2 },
+        limits: { maxPdfMemoryBytes: 48 * MB, pdfThreads: 2, pdfParallelMinPages: 2 },
       }),
     );
     expect(error).toBe('DOCUMENT_TOO_LARGE');

@@ -55,7 +55,7 @@ const pdfWithBombsAt = (count: number, bombs: readonly number[]): Buffer =>
   pdfWithContents(
     Array.from({ length: count }, (_, index) =>
       bombs.includes(index + 1)
-        ? Buffer.concat([pageSaying('bomb'), Buffer.alloc(16 * MB, ' ')])
+        ? Buffer.concat([pageSaying('bomb'), Buffer.alloc(96 * MB, ' ')])
         : pageSaying(`page ${index + 1}`),
     ),
   );
@@ -76,9 +76,9 @@ describe('pages of a PDF', () => {
   });
 
   it.each(FORMATS)('never reads the pages left out, nor page 1 for the page count (%s)', async (format) => {
-    // Reading page 1 or 4 would trip the stream cap; the selection must not touch them.
+    // Reading page 1 or 4 would trip the engine's memory cap; the selection must not touch them.
     const bytes = pdfWithBombsAt(5, [1, 4]);
-    const context = { limits: { maxPdfStreamBytes: 4 * MB } };
+    const context = { limits: { maxPdfMemoryBytes: 48 * MB } };
     const selected = await processDocument(
       { bytes, filename: 'b.pdf' },
       options({ output_format: format, pages: '2-3,5' }),

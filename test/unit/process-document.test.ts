@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AppError, RunStopped } from '../../lambdas/errors.js';
-import { poolStats } from '../../lambdas/documents/loaders/pdf-pool.js';
 import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
 import { processDocument } from '../../lambdas/documents/process-document.js';
 import type { ProgressUpdate } from '../../lambdas/documents/progress.js';
@@ -74,18 +72,6 @@ describe('processDocument', () => {
     expect(threaded.documents.length).toBeGreaterThan(1);
   });
 
-  it('fails a PDF whose reader thread runs out of memory: its pages never move to a thread without limits', async () => {
-    const bytes = readCorpus('pdf/layout-parser-paper-fast.pdf');
-    const diedBefore = poolStats.died;
-    const error = await failureOf(
-      processDocument({ bytes, filename: 'p.pdf' }, OPTION_DEFAULTS, {
-        limits: { pdfThreads: 2, pdfParallelMinPages: 2, pdfThreadHeapMb: 8 },
-      }),
-    );
-    expect(error.code).toBe('DOCUMENT_TOO_LARGE');
-    expect(poolStats.died).toBeGreaterThan(diedBefore);
-  });
-
   it('refuses PDFs with more pages than allowed', async () => {
     const error = await failureOf(
       processDocument({ bytes: readCorpus('pdf/multi-column-2p.pdf'), filename: 'a.pdf' }, OPTION_DEFAULTS, {
@@ -109,14 +95,5 @@ describe('processDocument', () => {
     const truncated = bytes.subarray(0, bytes.length - 200);
     const error = await failureOf(processDocument({ bytes: truncated, filename: 'broken.docx' }, OPTION_DEFAULTS));
     expect(error.code).toBe('DOCUMENT_PARSE_ERROR');
-  });
-
-  it('bundles the pdf.js worker of the same version pdf-parse was built with', () => {
-    const manifest = (name: string) => new URL(`../../node_modules/${name}/package.json`, import.meta.url);
-    const pdfParse = JSON.parse(readFileSync(manifest('pdf-parse'), 'utf8')) as {
-      dependencies: Record<string, string>;
-    };
-    const pdfjs = JSON.parse(readFileSync(manifest('pdfjs-dist'), 'utf8')) as { version: string };
-    expect(pdfParse.dependencies['pdfjs-dist']).toBe(pdfjs.version);
   });
 });

@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { AppError } from '../../errors.js';
 import type { OutputFormat } from '../options.js';
 import { backstopHeapMb, isOutOfMemory, startThread, watchMemory } from '../threads.js';
+import type { TextLayer } from '../ocr/recognise.js';
 import type { PdfLine } from './pdf-structure.js';
 
 export interface PageRange {
@@ -15,7 +16,12 @@ export interface PageRange {
  * output, its lines with the positions and sizes the Markdown is made from
  * once every page is in.
  */
-export type PageRead = { num: number; text: string } | { num: number; lines: PdfLine[] };
+export type PageRead = ({ num: number; text: string } | { num: number; lines: PdfLine[] }) & {
+  /** What the page's text layer held: whether it needs OCR. */
+  layer: TextLayer;
+  /** Set when the page was recognised: its mean confidence (0–1). */
+  ocr?: { confidence: number };
+};
 
 /** Messages a PDF thread accepts. */
 export type ThreadRequest =
@@ -23,7 +29,7 @@ export type ThreadRequest =
       type: 'read';
       doc: number;
       bytes?: Uint8Array;
-      maxStreamBytes: number;
+      maxMemoryBytes: number;
       outputFormat: OutputFormat;
       range: PageRange;
     }
@@ -32,13 +38,14 @@ export type ThreadRequest =
 /** A document as a PDF thread opens and reads it. */
 export interface ThreadDocument {
   bytes: Uint8Array;
-  maxStreamBytes: number;
+  maxMemoryBytes: number;
   outputFormat: OutputFormat;
 }
 /** Messages a PDF thread answers with. */
-export type ThreadReply = { ready: true } | { pages: PageRead[] } | { error: { name: string; message: string } };
+export type ThreadReply =
+  { ready: true } | { pages: PageRead[] } | { error: { name: string; message: string; code?: string } };
 
-/** Array buffers (decoded streams) a PDF thread may hold besides its heap and the document. */
+/** Array buffers a PDF thread may hold besides its heap, the document and its engine's memory. */
 const EXTERNAL_MB = 128;
 
 /** What a page needing more memory than a PDF thread has becomes: a task failure, never a retry elsewhere. */
@@ -49,10 +56,9 @@ const pageTooLarge = () =>
   );
 
 /**
- * A long-lived PDF worker thread. It stays up between documents so that its
- * pdf.js code is already optimised by V8 when the next large PDF arrives (a
- * cold thread reads pages about 1.4× slower), and it is `unref`ed so that it
- * never keeps the process alive.
+ * A long-lived PDF worker thread. It stays up between documents so that the
+ * engine's module is compiled once per thread (about 30 ms), and it is
+ * `unref`ed so that it never keeps the process alive.
  */
 class PdfThread {
   private readonly worker: Worker;
@@ -60,7 +66,7 @@ class PdfThread {
   private openDoc = -1;
   private stopWatch: (() => void) | undefined;
   dead = false;
-  /** Resolves once the thread has loaded pdf.js (or has died). */
+  /** Resolves once the thread has started (or has died). */
   readonly ready: Promise<void>;
   private markReady: () => void = () => {};
 
@@ -80,7 +86,7 @@ class PdfThread {
       this.pending = undefined;
       this.stopWatch?.();
       this.worker.unref();
-      if ('error' in reply) pending?.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
+      if ('error' in reply) pending?.reject(Object.assign(new Error(reply.error.message), reply.error));
       else pending?.resolve(reply.pages);
     });
     poolStats.started++;
@@ -98,23 +104,27 @@ class PdfThread {
     // (it is unref'd once ready, and after each read).
   }
 
-  read(doc: number, { bytes, maxStreamBytes, outputFormat }: ThreadDocument, range: PageRange): Promise<PageRead[]> {
+  read(doc: number, { bytes, maxMemoryBytes, outputFormat }: ThreadDocument, range: PageRange): Promise<PageRead[]> {
     if (this.dead) return Promise.reject(new Error('PDF thread is gone'));
     return new Promise<PageRead[]>((resolve, reject) => {
       this.pending = { resolve, reject };
       this.worker.ref();
-      this.stopWatch = watchMemory(this.worker, (this.heapMb + EXTERNAL_MB) * 1024 * 1024 + bytes.byteLength, () => {
-        const pending = this.pending;
-        this.pending = undefined;
-        poolStats.died++;
-        pending?.reject(pageTooLarge());
-        void this.kill();
-      });
+      this.stopWatch = watchMemory(
+        this.worker,
+        (this.heapMb + EXTERNAL_MB) * 1024 * 1024 + maxMemoryBytes + bytes.byteLength,
+        () => {
+          const pending = this.pending;
+          this.pending = undefined;
+          poolStats.died++;
+          pending?.reject(pageTooLarge());
+          void this.kill();
+        },
+      );
       const request: ThreadRequest = {
         type: 'read',
         doc,
         range,
-        maxStreamBytes,
+        maxMemoryBytes,
         outputFormat,
         ...(this.openDoc === doc ? {} : { bytes }),
       };
@@ -123,7 +133,7 @@ class PdfThread {
     });
   }
 
-  /** Lets the thread drop its copy of the document (pdf.js keeps fonts and pages cached). */
+  /** Lets the thread drop its copy of the document and the engine instance holding it. */
   close(doc: number): void {
     if (this.dead || this.openDoc !== doc) return;
     this.openDoc = -1;
@@ -182,7 +192,7 @@ export const defaultThreadCount = (): number => availableParallelism();
 /**
  * Starts the pool's threads ahead of the first large PDF (during the
  * function's init), so that its first document does not wait for them to
- * load pdf.js. The threads stay idle and unref'd until a lease uses them.
+ * compile the engine. The threads stay idle and unref'd until a lease uses them.
  */
 export const prewarmThreads = async (count: number, heapMb: number): Promise<void> => {
   if (count <= 1 || threads.length) return;

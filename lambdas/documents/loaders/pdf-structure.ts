@@ -1,13 +1,13 @@
 /**
- * Markdown from a PDF's text layer. pdf.js gives runs of text with a position
- * and a font size; the page threads group them into lines (`linesOfPage`), and
+ * Markdown from a PDF's text layer. The engine (pdf/page-text.ts) gives runs
+ * of text with a position, a font size and a weight; the page threads group them into lines (`linesOfPage`), and
  * the calling thread turns the lines of every page read into Markdown
  * (`renderMarkdown`) once they are all in, because what counts as a heading,
  * a paragraph gap or an indent depends on the whole document's usual font
- * size and line spacing. Pure functions: no pdf.js here.
+ * size and line spacing. Pure functions: no engine here.
  */
 
-/** A run of text as pdf.js's `getTextContent` gives it. */
+/** A run of text: characters of one size, weight and direction, side by side. */
 export interface TextRun {
   str: string;
   /** Text matrix `[a, b, c, d, x, y]`: (a, b) runs along the text, |(c, d)| is the font size. */
@@ -51,17 +51,6 @@ const SAME_LINE_EM = 0.6;
 const WORD_GAP_EM = 0.15;
 /** A gap wider than this (in ems) between runs separates cells: wider than any justified word space. */
 const CELL_GAP_EM = 1.5;
-
-/** Fonts whose name pdf.js passes on (`fontFamily`) and that name a bold face. Embedded fonts get a generic family. */
-const BOLD_FONT = /bold|black|heavy|semibold|demibold/i;
-
-/** The fonts of a page's text content whose names say they are bold. */
-export const boldFontsOf = (styles: Readonly<Record<string, { fontFamily: string }>>): Set<string> =>
-  new Set(
-    Object.entries(styles)
-      .filter(([, style]) => BOLD_FONT.test(style.fontFamily))
-      .map(([name]) => name),
-  );
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;
 
@@ -165,10 +154,10 @@ const closeLine = (line: OpenLine): PdfLine => {
 };
 
 /**
- * Groups a page's runs into lines, in the order pdf.js gives them (the
+ * Groups a page's runs into lines, in the order the engine gives them (the
  * content stream's, which is the reading order of most PDFs). Positions
- * decide where a line ends and where words part, not pdf.js's `hasEOL`
- * (which also marks the return from a superscript) nor its runs of only
+ * decide where a line ends and where words part, not the engine's inserted
+ * line ends (which also mark the return from a superscript) nor runs of only
  * spaces (some have no width: "[" " " "11" would read "[ 11").
  */
 export const linesOfPage = (runs: readonly TextRun[], boldFonts: ReadonlySet<string>): PdfLine[] => {
@@ -228,7 +217,7 @@ interface DocumentStyle {
   headingSizes: number[];
 }
 
-/** Sizes are compared in half points: pdf.js reports 9.96 and 10.02 for one font size. */
+/** Sizes are compared in half points: scaled text matrices give 9.96 and 10.02 for one font size. */
 const sizeKey = (size: number): number => Math.round(size * 2) / 2;
 
 /** Within 5%: lines of one paragraph may differ by a rounding or a horizontal scale. */

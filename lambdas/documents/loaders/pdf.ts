@@ -1,11 +1,18 @@
-import './pdf-runtime.js';
-import { getHeapStatistics } from 'node:v8';
 import { parentPort } from 'node:worker_threads';
-import { FormatError, InvalidPDFException, PasswordException, PDFParse } from 'pdf-parse';
-import type { PDFDocumentProxy } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import type { Document, ResultWarning } from '../document.js';
 import { AppError } from '../../errors.js';
 import { formatPageSelection, type OutputFormat, type PageSelection } from '../options.js';
+import {
+  DEFAULT_OCR,
+  linesOfOcr,
+  lowConfidenceWarning,
+  needsOcr,
+  recognise,
+  type OcrRequest,
+} from '../ocr/recognise.js';
+import { BOLD_FONTS, readPageText } from '../pdf/page-text.js';
+import { PdfiumDocument } from '../pdf/pdfium.js';
+import { renderPageGray } from '../pdf/render.js';
 import {
   defaultThreadCount,
   leaseThreads,
@@ -15,153 +22,70 @@ import {
   type ThreadReply,
   type ThreadRequest,
 } from './pdf-pool.js';
-import { boldFontsOf, linesOfPage, renderMarkdown, type PdfLine } from './pdf-structure.js';
+import { linesOfPage, renderMarkdown, type PdfLine } from './pdf-structure.js';
 import { baseMetadata, type LoadInput, type Loaded, type Loader } from './types.js';
 
 /** Pages per unit of work: small enough to balance readers, large enough to amortise messages. */
 const BLOCK_PAGES = 12;
 
-/**
- * The cap on what one PDF stream may decode to. pdf.js grows a stream's
- * buffer as it inflates, without a limit: a 256 KB PDF whose content stream
- * inflates to 256 MB took a reader past 1 GB. A patch to pdf.js
- * (`patches/pdfjs-dist+*.patch`, applied by patch-package on install) checks
- * this object before each growth, marks it and throws. pdf.js may swallow the
- * error and go on with the page (it tolerates broken content), so the mark is
- * what the loader reads. One document at a time per thread.
- */
-interface DecodeLimit {
-  maxStreamBytes: number;
-  exceeded: boolean;
-}
+/** A page's text as the text output gives it: PDFium's line ends as `\n`. */
+const plainText = (text: string): string => text.replace(/\r\n?/g, '\n');
 
-const decodeLimit = (): DecodeLimit => (globalThis as { pdfjsDecodeLimit?: DecodeLimit }).pdfjsDecodeLimit!;
-
-const DECODE_LIMIT_ERROR = 'PdfDecodeLimit';
-
-const streamTooLarge = (maxStreamBytes: number) =>
-  new AppError(
-    'DOCUMENT_TOO_LARGE',
-    `A stream in the PDF decompresses to more than ${Math.round(maxStreamBytes / 1024 / 1024)} MB (a decompression bomb?).`,
-  );
-
-const openParser = (bytes: Uint8Array, maxStreamBytes: number): PDFParse => {
-  (globalThis as { pdfjsDecodeLimit?: DecodeLimit }).pdfjsDecodeLimit = { maxStreamBytes, exceeded: false };
-  // pdf.js takes ownership of (and may detach) the buffer it is given.
-  return new PDFParse({ data: bytes.slice(), verbosity: 0, isEvalSupported: false, disableFontFace: true });
-};
-
-const checkDecodeLimit = (): void => {
-  const limit = decodeLimit();
-  if (limit.exceeded) throw Object.assign(new Error(String(limit.maxStreamBytes)), { name: DECODE_LIMIT_ERROR });
-};
-
-/**
- * What pdf-parse keeps private and the loader needs: the pdf.js document,
- * loaded (and cached) by `load()`, which maps pdf.js's errors the way its
- * public methods do.
- */
-interface ParserInternals {
-  doc?: PDFDocumentProxy;
-  load(): Promise<PDFDocumentProxy>;
-}
-
-const internalsOf = (parser: PDFParse): ParserInternals => parser as unknown as ParserInternals;
-
-/**
- * pdf.js keeps what it parsed for every page of an open document (objects,
- * fonts, page proxies): read page after page, a thread's heap grows until it
- * dies (a 128 MB PDF thread died about half way through a 619-page PDF).
- * Past half of the heap limit, the document's caches are dropped; fonts are
- * then parsed again when a later page needs them.
- */
-const relieveMemory = async (parser: PDFParse): Promise<void> => {
-  const { used_heap_size: used, heap_size_limit: limit } = getHeapStatistics();
-  // pdf-parse offers no cleanup of its own.
-  if (used > limit / 2) await internalsOf(parser).doc?.cleanup();
-};
-
-/** Runs a read; a stream past the decode cap fails it, whether pdf.js gave up on the page or went on. */
-const withinDecodeLimit = async <T>(read: () => Promise<T>): Promise<T> => {
-  try {
-    return await read();
-  } finally {
-    checkDecodeLimit();
+/** Reads a range of pages (1-based) of an open document: their text, or their lines for Markdown. */
+const readRange = (doc: PdfiumDocument, { first, last }: PageRange, outputFormat: OutputFormat): PageRead[] => {
+  const pages: PageRead[] = [];
+  for (let num = first; num <= last; num++) {
+    const markdown = outputFormat === 'markdown';
+    const { runs, text, stats, drawn } = readPageText(doc, num - 1, { runs: markdown });
+    const layer = { ...stats, drawn };
+    pages.push(markdown ? { num, lines: linesOfPage(runs, BOLD_FONTS), layer } : { num, text: plainText(text), layer });
   }
-};
-
-/** Loads the document (no page is read) to learn its page count. */
-const pageCountOf = (parser: PDFParse): Promise<number> =>
-  withinDecodeLimit(async () => (await internalsOf(parser).load()).numPages);
-
-const readText = async (parser: PDFParse, { first, last }: PageRange): Promise<PageRead[]> => {
-  const result = await withinDecodeLimit(() => parser.getText({ first, last, pageJoiner: '' }));
-  return result.pages.map(({ num, text }) => ({ num, text }));
-};
-
-/** The pages' lines with their layout, for Markdown; the same text content pdf-parse's `getText` reads. */
-const readLines = (parser: PDFParse, { first, last }: PageRange): Promise<PageRead[]> =>
-  withinDecodeLimit(async () => {
-    const doc = await internalsOf(parser).load();
-    const pages: PageRead[] = [];
-    for (let num = first; num <= last; num++) {
-      const page = await doc.getPage(num);
-      const content = await page.getTextContent();
-      const runs = content.items.filter((item) => 'str' in item);
-      pages.push({ num, lines: linesOfPage(runs, boldFontsOf(content.styles)) });
-      page.cleanup();
-    }
-    return pages;
-  });
-
-const readRange = async (parser: PDFParse, range: PageRange, outputFormat: OutputFormat): Promise<PageRead[]> => {
-  const pages = await (outputFormat === 'markdown' ? readLines(parser, range) : readText(parser, range));
-  await relieveMemory(parser);
   return pages;
 };
 
 const isNamed = (error: unknown, name: string): boolean => (error as Error | undefined)?.name === name;
 
-/** Map pdf.js failures (from this thread or a PDF thread) to stable codes. */
+/** Failures from this thread or a PDF thread as stable codes (a PDF thread's AppError arrives by name and message). */
 const classify = (error: unknown): unknown => {
   if (error instanceof AppError || error === undefined) return error;
-  if (isNamed(error, DECODE_LIMIT_ERROR)) return streamTooLarge(Number((error as Error).message));
-  if (error instanceof PasswordException || isNamed(error, 'PasswordException')) {
-    return new AppError('PDF_PASSWORD_PROTECTED', 'The PDF is encrypted with a password; upload an unprotected copy.');
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (isNamed(error, 'AppError') && typeof code === 'string') {
+    return new AppError(code as ConstructorParameters<typeof AppError>[0], (error as Error).message);
   }
-  const known =
-    error instanceof InvalidPDFException || error instanceof FormatError || isNamed(error, 'InvalidPDFException');
-  const detail = known ? `: ${(error as Error).message}` : '';
-  return new AppError('DOCUMENT_PARSE_ERROR', `The PDF could not be read${detail}.`, { cause: error });
+  return new AppError('DOCUMENT_PARSE_ERROR', 'The PDF could not be read.', { cause: error });
 };
 
-/** Runs in a PDF worker thread: keeps the current document open and reads the ranges it is sent. */
+/** Runs in a PDF worker thread: keeps the current document open (in an engine instance of its own) and reads the ranges it is sent. */
 export const servePdfThread = (): void => {
   const port = parentPort;
   if (!port) return;
-  let open: { doc: number; parser: PDFParse } | undefined;
+  let open: { doc: number; document: Promise<PdfiumDocument> } | undefined;
+  const closeOpen = () => void open?.document.then((document) => document.close()).catch(() => {});
   port.postMessage({ ready: true } satisfies ThreadReply);
   port.on('message', (request: ThreadRequest) => {
     if (request.type === 'close') {
-      if (open?.doc === request.doc) void open.parser.destroy().catch(() => {});
+      if (open?.doc === request.doc) closeOpen();
       open = undefined;
       return;
     }
     if (open?.doc !== request.doc && request.bytes) {
-      void open?.parser.destroy().catch(() => {});
-      open = { doc: request.doc, parser: openParser(request.bytes, request.maxStreamBytes) };
+      closeOpen();
+      open = { doc: request.doc, document: PdfiumDocument.open(request.bytes, request.maxMemoryBytes) };
     }
     if (!open || open.doc !== request.doc) {
       port.postMessage({ error: { name: 'Error', message: 'PDF thread has no open document' } });
       return;
     }
-    readRange(open.parser, request.range, request.outputFormat).then(
-      (pages) => port.postMessage({ pages }),
-      (error: unknown) => {
-        const { name, message } = error instanceof Error ? error : new Error(String(error));
-        port.postMessage({ error: { name, message } });
-      },
-    );
+    open.document
+      .then((document) => readRange(document, request.range, request.outputFormat))
+      .then(
+        (pages) => port.postMessage({ pages }),
+        (error: unknown) => {
+          const { name, message } = error instanceof Error ? error : new Error(String(error));
+          const code = error instanceof AppError ? error.code : undefined;
+          port.postMessage({ error: { name, message, ...(code ? { code } : {}) } });
+        },
+      );
   });
 };
 
@@ -217,8 +141,8 @@ const checkPageLimit = (reading: number, total: number, input: LoadInput): void 
 /**
  * PDF threads to use for a document: none for short ones; otherwise one per
  * core. The calling thread then only hands out work, which keeps its event
- * loop free (progress writes, time limits, cancellation): pdf.js reads a page
- * in one long run of microtasks, during which nothing else on its thread runs.
+ * loop free (progress writes, time limits, cancellation): the engine reads a page
+ * in one synchronous call, during which nothing else on its thread runs.
  */
 const threadsFor = (pages: number, blocks: number, input: LoadInput): number => {
   if (pages < input.limits.pdfParallelMinPages) return 0;
@@ -268,20 +192,54 @@ const documentsOf = (pages: PageRead[], total: number, input: LoadInput): Docume
     if (content) {
       documents.push({
         page_content: content,
-        metadata: { ...baseMetadata(input), page: page.num, total_pages: total },
+        metadata: {
+          ...baseMetadata(input),
+          page: page.num,
+          total_pages: total,
+          ...(page.ocr ? { ocr: true, ocr_confidence: Math.round(page.ocr.confidence * 100) / 100 } : {}),
+        },
       });
     }
   });
   return documents;
 };
 
+/** The share of progress the text layer takes when pages may be recognised after it (OCR is slower by far). */
+const TEXT_PROGRESS_SHARE = 0.1;
+
+/**
+ * Recognises the pages that need it (see `needsOcr`), one after another on
+ * this thread, rendered at `ocrDpi`; each replaces its page's text layer.
+ */
+const recognisePages = async (
+  doc: PdfiumDocument,
+  pages: PageRead[],
+  input: LoadInput & { ocr: OcrRequest },
+  textShare: number,
+) => {
+  const chosen = pages.filter((page) => needsOcr(input.ocr.mode, page.layer));
+  let done = 0;
+  for (const page of chosen) {
+    await input.checkpoint();
+    const image = renderPageGray(doc, page.num - 1, input.limits.ocrDpi, input.limits.maxOcrPixels);
+    const read = await recognise(input.ocr.languages, { kind: 'gray', ...image });
+    page.ocr = { confidence: read.confidence };
+    if ('lines' in page) page.lines = linesOfOcr(read, 72 / image.dpi, image.heightPt);
+    else page.text = read.text;
+    done++;
+    input.onProgress?.(textShare + (1 - textShare) * (done / chosen.length));
+  }
+};
+
 export const loadPdf: Loader = async (input): Promise<Loaded> => {
   await input.checkpoint();
-  const parser = openParser(input.bytes, input.limits.maxPdfStreamBytes);
+  let doc: PdfiumDocument | undefined;
   let lease: ReturnType<typeof leaseThreads> | undefined;
   let failed = false;
   try {
-    const total = await pageCountOf(parser);
+    const opened = await PdfiumDocument.open(input.bytes, input.limits.maxPdfMemoryBytes);
+    doc = opened;
+    const total = opened.pageCount;
     const { present, missing } = planPages(input.pages, total);
     const blocks = blocksOf(present);
     const reading = pageCount(blocks);
@@ -290,22 +248,32 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     lease = leased;
     const threadDocument: ThreadDocument = {
       bytes: input.bytes,
-      maxStreamBytes: input.limits.maxPdfStreamBytes,
+      maxMemoryBytes: input.limits.maxPdfMemoryBytes,
       outputFormat: input.outputFormat,
     };
     // A thread that dies (out of memory) fails the document: its pages never move to a thread with more room.
     const readers: ReadBlock[] = leased.threads.length
       ? leased.threads.map((thread) => (range: PageRange) => thread.read(leased.doc, threadDocument, range))
-      : [(range) => readRange(parser, range, input.outputFormat)];
-    const pages = await readBlocks(readers, blocks, input);
+      : [async (range) => readRange(opened, range, input.outputFormat)];
+    const ocr = input.ocr ?? DEFAULT_OCR;
+    const textShare = ocr.mode === 'off' ? 1 : TEXT_PROGRESS_SHARE;
+    const pages = await readBlocks(readers, blocks, {
+      ...input,
+      onProgress: (done) => input.onProgress?.(done * textShare),
+    });
+    await recognisePages(opened, pages, { ...input, ocr }, textShare);
     const documents = documentsOf(pages, total, input);
-    return { documents, pages: total, ...(missing.length ? { warnings: [outOfRange(missing, total)] } : {}) };
+    const warnings = [
+      ...(missing.length ? [outOfRange(missing, total)] : []),
+      ...lowConfidenceWarning(pages.flatMap((page) => (page.ocr ? [{ page: page.num, ...page.ocr }] : []))),
+    ];
+    return { documents, pages: total, ...(warnings.length ? { warnings } : {}) };
   } catch (error) {
     failed = true;
     throw classify(error);
   } finally {
     // A failed or aborted read may leave a thread busy; replace it rather than wait.
     await lease?.release({ kill: failed });
-    await parser.destroy().catch(() => {});
+    doc?.close();
   }
 };

@@ -1,5 +1,6 @@
 import type { Document, ResultWarning } from '../document.js';
 import type { ProcessingLimits } from '../limits.js';
+import type { OcrRequest } from '../ocr/recognise.js';
 import type { OutputFormat, PageSelection } from '../options.js';
 
 export interface LoadInput {
@@ -11,6 +12,8 @@ export interface LoadInput {
   limits: ProcessingLimits;
   /** `text`: today's flat text. `markdown`: headings, lists, links and tables kept (README, "Output formats"). */
   outputFormat: OutputFormat;
+  /** Which pages are recognised, in which languages (PDF and image inputs; others ignore it); absent: `DEFAULT_OCR`. */
+  ocr?: OcrRequest | undefined;
   /** Paged formats read only these pages (1-based, sorted, merged); others ignore it. */
   pages?: PageSelection | undefined;
   /**

@@ -1,0 +1,2 @@
+import { benchQuality } from './quality.js';
+await benchQuality();

@@ -1,0 +1,92 @@
+import { AppError } from '../../errors.js';
+import type { Document } from '../document.js';
+import { imageHeaderOf, type ImageHeader } from '../ocr/image-header.js';
+import { DEFAULT_OCR, lowConfidenceWarning, recognise } from '../ocr/recognise.js';
+import type { OcrImage } from '../ocr/tesseract.js';
+import { baseMetadata, type Loaded, type Loader, type LoadInput } from './types.js';
+
+/**
+ * Images as documents (PNG, JPEG, WebP, TIFF): their text is what OCR reads,
+ * one document per image, or per page of a multi-page TIFF. The header is
+ * read first, and an image that declares more pixels than `maxImagePixels`
+ * (a decompression bomb: a 100,000 × 100,000 PNG is 30 bytes of header) is
+ * refused before anything is decoded. PNG, JPEG and WebP are decoded by the
+ * OCR engine's own image library; TIFF pages by `utif2`, one page at a time.
+ * With `ocr=off` an image gives no text (the result warns NO_TEXT).
+ */
+
+const tooLarge = (header: { width: number; height: number }, limit: number, what: string): AppError =>
+  new AppError(
+    'DOCUMENT_TOO_LARGE',
+    `${what} is ${header.width} × ${header.height} pixels; the limit is ${limit} pixels (maxImagePixels).`,
+  );
+
+/** Grey pixels from RGBA ones (BT.601 luma; transparent pixels over white). */
+const grayOfRgba = (rgba: Uint8Array, width: number, height: number): Uint8Array => {
+  const gray = new Uint8Array(width * height);
+  for (let index = 0, at = 0; index < gray.length; index++, at += 4) {
+    const alpha = rgba[at + 3] as number;
+    const luma = ((rgba[at] as number) * 77 + (rgba[at + 1] as number) * 150 + (rgba[at + 2] as number) * 29) >> 8;
+    gray[index] = (luma * alpha + 255 * (255 - alpha)) / 255;
+  }
+  return gray;
+};
+
+/** The images to recognise, one per page, decoded lazily (a TIFF page only when its turn comes). */
+const pagesOf = async (bytes: Uint8Array, header: ImageHeader, input: LoadInput): Promise<Array<() => OcrImage>> => {
+  if (header.format !== 'tiff') return [() => ({ kind: 'encoded', bytes })];
+  const UTIF = (await import('utif2')).default;
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const pages = UTIF.decode(buffer);
+  if (pages.length > input.limits.maxPages) {
+    throw new AppError(
+      'DOCUMENT_TOO_LARGE',
+      `The TIFF has ${pages.length} pages; the limit is ${input.limits.maxPages}.`,
+    );
+  }
+  return pages.map((page, index) => () => {
+    const width = Number((page.t256 as number[] | undefined)?.[0] ?? 0);
+    const height = Number((page.t257 as number[] | undefined)?.[0] ?? 0);
+    if (width * height > input.limits.maxImagePixels) {
+      throw tooLarge({ width, height }, input.limits.maxImagePixels, `Page ${index + 1} of the TIFF`);
+    }
+    UTIF.decodeImage(buffer, page);
+    if (!page.width || !page.height)
+      throw new AppError('DOCUMENT_PARSE_ERROR', `Page ${index + 1} of the TIFF could not be decoded.`);
+    const rgba = UTIF.toRGBA8(page);
+    return { kind: 'gray', width: page.width, height: page.height, pixels: grayOfRgba(rgba, page.width, page.height) };
+  });
+};
+
+export const loadImage: Loader = async (input): Promise<Loaded> => {
+  await input.checkpoint();
+  const header = imageHeaderOf(input.bytes);
+  if (!header) throw new AppError('DOCUMENT_PARSE_ERROR', 'The image is damaged: its header could not be read.');
+  if (header.width * header.height > input.limits.maxImagePixels) {
+    throw tooLarge(header, input.limits.maxImagePixels, 'The image');
+  }
+  const ocr = input.ocr ?? DEFAULT_OCR;
+  if (ocr.mode === 'off') return { documents: [], pages: 1 };
+  const pages = await pagesOf(input.bytes, header, input);
+  const documents: Document[] = [];
+  const confidences: Array<{ page: number; confidence: number }> = [];
+  for (const [index, image] of pages.entries()) {
+    await input.checkpoint();
+    const read = await recognise(ocr.languages, image());
+    confidences.push({ page: index + 1, confidence: read.confidence });
+    input.onProgress?.((index + 1) / pages.length);
+    if (!read.text) continue;
+    documents.push({
+      page_content: read.text,
+      metadata: {
+        ...baseMetadata(input),
+        page: index + 1,
+        total_pages: pages.length,
+        ocr: true,
+        ocr_confidence: Math.round(read.confidence * 100) / 100,
+      },
+    });
+  }
+  const warnings = lowConfidenceWarning(confidences);
+  return { documents, pages: pages.length, ...(warnings.length ? { warnings } : {}) };
+};

@@ -1,0 +1,218 @@
+import type { TextRun } from '../loaders/pdf-structure.js';
+import type { PdfiumDocument } from './pdfium.js';
+
+/**
+ * A page's text layer as PDFium gives it: one character at a time, in the
+ * content stream's order (the reading order of most PDFs), with the spaces
+ * and line ends PDFium inserts where the layout has them (`IsGenerated`).
+ * From the characters come the page's plain text (text output) and runs of
+ * text with a position, size and weight (what the Markdown and the layout
+ * read), and counts that say whether the layer can be used at all.
+ */
+
+/** What a page's text layer holds, for deciding whether it needs OCR. */
+export interface TextLayerStats {
+  /** Characters drawn (not generated), spaces excluded. */
+  chars: number;
+  /** Of those, characters no reader can use: control, private-use, replacement, or without a Unicode mapping. */
+  unusable: number;
+}
+
+export interface PageText {
+  text: string;
+  runs: TextRun[];
+  stats: TextLayerStats;
+  /** The page's size in points, as shown (after its /Rotate). */
+  width: number;
+  height: number;
+  /** Objects on the page other than text (images, paths, forms): what a scan or text drawn as outlines leaves. */
+  drawn: number;
+}
+
+/** Weight from which a font is bold; and the font descriptor's ForceBold flag. */
+const BOLD_WEIGHT = 600;
+const FORCE_BOLD_FLAG = 1 << 18;
+const BOLD_NAME = /bold|black|heavy|semibold|demibold/i;
+
+/** Names of runs' fonts as the structure code reads them (a bold set of one). */
+export const BOLD_FONT = 'bold';
+const REGULAR_FONT = 'regular';
+export const BOLD_FONTS: ReadonlySet<string> = new Set([BOLD_FONT]);
+
+const FPDF_PAGEOBJ_TEXT = 1;
+
+/** A code point no reader can use: C0/C1 controls (but tab and line ends), private use, the replacement character. */
+export const isUnusable = (code: number): boolean =>
+  (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) ||
+  (code >= 0x7f && code < 0xa0) ||
+  (code >= 0xe000 && code <= 0xf8ff) ||
+  code >= 0xf0000 ||
+  code === 0xfffd ||
+  code === 0xfffe ||
+  code === 0xffff;
+
+const isSpace = (code: number): boolean =>
+  code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d || code === 0xa0;
+
+/** PDFium's mark for a hyphen that breaks a word at a line end. */
+const LINE_END_HYPHEN = 0x02;
+
+/** A character as the text gives it: the line-end hyphen as drawn, other C0 controls and invalid codes dropped. */
+const charOf = (code: number): string => {
+  if (code === LINE_END_HYPHEN) return '-';
+  if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code > 0x10ffff) return '';
+  return String.fromCodePoint(code);
+};
+
+const isLineEnd = (code: number): boolean => code === 0x0a || code === 0x0d;
+
+interface OpenRun {
+  text: string;
+  angle: number;
+  size: number;
+  bold: boolean;
+  x: number;
+  y: number;
+  /** Far end along the run's direction, from its origin. */
+  end: number;
+  /** Where the next character of the same run would start, roughly (to split runs at jumps). */
+  lastX: number;
+  lastY: number;
+}
+
+const closeRun = (run: OpenRun): TextRun => {
+  const cos = Math.cos(run.angle);
+  const sin = Math.sin(run.angle);
+  return {
+    str: run.text,
+    transform: [cos * run.size, sin * run.size, -sin * run.size, cos * run.size, run.x, run.y],
+    width: Math.max(0, run.end),
+    fontName: run.bold ? BOLD_FONT : REGULAR_FONT,
+  };
+};
+
+/** Reads page `index` (0-based) of an open document. */
+export const readPageText = (
+  document: PdfiumDocument,
+  index: number,
+  { runs: withRuns }: { runs: boolean },
+): PageText =>
+  document.withPage(index, (page) => {
+    const { engine } = document;
+    const { api } = engine;
+    const width = api.FPDF_GetPageWidthF(page);
+    const height = api.FPDF_GetPageHeightF(page);
+    let drawn = 0;
+    const objects = api.FPDFPage_CountObjects(page);
+    for (let object = 0; object < objects; object++) {
+      if (api.FPDFPageObj_GetType(api.FPDFPage_GetObject(page, object)) !== FPDF_PAGEOBJ_TEXT) drawn++;
+    }
+    const textPage = api.FPDFText_LoadPage(page);
+    if (!textPage) return { text: '', runs: [], stats: { chars: 0, unusable: 0 }, width, height, drawn };
+    // Scratch: origin (x, y), box (left, right, bottom, top), and the character's matrix (a, b, c, d, e, f) as floats.
+    const scratch = api.malloc(72);
+    const fontBold = new Map<number, boolean>();
+    const boldOf = (charIndex: number): boolean => {
+      const font = api.FPDFTextObj_GetFont(api.FPDFText_GetTextObject(textPage, charIndex));
+      let bold = fontBold.get(font);
+      if (bold === undefined) {
+        const weight = api.FPDFFont_GetWeight(font);
+        bold = weight >= BOLD_WEIGHT || (api.FPDFFont_GetFlags(font) & FORCE_BOLD_FLAG) !== 0;
+        if (!bold && weight < 0) {
+          const length = api.FPDFFont_GetBaseFontName(font, 0, 0);
+          if (length > 0 && length < 512) {
+            const name = api.malloc(length);
+            api.FPDFFont_GetBaseFontName(font, name, length);
+            bold = BOLD_NAME.test(new TextDecoder().decode(engine.bytes().subarray(name, name + length - 1)));
+            api.free(name);
+          }
+        }
+        fontBold.set(font, bold);
+      }
+      return bold;
+    };
+    try {
+      const count = api.FPDFText_CountChars(textPage);
+      const parts: string[] = [];
+      const runs: TextRun[] = [];
+      const stats: TextLayerStats = { chars: 0, unusable: 0 };
+      let run: OpenRun | undefined;
+      const flush = () => {
+        if (run?.text.trim()) runs.push(closeRun(run));
+        run = undefined;
+      };
+      for (let charIndex = 0; charIndex < count; charIndex++) {
+        const code = api.FPDFText_GetUnicode(textPage, charIndex);
+        const char = charOf(code);
+        parts.push(char);
+        // A word broken at a line end: PDFium joins the lines there; the text keeps the break, as the page shows it.
+        if (code === LINE_END_HYPHEN && !isLineEnd(api.FPDFText_GetUnicode(textPage, charIndex + 1))) parts.push('\n');
+        if (api.FPDFText_IsGenerated(textPage, charIndex)) {
+          flush();
+          continue;
+        }
+        if (!isSpace(code) && code !== LINE_END_HYPHEN) {
+          stats.chars++;
+          if (isUnusable(code) || api.FPDFText_HasUnicodeMapError(textPage, charIndex) === 1) stats.unusable++;
+        }
+        if (!withRuns) continue;
+        if (code === 0x0a || code === 0x0d) {
+          flush();
+          continue;
+        }
+        api.FPDFText_GetCharOrigin(textPage, charIndex, scratch, scratch + 8);
+        api.FPDFText_GetCharBox(textPage, charIndex, scratch + 16, scratch + 24, scratch + 32, scratch + 40);
+        const f = engine.floats();
+        const at = scratch / 8;
+        const [x, y, left, right, bottom, top] = [f[at], f[at + 1], f[at + 2], f[at + 3], f[at + 4], f[at + 5]] as [
+          number,
+          number,
+          number,
+          number,
+          number,
+          number,
+        ];
+        // The font size scaled by the character's matrix: what the reader sees (text drawn at size 1 and scaled is common).
+        api.FPDFText_GetMatrix(textPage, charIndex, scratch + 48);
+        const m = new Float32Array(engine.api.memory.buffer, scratch + 48, 6);
+        const scale = Math.hypot(m[2] ?? 0, m[3] ?? 0);
+        const size = api.FPDFText_GetFontSize(textPage, charIndex) * (scale || 1) || Math.max(top - bottom, 1);
+        const angle = api.FPDFText_GetCharAngle(textPage, charIndex);
+        const bold = boldOf(charIndex);
+        const cos = Math.cos(angle);
+        const sin = Math.sin(angle);
+        const sameRun =
+          run &&
+          Math.abs(run.angle - angle) < 0.01 &&
+          Math.abs(run.size - size) < 0.05 &&
+          run.bold === bold &&
+          // The next character starts near where the last ended, on the same baseline.
+          Math.abs(-(x - run.lastX) * sin + (y - run.lastY) * cos) < 0.1 * size &&
+          Math.abs((x - run.lastX) * cos + (y - run.lastY) * sin) < 0.5 * size;
+        if (!sameRun) {
+          flush();
+          run = { text: '', angle, size, bold, x, y, end: 0, lastX: x, lastY: y };
+        }
+        const open = run as OpenRun;
+        open.text += char;
+        // The box's far edge along the text direction (its corners projected on it).
+        const far = Math.max(
+          ...[
+            [left, bottom],
+            [right, bottom],
+            [left, top],
+            [right, top],
+          ].map(([cx = 0, cy = 0]) => (cx - open.x) * cos + (cy - open.y) * sin),
+        );
+        const spaceAdvance = isSpace(code) ? 0.25 * size : 0;
+        open.end = Math.max(open.end, far, (x - open.x) * cos + (y - open.y) * sin + spaceAdvance);
+        open.lastX = open.x + open.end * cos;
+        open.lastY = open.y + open.end * sin;
+      }
+      flush();
+      return { text: parts.join(''), runs, stats, width, height, drawn };
+    } finally {
+      api.free(scratch);
+      api.FPDFText_ClosePage(textPage);
+    }
+  });

@@ -1,2 +1,0 @@
-import { benchQuality } from './quality.js';
-await benchQuality();

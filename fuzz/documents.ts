@@ -14,6 +14,14 @@ import {
   documentXml,
 } from './hostile.js';
 import type { Random } from './random.js';
+import { pngOf, scannedPdf, tiffOf } from './scans.js';
+
+/** A 64 × 32 grey image with a dark bar: small enough that OCR of it takes milliseconds. */
+const SMALL_IMAGE = {
+  width: 64,
+  height: 32,
+  pixels: Uint8Array.from({ length: 64 * 32 }, (_, index) => (index % 64 > 20 && index % 64 < 40 ? 0 : 255)),
+};
 
 /**
  * Documents for the parser boundary: corpus files of every format, mutated
@@ -162,6 +170,28 @@ const GENERATORS: Array<[string, (random: Random) => Uint8Array | Promise<Uint8A
         ...Array.from({ length: random.int(12_000) }, (_, index): [string, string] => [`word/p${index}.xml`, '']),
       ]),
     'x.docx',
+  ],
+  [
+    'an image whose header claims a random size',
+    (random) => pngOf(SMALL_IMAGE, { width: 1 + random.int(200_000), height: 1 + random.int(200_000) }),
+    'x.png',
+  ],
+  [
+    'a small image, bit-flipped',
+    (random) => {
+      const bytes = random.pick([pngOf, (image: typeof SMALL_IMAGE) => tiffOf([image, image])])(SMALL_IMAGE);
+      for (let flips = 1 + random.int(16); flips > 0; flips--) {
+        const at = random.int(bytes.length);
+        bytes[at] = (bytes[at] ?? 0) ^ (1 << random.int(8));
+      }
+      return bytes;
+    },
+    'x.png',
+  ],
+  [
+    'a scanned page of noise',
+    (random) => scannedPdf([{ ...SMALL_IMAGE, pixels: Uint8Array.from(SMALL_IMAGE.pixels, () => random.int(256)) }]),
+    'x.pdf',
   ],
   ['text without separators', (random) => Buffer.alloc(random.int(8_000_000), 'x'), 'x.txt'],
   ['raw deflate posing as text', (random) => deflateRawSync(Buffer.alloc(1 + random.int(1_000_000))), 'x.txt'],

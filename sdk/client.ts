@@ -443,7 +443,18 @@ export class DocprocClient {
     if (!created.upload) return { task_id: created.task_id, status: created.status, replayed, route: 'upload-url' };
     const { url, method, headers } = created.upload;
     const report = options.onUploadProgress;
-    await this.send({
+    // A body that failed (the file changed size) fails the upload, whatever storage answered: the server may have
+    // answered before the client saw its own body end.
+    let bodyFailure: unknown;
+    const watched = async function* (chunks: AsyncGenerator<Uint8Array>) {
+      try {
+        yield* chunks;
+      } catch (error) {
+        bodyFailure = error;
+        throw error;
+      }
+    };
+    const sent = this.send({
       method: method === 'POST' ? 'POST' : 'PUT',
       url,
       what: 'PUT presigned upload',
@@ -457,8 +468,8 @@ export class DocprocClient {
           moved();
           report?.(sent, total);
         };
-        if (upload.bytes) return byteChunks(upload.bytes, progress);
-        return fileChunks(upload.path!, upload.size, progress);
+        if (upload.bytes) return watched(byteChunks(upload.bytes, progress));
+        return watched(fileChunks(upload.path!, upload.size, progress));
       },
       signal: options.signal,
       // However long a large file takes, but not a stalled one.
@@ -467,6 +478,10 @@ export class DocprocClient {
       auth: false,
       errorFor: storageError,
     });
+    await sent.catch((error: unknown) => {
+      throw bodyFailure instanceof DocprocError ? bodyFailure : error;
+    });
+    if (bodyFailure instanceof DocprocError) throw bodyFailure;
     return { task_id: created.task_id, status: created.status, replayed, route: 'upload-url' };
   }
 

@@ -1,6 +1,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_TYPES_PART, commentStorm, deepHtml, docxBomb, pdfBomb, zipOf } from '../../fuzz/hostile.js';
+import { pngOf, tiffOf } from '../../fuzz/scans.js';
 import { readCorpus } from '../support/corpus.js';
 import { isRemote, startTarget, type Target } from '../support/target.js';
 
@@ -10,6 +11,7 @@ import { isRemote, startTarget, type Target } from '../support/target.js';
  * a typed FAILURE (or a harmless SUCCESS), and a small task beside them
  * finishes meanwhile.
  */
+const ONE_PIXEL = { width: 1, height: 1, pixels: new Uint8Array([255]) };
 const KEY_A = 'key-for-a';
 const KEY_B = 'key-for-b';
 let target: Target;
@@ -132,6 +134,14 @@ describe.skipIf(isRemote())('hostile documents end typed, and a small task besid
         ['FAILURE:DOCUMENT_TOO_LARGE'],
       ],
       ['slow.pdf', readCorpus('pdf/DA-619p.pdf'), {}, ['FAILURE:SOFT_TIME_LIMIT', 'SUCCESS']],
+      // 60 bytes that declare 10 G pixels: refused from the header, nothing decoded.
+      ['bomb.png', pngOf(ONE_PIXEL, { width: 100_000, height: 100_000 }), {}, ['FAILURE:DOCUMENT_TOO_LARGE']],
+      [
+        'lying.tiff',
+        tiffOf([ONE_PIXEL, ONE_PIXEL], { page: 1, width: 90_000, height: 90_000 }),
+        {},
+        ['FAILURE:DOCUMENT_TOO_LARGE'],
+      ],
     ];
     const ids = await Promise.all(hostile.map(([name, bytes, fields]) => upload(name, bytes, fields)));
     const small = await upload('small.txt', Buffer.from('A small document beside hostile ones.'));

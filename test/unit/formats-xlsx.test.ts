@@ -7,6 +7,7 @@ import { OPTION_DEFAULTS, type ProcessingOptions } from '../../lambdas/documents
 import { processDocument } from '../../lambdas/documents/process-document.js';
 import { withHeapWatch } from '../support/office-files.js';
 import { cell, row, sharedStringsXml, worksheetXml, xlsxOf, type SheetSpec } from '../support/xlsx.js';
+import { failureOf } from '../support/failures.js';
 
 const MB = 1024 * 1024;
 
@@ -24,16 +25,6 @@ const sheetText = async (rows: string, spec: Partial<Parameters<typeof xlsxOf>[0
   );
   expect(texts).toHaveLength(1);
   return texts[0] as string;
-};
-
-const failureOf = async (promise: Promise<unknown>): Promise<AppError> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
 };
 
 const directInput = (bytes: Buffer) => ({

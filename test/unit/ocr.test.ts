@@ -7,24 +7,14 @@ import { parseOcrLanguages } from '../../lambdas/documents/ocr/languages.js';
 import { needsOcr } from '../../lambdas/documents/ocr/recognise.js';
 import { OPTION_DEFAULTS, parseOptions, type ProcessingOptions } from '../../lambdas/documents/options.js';
 import { processDocument } from '../../lambdas/documents/process-document.js';
-import { AppError } from '../../lambdas/errors.js';
 import { readCorpus } from '../support/corpus.js';
+import { failureOf } from '../support/failures.js';
 
 const LINES = ['The quick brown fox jumps', 'over the lazy dog near', 'the riverbank at noon'];
 const WORDS = LINES.join(' ').split(' ');
 
 const run = (bytes: Uint8Array, filename: string, options: Partial<ProcessingOptions> = {}) =>
   processDocument({ bytes, filename }, { ...OPTION_DEFAULTS, ...options });
-
-const failureOf = async (promise: Promise<unknown>): Promise<AppError> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-};
 
 /** Share of the expected words found in the text, in order or not. */
 const recall = (text: string, words: readonly string[]): number => {

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { AppError } from '../../lambdas/errors.js';
+import type { AppError } from '../../lambdas/errors.js';
 import type { ProcessingLimits } from '../../lambdas/documents/limits.js';
 import type * as PdfPool from '../../lambdas/documents/loaders/pdf-pool.js';
 import {
@@ -15,6 +15,7 @@ import { OPTION_DEFAULTS, type OutputFormat, type ProcessingOptions } from '../.
 import { processDocument } from '../../lambdas/documents/process-document.js';
 import { pageSaying, pdfWithContents } from '../../fuzz/hostile.js';
 import { corpusPath, readCorpus } from '../support/corpus.js';
+import { failureOf } from '../support/failures.js';
 
 /** Threads each PDF read leased, so a test can tell that its pages did cross threads. */
 const leasedThreads = vi.hoisted(() => [] as number[]);
@@ -36,16 +37,6 @@ const options = (extra: Partial<ProcessingOptions> = {}): ProcessingOptions => (
 
 const read = (file: string, extra: Partial<ProcessingOptions> = {}, limits: Partial<ProcessingLimits> = {}) =>
   processDocument({ bytes: readCorpus(file), filename: file.split('/').pop() ?? file }, options(extra), { limits });
-
-const failureOf = async (promise: Promise<unknown>): Promise<AppError> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-};
 
 const pagesOf = (result: { documents: { metadata: Record<string, unknown> }[] }) =>
   result.documents.map((doc) => doc.metadata.page);

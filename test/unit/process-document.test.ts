@@ -4,16 +4,7 @@ import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
 import { processDocument } from '../../lambdas/documents/process-document.js';
 import type { ProgressUpdate } from '../../lambdas/documents/progress.js';
 import { readCorpus } from '../support/corpus.js';
-
-const failureOf = async (promise: Promise<unknown>): Promise<AppError> => {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
-};
+import { failureOf } from '../support/failures.js';
 
 describe('processDocument', () => {
   it('reports monotonic progress through parsing and splitting', async () => {

@@ -45,6 +45,21 @@ export const turned = ({ width, height, pixels }: Gray): Gray => {
   return { width: height, height: width, pixels: out };
 };
 
+/** Turned by a few degrees about its centre (nearest pixel, white outside): a page fed in askew. */
+export const skewed = ({ width, height, pixels }: Gray, degrees: number): Gray => {
+  const out = new Uint8Array(width * height).fill(255);
+  const [cos, sin] = [Math.cos((degrees * Math.PI) / 180), Math.sin((degrees * Math.PI) / 180)];
+  const [cx, cy] = [width / 2, height / 2];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const sx = Math.round(cos * (x - cx) + sin * (y - cy) + cx);
+      const sy = Math.round(-sin * (x - cx) + cos * (y - cy) + cy);
+      if (sx >= 0 && sx < width && sy >= 0 && sy < height) out[y * width + x] = pixels[sy * width + sx] as number;
+    }
+  }
+  return { width, height, pixels: out };
+};
+
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
   for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { linesPage, pngOf, scannedPdf, scanOf, renderedPage, tiffOf, turned } from '../../fuzz/scans.js';
+import { linesPage, pngOf, scannedPdf, scanOf, renderedPage, skewed, tiffOf, turned } from '../../fuzz/scans.js';
 import { pdfWithContents } from '../../fuzz/hostile.js';
 import { detectFormat } from '../../lambdas/documents/detect.js';
 import { imageHeaderOf } from '../../lambdas/documents/ocr/image-header.js';
@@ -49,6 +49,25 @@ describe('OCR of PDF pages', () => {
     const pdf = scannedPdf([turned(await scanOf(LINES))]);
     const [document] = (await run(pdf, 'turned.pdf')).documents;
     expect(recall(document!.page_content, WORDS)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('straightens a page scanned askew (7°: read as it lies, its lines run together) before reading it', async () => {
+    const lines = ['Straighten this page before', 'reading its lines of text', 'so that none run together'];
+    const pdf = scannedPdf([skewed(await scanOf(lines), 7)]);
+    const [document] = (await run(pdf, 'askew.pdf')).documents;
+    expect(recall(document!.page_content, lines.join(' ').split(' '))).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('warns OCR_LOW_CONFIDENCE, naming the page, when a scan reads poorly', async () => {
+    const noise = await scanOf(LINES);
+    let seed = 7;
+    for (let index = 0; index < noise.pixels.length; index++) {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      if (seed % 3 === 0) noise.pixels[index] = 255 - (noise.pixels[index] as number);
+    }
+    const result = await run(scannedPdf(['A clean text page', noise]), 'noisy.pdf');
+    const warning = result.warnings.find((entry) => entry.code === 'OCR_LOW_CONFIDENCE');
+    expect(warning?.message).toMatch(/OCR read page 2 \(\d+ %\) with low confidence/);
   });
 
   it('reads no page with ocr=off (the result warns NO_TEXT) and every page with ocr=force', async () => {
@@ -124,6 +143,8 @@ describe('images as documents', () => {
     expect(result.documents.map((document) => document.metadata.page)).toEqual([1, 2]);
     expect(result.stats.pages).toBe(2);
     expect(recall(result.documents[1]!.page_content, ['Second', 'page', 'follows'])).toBe(1);
+    const off = await run(tiff, 'fax.tiff', { ocr: 'off' });
+    expect([off.documents.length, off.stats.pages]).toEqual([0, 2]);
   });
 
   it('refuses a decompression bomb from its header, before decoding (a 100,000 × 100,000 PNG)', async () => {

@@ -66,8 +66,8 @@ export const loadImage: Loader = async (input): Promise<Loaded> => {
     throw tooLarge(header, input.limits.maxImagePixels, 'The image');
   }
   const ocr = input.ocr ?? DEFAULT_OCR;
-  if (ocr.mode === 'off') return { documents: [], pages: 1 };
   const pages = await pagesOf(input.bytes, header, input);
+  if (ocr.mode === 'off') return { documents: [], pages: pages.length };
   const documents: Document[] = [];
   const confidences: Array<{ page: number; confidence: number }> = [];
   for (const [index, image] of pages.entries()) {

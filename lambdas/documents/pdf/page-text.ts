@@ -54,6 +54,27 @@ export const isUnusable = (code: number): boolean =>
 const isSpace = (code: number): boolean =>
   code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d || code === 0xa0;
 
+/**
+ * Typed views over the engine's memory for the per-character scratch,
+ * made anew only when the memory has grown (its buffer is then replaced):
+ * not one pair of views per character.
+ */
+const viewsOf = (memory: WebAssembly.Memory, matrixAt: number) => {
+  let buffer: ArrayBuffer | undefined;
+  let doubles = new Float64Array(0);
+  let matrix = new Float32Array(0);
+  const refresh = () => {
+    if (buffer === memory.buffer) return;
+    buffer = memory.buffer;
+    doubles = new Float64Array(buffer);
+    matrix = new Float32Array(buffer, matrixAt, 6);
+  };
+  return {
+    doubles: () => (refresh(), doubles),
+    matrix: () => (refresh(), matrix),
+  };
+};
+
 /** PDFium's mark for a hyphen that breaks a word at a line end. */
 const LINE_END_HYPHEN = 0x02;
 
@@ -111,9 +132,11 @@ export const readPageText = (
     if (!textPage) return { text: '', runs: [], stats: { chars: 0, unusable: 0 }, width, height, drawn };
     // Scratch: origin (x, y), box (left, right, bottom, top), and the character's matrix (a, b, c, d, e, f) as floats.
     const scratch = api.malloc(72);
+    const scratchView = viewsOf(engine.api.memory, scratch + 48);
     const fontBold = new Map<number, boolean>();
-    const boldOf = (charIndex: number): boolean => {
-      const font = api.FPDFTextObj_GetFont(api.FPDFText_GetTextObject(textPage, charIndex));
+    const style = { object: -1, size: 1, angle: 0, cos: 1, sin: 0, bold: false };
+    const boldOf = (textObject: number): boolean => {
+      const font = api.FPDFTextObj_GetFont(textObject);
       let bold = fontBold.get(font);
       if (bold === undefined) {
         const weight = api.FPDFFont_GetWeight(font);
@@ -162,25 +185,30 @@ export const readPageText = (
         }
         api.FPDFText_GetCharOrigin(textPage, charIndex, scratch, scratch + 8);
         api.FPDFText_GetCharBox(textPage, charIndex, scratch + 16, scratch + 24, scratch + 32, scratch + 40);
-        const f = engine.floats();
+        const f = scratchView.doubles();
         const at = scratch / 8;
-        const [x, y, left, right, bottom, top] = [f[at], f[at + 1], f[at + 2], f[at + 3], f[at + 4], f[at + 5]] as [
-          number,
-          number,
-          number,
-          number,
-          number,
-          number,
-        ];
-        // The font size scaled by the character's matrix: what the reader sees (text drawn at size 1 and scaled is common).
-        api.FPDFText_GetMatrix(textPage, charIndex, scratch + 48);
-        const m = new Float32Array(engine.api.memory.buffer, scratch + 48, 6);
-        const scale = Math.hypot(m[2] ?? 0, m[3] ?? 0);
-        const size = api.FPDFText_GetFontSize(textPage, charIndex) * (scale || 1) || Math.max(top - bottom, 1);
-        const angle = api.FPDFText_GetCharAngle(textPage, charIndex);
-        const bold = boldOf(charIndex);
-        const cos = Math.cos(angle);
-        const sin = Math.sin(angle);
+        const x = f[at] as number;
+        const y = f[at + 1] as number;
+        const left = f[at + 2] as number;
+        const right = f[at + 3] as number;
+        const bottom = f[at + 4] as number;
+        const top = f[at + 5] as number;
+        // Size, direction and weight belong to the character's text object: read once per object, not per character.
+        const textObject = api.FPDFText_GetTextObject(textPage, charIndex);
+        if (textObject !== style.object) {
+          // The font size scaled by the object's matrix: what the reader sees (text drawn at size 1 and scaled is common).
+          api.FPDFText_GetMatrix(textPage, charIndex, scratch + 48);
+          const m = scratchView.matrix();
+          const scale = Math.hypot(m[2] ?? 0, m[3] ?? 0);
+          const angle = api.FPDFText_GetCharAngle(textPage, charIndex);
+          style.object = textObject;
+          style.size = api.FPDFText_GetFontSize(textPage, charIndex) * (scale || 1) || Math.max(top - bottom, 1);
+          style.angle = angle;
+          style.cos = Math.cos(angle);
+          style.sin = Math.sin(angle);
+          style.bold = boldOf(textObject);
+        }
+        const { size, angle, cos, sin, bold } = style;
         const sameRun =
           run &&
           Math.abs(run.angle - angle) < 0.01 &&
@@ -195,15 +223,10 @@ export const readPageText = (
         }
         const open = run as OpenRun;
         open.text += char;
-        // The box's far edge along the text direction (its corners projected on it).
-        const far = Math.max(
-          ...[
-            [left, bottom],
-            [right, bottom],
-            [left, top],
-            [right, top],
-          ].map(([cx = 0, cy = 0]) => (cx - open.x) * cos + (cy - open.y) * sin),
-        );
+        // The box's far edge along the text direction (the larger of its corners' projections on it).
+        const far =
+          Math.max((left - open.x) * cos, (right - open.x) * cos) +
+          Math.max((bottom - open.y) * sin, (top - open.y) * sin);
         const spaceAdvance = isSpace(code) ? 0.25 * size : 0;
         open.end = Math.max(open.end, far, (x - open.x) * cos + (y - open.y) * sin + spaceAdvance);
         open.lastX = open.x + open.end * cos;

@@ -146,10 +146,6 @@ export class PdfiumInstance {
     return new Uint8Array(this.api.memory.buffer);
   }
 
-  floats(): Float64Array {
-    return new Float64Array(this.api.memory.buffer);
-  }
-
   /** Runs a call into PDFium; a trap after a refused allocation is the document's memory, anything else a parse error. */
   call<T>(run: () => T): T {
     try {

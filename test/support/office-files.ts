@@ -42,6 +42,8 @@ export interface SlidePart {
   notes?: string[];
   /** External hyperlink targets by relationship id, for `<a:hlinkClick r:id="…"/>`. */
   links?: Record<string, string>;
+  /** More relationships of the slide: `[id, type's last segment, target]` (charts, comments). */
+  parts?: Array<[string, string, string]>;
 }
 
 /**
@@ -51,11 +53,17 @@ export interface SlidePart {
 export const pptxOf = async (
   slides: readonly SlidePart[],
   extra: ReadonlyArray<readonly [string, string | Uint8Array]> = [],
+  /** More presentation relationships: `[type's last segment, target]` (comment authors). */
+  presentationParts: ReadonlyArray<readonly [string, string]> = [],
 ): Promise<Buffer> => {
   const ids = slides.map((_, index) => `<p:sldId id="${256 + index}" r:id="rId${index + 10}"/>`).join('');
-  const presentationRels = slides
-    .map((slide, index) => `<Relationship Id="rId${index + 10}" Type="${R}/slide" Target="slides/${slide.file}"/>`)
-    .join('');
+  const presentationRels =
+    slides
+      .map((slide, index) => `<Relationship Id="rId${index + 10}" Type="${R}/slide" Target="slides/${slide.file}"/>`)
+      .join('') +
+    presentationParts
+      .map(([type, target], index) => `<Relationship Id="rIdP${index}" Type="${R}/${type}" Target="${target}"/>`)
+      .join('');
   const parts: Array<readonly [string, string | Uint8Array]> = [
     ['[Content_Types].xml', '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>'],
     [
@@ -66,9 +74,14 @@ export const pptxOf = async (
   ];
   for (const slide of slides) {
     parts.push([`ppt/slides/${slide.file}`, slide.xml]);
-    const relationships = Object.entries(slide.links ?? {}).map(
-      ([id, url]) => `<Relationship Id="${id}" Type="${R}/hyperlink" Target="${url}" TargetMode="External"/>`,
-    );
+    const relationships = [
+      ...Object.entries(slide.links ?? {}).map(
+        ([id, url]) => `<Relationship Id="${id}" Type="${R}/hyperlink" Target="${url}" TargetMode="External"/>`,
+      ),
+      ...(slide.parts ?? []).map(
+        ([id, type, target]) => `<Relationship Id="${id}" Type="${R}/${type}" Target="${target}"/>`,
+      ),
+    ];
     if (slide.notes) {
       const notesFile = `notes-${slide.file}`;
       relationships.push(`<Relationship Id="rIdNotes" Type="${R}/notesSlide" Target="../notesSlides/${notesFile}"/>`);

@@ -35,7 +35,48 @@ export interface WorkbookSpec {
   date1904?: boolean;
   /** Parts to leave out of the archive. */
   omit?: string[];
+  /** More parts (a sheet's `.rels`, drawings, charts, comments), by path. */
+  parts?: Record<string, string>;
+  /** More workbook relationships: `[type's last segment, target]`. */
+  workbookParts?: Array<[string, string]>;
 }
+
+const CHART = 'http://schemas.openxmlformats.org/drawingml/2006/chart';
+const DRAWING_MAIN = 'http://schemas.openxmlformats.org/drawingml/2006/main';
+
+/** A part's relationships: `[id, type's last segment, target]`. */
+export const relsXml = (relationships: Array<[string, string, string]>) =>
+  `<Relationships xmlns="${PACKAGE_REL}">${relationships
+    .map(([id, type, target]) => `<Relationship Id="${id}" Type="${REL}/${type}" Target="${target}"/>`)
+    .join('')}</Relationships>`;
+
+export interface ChartSpec {
+  title?: string;
+  kind?: string;
+  series: Array<{ name: string; categories: string[]; values: number[] }>;
+}
+
+/** A DrawingML chart part (`c:chartSpace`) with cached series values, as office writers save them. */
+export const chartXml = ({ title, kind = 'bar', series }: ChartSpec) => {
+  const points = (values: Array<string | number>) =>
+    `<c:ptCount val="${values.length}"/>${values.map((value, idx) => `<c:pt idx="${idx}"><c:v>${escapeXml(String(value))}</c:v></c:pt>`).join('')}`;
+  const titleXml = title
+    ? `<c:title><c:tx><c:rich><a:bodyPr/><a:p><a:r><a:t>${escapeXml(title)}</a:t></a:r></a:p></c:rich></c:tx></c:title>`
+    : '';
+  const seriesXml = series
+    .map(
+      (entry, index) =>
+        `<c:ser><c:idx val="${index}"/><c:tx><c:strRef><c:f>S!$B$1</c:f><c:strCache>${points([entry.name])}</c:strCache></c:strRef></c:tx>` +
+        `<c:cat><c:strRef><c:f>S!$A$2</c:f><c:strCache>${points(entry.categories)}</c:strCache></c:strRef></c:cat>` +
+        `<c:val><c:numRef><c:f>S!$B$2</c:f><c:numCache><c:formatCode>General</c:formatCode>${points(entry.values)}</c:numCache></c:numRef></c:val></c:ser>`,
+    )
+    .join('');
+  return `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<c:chartSpace xmlns:c="${CHART}" xmlns:a="${DRAWING_MAIN}" xmlns:r="${REL}"><c:chart>${titleXml}<c:plotArea><c:${kind}Chart>${seriesXml}</c:${kind}Chart></c:plotArea></c:chart></c:chartSpace>`;
+};
+
+/** A spreadsheet drawing holding one chart (relationship `rId1`). */
+export const chartDrawingXml = () =>
+  `<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" xmlns:a="${DRAWING_MAIN}" xmlns:r="${REL}"><xdr:twoCellAnchor><xdr:graphicFrame><a:graphic><a:graphicData uri="${CHART}"><c:chart xmlns:c="${CHART}" r:id="rId1"/></a:graphicData></a:graphic></xdr:graphicFrame></xdr:twoCellAnchor></xdr:wsDr>`;
 
 const escapeXml = (text: string) =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -102,6 +143,10 @@ export const xlsxOf = async (spec: WorkbookSpec): Promise<Buffer> => {
     relationships.push(`<Relationship Id="rIdT" Type="${REL}/styles" Target="styles.xml"/>`);
     parts.push(['xl/styles.xml', stylesXml(spec.numFmts ?? {}, spec.cellXfs ?? [])]);
   }
+  for (const [index, [type, target]] of (spec.workbookParts ?? []).entries()) {
+    relationships.push(`<Relationship Id="rIdX${index}" Type="${REL}/${type}" Target="${target}"/>`);
+  }
+  parts.push(...Object.entries(spec.parts ?? {}));
   const workbookPr = spec.date1904 ? '<workbookPr date1904="1"/>' : '<workbookPr/>';
   parts.push(
     [

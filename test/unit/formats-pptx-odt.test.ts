@@ -14,6 +14,7 @@ import type { LoadInput, Loader } from '../../lambdas/documents/loaders/types.js
 import { OPTION_DEFAULTS, type ProcessingOptions } from '../../lambdas/documents/options.js';
 import { processDocument } from '../../lambdas/documents/process-document.js';
 import { corpusPath } from '../support/corpus.js';
+import { chartXml } from '../support/xlsx.js';
 import {
   nestedRepeatedTableOdt,
   odtContentXml,
@@ -440,6 +441,43 @@ describe('hostile PPTX and ODT', () => {
       ),
     );
     expect((await loadOdt(loadInput(single))).documents[0]?.page_content).toBe('x | x\nx | x\nx | x');
+  });
+
+  it('reads a chart where it stands (kind, title, series as a table) and the comments with their authors and replies', async () => {
+    const frame = `<p:graphicFrame><a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><a:graphicData><c:chart xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:id="rIdC"/></a:graphicData></a:graphic></p:graphicFrame>`;
+    const comments = `<p:cmLst xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"><p:cm authorId="0"><p:text>Check the figures</p:text></p:cm><p:cm authorId="1"><p:text>Done</p:text><p:extLst><p:ext><p15:threadingInfo xmlns:p15="x"><p15:parentCm authorId="0" idx="1"/></p15:threadingInfo></p:ext></p:extLst></p:cm></p:cmLst>`;
+    const authors = `<p:cmAuthorLst xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"><p:cmAuthor id="0" name="Ann Lee"/><p:cmAuthor id="1" name="Bo Chen"/></p:cmAuthorLst>`;
+    const bytes = await pptxOf(
+      [
+        {
+          file: 'slide1.xml',
+          xml: slideXml(shape(['Before']) + frame + shape(['After'])),
+          parts: [
+            ['rIdC', 'chart', '../charts/chart1.xml'],
+            ['rIdM', 'comments', '../comments/comment1.xml'],
+          ],
+        },
+      ],
+      [
+        [
+          'ppt/charts/chart1.xml',
+          chartXml({
+            title: 'Sales',
+            kind: 'line',
+            series: [{ name: 'EU', categories: ['Q1', 'Q2'], values: [3, 4] }],
+          }),
+        ],
+        ['ppt/comments/comment1.xml', comments],
+        ['ppt/commentAuthors.xml', authors],
+      ],
+      [['commentAuthors', 'commentAuthors.xml']],
+    );
+    const [text] = (await loadPptx(loadInput(bytes))).documents;
+    expect(text?.page_content).toBe(
+      'Before\n\nLine chart: Sales\n| EU\nQ1 | 3\nQ2 | 4\n\nAfter\n\nComment (Ann Lee): Check the figures\nReply (Bo Chen): Done',
+    );
+    const [markdown] = (await loadPptx(loadInput(bytes, { outputFormat: 'markdown' }))).documents;
+    expect(markdown?.page_content).toContain('Line chart: Sales\n\n|  | EU |\n| --- | --- |\n| Q1 | 3 |\n| Q2 | 4 |');
   });
 
   const slideWith = (tree: string, prolog = '') => pptxOf([{ file: 'slide1.xml', xml: slideXml(tree, prolog) }]);

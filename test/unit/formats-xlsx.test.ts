@@ -6,7 +6,17 @@ import { loadXlsx, numberKindOf } from '../../lambdas/documents/loaders/xlsx.js'
 import { OPTION_DEFAULTS, type ProcessingOptions } from '../../lambdas/documents/options.js';
 import { processDocument } from '../../lambdas/documents/process-document.js';
 import { withHeapWatch } from '../support/office-files.js';
-import { cell, row, sharedStringsXml, worksheetXml, xlsxOf, type SheetSpec } from '../support/xlsx.js';
+import {
+  cell,
+  chartDrawingXml,
+  chartXml,
+  relsXml,
+  row,
+  sharedStringsXml,
+  worksheetXml,
+  xlsxOf,
+  type SheetSpec,
+} from '../support/xlsx.js';
 import { failureOf } from '../support/failures.js';
 
 const MB = 1024 * 1024;
@@ -46,6 +56,76 @@ const loadDirectly = (bytes: Buffer) =>
     outputFormat: 'text',
     checkpoint: async () => {},
   });
+
+const DUCKS = {
+  title: 'Ducks by year',
+  series: [
+    { name: 'Fresh', categories: ['2019', '2020'], values: [120, 135] },
+    { name: 'Salt', categories: ['2019', '2020'], values: [80, 95.5] },
+  ],
+};
+
+describe('XLSX charts and comments', () => {
+  it("reads a chart sheet's chart as its kind, title and series table, and a worksheet's chart after its cells", async () => {
+    const bytes = await xlsxOf({
+      sheets: [
+        { name: 'Data', rows: row(1, cell('A1', 'year', { t: 'str' })) },
+        { name: 'Duck Chart', chart: true },
+      ],
+      parts: {
+        'xl/worksheets/_rels/sheet1.xml.rels': relsXml([['rId1', 'drawing', '../drawings/drawing1.xml']]),
+        'xl/chartsheets/_rels/sheet2.xml.rels': relsXml([['rId1', 'drawing', '../drawings/drawing2.xml']]),
+        'xl/drawings/drawing1.xml': chartDrawingXml(),
+        'xl/drawings/_rels/drawing1.xml.rels': relsXml([['rId1', 'chart', '../charts/chart1.xml']]),
+        'xl/drawings/drawing2.xml': chartDrawingXml(),
+        'xl/drawings/_rels/drawing2.xml.rels': relsXml([['rId1', 'chart', '../charts/chart2.xml']]),
+        'xl/charts/chart1.xml': chartXml({ kind: 'line', series: [{ name: 'n', categories: ['a'], values: [1] }] }),
+        'xl/charts/chart2.xml': chartXml(DUCKS),
+      },
+    });
+    const result = await read(bytes);
+    expect(result.documents.map((document) => [document.metadata.sheet, document.metadata.chart_sheet])).toEqual([
+      ['Data', undefined],
+      ['Duck Chart', true],
+    ]);
+    expect(result.documents.map((document) => document.page_content)).toEqual([
+      'year\n\nLine chart\n\n\tn\na\t1',
+      'Bar chart: Ducks by year\n\n\tFresh\tSalt\n2019\t120\t80\n2020\t135\t95.5',
+    ]);
+    const markdown = await textOf(bytes, { output_format: 'markdown' });
+    expect(markdown[1]).toBe(
+      '## Duck Chart\n\nBar chart: Ducks by year\n\n|  | Fresh | Salt |\n| --- | --- | --- |\n| 2019 | 120 | 80 |\n| 2020 | 135 | 95.5 |',
+    );
+  });
+
+  it('reads comments after their sheet: classic notes with their author, threads with their replies, each once', async () => {
+    const classic = `<comments xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><authors><author>Ann Lee</author><author>tc={T1}</author></authors><commentList>
+      <comment ref="A1" authorId="0"><text><r><t>Why </t></r><r><t>this?</t></r><rPh><t>ignored</t></rPh></text></comment>
+      <comment ref="B2" authorId="1"><text><t>[Threaded comment] Your version of Excel allows you to read this threaded comment</t></text></comment>
+    </commentList></comments>`;
+    const threads = `<ThreadedComments xmlns="http://schemas.microsoft.com/office/spreadsheetml/2018/threadedcomments">
+      <threadedComment ref="B2" personId="{P1}" id="{T1}"><text>Too low</text></threadedComment>
+      <threadedComment ref="B2" personId="{P2}" id="{T2}" parentId="{T1}"><text>Agreed</text></threadedComment>
+    </ThreadedComments>`;
+    const persons = `<personList xmlns="http://schemas.microsoft.com/office/spreadsheetml/2018/threadedcomments"><person displayName="Bo Chen" id="{P1}"/><person displayName="Cy Diaz" id="{P2}"/></personList>`;
+    const bytes = await xlsxOf({
+      sheets: [{ name: 'S', rows: row(1, cell('A1', 'x', { t: 'str' })) }],
+      workbookParts: [['person', 'persons/person.xml']],
+      parts: {
+        'xl/worksheets/_rels/sheet1.xml.rels': relsXml([
+          ['rId1', 'comments', '../comments1.xml'],
+          ['rId2', 'threadedComment', '../threadedComments/threadedComment1.xml'],
+        ]),
+        'xl/comments1.xml': classic,
+        'xl/threadedComments/threadedComment1.xml': threads,
+        'xl/persons/person.xml': persons,
+      },
+    });
+    expect(await textOf(bytes)).toEqual([
+      'x\n\nComment on B2 (Bo Chen): Too low\n\nReply on B2 (Cy Diaz): Agreed\n\nComment on A1 (Ann Lee): Why this?',
+    ]);
+  });
+});
 
 describe('XLSX sheets', () => {
   it('gives one document per sheet in workbook order, whatever the part names, with sheet and sheet_index', async () => {
@@ -188,7 +268,7 @@ describe('XLSX cell values', () => {
 });
 
 describe('XLSX layout', () => {
-  it('places cells by reference, trims empty edges and empty columns, keeps one blank line for empty rows inside', async () => {
+  it('splits a sheet into its table islands (cells that touch), each with its own empty columns trimmed', async () => {
     const rows = [
       row(3, cell('C3', 'h1', { t: 'str' }), cell('E3', 'h2', { t: 'str' }), cell('G3', 'h3', { t: 'str' })),
       row(4, cell('C4', '1'), cell('G4', '3')),
@@ -198,13 +278,40 @@ describe('XLSX layout', () => {
       row(8, cell('E8', 'x', { t: 'str' })),
       row(12, '<c r="H12"/>'),
     ].join('');
-    // Columns A, B, D, F and H are empty everywhere; rows 1–2 and 9–12 are empty.
-    expect(await sheetText(rows)).toBe('h1\th2\th3\n1\t\t3\n\n4\t5\n\tx');
+    // Islands in the order of their top-left cells: C3:C4, E3, G3:G4, C7, E7:E8; unstyled empty cells join nothing.
+    expect(await sheetText(rows)).toBe('h1\n1\n\nh2\n\nh3\n3\n\n4\n\n5\nx');
   });
 
-  it('keeps a wide sparse row together (A1 and XFD1 side by side)', async () => {
+  it('reads two tables side by side, and two one above the other, as separate tables', async () => {
+    const rows = [
+      row(
+        1,
+        ...['a', 'b', '', 'd', 'e'].map((value, at) => (value ? cell(`${'ABCDE'[at]}1`, value, { t: 'str' }) : '')),
+      ),
+      row(2, cell('A2', '1'), cell('B2', '2'), cell('D2', '4'), cell('E2', '5')),
+      row(4, cell('A4', 'below', { t: 'str' })),
+    ].join('');
+    expect(await sheetText(rows)).toBe('a\tb\n1\t2\n\nd\te\n4\t5\n\nbelow');
+    expect(await sheetText(rows, {}, true)).toBe(
+      '## S\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\n| d | e |\n| --- | --- |\n| 4 | 5 |\n\n| below |\n| --- |',
+    );
+  });
+
+  it("keeps a bordered table's styled blank cells, an uncalculated formula and a merged range inside its island", async () => {
+    const styled =
+      row(1, cell('A1', 'a', { t: 'str' }), '<c r="B1" s="2"/>', cell('C1', 'c', { t: 'str' })) +
+      row(2, cell('A2', '1'), '<c r="B2"><f>NOW()</f></c>', cell('C2', '3'));
+    expect(await sheetText(styled)).toBe('a\tc\n1\t3');
+    const merged =
+      row(1, cell('A1', 'Title', { t: 'str' })) + row(3, cell('C3', 'x', { t: 'str' }), cell('D3', 'y', { t: 'str' }));
+    const after = '<mergeCells count="1"><mergeCell ref="A1:D2"/></mergeCells>';
+    expect(await textOf(await xlsxOf({ sheets: [{ name: 'S', rows: merged, after }] }))).toEqual(['Title\n\n\tx\ty']);
+    expect(await sheetText(merged)).toBe('Title\n\nx\ty');
+  });
+
+  it('keeps a wide sparse row unpadded: A1 and XFD1 alone are two islands', async () => {
     const text = await sheetText(row(1, cell('A1', 'first', { t: 'str' }), cell('XFD1', 'last', { t: 'str' })));
-    expect(text).toBe('first\tlast');
+    expect(text).toBe('first\n\nlast');
   });
 
   it('puts a merged value in its top-left cell only', async () => {
@@ -221,7 +328,8 @@ describe('XLSX layout', () => {
     const rows =
       row(undefined, cell(undefined, '1'), cell('C1', '3'), cell(undefined, '4')) +
       row(undefined, cell(undefined, '5'));
-    expect(await sheetText(rows)).toBe('1\t3\t4\n5');
+    // A1 and A2 touch; C1:D1 is an island of its own.
+    expect(await sheetText(rows)).toBe('1\n5\n\n3\t4');
   });
 
   it('reads rows and cells written out of order in order', async () => {
@@ -241,7 +349,7 @@ describe('XLSX layout', () => {
       row(4, cell('A4', 'back\\slash', { t: 'str' })),
     ].join('');
     expect(await sheetText(rows, {}, true)).toBe(
-      '| name | a\\|b |\n| --- | --- |\n| x | two<br>lines |\n| back\\\\slash |  |',
+      '## S\n\n| name | a\\|b |\n| --- | --- |\n| x | two<br>lines |\n\n| back\\\\slash |\n| --- |',
     );
   });
 });
@@ -320,13 +428,15 @@ describe('XLSX from a real writer (exceljs)', () => {
   it('reads it as GFM tables in markdown output', async () => {
     const { bytes } = await build(false);
     const [sales, notes] = await textOf(bytes, { output_format: 'markdown' });
-    expect(sales!.split('\n').slice(0, 3)).toEqual([
+    expect(sales!.split('\n').slice(0, 5)).toEqual([
+      '## Sales',
+      '',
       '| id | product | price | share | sold on | in stock | total | note |',
       '| --- | --- | --- | --- | --- | --- | --- | --- |',
       '| 1 | Prodüct 1 «β» | 1.37 | 1.25% | 2024-01-02 | FALSE | 2.74 | n1 |',
     ]);
     expect(notes).toBe(
-      '| Bold then plain |  |  |\n| --- | --- | --- |\n| merged \\| piped |  | after |\n|  | #DIV/0! |  |',
+      '## Notes\n\n| Bold then plain |  |  |\n| --- | --- | --- |\n| merged \\| piped |  | after |\n|  | #DIV/0! |  |',
     );
   });
 
@@ -377,11 +487,13 @@ describe('XLSX limits and hostile workbooks', () => {
   });
 
   it('caps the rows × columns a sparse sheet would be laid out as', async () => {
-    // 100 cells on a diagonal: a 100 × 100 table once laid out.
+    // An L of 199 cells (column A and row 1): one island, a 100 × 100 table once laid out.
     const rows = Array.from({ length: 100 }, (_, index) =>
-      row(index + 1, cell(`${columnName(index)}${index + 1}`, '1')),
+      index === 0
+        ? row(1, ...Array.from({ length: 100 }, (_, column) => cell(`${columnName(column)}1`, '1')))
+        : row(index + 1, cell(`A${index + 1}`, '1')),
     ).join('');
-    const bytes = await xlsxOf({ sheets: [{ name: 'Diagonal', rows }] });
+    const bytes = await xlsxOf({ sheets: [{ name: 'Corner', rows }] });
     const error = await failureOf(read(bytes, {}, { maxSpreadsheetCells: 5000 }));
     expect(error.code).toBe('DOCUMENT_TOO_LARGE');
     expect(error.message).toContain('100 rows × 100 columns');

@@ -14,6 +14,8 @@ import {
   type Inline,
 } from './office-blocks.js';
 import { baseMetadata, normalizedText, type LoadInput, type Loader } from './types.js';
+import { chartBlocks, readChart } from './chart.js';
+import { kindOf, relationshipsOf, targetsOf, type Relationship } from './ooxml.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
 
@@ -27,47 +29,6 @@ import { ZipArchive } from './zip.js';
  * so a gap in the numbers is a slide without text.
  */
 
-interface Relationship {
-  target: string;
-  type: string;
-  external: boolean;
-}
-
-/** `ppt/slides/slide1.xml` + `../media/x.png` → `ppt/media/x.png`; targets starting with `/` are from the package root. */
-const resolvePart = (from: string, target: string): string => {
-  const base = target.startsWith('/') ? [] : from.split('/').slice(0, -1);
-  for (const segment of target.split('/')) {
-    if (segment === '..') base.pop();
-    else if (segment && segment !== '.') base.push(segment);
-  }
-  return base.join('/');
-};
-
-const relsPathOf = (part: string): string => {
-  const slash = part.lastIndexOf('/');
-  return `${part.slice(0, slash + 1)}_rels/${part.slice(slash + 1)}.rels`;
-};
-
-/** A part's relationships by id (none when it has no `.rels` part). */
-const relationshipsOf = async (archive: ZipArchive, part: string, input: LoadInput) => {
-  const relationships = new Map<string, Relationship>();
-  const relsPath = relsPathOf(part);
-  if (!archive.has(relsPath)) return relationships;
-  const root = await readXmlPart(archive, relsPath, input.limits, input.checkpoint, 'PPTX');
-  for (const relationship of descendants(root, 'Relationship')) {
-    const id = attribute(relationship, 'Id');
-    const target = attribute(relationship, 'Target');
-    if (!id || target === undefined) continue;
-    const external = attribute(relationship, 'TargetMode') === 'External';
-    relationships.set(id, {
-      target: external ? target : resolvePart(part, target),
-      type: attribute(relationship, 'Type') ?? '',
-      external,
-    });
-  }
-  return relationships;
-};
-
 /**
  * The slide parts in presentation order (`p:sldIdLst`), whatever their file
  * names, each once: a second entry for a part already listed is skipped (as
@@ -76,7 +37,7 @@ const relationshipsOf = async (archive: ZipArchive, part: string, input: LoadInp
  */
 const slidePartsOf = async (archive: ZipArchive, input: LoadInput): Promise<string[]> => {
   const presentation = await readXmlPart(archive, 'ppt/presentation.xml', input.limits, input.checkpoint, 'PPTX');
-  const relationships = await relationshipsOf(archive, 'ppt/presentation.xml', input);
+  const relationships = await relationshipsOf(archive, 'ppt/presentation.xml', input, 'PPTX');
   const list = descendants(presentation, 'sldIdLst')[0];
   if (!list) return [];
   const parts = childrenNamed(list, 'sldId').map((slide) => {
@@ -195,18 +156,19 @@ const tableBlock = (table: Element, relationships: Map<string, Relationship>): B
 
 interface SlideText {
   title: string;
-  /** Each shape's blocks, in the order the slide lists the shapes. */
-  shapes: Block[][];
+  /** Each shape's blocks, in the order the slide lists the shapes; a chart by its relationship until it is read. */
+  shapes: Array<Block[] | { chart: string }>;
 }
 
 /**
  * The shape tree in order: shapes, tables in graphic frames, groups opened
  * where they stand (an explicit stack: groups may nest as deep as the XML
- * caps allow). Pictures, connectors, charts and SmartArt carry no text here.
+ * caps allow). Charts are read from their parts afterwards (see
+ * `withCharts`); pictures, connectors and SmartArt carry no text here.
  */
 const readShapes = (tree: Element, relationships: Map<string, Relationship>): SlideText => {
   const titles: string[] = [];
-  const shapes: Block[][] = [];
+  const shapes: SlideText['shapes'] = [];
   const pending = childElements(tree).reverse();
   for (let shape = pending.pop(); shape; shape = pending.pop()) {
     switch (localName(shape)) {
@@ -235,6 +197,10 @@ const readShapes = (tree: Element, relationships: Map<string, Relationship>): Sl
       }
       case 'graphicFrame':
         for (const table of descendants(shape, 'tbl')) shapes.push([tableBlock(table, relationships)]);
+        for (const chart of descendants(shape, 'chart')) {
+          const id = attributeOfNamespace(chart, 'id');
+          if (id) shapes.push({ chart: id });
+        }
         break;
     }
   }
@@ -248,11 +214,11 @@ const notesOf = async (
   input: LoadInput,
 ): Promise<Block[]> => {
   const notes = [...relationships.values()].find(
-    (relationship) => !relationship.external && relationship.type.endsWith('/notesSlide'),
+    (relationship) => !relationship.external && kindOf(relationship) === 'notesSlide',
   );
   if (!notes || !archive.has(notes.target)) return [];
   const root = await readXmlPart(archive, notes.target, input.limits, input.checkpoint, 'PPTX');
-  const noteRelationships = await relationshipsOf(archive, notes.target, input);
+  const noteRelationships = await relationshipsOf(archive, notes.target, input, 'PPTX');
   const blocks: Block[] = [];
   for (const shape of descendants(root, 'sp')) {
     if (placeholderOf(shape) !== 'body') continue;
@@ -262,16 +228,109 @@ const notesOf = async (
   return blocks;
 };
 
-const render = (slide: SlideText, notes: Block[], input: LoadInput): string => {
+/** Each chart of the slide read from its part, where it stands: its kind and title, then its series as a table. */
+const withCharts = async (
+  slide: SlideText,
+  relationships: Map<string, Relationship>,
+  archive: ZipArchive,
+  input: LoadInput,
+): Promise<Block[][]> => {
+  const shapes: Block[][] = [];
+  for (const shape of slide.shapes) {
+    if (Array.isArray(shape)) {
+      shapes.push(shape);
+      continue;
+    }
+    const relationship = relationships.get(shape.chart);
+    if (!relationship || relationship.external || !archive.has(relationship.target)) continue;
+    const chart = await readChart(archive, relationship.target, input, 'PPTX');
+    if (chart) shapes.push(chartBlocks(chart));
+  }
+  return shapes;
+};
+
+/** A comment's author and text; a reply in a thread says so. */
+interface SlideComment {
+  author: string;
+  text: string;
+  reply: boolean;
+}
+
+/**
+ * Who wrote comments: the classic list (`commentAuthors`, by number) and the
+ * modern one (`authors`, PowerPoint 365, by id).
+ */
+const readCommentAuthors = async (archive: ZipArchive, input: LoadInput): Promise<Map<string, string>> => {
+  const authors = new Map<string, string>();
+  const relationships = await relationshipsOf(archive, 'ppt/presentation.xml', input, 'PPTX');
+  for (const kind of ['commentAuthors', 'authors']) {
+    for (const target of targetsOf(relationships, kind, archive)) {
+      const root = await readXmlPart(archive, target, input.limits, input.checkpoint, 'PPTX');
+      for (const author of [...descendants(root, 'cmAuthor'), ...descendants(root, 'author')]) {
+        const id = attribute(author, 'id');
+        if (id !== undefined) authors.set(id, attribute(author, 'name') ?? '');
+      }
+    }
+  }
+  return authors;
+};
+
+const COMMENT_TEXT_LIMIT = 32_768;
+
+/** A comment's text: `p:text` (classic) or a text body's runs (modern). */
+const commentTextOf = (comment: Element): string => {
+  const classic = childrenNamed(comment, 'text')[0];
+  const body = classic ?? childrenNamed(comment, 'txBody')[0];
+  const text = body ? (classic ? textOf(classic) : descendants(body, 't').map(textOf).join(' ')) : '';
+  return text.replace(/\s+/g, ' ').trim().slice(0, COMMENT_TEXT_LIMIT);
+};
+
+/** The slide's comments in the order they are stored, replies after the comment they answer. */
+const commentsOf = async (
+  archive: ZipArchive,
+  relationships: Map<string, Relationship>,
+  authors: ReadonlyMap<string, string>,
+  input: LoadInput,
+): Promise<SlideComment[]> => {
+  const comments: SlideComment[] = [];
+  for (const target of targetsOf(relationships, 'comments', archive)) {
+    const root = await readXmlPart(archive, target, input.limits, input.checkpoint, 'PPTX');
+    for (const comment of descendants(root, 'cm')) {
+      const of = (element: Element, reply: boolean) => {
+        const text = commentTextOf(element);
+        if (text) comments.push({ author: authors.get(attribute(element, 'authorId') ?? '') ?? '', text, reply });
+      };
+      of(comment, descendants(comment, 'parentCm').length > 0);
+      for (const reply of descendants(comment, 'reply')) of(reply, true);
+    }
+  }
+  return comments;
+};
+
+/** "Comment (Jane Smith): Looks good" */
+const commentLine = (comment: SlideComment): string =>
+  `${comment.reply ? 'Reply' : 'Comment'}${comment.author ? ` (${comment.author})` : ''}: ${comment.text}`;
+
+const render = (
+  slide: { title: string; shapes: Block[][] },
+  notes: Block[],
+  comments: SlideComment[],
+  input: LoadInput,
+): string => {
+  const commentBlocks = comments.map((comment): Block => ({ type: 'paragraph', inlines: [commentLine(comment)] }));
   if (input.outputFormat === 'markdown') {
     const blocks: Block[] = [];
     if (slide.title) blocks.push({ type: 'heading', level: 1, inlines: [slide.title] });
-    blocks.push(...slide.shapes.flat());
+    blocks.push(...slide.shapes.flat(), ...commentBlocks);
     if (notes.length) blocks.push({ type: 'heading', level: 2, inlines: ['Notes'] }, ...notes);
     return blocksToMarkdown(blocks);
   }
-  // Paragraphs of one shape are lines; shapes, title and notes are separated by a blank line.
-  const sections = [slide.title, ...slide.shapes.map((blocks) => blocksToText(blocks, '\n'))];
+  // Paragraphs of one shape are lines; shapes, comments, title and notes are separated by a blank line.
+  const sections = [
+    slide.title,
+    ...slide.shapes.map((blocks) => blocksToText(blocks, '\n')),
+    blocksToText(commentBlocks, '\n'),
+  ];
   const notesText = blocksToText(notes, '\n');
   if (notesText) sections.push(`Notes:\n${notesText}`);
   return sections.filter(Boolean).join('\n\n');
@@ -287,14 +346,22 @@ export const loadPptx: Loader = async (given) => {
     const slides = await slidePartsOf(archive, input);
     // Slides may share a notes part: the text of all of them is counted against one budget.
     const output = new OutputBudget(input.limits, 'PPTX');
+    let authors: Map<string, string> | undefined;
     for (const [index, part] of slides.entries()) {
       await input.checkpoint();
       const root = await readXmlPart(archive, part, input.limits, input.checkpoint, 'PPTX');
-      const relationships = await relationshipsOf(archive, part, input);
+      const relationships = await relationshipsOf(archive, part, input, 'PPTX');
       const tree = descendants(root, 'spTree')[0];
       const slide = tree ? readShapes(tree, relationships) : { title: '', shapes: [] };
+      const shapes = await withCharts(slide, relationships, archive, input);
       const notes = await notesOf(archive, relationships, input);
-      const content = normalizedText(render(slide, notes, input));
+      const comments = await commentsOf(
+        archive,
+        relationships,
+        (authors ??= await readCommentAuthors(archive, input)),
+        input,
+      );
+      const content = normalizedText(render({ title: slide.title, shapes }, notes, comments, input));
       output.take(content.length);
       if (content) {
         documents.push({

@@ -1,10 +1,14 @@
-import type { Document as XmlDocument } from 'domhandler';
+import type { Element, Document as XmlDocument } from 'domhandler';
 import { Parser } from 'htmlparser2';
 import type { Document } from '../document.js';
 import { decodeText } from '../encoding.js';
 import { AppError } from '../../errors.js';
 import { OutputBudget, type ProcessingLimits } from '../limits.js';
 import { baseMetadata, type LoadInput, type Loader } from './types.js';
+import { chartBlocks, readChart, type Chart } from './chart.js';
+import { inlineText, textOf } from './office-blocks.js';
+import { kindOf, relationshipsOf, targetsOf } from './ooxml.js';
+import { islandsOf, rangeOf, type SheetRow } from './sheet-islands.js';
 import { attribute, childrenNamed, descendants, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
 
@@ -53,6 +57,8 @@ const MAX_ROWS = 1_048_576;
  * closing tags under 1000 open elements took 3.2 s, under 60 0.4 s.
  */
 const MAX_SHEET_DEPTH = 64;
+/** Merged ranges read per sheet (they join table islands); past this many, the rest are not. */
+const MAX_MERGES = 10_000;
 /** Characters handed to the streaming parser at a time, with a checkpoint between them. */
 const PARSE_CHUNK = 1 << 20;
 
@@ -192,6 +198,8 @@ const formatIsoCell = (value: string): string => {
 interface SheetEntry {
   name: string;
   part: string;
+  /** A chart sheet: charts, no cells. */
+  chartsOnly: boolean;
   hidden: boolean;
   index: number;
 }
@@ -200,73 +208,42 @@ interface Workbook {
   sheets: SheetEntry[];
   sharedStrings?: string | undefined;
   styles?: string | undefined;
+  /** The people threaded comments name (`xl/persons/person.xml`). */
+  persons?: string | undefined;
   date1904: boolean;
-}
-
-/** `xl/workbook.xml` + `worksheets/sheet1.xml` → `xl/worksheets/sheet1.xml`; a leading `/` is the package root. */
-const resolvePart = (from: string, target: string): string => {
-  const segments = target.startsWith('/') ? [] : from.split('/').slice(0, -1);
-  for (const segment of target.split('/')) {
-    if (segment === '..') segments.pop();
-    else if (segment && segment !== '.') segments.push(segment);
-  }
-  return segments.join('/');
-};
-
-const relsPathOf = (part: string): string => {
-  const slash = part.lastIndexOf('/');
-  return `${part.slice(0, slash + 1)}_rels/${part.slice(slash + 1)}.rels`;
-};
-
-interface Relationship {
-  type: string;
-  target: string;
 }
 
 const readXml = (archive: ZipArchive, part: string, input: LoadInput): Promise<XmlDocument> =>
   readXmlPart(archive, part, input.limits, input.checkpoint, KIND);
 
-/** A part's internal relationships by id; the type is its last segment (`worksheet`), the same in strict OOXML. */
-const relationshipsOf = async (archive: ZipArchive, part: string, input: LoadInput) => {
-  const relationships = new Map<string, Relationship>();
-  const relsPath = relsPathOf(part);
-  if (!archive.has(relsPath)) return relationships;
-  for (const relationship of descendants(await readXml(archive, relsPath, input), 'Relationship')) {
-    const id = attribute(relationship, 'Id');
-    const target = attribute(relationship, 'Target');
-    if (!id || !target || attribute(relationship, 'TargetMode') === 'External') continue;
-    const type = (attribute(relationship, 'Type') ?? '').split('/').pop() ?? '';
-    relationships.set(id, { type, target: resolvePart(part, target) });
-  }
-  return relationships;
-};
-
 const workbookPartOf = async (archive: ZipArchive, input: LoadInput): Promise<string> => {
-  const root = await relationshipsOf(archive, '', input);
-  const office = [...root.values()].find((relationship) => relationship.type === 'officeDocument');
+  const root = await relationshipsOf(archive, '', input, KIND);
+  const office = [...root.values()].find((relationship) => kindOf(relationship) === 'officeDocument');
   return office && archive.has(office.target) ? office.target : 'xl/workbook.xml';
 };
 
 const readWorkbook = async (archive: ZipArchive, input: LoadInput): Promise<Workbook> => {
   const part = await workbookPartOf(archive, input);
   const workbook = await readXml(archive, part, input);
-  const relationships = await relationshipsOf(archive, part, input);
-  const typed = (type: string) => [...relationships.values()].find((relationship) => relationship.type === type);
+  const relationships = await relationshipsOf(archive, part, input, KIND);
+  const typed = (type: string) => [...relationships.values()].find((relationship) => kindOf(relationship) === type);
   const flag = descendants(workbook, 'workbookPr')[0];
   const date1904 = ['1', 'true'].includes(flag ? (attribute(flag, 'date1904') ?? '') : '');
   const list = descendants(workbook, 'sheets')[0];
   const sheets: SheetEntry[] = [];
   (list ? childrenNamed(list, 'sheet') : []).forEach((sheet, index) => {
     const relationship = relationships.get(attribute(sheet, 'id') ?? '');
-    if (!relationship) {
+    if (!relationship || relationship.external) {
       throw new AppError('DOCUMENT_PARSE_ERROR', 'The XLSX file is damaged (a sheet it lists has no part).');
     }
-    // Chart sheets, dialog and macro sheets hold no cells to read.
-    if (relationship.type !== 'worksheet') return;
+    // Dialog and macro sheets hold nothing to read; chart sheets hold charts and no cells.
+    const sheetKind = kindOf(relationship);
+    if (sheetKind !== 'worksheet' && sheetKind !== 'chartsheet') return;
     const state = attribute(sheet, 'state');
     sheets.push({
       name: attribute(sheet, 'name') ?? `Sheet${index + 1}`,
       part: relationship.target,
+      chartsOnly: sheetKind === 'chartsheet',
       hidden: state === 'hidden' || state === 'veryHidden',
       index,
     });
@@ -277,6 +254,7 @@ const readWorkbook = async (archive: ZipArchive, input: LoadInput): Promise<Work
     sheets,
     sharedStrings: partOf('sharedStrings', 'xl/sharedStrings.xml'),
     styles: partOf('styles', 'xl/styles.xml'),
+    persons: typed('person')?.target,
     date1904,
   };
 };
@@ -387,10 +365,16 @@ const overCap = (limits: ProcessingLimits, what: string) =>
 class CellBudget {
   private cells = 0;
   private laidOut = 0;
+  private blanks = 0;
   private readonly output: OutputBudget;
 
   constructor(private readonly limits: ProcessingLimits) {
     this.output = new OutputBudget(limits, KIND);
+  }
+
+  /** Whether one more blank cell may be kept (they join table islands; past the cell cap they are let go). */
+  takeBlank(): boolean {
+    return ++this.blanks <= this.limits.maxSpreadsheetCells;
   }
 
   take(text: string): void {
@@ -481,11 +465,7 @@ const columnOf = (reference: string): number | undefined => {
   return column - 1;
 };
 
-interface Row {
-  index: number;
-  columns: number[];
-  values: string[];
-}
+type Row = SheetRow;
 
 interface SheetContext {
   strings: string[];
@@ -525,8 +505,9 @@ const readSheetRows = async (
   input: LoadInput,
   context: SheetContext,
   budget: CellBudget,
-): Promise<Row[]> => {
+): Promise<{ rows: Row[]; merges: string[] }> => {
   const rows: Row[] = [];
+  const merges: string[] = [];
   let inSheetData = false;
   let row: Row | undefined;
   let nextRow = 0;
@@ -538,12 +519,14 @@ const readSheetRows = async (
   let type = 'n';
   let style = 0;
   let value = '';
+  let formula = false;
   let capture = 0;
   let inInline = 0;
   let inPhonetic = 0;
   await streamPart(archive, part, input, {
     open: (name, attributes) => {
       if (name === 'sheetData') inSheetData = true;
+      if (name === 'mergeCell' && attributes.ref && merges.length < MAX_MERGES) merges.push(attributes.ref);
       if (!inSheetData) return;
       if (name === 'row') {
         const number = attributes.r === undefined ? nextRow + 1 : Number(attributes.r);
@@ -565,8 +548,10 @@ const readSheetRows = async (
         type = attributes.t ?? 'n';
         style = attributes.s === undefined ? 0 : Number(attributes.s) || 0;
         value = '';
+        formula = false;
         nextColumn = at + 1;
       } else if (inCell) {
+        if (name === 'f') formula = true;
         if (name === 'v' && inInline === 0) capture++;
         else if (name === 'is') inInline++;
         else if (name === 'rPh') inPhonetic++;
@@ -585,6 +570,10 @@ const readSheetRows = async (
           budget.take(text);
           row.columns.push(column);
           row.values.push(text);
+        } else if ((style !== 0 || formula) && budget.takeBlank()) {
+          // A styled blank (a bordered table's empty cell) or a formula never calculated: part of its table, no text.
+          row.columns.push(column);
+          row.values.push('');
         }
         inCell = false;
         capture = inInline = inPhonetic = 0;
@@ -599,7 +588,7 @@ const readSheetRows = async (
       }
     },
   });
-  return rows;
+  return { rows, merges };
 };
 
 // ---------------------------------------------------------------------------
@@ -647,31 +636,181 @@ const markdownCell = (value: string) =>
     .replace(/\r\n?|\n/g, '<br>')
     .replace(/\t/g, ' ');
 
-const writeSheet = (rows: Row[], input: LoadInput, budget: CellBudget, name: string): string => {
-  // Columns empty in every row are left out, inside the sheet as at its edges.
+/** One island's rows: a TSV block in `text` output, a GFM table (first row as header) in `markdown`. */
+const writeIsland = (rows: Row[], markdown: boolean, budget: CellBudget, name: string): string => {
+  // Columns empty in every row are left out, inside the island as at its edges.
   const used = [...new Set(rows.flatMap((row) => row.columns))].sort((a, b) => a - b);
   const position = new Map(used.map((column, at) => [column, at]));
   budget.layOut(name, rows.length, used.length);
-  const markdown = input.outputFormat === 'markdown';
+  return writeGrid(
+    rows.map((row) => {
+      const cells = new Array<string>(used.length).fill('');
+      row.columns.forEach((column, at) => {
+        cells[position.get(column) as number] = row.values[at] as string;
+      });
+      return { index: row.index, cells };
+    }),
+    markdown,
+  );
+};
+
+const writeGrid = (rows: ReadonlyArray<{ index: number; cells: string[] }>, markdown: boolean): string => {
   const lines: string[] = [];
   let previous: number | undefined;
-  for (const row of rows) {
-    const cells = new Array<string>(used.length).fill('');
-    row.columns.forEach((column, at) => {
-      const value = row.values[at] as string;
-      cells[position.get(column) as number] = markdown ? markdownCell(value) : textCell(value);
-    });
+  for (const { index, cells: values } of rows) {
+    const cells = values.map(markdown ? markdownCell : textCell);
     if (markdown) {
       lines.push(`| ${cells.join(' | ')} |`);
       if (previous === undefined) lines.push(`| ${cells.map(() => '---').join(' | ')} |`);
     } else {
-      if (previous !== undefined && row.index > previous + 1) lines.push('');
+      // A merged range can join rows across an empty one: a blank line, as the sheet shows it.
+      if (previous !== undefined && index > previous + 1) lines.push('');
       while (cells.length && cells[cells.length - 1] === '') cells.pop();
       lines.push(cells.join('\t'));
     }
-    previous = row.index;
+    previous = index;
   }
   return lines.join('\n');
+};
+
+// ---------------------------------------------------------------------------
+// What a sheet holds besides its cells: charts and comments
+
+/** A sheet's charts, in the order its drawings list them. */
+const readCharts = async (archive: ZipArchive, part: string, input: LoadInput): Promise<Chart[]> => {
+  const charts: Chart[] = [];
+  for (const drawing of targetsOf(await relationshipsOf(archive, part, input, KIND), 'drawing', archive)) {
+    for (const chartPart of targetsOf(await relationshipsOf(archive, drawing, input, KIND), 'chart', archive)) {
+      const chart = await readChart(archive, chartPart, input, KIND);
+      if (chart) charts.push(chart);
+    }
+  }
+  return charts;
+};
+
+interface CellComment {
+  ref: string;
+  author: string;
+  text: string;
+  reply: boolean;
+}
+
+const COMMENT_TEXT_LIMIT = 32_768;
+
+/** Text of a comment's runs, phonetic runs left out. */
+const commentText = (element: Element): string =>
+  descendants(element, 't')
+    .filter((run) => !run.parent || (run.parent as Element).name?.split(':').pop() !== 'rPh')
+    .map(textOf)
+    .join('')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, COMMENT_TEXT_LIMIT);
+
+/**
+ * A sheet's comments: threaded comments (Excel 365: a thread of replies, by
+ * people of `xl/persons`) where the sheet has them, and the classic notes
+ * for every cell without a thread (Excel writes each thread a classic copy
+ * that says "[Threaded comment]" for older readers: not read twice).
+ */
+const readComments = async (
+  archive: ZipArchive,
+  part: string,
+  persons: ReadonlyMap<string, string>,
+  input: LoadInput,
+): Promise<CellComment[]> => {
+  const relationships = await relationshipsOf(archive, part, input, KIND);
+  const comments: CellComment[] = [];
+  const threaded = new Set<string>();
+  for (const target of targetsOf(relationships, 'threadedComment', archive)) {
+    for (const entry of descendants(await readXml(archive, target, input), 'threadedComment')) {
+      const ref = attribute(entry, 'ref') ?? '';
+      const body = childrenNamed(entry, 'text')[0];
+      const text = body ? textOf(body).replace(/\s+/g, ' ').trim().slice(0, COMMENT_TEXT_LIMIT) : '';
+      threaded.add(ref);
+      if (text) {
+        const author = persons.get(attribute(entry, 'personId') ?? '') ?? '';
+        comments.push({ ref, author, text, reply: attribute(entry, 'parentId') !== undefined });
+      }
+    }
+  }
+  for (const target of targetsOf(relationships, 'comments', archive)) {
+    const root = await readXml(archive, target, input);
+    const authors = descendants(root, 'author').map((author) => textOf(author).trim());
+    for (const entry of descendants(root, 'comment')) {
+      const ref = attribute(entry, 'ref') ?? '';
+      const text = commentText(entry);
+      if (!text || threaded.has(ref)) continue;
+      const author = authors[Number(attribute(entry, 'authorId'))] ?? '';
+      comments.push({ ref, author: author.startsWith('tc=') ? '' : author, text, reply: false });
+    }
+  }
+  return comments;
+};
+
+const readPersons = async (archive: ZipArchive, part: string | undefined, input: LoadInput) => {
+  const persons = new Map<string, string>();
+  if (!part || !archive.has(part)) return persons;
+  for (const person of descendants(await readXml(archive, part, input), 'person')) {
+    const id = attribute(person, 'id');
+    if (id) persons.set(id, attribute(person, 'displayName') ?? '');
+  }
+  return persons;
+};
+
+/** "Comment on B2 (Jane Editor): Which libraries?"; a reply in a thread says so. */
+const commentLine = (comment: CellComment): string =>
+  `${comment.reply ? 'Reply' : 'Comment'} on ${comment.ref}${comment.author ? ` (${comment.author})` : ''}: ${comment.text}`;
+
+/** Islands with their blank cells left out, and those that held only blanks dropped. */
+const withoutBlanks = (islands: Row[][]): Row[][] =>
+  islands
+    .map((island) =>
+      island
+        .map((row) => {
+          const kept = row.values.flatMap((value, at) => (value === '' ? [] : [at]));
+          return kept.length === row.values.length
+            ? row
+            : {
+                index: row.index,
+                columns: kept.map((at) => row.columns[at] as number),
+                values: kept.map((at) => row.values[at] as string),
+              };
+        })
+        .filter((row) => row.columns.length),
+    )
+    .filter((island) => island.length);
+
+interface SheetContent {
+  islands: Row[][];
+  charts: Chart[];
+  comments: CellComment[];
+}
+
+/**
+ * A sheet's document: in `markdown` its name as a `##` heading; then each
+ * table island, each chart (its kind and title, then its series as a
+ * table) and each comment, set apart by blank lines.
+ */
+const writeSheet = (sheet: SheetContent, input: LoadInput, budget: CellBudget, name: string): string => {
+  const markdown = input.outputFormat === 'markdown';
+  const parts: string[] = markdown ? [`## ${markdownCell(name)}`] : [];
+  for (const island of sheet.islands) parts.push(writeIsland(island, markdown, budget, name));
+  for (const chart of sheet.charts) {
+    const [label, table] = chartBlocks(chart);
+    if (label?.type === 'paragraph') parts.push(inlineText(label.inlines));
+    if (table?.type === 'table') {
+      budget.layOut(name, table.rows.length, table.rows[0]?.length ?? 0);
+      parts.push(
+        writeGrid(
+          table.rows.map((cells, index) => ({ index, cells })),
+          markdown,
+        ),
+      );
+    }
+  }
+  for (const comment of sheet.comments) parts.push(commentLine(comment));
+  return parts.join('\n\n');
 };
 
 // ---------------------------------------------------------------------------
@@ -687,21 +826,31 @@ export const loadXlsx: Loader = async (input) => {
       strings: await readSharedStrings(archive, workbook.sharedStrings, input),
       date1904: workbook.date1904,
     };
+    const persons = await readPersons(archive, workbook.persons, input);
     const documents: Document[] = [];
     for (const [done, sheet] of workbook.sheets.entries()) {
       // A sheet whose part is missing has no cells to read; the others are still the workbook's.
-      const rows = archive.has(sheet.part)
-        ? normalise(await readSheetRows(archive, sheet.part, input, context, budget))
-        : [];
-      if (rows.length) {
-        const content = writeSheet(rows, input, budget, sheet.name);
+      const present = archive.has(sheet.part);
+      const cells =
+        present && !sheet.chartsOnly
+          ? await readSheetRows(archive, sheet.part, input, context, budget)
+          : { rows: [], merges: [] };
+      const merges = cells.merges.map(rangeOf).filter((range) => range !== undefined);
+      const content: SheetContent = {
+        islands: withoutBlanks(islandsOf(normalise(cells.rows), merges)),
+        charts: present ? await readCharts(archive, sheet.part, input) : [],
+        comments: present ? await readComments(archive, sheet.part, persons, input) : [],
+      };
+      if (content.islands.length || content.charts.length || content.comments.length) {
+        const text = writeSheet(content, input, budget, sheet.name);
         documents.push({
-          page_content: content,
+          page_content: text,
           metadata: {
             ...baseMetadata(input),
             sheet: sheet.name,
             sheet_index: sheet.index,
             ...(sheet.hidden ? { hidden: true } : {}),
+            ...(sheet.chartsOnly ? { chart_sheet: true } : {}),
           },
         });
       }

@@ -168,3 +168,27 @@ export const nestedRepeatedTableOdt = (repeat: number): Promise<Buffer> => {
     `<table:table><table:table-row table:number-rows-repeated="${repeat}"><table:table-cell table:number-columns-repeated="${repeat}">${cell}</table:table-cell></table:table-row></table:table>`;
   return odtOf(odtContentXml(table(table('<text:p>x</text:p>'))));
 };
+
+const W = 'http://schemas.openxmlformats.org/wordprocessingml/2006/main';
+
+/** A DOCX whose body is this WordprocessingML (`<w:p>`, `<w:tbl>`…), with no styles or numbering parts. */
+export const docxOf = (body: string): Promise<Buffer> =>
+  zipParts([
+    [
+      '[Content_Types].xml',
+      '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+    ],
+    [
+      '_rels/.rels',
+      `<Relationships xmlns="${PACKAGE_RELS}"><Relationship Id="rId1" Type="${R}/officeDocument" Target="word/document.xml"/></Relationships>`,
+    ],
+    ['word/document.xml', `<w:document xmlns:w="${W}" xmlns:r="${R}"><w:body>${body}</w:body></w:document>`],
+  ]);
+
+/** A table cell: its text, and `w:gridSpan` / `w:vMerge` ("restart" opens a vertical merge, "" continues one). */
+export const docxCell = (text: string, { gridSpan, vMerge }: { gridSpan?: number; vMerge?: string } = {}): string => {
+  const properties = `${gridSpan ? `<w:gridSpan w:val="${gridSpan}"/>` : ''}${
+    vMerge === undefined ? '' : vMerge ? `<w:vMerge w:val="${vMerge}"/>` : '<w:vMerge/>'
+  }`;
+  return `<w:tc><w:tcPr>${properties}</w:tcPr><w:p><w:r><w:t>${text}</w:t></w:r></w:p></w:tc>`;
+};

@@ -16,6 +16,8 @@ import { processDocument } from '../../lambdas/documents/process-document.js';
 import { corpusPath } from '../support/corpus.js';
 import { chartXml } from '../support/xlsx.js';
 import {
+  docxCell,
+  docxOf,
   nestedRepeatedTableOdt,
   odtContentXml,
   odtOf,
@@ -217,11 +219,11 @@ describe('PPTX', () => {
     expect(docs.map((doc) => doc.page_content)).toEqual(['The title\n\nBody first\n\nGrouped', 'Hello\nWorld']);
   });
 
-  it('reads the fallback of alternate content, keeps merged table cells in their columns, and joins a link split into runs', async () => {
+  it('reads the fallback of alternate content, lays merged table cells out under their columns, and joins a link split into runs', async () => {
     const textRun = (text: string, link = '') =>
       `<a:r><a:rPr>${link ? `<a:hlinkClick r:id="${link}"/>` : ''}</a:rPr><a:t>${text}</a:t></a:r>`;
     const cell = (text: string, merge = '') => `<a:tc${merge}><a:txBody><a:p>${textRun(text)}</a:p></a:txBody></a:tc>`;
-    const table = `<p:graphicFrame><a:graphic><a:graphicData><a:tbl><a:tr>${cell('wide', ' gridSpan="2"')}${cell('', ' hMerge="1"')}${cell('c')}</a:tr><a:tr>${cell('d')}${cell('e')}${cell('f')}</a:tr></a:tbl></a:graphicData></a:graphic></p:graphicFrame>`;
+    const table = `<p:graphicFrame><a:graphic><a:graphicData><a:tbl><a:tr>${cell('wide', ' gridSpan="2"')}${cell('', ' hMerge="1"')}${cell('c')}</a:tr><a:tr>${cell('d', ' rowSpan="2"')}${cell('e')}${cell('f')}</a:tr><a:tr>${cell('', ' vMerge="1"')}${cell('g')}${cell('h')}</a:tr></a:tbl></a:graphicData></a:graphic></p:graphicFrame>`;
     const bytes = await pptxOf([
       {
         file: 'slide1.xml',
@@ -233,10 +235,11 @@ describe('PPTX', () => {
       },
     ]);
     const [text] = (await run(bytes, 'x.pptx')).documents;
-    expect(text?.page_content).toBe('fallback\n\nwide |  | c\nd | e | f\n\nSee the port authority.');
+    // A spanning cell's value stands in every position it covers: "d" heads both of its rows.
+    expect(text?.page_content).toBe('fallback\n\nwide | wide | c\nd | e | f\nd | g | h\n\nSee the port authority.');
     const [markdown] = (await run(bytes, 'x.pptx', { output_format: 'markdown' })).documents;
     expect(markdown?.page_content).toBe(
-      'fallback\n\n| wide |  | c |\n| --- | --- | --- |\n| d | e | f |\n\nSee the [port authority](https://example.org/port).',
+      'fallback\n\n| wide | wide | c |\n| --- | --- | --- |\n| d | e | f |\n| d | g | h |\n\nSee the [port authority](https://example.org/port).',
     );
   });
 
@@ -350,16 +353,35 @@ describe('ODT', () => {
     );
   });
 
-  it('keeps merged and repeated table cells in their columns', async () => {
+  it('lays DOCX merged cells (gridSpan, vMerge) out under their columns in Markdown', async () => {
+    const row = (...cells: string[]) => `<w:tr>${cells.join('')}</w:tr>`;
+    const bytes = await docxOf(
+      `<w:tbl>${row(docxCell('Year'), docxCell('Month'), docxCell('Money', { gridSpan: 2 }))}${row(
+        docxCell('2025', { vMerge: 'restart' }),
+        docxCell('January'),
+        docxCell('$134'),
+        docxCell('$162'),
+      )}${row(docxCell('', { vMerge: '' }), docxCell('February'), docxCell('$150'), docxCell('$155'))}</w:tbl>`,
+    );
+    const [markdown] = (await loadDocx(loadInput(bytes, { outputFormat: 'markdown' }))).documents;
+    expect(markdown?.page_content).toBe(
+      '| Year | Month | Money | Money |\n| --- | --- | --- | --- |\n| 2025 | January | $134 | $162 |\n| 2025 | February | $150 | $155 |',
+    );
+  });
+
+  it('lays merged cells out under their columns and keeps repeated ones', async () => {
     const bytes = await odtOf(
       odtContentXml(
-        '<table:table><table:table-row><table:table-cell table:number-columns-spanned="2"><text:p>wide</text:p></table:table-cell><table:covered-table-cell/><table:table-cell><text:p>c</text:p></table:table-cell></table:table-row>' +
+        '<table:table><table:table-row><table:table-cell table:number-columns-spanned="2"><text:p>wide</text:p></table:table-cell><table:covered-table-cell/><table:table-cell table:number-rows-spanned="2"><text:p>c</text:p></table:table-cell></table:table-row>' +
+          '<table:table-row><table:table-cell><text:p>a</text:p></table:table-cell><table:table-cell><text:p>b</text:p></table:table-cell><table:covered-table-cell/></table:table-row>' +
           '<table:table-row table:number-rows-repeated="2"><table:table-cell table:number-columns-repeated="2"><text:p>x</text:p></table:table-cell><table:table-cell><text:p>y</text:p><text:p>z</text:p></table:table-cell><table:table-cell table:number-columns-repeated="1000000"/></table:table-row></table:table>',
       ),
     );
-    expect((await run(bytes, 'table.odt')).documents[0]?.page_content).toBe('wide |  | c\nx | x | y z\nx | x | y z');
+    expect((await run(bytes, 'table.odt')).documents[0]?.page_content).toBe(
+      'wide | wide | c\na | b | c\nx | x | y z\nx | x | y z',
+    );
     expect((await run(bytes, 'table.odt', { output_format: 'markdown' })).documents[0]?.page_content).toBe(
-      '| wide |  | c |\n| --- | --- | --- |\n| x | x | y z |\n| x | x | y z |',
+      '| wide | wide | c |\n| --- | --- | --- |\n| a | b | c |\n| x | x | y z |\n| x | x | y z |',
     );
   });
 

@@ -210,12 +210,43 @@ describe.each(FILES)('Markdown headings of %s against pandoc', (file) => {
 describe('the HTML Markdown reading', () => {
   const markdown = async (html: string) => (await htmlToText(html, undefined, undefined, 'markdown')).text;
 
-  it('renders tables with a header row, escaped pipes, spans kept as empty cells, thead and tbody', async () => {
+  it('renders tables with a header row, escaped pipes, thead and tbody, a spanning value in every position it covers', async () => {
     expect(
       await markdown(
         '<table><thead><tr><th>Severity</th><th>Meaning</th></tr></thead><tbody><tr><td colspan="2">S1 | down</td></tr><tr><td>S2</td><td><p>Degraded</p><p>service</p></td></tr></tbody></table>',
       ),
-    ).toBe('| Severity | Meaning |\n| --- | --- |\n| S1 \\| down |  |\n| S2 | Degraded service |');
+    ).toBe('| Severity | Meaning |\n| --- | --- |\n| S1 \\| down | S1 \\| down |\n| S2 | Degraded service |');
+  });
+
+  it('keeps every cell under its header when cells span rows and columns', async () => {
+    const html =
+      '<table><tr><th>Year</th><th>Month</th><th colspan="2">Money</th></tr>' +
+      '<tr><td rowspan="3">2025</td><td>January</td><td>$134</td><td>$162</td></tr>' +
+      '<tr><td>February</td><td rowspan="2">$150</td><td>$155</td></tr>' +
+      '<tr><td>March</td><td>$143</td></tr>' +
+      '<tr><td>Total</td><td colspan="3" rowspan="9">n/a</td></tr></table>';
+    expect(await markdown(html)).toBe(
+      [
+        '| Year | Month | Money | Money |',
+        '| --- | --- | --- | --- |',
+        '| 2025 | January | $134 | $162 |',
+        '| 2025 | February | $150 | $155 |',
+        '| 2025 | March | $150 | $143 |',
+        '| Total | n/a | n/a | n/a |',
+      ].join('\n'),
+    );
+  });
+
+  it('repeats a spanning value only within a budget: a long cell spanning many rows is not copied into each', async () => {
+    const long = 'x'.repeat(5000);
+    const rows = Array.from(
+      { length: 50 },
+      (_, index) => `<tr>${index === 0 ? `<td rowspan="50">${long}</td>` : ''}<td>${index}</td></tr>`,
+    );
+    const table = (await markdown(`<table>${rows.join('')}</table>`)).split('\n');
+    expect(table).toHaveLength(51);
+    expect(table.filter((line) => line.includes(long)).length).toBeLessThanOrEqual(6);
+    expect(table[50]).toMatch(/\| 49 \|$/);
   });
 
   it('renders nested lists, numbered lists, links, inline code, pre and quotes', async () => {

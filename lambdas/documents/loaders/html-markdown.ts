@@ -1,5 +1,6 @@
 import { isDocument, isTag, isText, type AnyNode, type Element } from 'domhandler';
 import { CONTENT_CONTAINERS, isBoilerplate } from './html-content.js';
+import { layOutTable, MAX_COL_SPAN, MAX_ROW_SPAN, spanCount, type SpannedCell } from './table-grid.js';
 
 /**
  * An HTML tree as Markdown (GFM): headings with their level, paragraphs,
@@ -25,20 +26,21 @@ interface Container {
   /** Inline text of the paragraph being read, whitespace not yet collapsed at the ends. */
   inline: string;
   /** A row's cells; a table's rows. */
-  cells: string[];
-  rows: string[][];
+  cells: SpannedCell[];
+  rows: SpannedCell[][];
   /**
    * Rows met outside any table, kept together until other content comes:
    * htmlparser2 closes a table at a stray end tag (`<center><table></center><tr>…`,
    * common on old pages) where a browser keeps it open.
    */
-  orphanRows: string[][];
-  /** Heading level; list ordering and items so far; the link's target; a cell's span. */
+  orphanRows: SpannedCell[][];
+  /** Heading level; list ordering and items so far; the link's target; a cell's spans. */
   level: number;
   ordered: boolean;
   items: number;
   href: string;
-  span: number;
+  colSpan: number;
+  rowSpan: number;
 }
 
 const container = (kind: ContainerKind, fields: Partial<Container> = {}): Container => ({
@@ -52,7 +54,8 @@ const container = (kind: ContainerKind, fields: Partial<Container> = {}): Contai
   ordered: false,
   items: 0,
   href: '',
-  span: 1,
+  colSpan: 1,
+  rowSpan: 1,
   ...fields,
 });
 
@@ -226,7 +229,7 @@ class MarkdownBuilder {
       }
       case 'cell': {
         const text = collapse(done.inline).trim();
-        parent.cells.push(text, ...Array.from({ length: done.span - 1 }, () => ''));
+        parent.cells.push({ text, colSpan: done.colSpan, rowSpan: done.rowSpan });
         break;
       }
       case 'row': {
@@ -236,10 +239,14 @@ class MarkdownBuilder {
         break;
       }
       case 'table': {
-        const rows = done.rows.filter((row) => row.length);
         // A table inside a cell (or heading) reads as its cells in order: a line cannot hold a table.
-        if (ONE_LINE.has(parent.kind)) parent.inline += ` ${rows.flat().filter(Boolean).join(' ')} `;
-        else if (rows.length) parent.blocks.push(renderTable(rows));
+        if (ONE_LINE.has(parent.kind)) {
+          parent.inline += ` ${done.rows
+            .flat()
+            .map((cell) => cell.text)
+            .filter(Boolean)
+            .join(' ')} `;
+        } else if (done.rows.some((row) => row.length)) parent.blocks.push(renderTable(done.rows));
         break;
       }
       case 'root':
@@ -262,8 +269,12 @@ class MarkdownBuilder {
   }
 }
 
-/** GFM: the first row is the header row (GFM requires one); every source row is one Markdown row. */
-const renderTable = (rows: string[][]): string => {
+/**
+ * GFM: the first row is the header row (GFM requires one); every source row
+ * with cells of its own is one Markdown row, spans laid out (table-grid.ts).
+ */
+const renderTable = (cells: SpannedCell[][]): string => {
+  const rows = layOutTable(cells).filter((_, index) => cells[index]?.length);
   const [head = [], ...body] = rows;
   const width = Math.max(...rows.map((row) => row.length));
   const line = (cells: string[]) =>
@@ -272,11 +283,6 @@ const renderTable = (rows: string[][]): string => {
 };
 
 type Step = { node: AnyNode; inContent: boolean; inPre: boolean } | { close: true } | { endBlock: true };
-
-const spanOf = (element: Element): number => {
-  const span = Number.parseInt(element.attribs.colspan ?? '1', 10);
-  return Number.isInteger(span) && span > 1 ? Math.min(span, 100) : 1;
-};
 
 /** Opens the containers an element starts; returns how many (each is closed after the element). */
 const openFor = (out: MarkdownBuilder, element: Element, name: string, inPre: boolean): number => {
@@ -309,7 +315,10 @@ const openFor = (out: MarkdownBuilder, element: Element, name: string, inPre: bo
       return 1;
     case 'td':
     case 'th':
-      out.open('cell', { span: spanOf(element) });
+      out.open('cell', {
+        colSpan: spanCount(element.attribs.colspan, MAX_COL_SPAN),
+        rowSpan: spanCount(element.attribs.rowspan, MAX_ROW_SPAN),
+      });
       return 1;
     case 'pre':
       out.open('pre');

@@ -10,6 +10,7 @@ import {
   type Block,
   type Inline,
 } from './office-blocks.js';
+import { layOutTable, MAX_COL_SPAN, MAX_ROW_SPAN, spanCount, type SpannedCell } from './table-grid.js';
 import { singleDocument, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
@@ -200,9 +201,13 @@ class OdtReader {
     return { type: 'list', ordered, items };
   }
 
-  /** Rows of cells, each cell on one line; a covered (merged-over) cell is empty, so columns stay aligned. */
+  /**
+   * Rows of cells, each cell on one line, laid out on the table's grid: a
+   * spanning cell's value fills the positions it covers (table-grid.ts), where
+   * the file has covered (merged-over) cells, so columns stay aligned.
+   */
   private table(table: Element): Block {
-    const rows: string[][] = [];
+    const rows: SpannedCell[][] = [];
     const pending = [...table.children].reverse();
     for (let node = pending.pop(); node; node = pending.pop()) {
       if (!isTag(node)) continue;
@@ -212,26 +217,27 @@ class OdtReader {
         continue;
       }
       if (name !== 'table-row') continue;
-      const cells: string[] = [];
+      const cells: SpannedCell[] = [];
       for (const cell of node.children) {
-        if (!isTag(cell)) continue;
-        const cellName = localName(cell);
-        if (cellName !== 'table-cell' && cellName !== 'covered-table-cell') continue;
-        const text = cellName === 'table-cell' ? oneLine(this.blocks(cell.children)) : '';
-        cells.push(...Array.from({ length: repeatOf(cell, 'number-columns-repeated') }, () => text));
+        if (!isTag(cell) || localName(cell) !== 'table-cell') continue;
+        const text = oneLine(this.blocks(cell.children));
+        const colSpan = spanCount(attribute(cell, 'number-columns-spanned'), MAX_COL_SPAN);
+        const rowSpan = spanCount(attribute(cell, 'number-rows-spanned'), MAX_ROW_SPAN);
+        const repeats = repeatOf(cell, 'number-columns-repeated');
+        for (let copy = 0; copy < repeats; copy++) cells.push({ text, colSpan, rowSpan });
       }
       // Trailing empty cells are layout (a row repeated to the page's width), not content.
-      while (cells.length && !cells[cells.length - 1]) cells.pop();
+      while (cells.length && !cells[cells.length - 1]?.text && cells[cells.length - 1]?.rowSpan === 1) cells.pop();
       if (!cells.length) continue;
       const copies = repeatOf(node, 'number-rows-repeated');
       // A row's text, separators included, times its copies: before the copies are made or joined.
       this.output.take(
-        cells.reduce((sum, text) => sum + text.length + 3, 0),
+        cells.reduce((sum, cell) => sum + (cell.text.length + 3) * cell.colSpan, 0),
         copies,
       );
       for (let copy = copies; copy > 0; copy--) rows.push(cells);
     }
-    return { type: 'table', rows };
+    return { type: 'table', rows: layOutTable(rows) };
   }
 
   /** A paragraph or heading, then the paragraphs of any text box anchored in it. */

@@ -16,6 +16,7 @@ import {
 import { baseMetadata, normalizedText, type LoadInput, type Loader } from './types.js';
 import { chartBlocks, readChart } from './chart.js';
 import { kindOf, relationshipsOf, targetsOf, type Relationship } from './ooxml.js';
+import { layOutTable, MAX_COL_SPAN, MAX_ROW_SPAN, spanCount, type SpannedCell } from './table-grid.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
 
@@ -142,15 +143,27 @@ const textBodyBlocks = (body: Element, bulleted: boolean, relationships: Map<str
   return blocks;
 };
 
-/** A DrawingML table: one row of cells per `a:tr`; a merged-over cell is empty, so columns stay aligned. */
+/**
+ * A DrawingML table: one row of cells per `a:tr`, laid out on the table's
+ * grid (table-grid.ts): a spanning cell (`gridSpan`, `rowSpan`) fills the
+ * positions it covers, where the merged-over cells (`hMerge`, `vMerge`) stand.
+ */
 const tableBlock = (table: Element, relationships: Map<string, Relationship>): Block => ({
   type: 'table',
-  rows: childrenNamed(table, 'tr').map((row) =>
-    childrenNamed(row, 'tc').map((cell) => {
-      if (attribute(cell, 'hMerge') === '1' || attribute(cell, 'vMerge') === '1') return '';
-      const body = childrenNamed(cell, 'txBody')[0];
-      return body ? oneLine(textBodyBlocks(body, false, relationships)) : '';
-    }),
+  rows: layOutTable(
+    childrenNamed(table, 'tr').map((row) =>
+      childrenNamed(row, 'tc').flatMap((cell): SpannedCell[] => {
+        if (attribute(cell, 'hMerge') === '1' || attribute(cell, 'vMerge') === '1') return [];
+        const body = childrenNamed(cell, 'txBody')[0];
+        return [
+          {
+            text: body ? oneLine(textBodyBlocks(body, false, relationships)) : '',
+            colSpan: spanCount(attribute(cell, 'gridSpan'), MAX_COL_SPAN),
+            rowSpan: spanCount(attribute(cell, 'rowSpan'), MAX_ROW_SPAN),
+          },
+        ];
+      }),
+    ),
   ),
 });
 

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../lambdas/errors.js';
-import type { ProcessingResult } from '../../lambdas/documents/document.js';
-import { processDocument } from '../../lambdas/documents/process-document.js';
-import { corpusFiles, fileNameOf, readCorpus } from '../support/corpus.js';
+import { corpusFiles, fileNameOf } from '../support/corpus.js';
+import { fingerprint, LARGE, runCorpusFile } from '../support/golden.js';
 
 /** Files that must fail, and how. Everything else must yield documents. */
 const EXPECTED_FAILURES: Record<string, string> = {
@@ -13,35 +11,15 @@ const EXPECTED_FAILURES: Record<string, string> = {
 const NO_TEXT = new Set(['text/empty.txt', 'text/fake-text-all-whitespace.txt']);
 /** Damaged files: either they extract, or they fail with DOCUMENT_PARSE_ERROR. */
 const DAMAGED = new Set(['pdf/failure-after-repair.pdf', 'pdf/invalid-pdf-structure-pdfminer-one-page.pdf']);
-/** Read once (with split) to keep the suite fast; the bench measures them. */
-const LARGE = new Set(['pdf/DA-619p.pdf', 'docx/handbook-872p.docx']);
-
-const run = async (file: string, split: boolean): Promise<ProcessingResult | AppError> => {
-  try {
-    return await processDocument(
-      { bytes: readCorpus(file), filename: fileNameOf(file), source: `corpus/${file}` },
-      { split, chunk_size: 1000, chunk_overlap: 200 },
-    );
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-};
-
 /**
- * The first version's result for every corpus file with default options (a
- * SHA-256 of its JSON, or the failure's code), recorded before the structure
- * options existed: a request without them must get exactly that result.
+ * Every corpus file's result with default options (a SHA-256 of its JSON,
+ * or the failure's code; test/support/golden.ts): a reading change that
+ * moves one is a fix to name, and `npx tsx scripts/golden.ts` records it.
  */
 const GOLDEN = JSON.parse(readFileSync(new URL('../golden/default-results.json', import.meta.url), 'utf8')) as Record<
   string,
   { whole: string; split: string }
 >;
-
-const fingerprint = (outcome: ProcessingResult | AppError): string =>
-  outcome instanceof AppError
-    ? `error ${outcome.code}`
-    : createHash('sha256').update(JSON.stringify(outcome)).digest('hex');
 
 const cases = corpusFiles().flatMap((file) =>
   (LARGE.has(file) ? [true] : [false, true]).map((split) => [file, split] as const),
@@ -49,7 +27,7 @@ const cases = corpusFiles().flatMap((file) =>
 
 describe('processDocument on every corpus file', () => {
   it.each(cases)('%s (split: %s)', async (file, split) => {
-    const outcome = await run(file, split);
+    const outcome = await runCorpusFile(file, split);
     expect(fingerprint(outcome), 'the default result changed').toBe(GOLDEN[file]?.[split ? 'split' : 'whole']);
     const expectedCode = EXPECTED_FAILURES[file];
     if (expectedCode) {

@@ -16,7 +16,19 @@ export interface PageRange {
  * output, its lines with the positions and sizes the Markdown is made from
  * once every page is in.
  */
-export type PageRead = ({ num: number; text: string } | { num: number; lines: PdfLine[] }) & {
+export type PageRead = (
+  | {
+      num: number;
+      text: string;
+      /** Per line of the text: where it stands and its font size (page-text.ts), to find page furniture. */
+      lineYs: number[];
+      lineSizes: number[];
+    }
+  | { num: number; lines: PdfLine[] }
+) & {
+  /** The page's height in the text layer's coordinates, and as shown (after /Rotate: OCR's coordinates). */
+  textHeight: number;
+  height: number;
   /** What the page's text layer held: whether it needs OCR. */
   layer: TextLayer;
   /** Set when the page was recognised: its mean confidence (0–1). */

@@ -10,6 +10,7 @@ import {
   recognise,
   type OcrRequest,
 } from '../ocr/recognise.js';
+import { findFurniture, type PlacedLine } from '../pdf/furniture.js';
 import { BOLD_FONTS, readPageText } from '../pdf/page-text.js';
 import { PdfiumDocument } from '../pdf/pdfium.js';
 import { renderPageGray } from '../pdf/render.js';
@@ -28,6 +29,8 @@ import { baseMetadata, type LoadInput, type Loaded, type Loader } from './types.
 /** Pages per unit of work: small enough to balance readers, large enough to amortise messages. */
 const BLOCK_PAGES = 12;
 
+const round1 = (value: number): number => Math.round(value * 10) / 10;
+
 /** A page's text as the text output gives it: PDFium's line ends as `\n`. */
 const plainText = (text: string): string => text.replace(/\r\n?/g, '\n');
 
@@ -36,9 +39,16 @@ const readRange = (doc: PdfiumDocument, { first, last }: PageRange, outputFormat
   const pages: PageRead[] = [];
   for (let num = first; num <= last; num++) {
     const markdown = outputFormat === 'markdown';
-    const { runs, text, stats, drawn } = readPageText(doc, num - 1, { runs: markdown });
+    const { runs, text, stats, drawn, lineYs, lineSizes, height, textHeight } = readPageText(doc, num - 1, {
+      runs: markdown,
+    });
     const layer = { ...stats, drawn };
-    pages.push(markdown ? { num, lines: linesOfPage(runs, BOLD_FONTS), layer } : { num, text: plainText(text), layer });
+    const place = { height: round1(height), textHeight: round1(textHeight) };
+    pages.push(
+      markdown
+        ? { num, lines: linesOfPage(runs, BOLD_FONTS), layer, ...place }
+        : { num, text: plainText(text), lineYs: lineYs.map(round1), lineSizes: lineSizes.map(round1), layer, ...place },
+    );
   }
   return pages;
 };
@@ -183,8 +193,39 @@ const contentsOf = (pages: PageRead[], outputFormat: OutputFormat): string[] =>
     ? renderMarkdown(pages.map((page): PdfLine[] => ('lines' in page ? page.lines : [])))
     : pages.map((page) => ('text' in page ? page.text : ''));
 
+/** A page's lines as placed on it, for finding its furniture. */
+const placedLinesOf = (page: PageRead): PlacedLine[] =>
+  'lines' in page
+    ? page.lines.map((line) => ({ text: line.text, y: line.sideways ? Number.NaN : line.y, size: line.size }))
+    : page.text.split('\n').map((text, index) => ({
+        text,
+        y: page.lineYs[index] ?? Number.NaN,
+        size: page.lineSizes[index] ?? 0,
+      }));
+
+/** Takes the running headers, footers and page numbers out of the pages (pdf/furniture.ts); per page, the lines taken. */
+const takeFurniture = (pages: PageRead[]): string[][] => {
+  const found = findFurniture(
+    pages.map((page) => ({ lines: placedLinesOf(page), height: page.ocr ? page.height : page.textHeight })),
+  );
+  return pages.map((page, index) => {
+    const drop = found[index];
+    if (!drop?.size) return [];
+    const taken: string[] = [];
+    const keep = (text: string, at: number) => {
+      if (!drop.has(at)) return true;
+      taken.push(text.trim());
+      return false;
+    };
+    if ('lines' in page) page.lines = page.lines.filter((line, at) => keep(line.text, at));
+    else page.text = page.text.split('\n').filter(keep).join('\n');
+    return taken;
+  });
+};
+
 /** One document per page with content. */
 const documentsOf = (pages: PageRead[], total: number, input: LoadInput): Document[] => {
+  const furniture = takeFurniture(pages);
   const contents = contentsOf(pages, input.outputFormat);
   const documents: Document[] = [];
   pages.forEach((page, index) => {
@@ -197,6 +238,7 @@ const documentsOf = (pages: PageRead[], total: number, input: LoadInput): Docume
           page: page.num,
           total_pages: total,
           ...(page.ocr ? { ocr: true, ocr_confidence: Math.round(page.ocr.confidence * 100) / 100 } : {}),
+          ...(furniture[index]?.length ? { furniture: furniture[index] } : {}),
         },
       });
     }
@@ -225,7 +267,12 @@ const recognisePages = async (
     const read = await recognise(input.ocr.languages, { kind: 'gray', ...image });
     page.ocr = { confidence: read.confidence };
     if ('lines' in page) page.lines = linesOfOcr(read, 72 / image.dpi, image.heightPt);
-    else page.text = read.text;
+    else {
+      // Recognised text has no line positions here: its furniture is not looked for.
+      page.text = read.text;
+      page.lineYs = [];
+      page.lineSizes = [];
+    }
     done++;
     input.onProgress?.(textShare + (1 - textShare) * (done / chosen.length));
   }

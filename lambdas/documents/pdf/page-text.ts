@@ -20,11 +20,21 @@ export interface TextLayerStats {
 
 export interface PageText {
   text: string;
+  /**
+   * Per line of `text` (split at `\n`, `\r\n` and `\r`), the height of its
+   * first drawn character's middle above the page's bottom, in points (NaN
+   * for a line with none): where a line stands, for finding page furniture.
+   */
+  lineYs: number[];
+  /** Per line, its first drawn character's font size in points (0 for a line with none). */
+  lineSizes: number[];
   runs: TextRun[];
   stats: TextLayerStats;
   /** The page's size in points, as shown (after its /Rotate). */
   width: number;
   height: number;
+  /** The page's height in the coordinates of `lineYs` (before its /Rotate). */
+  textHeight: number;
   /** Objects on the page other than text (images, paths, forms): what a scan or text drawn as outlines leaves. */
   drawn: number;
 }
@@ -123,13 +133,25 @@ export const readPageText = (
     const { api } = engine;
     const width = api.FPDF_GetPageWidthF(page);
     const height = api.FPDF_GetPageHeightF(page);
+    const textHeight = api.FPDFPage_GetRotation(page) % 2 === 1 ? width : height;
     let drawn = 0;
     const objects = api.FPDFPage_CountObjects(page);
     for (let object = 0; object < objects; object++) {
       if (api.FPDFPageObj_GetType(api.FPDFPage_GetObject(page, object)) !== FPDF_PAGEOBJ_TEXT) drawn++;
     }
     const textPage = api.FPDFText_LoadPage(page);
-    if (!textPage) return { text: '', runs: [], stats: { chars: 0, unusable: 0 }, width, height, drawn };
+    if (!textPage)
+      return {
+        text: '',
+        lineYs: [],
+        lineSizes: [],
+        runs: [],
+        stats: { chars: 0, unusable: 0 },
+        width,
+        height,
+        textHeight,
+        drawn,
+      };
     // Scratch: origin (x, y), box (left, right, bottom, top), and the character's matrix (a, b, c, d, e, f) as floats.
     const scratch = api.malloc(72);
     const scratchView = viewsOf(engine.api.memory, scratch + 48);
@@ -154,11 +176,21 @@ export const readPageText = (
       }
       return bold;
     };
+    // The font size scaled by the text object's matrix: what the reader sees (text drawn at size 1 and scaled is common).
+    const scaledFontSize = (charIndex: number): number => {
+      api.FPDFText_GetMatrix(textPage, charIndex, scratch + 48);
+      const m = scratchView.matrix();
+      const scale = Math.hypot(m[2] ?? 0, m[3] ?? 0);
+      return api.FPDFText_GetFontSize(textPage, charIndex) * (scale || 1);
+    };
     try {
       const count = api.FPDFText_CountChars(textPage);
       const parts: string[] = [];
       const runs: TextRun[] = [];
       const stats: TextLayerStats = { chars: 0, unusable: 0 };
+      const lineYs: number[] = [NaN];
+      const lineSizes: number[] = [0];
+      let afterCr = false;
       let run: OpenRun | undefined;
       const flush = () => {
         if (run?.text.trim()) runs.push(closeRun(run));
@@ -168,9 +200,27 @@ export const readPageText = (
         const code = api.FPDFText_GetUnicode(textPage, charIndex);
         const char = charOf(code);
         parts.push(char);
+        // Lines as the text output splits them: `\r\n` is one break.
+        if (code === 0x0d || (code === 0x0a && !afterCr)) {
+          lineYs.push(NaN);
+          lineSizes.push(0);
+        }
+        afterCr = code === 0x0d;
         // A word broken at a line end: PDFium joins the lines there; the text keeps the break, as the page shows it.
-        if (code === LINE_END_HYPHEN && !isLineEnd(api.FPDFText_GetUnicode(textPage, charIndex + 1))) parts.push('\n');
-        if (api.FPDFText_IsGenerated(textPage, charIndex)) {
+        if (code === LINE_END_HYPHEN && !isLineEnd(api.FPDFText_GetUnicode(textPage, charIndex + 1))) {
+          parts.push('\n');
+          lineYs.push(NaN);
+          lineSizes.push(0);
+        }
+        const generated = api.FPDFText_IsGenerated(textPage, charIndex);
+        const line = lineYs.length - 1;
+        if (!withRuns && !generated && !isSpace(code) && Number.isNaN(lineYs[line])) {
+          api.FPDFText_GetCharBox(textPage, charIndex, scratch + 16, scratch + 24, scratch + 32, scratch + 40);
+          const f = scratchView.doubles();
+          lineYs[line] = ((f[scratch / 8 + 4] as number) + (f[scratch / 8 + 5] as number)) / 2;
+          lineSizes[line] = scaledFontSize(charIndex);
+        }
+        if (generated) {
           flush();
           continue;
         }
@@ -193,22 +243,21 @@ export const readPageText = (
         const right = f[at + 3] as number;
         const bottom = f[at + 4] as number;
         const top = f[at + 5] as number;
+        const firstOfLine = !isSpace(code) && Number.isNaN(lineYs[lineYs.length - 1]);
+        if (firstOfLine) lineYs[lineYs.length - 1] = (bottom + top) / 2;
         // Size, direction and weight belong to the character's text object: read once per object, not per character.
         const textObject = api.FPDFText_GetTextObject(textPage, charIndex);
         if (textObject !== style.object) {
-          // The font size scaled by the object's matrix: what the reader sees (text drawn at size 1 and scaled is common).
-          api.FPDFText_GetMatrix(textPage, charIndex, scratch + 48);
-          const m = scratchView.matrix();
-          const scale = Math.hypot(m[2] ?? 0, m[3] ?? 0);
           const angle = api.FPDFText_GetCharAngle(textPage, charIndex);
           style.object = textObject;
-          style.size = api.FPDFText_GetFontSize(textPage, charIndex) * (scale || 1) || Math.max(top - bottom, 1);
+          style.size = scaledFontSize(charIndex) || Math.max(top - bottom, 1);
           style.angle = angle;
           style.cos = Math.cos(angle);
           style.sin = Math.sin(angle);
           style.bold = boldOf(textObject);
         }
         const { size, angle, cos, sin, bold } = style;
+        if (firstOfLine) lineSizes[lineSizes.length - 1] = size;
         const sameRun =
           run &&
           Math.abs(run.angle - angle) < 0.01 &&
@@ -233,7 +282,7 @@ export const readPageText = (
         open.lastY = open.y + open.end * sin;
       }
       flush();
-      return { text: parts.join(''), runs, stats, width, height, drawn };
+      return { text: parts.join(''), lineYs, lineSizes, runs, stats, width, height, textHeight, drawn };
     } finally {
       api.free(scratch);
       api.FPDFText_ClosePage(textPage);

@@ -8,6 +8,7 @@ import { headingLines } from '../../lambdas/documents/chunking.js';
 import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
 import { isBoilerplate } from '../../lambdas/documents/loaders/html-content.js';
 import { htmlToText, parseHtml } from '../../lambdas/documents/loaders/html.js';
+import { layOutTable, type SpannedCell } from '../../lambdas/documents/loaders/table-grid.js';
 import { processDocument } from '../../lambdas/documents/process-document.js';
 import { corpusFiles, corpusPath, readCorpus } from '../support/corpus.js';
 
@@ -86,16 +87,18 @@ const plain = (node: unknown): string => {
   }
 };
 
-/** Every table row pandoc finds (head, bodies, foot), as the text of its non-empty cells. */
+/**
+ * Every table row pandoc finds (head, bodies, foot), as the text of its
+ * non-empty cells, spans laid out as the service lays them out (a spanning
+ * cell's text in each position it covers: table-grid.ts).
+ */
 const pandocRows = (blocks: PandocNode[]): string[] => {
   const rows: string[] = [];
-  const rowText = (row: unknown) => {
-    const cells = (row as [unknown, unknown[]])[1];
-    return cells
-      .map((cell) => normalize(plain((cell as unknown[])[4])))
-      .filter(Boolean)
-      .join(' ');
-  };
+  const cellsOf = (row: unknown): SpannedCell[] =>
+    (row as [unknown, unknown[]])[1].map((cell) => {
+      const [, , rowSpan, colSpan, content] = cell as [unknown, unknown, number, number, unknown];
+      return { text: normalize(plain(content)), rowSpan, colSpan };
+    });
   const visit = (node: unknown): void => {
     if (Array.isArray(node)) return node.forEach(visit);
     if (!node || typeof node !== 'object') return;
@@ -117,7 +120,7 @@ const pandocRows = (blocks: PandocNode[]): string[] => {
         ]),
         ...foot[1],
       ];
-      for (const row of tableRows) rows.push(rowText(row));
+      for (const row of layOutTable(tableRows.map(cellsOf))) rows.push(row.filter(Boolean).join(' '));
       return;
     }
     visit(c);

@@ -172,11 +172,17 @@ describe('Markdown from a PDF', () => {
 });
 
 /** A run of text at (x, y) in a font of `size`, about half an em per character wide. */
-const run = (str: string, x: number, y: number, size = 10, fontName = 'regular'): TextRun => ({
+const run = (
+  str: string,
+  x: number,
+  y: number,
+  size = 10,
+  face: Pick<TextRun, 'bold' | 'italic' | 'mono'> = {},
+): TextRun => ({
   str,
   transform: [size, 0, 0, size, x, y],
   width: str.length * size * 0.5,
-  fontName,
+  ...face,
 });
 
 const line = (text: string, y: number, extra: Partial<PdfLine> = {}): PdfLine => ({
@@ -194,18 +200,15 @@ const LONG_BODY = 'The body text of the document, long enough to set the usual f
 
 describe('linesOfPage', () => {
   it('keeps superscripts in their line, spaces words by their gaps, and splits cells at wide gaps', () => {
-    const lines = linesOfPage(
-      [
-        run('Shen', 72, 700),
-        run('1', 92, 704, 7),
-        run('[', 99, 700),
-        { ...run(' ', 104, 700), width: 0 }, // pdf.js makes space runs without width: not a word gap
-        run('11', 104, 700),
-        run('Name', 72, 688),
-        run('Value', 180, 688),
-      ],
-      new Set(),
-    );
+    const lines = linesOfPage([
+      run('Shen', 72, 700),
+      run('1', 92, 704, 7),
+      run('[', 99, 700),
+      { ...run(' ', 104, 700), width: 0 }, // pdf.js makes space runs without width: not a word gap
+      run('11', 104, 700),
+      run('Name', 72, 688),
+      run('Value', 180, 688),
+    ]);
     expect(lines).toEqual([
       { text: 'Shen1 [11', x: 72, y: 700, size: 10 },
       {
@@ -221,12 +224,25 @@ describe('linesOfPage', () => {
     ]);
   });
 
+  it('keeps a right-to-left line whole: runs drawn leftwards in their logical order, a left-to-right word inside', () => {
+    // Arabic letters drawn one by one from right to left, then a Latin word, as a PDF writes a mixed line.
+    const lines = linesOfPage([
+      run('ت', 518, 700),
+      run('ح', 513, 700),
+      run('س', 508, 700),
+      run('Python', 475, 700),
+      run('ب', 300, 688),
+    ]);
+    expect(lines.map(({ text }) => text)).toEqual(['تحس Python', 'ب']);
+  });
+
   it('marks bold lines and text running across the page', () => {
-    const upward: TextRun = { str: 'arXiv:2103.15348', transform: [0, 20, -20, 0, 32, 232], width: 160, fontName: 'r' };
-    const lines = linesOfPage(
-      [run('Results', 72, 700, 10, 'bold'), run('The body of the page', 72, 688), upward],
-      new Set(['bold']),
-    );
+    const upward: TextRun = { str: 'arXiv:2103.15348', transform: [0, 20, -20, 0, 32, 232], width: 160 };
+    const lines = linesOfPage([
+      run('Results', 72, 700, 10, { bold: true }),
+      run('The body of the page', 72, 688),
+      upward,
+    ]);
     expect(lines.map(({ text, bold, sideways }) => ({ text, bold, sideways }))).toEqual([
       { text: 'Results', bold: true, sideways: undefined },
       { text: 'The body of the page', bold: undefined, sideways: undefined },
@@ -279,6 +295,85 @@ describe('renderMarkdown', () => {
     ]);
     expect(page?.split('\n\n').slice(0, 2)).toEqual(['# Title', '## Methods']);
     expect(page).not.toContain(`# ${LONG_BODY}`);
+  });
+
+  it('makes a body-size heading of an italic line or a numbered section after a paragraph, but not of a line inside one', () => {
+    const [page] = renderMarkdown([
+      [
+        ...body(730, LONG_BODY, 'the paragraph ends here.'),
+        line('Boots Self-Locking Nut', 690, { italic: true }),
+        ...body(676, LONG_BODY, 'and goes on.'),
+        line('5.1 Hyper Parameter Optimization', 636),
+        ...body(622, LONG_BODY),
+        line('An italic line inside a paragraph', 610, { italic: true }),
+        ...body(598, LONG_BODY),
+      ],
+    ]);
+    expect(page?.split('\n\n').filter((block) => block.startsWith('#'))).toEqual([
+      '# Boots Self-Locking Nut',
+      '# 5.1 Hyper Parameter Optimization',
+    ]);
+  });
+
+  it('never makes a heading of code, a list item, a caption, a table cell or a word of a form', () => {
+    const [page] = renderMarkdown([
+      [
+        ...body(730, LONG_BODY),
+        line('CREATE PERMISSION name', 700, { bold: true, mono: true }),
+        ...body(686, LONG_BODY),
+        line('1. The first item in bold', 656, { bold: true }),
+        ...body(642, LONG_BODY),
+        line('Figure 3. The harbour at dawn', 612, { bold: true }),
+        ...body(598, LONG_BODY),
+        line('No', 568, { bold: true }),
+        ...body(554, LONG_BODY),
+        line('Name Value', 524, {
+          bold: true,
+          cells: [
+            { x: 72, text: 'Name' },
+            { x: 300, text: 'Value' },
+          ],
+        }),
+        ...body(510, LONG_BODY),
+      ],
+    ]);
+    expect(page).not.toMatch(/^#/m);
+  });
+
+  it('reads three headings of one level in a row as paragraphs (taglines, names), two as a section and its first part', () => {
+    const tagline = (text: string, y: number) => line(text, y, { size: 14, bold: true });
+    const [page] = renderMarkdown([
+      [
+        tagline('Implement roles', 730),
+        tagline('Leverage permissions', 700),
+        tagline('Protect columns', 670),
+        ...body(640, LONG_BODY, LONG_BODY),
+        tagline('Chapter one', 600),
+        line('1.1 The first part', 575, { bold: true }),
+        ...body(560, LONG_BODY, LONG_BODY),
+      ],
+    ]);
+    expect(page?.split('\n\n').filter((block) => block.startsWith('#'))).toEqual([
+      '# Chapter one',
+      '## 1.1 The first part',
+    ]);
+    expect(page).toContain('Implement roles');
+  });
+
+  it('ranks at most four heading levels: three sizes, then body-size headings', () => {
+    const sizes = [30, 26, 22, 18, 14];
+    const [page] = renderMarkdown([
+      [
+        ...sizes.flatMap((size, index) => [
+          line(`Level of ${size}`, 760 - index * 60, { size }),
+          ...body(740 - index * 60, LONG_BODY),
+        ]),
+        line('A bold heading', 430, { bold: true }),
+        ...body(416, LONG_BODY, LONG_BODY),
+      ],
+    ]);
+    const levels = page?.split('\n\n').flatMap((block) => /^(#+) /.exec(block)?.[1]?.length ?? []);
+    expect(levels).toEqual([1, 2, 3, 3, 3, 4]);
   });
 
   it('never makes a heading of a paragraph in a large font', () => {

@@ -14,7 +14,10 @@ export interface TextRun {
   transform: readonly number[];
   /** Advance along the text direction. */
   width: number;
-  fontName: string;
+  /** The font's face: bold, italic, monospaced (code). */
+  bold?: boolean;
+  italic?: boolean;
+  mono?: boolean;
 }
 
 /** Text of a line set apart from the rest by a gap wider than a word space: a table cell when lines align. */
@@ -37,12 +40,18 @@ export interface PdfLine {
   y: number;
   /** The font size most of the line's characters have. */
   size: number;
-  /** Most characters are in a font whose name says it is bold. */
+  /** Most characters are in a bold face. */
   bold?: true;
+  /** Most characters are in an italic face. */
+  italic?: true;
+  /** Most characters are in a monospaced face: code, never a heading. */
+  mono?: true;
   /** The line's cells, when it has more than one. */
   cells?: LineCell[];
   /** Runs across the page's main text direction (a margin label): never a heading or a table row. */
   sideways?: true;
+  /** Quarter turns (counter-clockwise) of the line's direction on the page, when not upright: its `y` is then no height. */
+  turn?: 1 | 2 | 3;
 }
 
 /** A baseline this far from the line's (in ems) still belongs to it: superscripts and subscripts. */
@@ -51,6 +60,8 @@ const SAME_LINE_EM = 0.6;
 const WORD_GAP_EM = 0.15;
 /** A gap wider than this (in ems) between runs separates cells: wider than any justified word space. */
 const CELL_GAP_EM = 1.5;
+/** A right-to-left run this far (in ems) left of the last one still goes on the line (as a cell past CELL_GAP_EM). */
+const RTL_GAP_EM = 6;
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;
 
@@ -63,11 +74,13 @@ interface PlacedRun {
   end: number;
   size: number;
   bold: boolean;
+  italic: boolean;
+  mono: boolean;
 }
 
 const QUARTER_TURN = Math.PI / 2;
 
-const placeRun = (run: TextRun, boldFonts: ReadonlySet<string>): PlacedRun => {
+const placeRun = (run: TextRun): PlacedRun => {
   const [a = 0, b = 0, c = 0, d = 0, x = 0, y = 0] = run.transform;
   const quarter = (((Math.round(Math.atan2(b, a) / QUARTER_TURN) % 4) + 4) % 4) as 0 | 1 | 2 | 3;
   const [along, across] = [
@@ -78,7 +91,17 @@ const placeRun = (run: TextRun, boldFonts: ReadonlySet<string>): PlacedRun => {
   ][quarter] as [number, number];
   // A degenerate matrix has no size; any positive one keeps the gap arithmetic finite.
   const size = Math.hypot(c, d) || 1;
-  return { text: run.str, quarter, along, across, end: along + run.width, size, bold: boldFonts.has(run.fontName) };
+  return {
+    text: run.str,
+    quarter,
+    along,
+    across,
+    end: along + run.width,
+    size,
+    bold: run.bold === true,
+    italic: run.italic === true,
+    mono: run.mono === true,
+  };
 };
 
 interface OpenLine {
@@ -87,11 +110,15 @@ interface OpenLine {
   end: number;
   /** Where the last run started: a stacked subscript starts there again. */
   lastStart: number;
+  /** Where the last run ended. */
+  lastEnd: number;
   cells: { x: number; text: string }[];
   /** Characters per rounded font size, with the baseline of the first run in that size. */
   sizes: Map<number, { chars: number; baseline: number }>;
   chars: number;
   boldChars: number;
+  italicChars: number;
+  monoChars: number;
 }
 
 const openLine = (run: PlacedRun): OpenLine => ({
@@ -99,35 +126,50 @@ const openLine = (run: PlacedRun): OpenLine => ({
   across: run.across,
   end: run.end,
   lastStart: run.along,
+  lastEnd: run.along,
   cells: [{ x: run.along, text: '' }],
   sizes: new Map(),
   chars: 0,
   boldChars: 0,
+  italicChars: 0,
+  monoChars: 0,
 });
 
 const largestSize = (line: OpenLine): number => Math.max(...line.sizes.keys());
 
-/** Same direction, baseline within a sub/superscript shift, and not going back left of the last run. */
+/**
+ * A run before which the line's last run starts, ending about there: the
+ * next word of a right-to-left script (Arabic, Hebrew), which a PDF draws
+ * from right to left in its logical order.
+ */
+const goesLeft = (line: OpenLine, run: PlacedRun, size: number): boolean =>
+  run.along < line.lastStart - SAME_LINE_EM * size &&
+  run.end <= line.lastStart + SAME_LINE_EM * size &&
+  run.end >= line.lastStart - RTL_GAP_EM * size;
+
+/** Same direction, baseline within a sub/superscript shift, and going on rightwards (or leftwards, right to left). */
 const continuesLine = (line: OpenLine, run: PlacedRun): boolean => {
   const size = Math.max(run.size, largestSize(line));
   return (
     run.quarter === line.quarter &&
     Math.abs(run.across - line.across) <= SAME_LINE_EM * size &&
-    run.along >= line.lastStart - SAME_LINE_EM * size
+    (run.along >= line.lastStart - SAME_LINE_EM * size || goesLeft(line, run, size))
   );
 };
 
 const addRun = (line: OpenLine, run: PlacedRun): void => {
-  const gap = run.along - line.end;
+  const leftwards = line.chars > 0 && goesLeft(line, run, Math.max(run.size, largestSize(line)));
+  const gap = leftwards ? line.lastStart - run.end : run.along - line.lastEnd;
   let cell = line.cells[line.cells.length - 1] as { x: number; text: string };
   if (cell.text && gap > CELL_GAP_EM * run.size) {
     cell = { x: run.along, text: '' };
     line.cells.push(cell);
-  } else if (cell.text && gap > WORD_GAP_EM * run.size) {
+  } else if (cell.text && gap > WORD_GAP_EM * run.size && !/\s$/.test(cell.text) && !/^\s/.test(run.text)) {
     cell.text += ' ';
   }
   cell.text += run.text;
   line.end = Math.max(line.end, run.end);
+  line.lastEnd = run.end;
   line.lastStart = run.along;
   const chars = run.text.length;
   const size = round1(run.size);
@@ -136,6 +178,8 @@ const addRun = (line: OpenLine, run: PlacedRun): void => {
   else line.sizes.set(size, { chars, baseline: run.across });
   line.chars += chars;
   if (run.bold) line.boldChars += chars;
+  if (run.italic) line.italicChars += chars;
+  if (run.mono) line.monoChars += chars;
 };
 
 const closeLine = (line: OpenLine): PdfLine => {
@@ -149,6 +193,9 @@ const closeLine = (line: OpenLine): PdfLine => {
     size: main.size,
   };
   if (line.boldChars * 2 > line.chars) closed.bold = true;
+  if (line.italicChars * 2 > line.chars) closed.italic = true;
+  if (line.monoChars * 2 > line.chars) closed.mono = true;
+  if (line.quarter) closed.turn = line.quarter as 1 | 2 | 3;
   if (cells.length > 1) closed.cells = cells;
   return closed;
 };
@@ -160,11 +207,11 @@ const closeLine = (line: OpenLine): PdfLine => {
  * line ends (which also mark the return from a superscript) nor runs of only
  * spaces (some have no width: "[" " " "11" would read "[ 11").
  */
-export const linesOfPage = (runs: readonly TextRun[], boldFonts: ReadonlySet<string>): PdfLine[] => {
+export const linesOfPage = (runs: readonly TextRun[]): PdfLine[] => {
   const open: OpenLine[] = [];
   for (const run of runs) {
     if (!run.str.trim()) continue;
-    const placed = placeRun(run, boldFonts);
+    const placed = placeRun(run);
     const line = open[open.length - 1];
     if (line && continuesLine(line, placed)) addRun(line, placed);
     else {
@@ -194,7 +241,9 @@ const HEADING_SIZE_RATIO = 1.15;
 const MAX_SHORT_HEADING_CHARS = 80;
 /** Sizes within this ratio of each other are one heading level. */
 const SAME_LEVEL_RATIO = 0.95;
-const MAX_HEADING_LEVELS = 6;
+/** Heading levels in all (`#` to `####`); sizes take at most the first three, emphasis and numbering the one below. */
+const MAX_HEADING_LEVELS = 4;
+const MAX_SIZE_LEVELS = 3;
 /** Longer than this, a line in a large font is a paragraph, not a heading. */
 const MAX_HEADING_CHARS = 200;
 const MAX_HEADING_LINES = 3;
@@ -215,15 +264,27 @@ interface DocumentStyle {
   lineSpacing: number;
   /** The smallest font size of each heading level, largest first: index 0 is `#`. */
   headingSizes: number[];
+  /** Characters in a full line of body text (the 90th percentile of body lines' lengths). */
+  fullLineChars: number;
 }
+
+/** A line this much shorter than a full body line ends where it does by itself: a heading or a paragraph's last line. */
+const SHORT_LINE_SHARE = 0.7;
+
+const fullLineCharsOf = (pages: readonly (readonly PdfLine[])[], bodySize: number): number => {
+  const lengths = pages
+    .flat()
+    .filter((line) => sizeKey(line.size) === bodySize && !line.cells && !line.sideways)
+    .map((line) => line.text.length)
+    .sort((a, b) => a - b);
+  return lengths[Math.floor(lengths.length * 0.9)] ?? 0;
+};
 
 /** Sizes are compared in half points: scaled text matrices give 9.96 and 10.02 for one font size. */
 const sizeKey = (size: number): number => Math.round(size * 2) / 2;
 
 /** Within 5%: lines of one paragraph may differ by a rounding or a horizontal scale. */
 const sameSize = (a: number, b: number): boolean => Math.abs(a - b) <= 0.05 * Math.max(a, b);
-
-const hasLetter = (text: string): boolean => /\p{L}/u.test(text);
 
 const mostCommon = (weights: Map<number, number>): number | undefined => {
   let best: number | undefined;
@@ -260,6 +321,7 @@ const continuesHeading = (previous: PdfLine, line: PdfLine): boolean => {
   return (
     sameSize(previous.size, line.size) &&
     Boolean(previous.bold) === Boolean(line.bold) &&
+    Boolean(previous.italic) === Boolean(line.italic) &&
     gap > 0 &&
     gap <= HEADING_LINE_GAP_EM * line.size
   );
@@ -279,7 +341,8 @@ const standsAlone = (lines: readonly PdfLine[], index: number): boolean => {
  */
 const headingSizeOf = (lines: readonly PdfLine[], index: number, bodySize: number): number | undefined => {
   const line = lines[index] as PdfLine;
-  if (line.sideways || !hasLetter(line.text) || line.text.length > MAX_HEADING_CHARS) return undefined;
+  if (line.sideways || line.mono || line.cells || line.text.length > MAX_HEADING_CHARS) return undefined;
+  if (lettersOf(line.text) < MIN_SIZED_HEADING_LETTERS || listItemOf(line.text)) return undefined;
   const size = sizeKey(line.size);
   if (size >= bodySize * HEADING_SIZE_RATIO) return size;
   const short = line.text.length <= MAX_SHORT_HEADING_CHARS;
@@ -299,7 +362,7 @@ const headingSizesOf = (pages: readonly (readonly PdfLine[])[], bodySize: number
     const smallest = levels[levels.length - 1];
     // A size close to the last level's joins it, and so does every size past the sixth level.
     const joinsLast =
-      smallest !== undefined && (size >= smallest * SAME_LEVEL_RATIO || levels.length === MAX_HEADING_LEVELS);
+      smallest !== undefined && (size >= smallest * SAME_LEVEL_RATIO || levels.length === MAX_SIZE_LEVELS);
     if (joinsLast) levels[levels.length - 1] = size;
     else levels.push(size);
   }
@@ -312,6 +375,7 @@ const documentStyleOf = (pages: readonly (readonly PdfLine[])[]): DocumentStyle 
     bodySize,
     lineSpacing: lineSpacingOf(pages, bodySize),
     headingSizes: headingSizesOf(pages, bodySize),
+    fullLineChars: fullLineCharsOf(pages, bodySize),
   };
 };
 
@@ -321,27 +385,73 @@ type Block =
   | { kind: 'item'; marker: string; lines: PdfLine[] }
   | { kind: 'table'; rows: string[][] };
 
-/** A bold line of body size, short and standing alone (a run-in bold start of a paragraph is not). */
-const isBoldHeading = (lines: readonly PdfLine[], index: number, style: DocumentStyle): boolean => {
+/** "5.1 Results", "2 Methods", "A.3 Proofs", "IV. Discussion": a section number, then a title. */
+const SECTION_NUMBER = /^(?:\d{1,2}(?:\.\d{1,2}){0,4}|[A-Z](?:\.\d{1,2}){1,4}|[IVX]{1,5}\.)\s+\p{Lu}/u;
+/** A caption or note: never a heading, whatever its face. */
+const CAPTION = /^(?:fig(?:ure)?|table|tab|source|note|chart|exhibit|listing|photo)\.?\s*[\dIVX]/iu;
+/** Fewer letters than this is a table cell or a label ("No", "Yes"), not a heading of its own. */
+const MIN_HEADING_LETTERS = 4;
+/** A larger size says more: "FAQ" can head a section, "No" cannot. */
+const MIN_SIZED_HEADING_LETTERS = 3;
+
+const lettersOf = (text: string): number => text.match(/\p{L}/gu)?.length ?? 0;
+
+/** The line above ends a paragraph: a gap wider than the usual spacing, or a column's or page's start. */
+const opensBlock = (lines: readonly PdfLine[], index: number, style: DocumentStyle): boolean => {
   const line = lines[index] as PdfLine;
-  return (
-    line.bold === true &&
-    !line.sideways &&
-    hasLetter(line.text) &&
-    sizeKey(line.size) === style.bodySize &&
-    line.text.length <= MAX_SHORT_HEADING_CHARS &&
-    standsAlone(lines, index)
-  );
+  const previous = lines[index - 1];
+  if (!previous) return true;
+  const gap = previous.y - line.y;
+  return gap <= 0 || gap > expectedSpacing(line.size, style) * PARAGRAPH_GAP_RATIO;
 };
 
-/** Level 1–6 of a heading line, else undefined. Bold body text ranks below every size. */
+/**
+ * A heading of body size: short, standing alone after a paragraph's end,
+ * and either in an emphasised face (bold or italic, the whole line: a run-in
+ * bold start of a paragraph is not) or numbered as a section ("5.1 Results").
+ * Never a caption, nor a word or two of a table or a form, nor one of
+ * several such lines in a row.
+ */
+const isBodySizeHeading = (lines: readonly PdfLine[], index: number, style: DocumentStyle): boolean =>
+  bodySizeCandidate(lines, index, style) &&
+  !bodySizeCandidate(lines, index - 1, style) &&
+  !bodySizeCandidate(lines, index + 1, style);
+
+/**
+ * What a body-size heading looks like on its own. Several in a row are not
+ * headings but a block of emphasised lines (a syntax diagram, a cover's
+ * taglines, a keyword list): a heading heads body text.
+ */
+const bodySizeCandidate = (lines: readonly PdfLine[], index: number, style: DocumentStyle): boolean => {
+  const line = lines[index];
+  if (!line || line.mono || line.sideways || listItemOf(line.text)) return false;
+  const text = line.text.trim();
+  if (sizeKey(line.size) !== style.bodySize || text.length > MAX_SHORT_HEADING_CHARS) return false;
+  if (line.cells || lettersOf(text) < MIN_HEADING_LETTERS || CAPTION.test(text) || /[,;]$/.test(text)) return false;
+  if (!opensBlock(lines, index, style)) return false;
+  if (line.bold === true || line.italic === true) return standsAlone(lines, index);
+  // A numbered line in the body's face: a heading when it is short and body text follows (a paragraph's first line is full).
+  const short = text.length <= style.fullLineChars * SHORT_LINE_SHARE;
+  const next = lines[index + 1];
+  return SECTION_NUMBER.test(text) && !/[.:]$/.test(text) && short && next !== undefined && !listItemOf(next.text);
+};
+
+/**
+ * Level 1–4 of a heading line, else undefined: sizes clearly above the body
+ * text's rank first, body-size headings below them. Code (a monospaced
+ * face), list items and lines across the page are never headings.
+ */
 const headingLevel = (lines: readonly PdfLine[], index: number, style: DocumentStyle): number | undefined => {
+  const line = lines[index] as PdfLine;
+  if (line.mono || line.sideways || line.cells || listItemOf(line.text)) return undefined;
   const size = headingSizeOf(lines, index, style.bodySize);
   if (size !== undefined) {
     const level = style.headingSizes.findIndex((smallest) => size >= smallest) + 1;
     return level > 0 ? level : undefined;
   }
-  return isBoldHeading(lines, index, style) ? Math.min(style.headingSizes.length + 1, MAX_HEADING_LEVELS) : undefined;
+  return isBodySizeHeading(lines, index, style)
+    ? Math.min(style.headingSizes.length + 1, MAX_HEADING_LEVELS)
+    : undefined;
 };
 
 const BULLET = /^(?:[•◦▪▫●○■□‣⁃]\s*|[-*–]\s+)(?=\S)/u;
@@ -491,8 +601,34 @@ const renderBlock = (block: Block): string => {
   return isHeading ? `${'#'.repeat(block.level)} ${text}` : escapeParagraph(text);
 };
 
+/**
+ * Three or more headings of one level, one after the other with nothing
+ * between, are no headings: a cover's taglines, a list of names, a syntax
+ * diagram in bold. (A heading heads something; two in a row are a section
+ * and its first subsection, whose levels the sizes may not tell apart.)
+ */
+const MIN_HEADING_RUN = 3;
+
+const withoutHeadingRuns = (blocks: Block[]): Block[] => {
+  const out = [...blocks];
+  for (let start = 0; start < out.length;) {
+    const first = out[start] as Block;
+    let end = start + 1;
+    if (first.kind === 'heading') {
+      while (end < out.length && out[end]?.kind === 'heading' && (out[end] as { level: number }).level === first.level)
+        end++;
+      if (end - start >= MIN_HEADING_RUN) {
+        for (let at = start; at < end; at++)
+          out[at] = { kind: 'paragraph', lines: (out[at] as { lines: PdfLine[] }).lines };
+      }
+    }
+    start = end;
+  }
+  return out;
+};
+
 const renderPage = (lines: readonly PdfLine[], style: DocumentStyle): string => {
-  const blocks = blocksOf(lines, style);
+  const blocks = withoutHeadingRuns(blocksOf(lines, style));
   // Items of one list are kept together (a tight list); every other block is set apart by a blank line.
   return blocks
     .map((block, index) => {

@@ -11,7 +11,7 @@ import {
   type OcrRequest,
 } from '../ocr/recognise.js';
 import { findFurniture, type PlacedLine } from '../pdf/furniture.js';
-import { BOLD_FONTS, readPageText } from '../pdf/page-text.js';
+import { readPageText } from '../pdf/page-text.js';
 import { PdfiumDocument } from '../pdf/pdfium.js';
 import { renderPageGray } from '../pdf/render.js';
 import {
@@ -46,7 +46,7 @@ const readRange = (doc: PdfiumDocument, { first, last }: PageRange, outputFormat
     const place = { height: round1(height), textHeight: round1(textHeight) };
     pages.push(
       markdown
-        ? { num, lines: linesOfPage(runs, BOLD_FONTS), layer, ...place }
+        ? { num, lines: linesOfPage(runs), layer, ...place }
         : { num, text: plainText(text), lineYs: lineYs.map(round1), lineSizes: lineSizes.map(round1), layer, ...place },
     );
   }
@@ -196,7 +196,11 @@ const contentsOf = (pages: PageRead[], outputFormat: OutputFormat): string[] =>
 /** A page's lines as placed on it, for finding its furniture. */
 const placedLinesOf = (page: PageRead): PlacedLine[] =>
   'lines' in page
-    ? page.lines.map((line) => ({ text: line.text, y: line.sideways ? Number.NaN : line.y, size: line.size }))
+    ? page.lines.map((line) => ({
+        text: line.text,
+        y: line.sideways || line.turn ? Number.NaN : line.y,
+        size: line.size,
+      }))
     : page.text.split('\n').map((text, index) => ({
         text,
         y: page.lineYs[index] ?? Number.NaN,

@@ -42,12 +42,26 @@ export interface PageText {
 /** Weight from which a font is bold; and the font descriptor's ForceBold flag. */
 const BOLD_WEIGHT = 600;
 const FORCE_BOLD_FLAG = 1 << 18;
-const BOLD_NAME = /bold|black|heavy|semibold|demibold/i;
+/**
+ * Names of bold faces: "Bold", "Black", "Heavy", "Demi"; the "Bd" of
+ * HelveticaNeue-Bd and MyriadBdIt; TeX's bold extended faces (CMBX10, SFBX1000).
+ */
+const BOLD_NAME = /bold|black|heavy|demi|bd(?:it|cn)?(?:[-_,]|$)|[-_]bd|(?:cm|sf|lm|ec)bx\d/i;
 
-/** Names of runs' fonts as the structure code reads them (a bold set of one). */
-export const BOLD_FONT = 'bold';
-const REGULAR_FONT = 'regular';
-export const BOLD_FONTS: ReadonlySet<string> = new Set([BOLD_FONT]);
+const ITALIC_FLAG = 1 << 6;
+const FIXED_PITCH_FLAG = 1 << 0;
+/** "Italic", "Oblique", the "It" of MyriadRgIt, TeX's italic faces (CMTI10). */
+const ITALIC_NAME = /italic|oblique|(?:cm|sf|lm|ec)ti\d/i;
+const ITALIC_SUFFIX = /[a-z]It(?:[-_,]|$)/;
+/** Monospaced faces by name (not Monotype's foundry, nor the "code" of ArialUnicode). */
+const MONO_NAME = /mono(?!type)|courier|consol|menlo|inconsolata|(?:cm|sf|lm|ec)tt\d|(?<!uni)code/i;
+
+/** A font's face as the structure reads it. */
+interface Face {
+  bold: boolean;
+  italic: boolean;
+  mono: boolean;
+}
 
 const FPDF_PAGEOBJ_TEXT = 1;
 
@@ -101,7 +115,7 @@ interface OpenRun {
   text: string;
   angle: number;
   size: number;
-  bold: boolean;
+  face: Face;
   x: number;
   y: number;
   /** Far end along the run's direction, from its origin. */
@@ -118,7 +132,9 @@ const closeRun = (run: OpenRun): TextRun => {
     str: run.text,
     transform: [cos * run.size, sin * run.size, -sin * run.size, cos * run.size, run.x, run.y],
     width: Math.max(0, run.end),
-    fontName: run.bold ? BOLD_FONT : REGULAR_FONT,
+    ...(run.face.bold ? { bold: true } : {}),
+    ...(run.face.italic ? { italic: true } : {}),
+    ...(run.face.mono ? { mono: true } : {}),
   };
 };
 
@@ -155,26 +171,34 @@ export const readPageText = (
     // Scratch: origin (x, y), box (left, right, bottom, top), and the character's matrix (a, b, c, d, e, f) as floats.
     const scratch = api.malloc(72);
     const scratchView = viewsOf(engine.api.memory, scratch + 48);
-    const fontBold = new Map<number, boolean>();
-    const style = { object: -1, size: 1, angle: 0, cos: 1, sin: 0, bold: false };
-    const boldOf = (textObject: number): boolean => {
+    const faces = new Map<number, Face>();
+    const style = { object: -1, size: 1, angle: 0, cos: 1, sin: 0, face: { bold: false, italic: false, mono: false } };
+    const fontNameOf = (font: number): string => {
+      const length = api.FPDFFont_GetBaseFontName(font, 0, 0);
+      if (length <= 0 || length >= 512) return '';
+      const name = api.malloc(length);
+      api.FPDFFont_GetBaseFontName(font, name, length);
+      const text = new TextDecoder().decode(engine.bytes().subarray(name, name + length - 1));
+      api.free(name);
+      return text;
+    };
+    const faceOf = (textObject: number): Face => {
       const font = api.FPDFTextObj_GetFont(textObject);
-      let bold = fontBold.get(font);
-      if (bold === undefined) {
+      let face = faces.get(font);
+      if (!face) {
         const weight = api.FPDFFont_GetWeight(font);
-        bold = weight >= BOLD_WEIGHT || (api.FPDFFont_GetFlags(font) & FORCE_BOLD_FLAG) !== 0;
-        if (!bold && weight < 0) {
-          const length = api.FPDFFont_GetBaseFontName(font, 0, 0);
-          if (length > 0 && length < 512) {
-            const name = api.malloc(length);
-            api.FPDFFont_GetBaseFontName(font, name, length);
-            bold = BOLD_NAME.test(new TextDecoder().decode(engine.bytes().subarray(name, name + length - 1)));
-            api.free(name);
-          }
-        }
-        fontBold.set(font, bold);
+        const flags = api.FPDFFont_GetFlags(font);
+        // A weight the font does not state (-1), or the regular one many embedded fonts report whatever they are:
+        // the name may know better.
+        const name = fontNameOf(font).replace(/^[A-Z]{6}\+/, '');
+        face = {
+          bold: weight >= BOLD_WEIGHT || (flags & FORCE_BOLD_FLAG) !== 0 || BOLD_NAME.test(name),
+          italic: (flags & ITALIC_FLAG) !== 0 || ITALIC_NAME.test(name) || ITALIC_SUFFIX.test(name),
+          mono: (flags & FIXED_PITCH_FLAG) !== 0 || MONO_NAME.test(name),
+        };
+        faces.set(font, face);
       }
-      return bold;
+      return face;
     };
     // The font size scaled by the text object's matrix: what the reader sees (text drawn at size 1 and scaled is common).
     const scaledFontSize = (charIndex: number): number => {
@@ -248,27 +272,28 @@ export const readPageText = (
         // Size, direction and weight belong to the character's text object: read once per object, not per character.
         const textObject = api.FPDFText_GetTextObject(textPage, charIndex);
         if (textObject !== style.object) {
-          const angle = api.FPDFText_GetCharAngle(textPage, charIndex);
+          // PDFium measures the angle clockwise; the run arithmetic here turns counter-clockwise, as the text matrix does.
+          const angle = -api.FPDFText_GetCharAngle(textPage, charIndex);
           style.object = textObject;
           style.size = scaledFontSize(charIndex) || Math.max(top - bottom, 1);
           style.angle = angle;
           style.cos = Math.cos(angle);
           style.sin = Math.sin(angle);
-          style.bold = boldOf(textObject);
+          style.face = faceOf(textObject);
         }
-        const { size, angle, cos, sin, bold } = style;
+        const { size, angle, cos, sin, face } = style;
         if (firstOfLine) lineSizes[lineSizes.length - 1] = size;
         const sameRun =
           run &&
           Math.abs(run.angle - angle) < 0.01 &&
           Math.abs(run.size - size) < 0.05 &&
-          run.bold === bold &&
+          run.face === face &&
           // The next character starts near where the last ended, on the same baseline.
           Math.abs(-(x - run.lastX) * sin + (y - run.lastY) * cos) < 0.1 * size &&
           Math.abs((x - run.lastX) * cos + (y - run.lastY) * sin) < 0.5 * size;
         if (!sameRun) {
           flush();
-          run = { text: '', angle, size, bold, x, y, end: 0, lastX: x, lastY: y };
+          run = { text: '', angle, size, face, x, y, end: 0, lastX: x, lastY: y };
         }
         const open = run as OpenRun;
         open.text += char;

@@ -3,7 +3,7 @@ import { pdfOf } from '../../fuzz/hostile.js';
 
 /**
  * PDFs laid out line by line, for the structure tests: text at a position,
- * a size and a weight (Helvetica, Helvetica-Bold), and ruling lines. The
+ * a size and a face (Helvetica, Helvetica-Bold, Courier), and ruling lines. The
  * page is US Letter (612 × 792 points), the origin at its bottom left.
  */
 
@@ -14,6 +14,8 @@ export interface PlacedText {
   y: number;
   size?: number;
   bold?: boolean;
+  /** Courier. */
+  mono?: boolean;
 }
 
 /** A ruling line from (x0, y0) to (x1, y1). */
@@ -37,25 +39,26 @@ const contentOf = (page: PageSpec): Buffer =>
       ...(page.rules ?? []).map((rule) => `0.5 w ${rule.x0} ${rule.y0} m ${rule.x1} ${rule.y1} l S`),
       ...page.texts.map(
         (text) =>
-          `BT /${text.bold ? 'F2' : 'F1'} ${text.size ?? 10} Tf 1 0 0 1 ${text.x} ${text.y} Tm (${escapePdf(text.text)}) Tj ET`,
+          `BT /${text.mono ? 'F3' : text.bold ? 'F2' : 'F1'} ${text.size ?? 10} Tf 1 0 0 1 ${text.x} ${text.y} Tm (${escapePdf(text.text)}) Tj ET`,
       ),
     ].join('\n'),
   );
 
 export const laidOutPdf = (pages: readonly PageSpec[]): Buffer => {
   const objects: Buffer[] = [];
-  const pageIds = pages.map((_, index) => 5 + index * 2);
+  const pageIds = pages.map((_, index) => 6 + index * 2);
   objects.push(Buffer.from('<< /Type /Catalog /Pages 2 0 R >>'));
   objects.push(
     Buffer.from(`<< /Type /Pages /Kids [${pageIds.map((id) => `${id} 0 R`).join(' ')}] /Count ${pages.length} >>`),
   );
   objects.push(Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>'));
   objects.push(Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>'));
+  objects.push(Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>'));
   pages.forEach((page, index) => {
     const streamId = (pageIds[index] as number) + 1;
     objects.push(
       Buffer.from(
-        `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents ${streamId} 0 R /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> >>`,
+        `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents ${streamId} 0 R /Resources << /Font << /F1 3 0 R /F2 4 0 R /F3 5 0 R >> >> >>`,
       ),
     );
     const deflated = deflateSync(contentOf(page));

@@ -146,13 +146,17 @@ describe('Markdown from a PDF', () => {
     for (const paragraph of second.split('\n\n')) expect(paragraph.split('\n').length).toBeLessThanOrEqual(4);
   });
 
-  it('makes GFM tables of the Korean PDF tables, with multi-line cells joined', async () => {
+  it('makes GFM tables of the Korean PDF tables, with multi-line cells joined and the notes box once', async () => {
     const [page] = (await read('pdf/korean-text-with-tables.pdf', { output_format: 'markdown' })).documents;
     const rows = (page?.page_content ?? '').split('\n').filter((line) => line.startsWith('| '));
     expect(rows).toContain('| 업종 | 적립 대상 |');
     expect(rows).toContain('| 온라인쇼핑몰 | 삼성카드 쇼핑, G마켓, 옥션, 11번가, 인터파크, 쿠팡, 티몬, 위메프 |');
     expect(rows).toContain('| 편의점 | CU, GS25, 세븐일레븐, 미니스톱 |');
-    expect(rows.filter((row) => row !== '| --- | --- |')).toHaveLength(8);
+    // Each table's ruled frame holds a notes box across both columns: its text stands once, in the first.
+    const notes = rows.filter((row) => row.startsWith('| 전월 이용금액'));
+    expect(notes).toHaveLength(2);
+    for (const row of notes) expect(row.endsWith(' |  |')).toBe(true);
+    expect(rows.filter((row) => row !== '| --- | --- |')).toHaveLength(10);
   });
 
   const corpusPdfs = readdirSync(corpusPath('pdf')).filter((name) => name.endsWith('.pdf'));
@@ -217,8 +221,8 @@ describe('linesOfPage', () => {
         y: 688,
         size: 10,
         cells: [
-          { x: 72, text: 'Name' },
-          { x: 180, text: 'Value' },
+          { x: 72, end: 92, text: 'Name' },
+          { x: 180, end: 205, text: 'Value' },
         ],
       },
     ]);
@@ -330,8 +334,8 @@ describe('renderMarkdown', () => {
         line('Name Value', 524, {
           bold: true,
           cells: [
-            { x: 72, text: 'Name' },
-            { x: 300, text: 'Value' },
+            { x: 72, end: 100, text: 'Name' },
+            { x: 300, end: 325, text: 'Value' },
           ],
         }),
         ...body(510, LONG_BODY),
@@ -426,7 +430,7 @@ describe('renderMarkdown', () => {
   it('makes a GFM table of lines whose cells share columns, escaping pipes', () => {
     const cells = (y: number, ...texts: string[]): PdfLine => ({
       ...line(texts.join(' '), y),
-      cells: texts.map((text, index) => ({ x: 72 + index * 150, text })),
+      cells: texts.map((text, index) => ({ x: 72 + index * 150, end: 72 + index * 150 + text.length * 5, text })),
     });
     const [page] = renderMarkdown([
       [
@@ -454,8 +458,8 @@ describe('renderMarkdown', () => {
         {
           ...line('2 Z. Shen', 680),
           cells: [
-            { x: 72, text: '2' },
-            { x: 100, text: 'Z. Shen' },
+            { x: 72, end: 77, text: '2' },
+            { x: 100, end: 135, text: 'Z. Shen' },
           ],
         },
       ],

@@ -23,6 +23,8 @@ export interface TextRun {
 /** Text of a line set apart from the rest by a gap wider than a word space: a table cell when lines align. */
 export interface LineCell {
   x: number;
+  /** Where the cell's text ends. */
+  end: number;
   text: string;
 }
 
@@ -52,6 +54,16 @@ export interface PdfLine {
   sideways?: true;
   /** Quarter turns (counter-clockwise) of the line's direction on the page, when not upright: its `y` is then no height. */
   turn?: 1 | 2 | 3;
+  /** A table found from the page's rules (pdf/tables.ts), standing here in the page's order: a line of no text. */
+  table?: string[][];
+}
+
+/** A table of the page, its rows, and the runs it took (by index), the first of which places it. */
+export interface PlacedTable {
+  rows: string[][];
+  runs: readonly number[];
+  /** The index of its first run in the page's order. */
+  at: number;
 }
 
 /** A baseline this far from the line's (in ems) still belongs to it: superscripts and subscripts. */
@@ -112,7 +124,7 @@ interface OpenLine {
   lastStart: number;
   /** Where the last run ended. */
   lastEnd: number;
-  cells: { x: number; text: string }[];
+  cells: LineCell[];
   /** Characters per rounded font size, with the baseline of the first run in that size. */
   sizes: Map<number, { chars: number; baseline: number }>;
   chars: number;
@@ -127,7 +139,7 @@ const openLine = (run: PlacedRun): OpenLine => ({
   end: run.end,
   lastStart: run.along,
   lastEnd: run.along,
-  cells: [{ x: run.along, text: '' }],
+  cells: [{ x: run.along, end: run.end, text: '' }],
   sizes: new Map(),
   chars: 0,
   boldChars: 0,
@@ -160,14 +172,16 @@ const continuesLine = (line: OpenLine, run: PlacedRun): boolean => {
 const addRun = (line: OpenLine, run: PlacedRun): void => {
   const leftwards = line.chars > 0 && goesLeft(line, run, Math.max(run.size, largestSize(line)));
   const gap = leftwards ? line.lastStart - run.end : run.along - line.lastEnd;
-  let cell = line.cells[line.cells.length - 1] as { x: number; text: string };
+  let cell = line.cells[line.cells.length - 1] as LineCell;
   if (cell.text && gap > CELL_GAP_EM * run.size) {
-    cell = { x: run.along, text: '' };
+    cell = { x: run.along, end: run.end, text: '' };
     line.cells.push(cell);
   } else if (cell.text && gap > WORD_GAP_EM * run.size && !/\s$/.test(cell.text) && !/^\s/.test(run.text)) {
     cell.text += ' ';
   }
   cell.text += run.text;
+  cell.x = Math.min(cell.x, run.along);
+  cell.end = Math.max(cell.end, run.end);
   line.end = Math.max(line.end, run.end);
   line.lastEnd = run.end;
   line.lastStart = run.along;
@@ -185,7 +199,11 @@ const addRun = (line: OpenLine, run: PlacedRun): void => {
 const closeLine = (line: OpenLine): PdfLine => {
   let main = { size: 0, chars: -1, baseline: line.across };
   for (const [size, { chars, baseline }] of line.sizes) if (chars > main.chars) main = { size, chars, baseline };
-  const cells = line.cells.map((cell) => ({ x: round1(cell.x), text: cell.text.replace(/\s+/g, ' ').trim() }));
+  const cells = line.cells.map((cell) => ({
+    x: round1(cell.x),
+    end: round1(cell.end),
+    text: cell.text.replace(/\s+/g, ' ').trim(),
+  }));
   const closed: PdfLine = {
     text: cells.map((cell) => cell.text).join(' '),
     x: cells[0]?.x ?? 0,
@@ -207,13 +225,18 @@ const closeLine = (line: OpenLine): PdfLine => {
  * line ends (which also mark the return from a superscript) nor runs of only
  * spaces (some have no width: "[" " " "11" would read "[ 11").
  */
-export const linesOfPage = (runs: readonly TextRun[]): PdfLine[] => {
-  const open: OpenLine[] = [];
-  for (const run of runs) {
-    if (!run.str.trim()) continue;
+export const linesOfPage = (runs: readonly TextRun[], tables: readonly PlacedTable[] = []): PdfLine[] => {
+  const open: Array<OpenLine | PdfLine> = [];
+  const tableAtRun = new Map(tables.map((table) => [table.at, table]));
+  const skipped = new Set(tables.flatMap((table) => table.runs));
+  for (const [index, run] of runs.entries()) {
+    const table = tableAtRun.get(index);
+    // A table found from the page's rules stands where its first run does in the stream.
+    if (table) open.push({ text: '', x: 0, y: 0, size: 0, table: table.rows });
+    if (skipped.has(index) || !run.str.trim()) continue;
     const placed = placeRun(run);
     const line = open[open.length - 1];
-    if (line && continuesLine(line, placed)) addRun(line, placed);
+    if (line && isOpen(line) && continuesLine(line, placed)) addRun(line, placed);
     else {
       const started = openLine(placed);
       addRun(started, placed);
@@ -223,12 +246,17 @@ export const linesOfPage = (runs: readonly TextRun[]): PdfLine[] => {
   return markSideways(open);
 };
 
+const isOpen = (line: OpenLine | PdfLine): line is OpenLine => 'sizes' in line;
+
 /** Lines in another direction than most of the page's text are labels in the margin, not body text. */
-const markSideways = (open: OpenLine[]): PdfLine[] => {
+const markSideways = (open: Array<OpenLine | PdfLine>): PdfLine[] => {
   const charsByQuarter = [0, 0, 0, 0];
-  for (const line of open) charsByQuarter[line.quarter] = (charsByQuarter[line.quarter] ?? 0) + line.chars;
+  for (const line of open) {
+    if (isOpen(line)) charsByQuarter[line.quarter] = (charsByQuarter[line.quarter] ?? 0) + line.chars;
+  }
   const mainQuarter = charsByQuarter.indexOf(Math.max(...charsByQuarter));
   return open.map((line) => {
+    if (!isOpen(line)) return line;
     const closed = closeLine(line);
     if (line.quarter !== mainQuarter) closed.sideways = true;
     return closed;
@@ -488,18 +516,45 @@ const continuesBlock = (
   return line.x - previous.x <= INDENT_EM * line.size;
 };
 
-/** The column a cell starting at `x` belongs to, within an em. */
-const columnOf = (columns: readonly number[], x: number, size: number): number =>
-  columns.findIndex((column) => Math.abs(column - x) <= size);
+/** A table's column: the span its cells cover so far. */
+interface Column {
+  x: number;
+  end: number;
+}
+
+/**
+ * The column a cell belongs to: the one whose span it overlaps, so left-,
+ * right- and centre-aligned cells all find theirs; when it overlaps none
+ * (a right-aligned number under a left-aligned header), the last column
+ * starting left of it. -1 when it overlaps two (a cell across columns) or
+ * lies left of all.
+ */
+const columnOf = (columns: readonly Column[], cell: { x: number; end: number }, size: number): number => {
+  const hits = columns.flatMap((column, index) => (cell.x <= column.end && cell.end >= column.x ? [index] : []));
+  if (hits.length) return hits.length === 1 ? (hits[0] as number) : -1;
+  let found = -1;
+  columns.forEach((column, index) => {
+    if (column.x <= cell.x + size * 0.5) found = index;
+  });
+  return found;
+};
 
 /** The line's cells placed in the columns, or undefined when one falls outside them or two share one. */
-const rowOf = (line: PdfLine, columns: readonly number[]): string[] | undefined => {
-  if (!line.cells || line.sideways) return undefined;
+const rowOf = (line: PdfLine, columns: readonly Column[]): string[] | undefined => {
+  // Code is never a table, however its indents line up.
+  if (!line.cells || line.sideways || line.mono) return undefined;
   const row = columns.map(() => '');
+  const placed: Array<[number, LineCell]> = [];
   for (const cell of line.cells) {
-    const column = columnOf(columns, cell.x, line.size);
+    const column = columnOf(columns, cell, line.size);
     if (column < 0 || row[column]) return undefined;
     row[column] = cell.text;
+    placed.push([column, cell]);
+  }
+  for (const [index, cell] of placed) {
+    const column = columns[index] as Column;
+    column.x = Math.min(column.x, cell.x);
+    column.end = Math.max(column.end, cell.end);
   }
   return row;
 };
@@ -520,7 +575,7 @@ const tableAt = (
   style: DocumentStyle,
 ): { end: number; rows: string[][] } | undefined => {
   const first = lines[start] as PdfLine;
-  const columns = first.cells?.map((cell) => cell.x);
+  const columns = first.cells?.map((cell) => ({ x: cell.x, end: cell.end }));
   const header = columns && rowOf(first, columns);
   if (!columns || !header) return undefined;
   const rows = [header];
@@ -529,7 +584,8 @@ const tableAt = (
     const line = lines[index] as PdfLine;
     if (!isNextRow(lines[index - 1] as PdfLine, line, style)) break;
     const row = rowOf(line, columns);
-    const wrapped = line.cells || line.sideways ? -1 : columnOf(columns, line.x, line.size);
+    const wrapped =
+      line.cells || line.sideways || line.mono ? -1 : columnOf(columns, { x: line.x, end: line.x }, line.size);
     const last = rows[rows.length - 1] as string[];
     if (row) rows.push(row);
     else if (wrapped > 0) last[wrapped] = joinLines([last[wrapped] ?? '', line.text].filter(Boolean));
@@ -539,9 +595,37 @@ const tableAt = (
   return rows.length >= 2 ? { end, rows } : undefined;
 };
 
+/** A table-of-contents line: a title, dot leaders, a page label ("1.2 Scope . . . . 14", "Preface ..... xi"). */
+const CONTENTS_LINE = /^(.*?\S)\s*(?:\.\s?){4,}\s*([\p{L}\d][\p{L}\d.-]{0,7})$/u;
+/** Fewer entries than this are a stray dotted line, not a table of contents. */
+const MIN_CONTENTS_ENTRIES = 3;
+
+/** A run of table-of-contents lines from `start`, as a two-column table (entry, page). */
+const contentsAt = (lines: readonly PdfLine[], start: number): { end: number; rows: string[][] } | undefined => {
+  const rows: string[][] = [];
+  let index = start;
+  for (; index < lines.length; index++) {
+    const match = CONTENTS_LINE.exec((lines[index] as PdfLine).text);
+    if (!match) break;
+    rows.push([(match[1] as string).replace(/(?:\s*\.)+$/, ''), match[2] as string]);
+  }
+  return rows.length >= MIN_CONTENTS_ENTRIES ? { end: index - 1, rows } : undefined;
+};
+
 const blocksOf = (lines: readonly PdfLine[], style: DocumentStyle): Block[] => {
   const blocks: Block[] = [];
   for (let index = 0; index < lines.length; index++) {
+    const ruled = lines[index]?.table;
+    if (ruled) {
+      blocks.push({ kind: 'table', rows: ruled });
+      continue;
+    }
+    const contents = contentsAt(lines, index);
+    if (contents) {
+      blocks.push({ kind: 'table', rows: [['Contents', 'Page'], ...contents.rows] });
+      index = contents.end;
+      continue;
+    }
     const table = tableAt(lines, index, style);
     if (table) {
       blocks.push({ kind: 'table', rows: table.rows });

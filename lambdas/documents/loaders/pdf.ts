@@ -12,6 +12,7 @@ import {
 } from '../ocr/recognise.js';
 import { findFurniture, type PlacedLine } from '../pdf/furniture.js';
 import { readPageText } from '../pdf/page-text.js';
+import { findTables } from '../pdf/tables.js';
 import { PdfiumDocument } from '../pdf/pdfium.js';
 import { renderPageGray } from '../pdf/render.js';
 import {
@@ -39,14 +40,14 @@ const readRange = (doc: PdfiumDocument, { first, last }: PageRange, outputFormat
   const pages: PageRead[] = [];
   for (let num = first; num <= last; num++) {
     const markdown = outputFormat === 'markdown';
-    const { runs, text, stats, drawn, lineYs, lineSizes, height, textHeight } = readPageText(doc, num - 1, {
+    const { runs, rules, text, stats, drawn, lineYs, lineSizes, height, textHeight } = readPageText(doc, num - 1, {
       runs: markdown,
     });
     const layer = { ...stats, drawn };
     const place = { height: round1(height), textHeight: round1(textHeight) };
     pages.push(
       markdown
-        ? { num, lines: linesOfPage(runs), layer, ...place }
+        ? { num, lines: linesOfPage(runs, findTables(runs, rules)), layer, ...place }
         : { num, text: plainText(text), lineYs: lineYs.map(round1), lineSizes: lineSizes.map(round1), layer, ...place },
     );
   }

@@ -6,7 +6,8 @@
  * position it spans (the convention of docling's tables, on which the
  * reference set is scored), so each row reads whole — "2025 | March | $160"
  * rather than "| March | $160" — and no value lands under another column's
- * header. Pure functions.
+ * header. A cell across the table's whole width (a title or notes row) is
+ * the exception: its text stands once, in its first column. Pure functions.
  */
 
 export interface SpannedCell {
@@ -39,6 +40,8 @@ const repeatBudget = (rows: readonly (readonly SpannedCell[])[]): number =>
 /** The rows laid out on the grid, every row as wide as the widest. */
 export const layOutTable = (rows: readonly (readonly SpannedCell[])[]): string[][] => {
   let budget = repeatBudget(rows);
+  // A cell across the whole width (a title or notes row) is said once, not once per column.
+  const width = Math.max(0, ...rows.map((row) => row.reduce((sum, cell) => sum + Math.max(cell.colSpan, 1), 0)));
   const grid: string[][] = rows.map(() => []);
   // Per column: the row up to which a span from above fills it (exclusive).
   const filledUntil: number[] = [];
@@ -52,7 +55,7 @@ export const layOutTable = (rows: readonly (readonly SpannedCell[])[]): string[]
         const target = grid[rowIndex + down] as string[];
         for (let across = 0; across < colSpan; across++) {
           const first = down === 0 && across === 0;
-          const repeat = !first && budget >= cell.text.length;
+          const repeat = !first && (across === 0 || colSpan < width) && budget >= cell.text.length;
           if (repeat) budget -= cell.text.length;
           target[column + across] = first || repeat ? cell.text : '';
         }
@@ -63,6 +66,6 @@ export const layOutTable = (rows: readonly (readonly SpannedCell[])[]): string[]
       column += colSpan;
     }
   });
-  const width = Math.max(0, ...grid.map((line) => line.length));
-  return grid.map((line) => Array.from({ length: width }, (_, index) => line[index] ?? ''));
+  const columns = Math.max(0, ...grid.map((line) => line.length));
+  return grid.map((line) => Array.from({ length: columns }, (_, index) => line[index] ?? ''));
 };

@@ -1,5 +1,6 @@
 import type { TextRun } from '../loaders/pdf-structure.js';
 import type { PdfiumDocument } from './pdfium.js';
+import { readRules, type Rule } from './rules.js';
 
 /**
  * A page's text layer as PDFium gives it: one character at a time, in the
@@ -37,6 +38,8 @@ export interface PageText {
   textHeight: number;
   /** Objects on the page other than text (images, paths, forms): what a scan or text drawn as outlines leaves. */
   drawn: number;
+  /** The page's ruling lines (with runs only): where its tables are. */
+  rules: Rule[];
 }
 
 /** Weight from which a font is bold; and the font descriptor's ForceBold flag. */
@@ -167,6 +170,7 @@ export const readPageText = (
         height,
         textHeight,
         drawn,
+        rules: [],
       };
     // Scratch: origin (x, y), box (left, right, bottom, top), and the character's matrix (a, b, c, d, e, f) as floats.
     const scratch = api.malloc(72);
@@ -307,7 +311,8 @@ export const readPageText = (
         open.lastY = open.y + open.end * sin;
       }
       flush();
-      return { text: parts.join(''), lineYs, lineSizes, runs, stats, width, height, textHeight, drawn };
+      const rules = withRuns && drawn > 0 ? readRules(api, page, scratch) : [];
+      return { text: parts.join(''), lineYs, lineSizes, runs, stats, width, height, textHeight, drawn, rules };
     } finally {
       api.free(scratch);
       api.FPDFText_ClosePage(textPage);

@@ -171,8 +171,11 @@ export const nestedRepeatedTableOdt = (repeat: number): Promise<Buffer> => {
 
 const W = 'http://schemas.openxmlformats.org/wordprocessingml/2006/main';
 
-/** A DOCX whose body is this WordprocessingML (`<w:p>`, `<w:tbl>`…), with no styles or numbering parts. */
-export const docxOf = (body: string): Promise<Buffer> =>
+/** A DOCX whose body is this WordprocessingML (`<w:p>`, `<w:tbl>`…), with styles and numbering parts when given. */
+export const docxOf = (
+  body: string,
+  { styles, numbering }: { styles?: string; numbering?: string } = {},
+): Promise<Buffer> =>
   zipParts([
     [
       '[Content_Types].xml',
@@ -182,7 +185,18 @@ export const docxOf = (body: string): Promise<Buffer> =>
       '_rels/.rels',
       `<Relationships xmlns="${PACKAGE_RELS}"><Relationship Id="rId1" Type="${R}/officeDocument" Target="word/document.xml"/></Relationships>`,
     ],
-    ['word/document.xml', `<w:document xmlns:w="${W}" xmlns:r="${R}"><w:body>${body}</w:body></w:document>`],
+    [
+      'word/_rels/document.xml.rels',
+      `<Relationships xmlns="${PACKAGE_RELS}">${styles ? `<Relationship Id="rIdS" Type="${R}/styles" Target="styles.xml"/>` : ''}${
+        numbering ? `<Relationship Id="rIdN" Type="${R}/numbering" Target="numbering.xml"/>` : ''
+      }</Relationships>`,
+    ],
+    [
+      'word/document.xml',
+      `<w:document xmlns:w="${W}" xmlns:r="${R}" xmlns:m="http://schemas.openxmlformats.org/officeDocument/2006/math" xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml"><w:body>${body}</w:body></w:document>`,
+    ],
+    ...(styles ? [['word/styles.xml', `<w:styles xmlns:w="${W}">${styles}</w:styles>`] as const] : []),
+    ...(numbering ? [['word/numbering.xml', `<w:numbering xmlns:w="${W}">${numbering}</w:numbering>`] as const] : []),
   ]);
 
 /** A table cell: its text, and `w:gridSpan` / `w:vMerge` ("restart" opens a vertical merge, "" continues one). */

@@ -1,6 +1,8 @@
 import mammoth from 'mammoth';
 import { htmlToText } from './html.js';
-import { singleDocument, type Loader } from './types.js';
+import { decodeText } from '../encoding.js';
+import { headingStyleMap, prepareDocumentXml } from './docx-xml.js';
+import { singleDocument, type LoadInput, type Loader } from './types.js';
 import { readerErrors } from './office-blocks.js';
 import { ZipArchive } from './zip.js';
 
@@ -15,14 +17,37 @@ interface MammothZip {
   read(name: string, encoding?: string): Promise<Uint8Array | string>;
 }
 
-const mammothZip = (archive: ZipArchive): MammothZip => ({
-  exists: (name) => archive.has(name),
-  read: async (name, encoding) => {
-    const bytes = await archive.read(name);
-    if (encoding === 'base64') return Buffer.from(bytes).toString('base64');
-    return encoding ? new TextDecoder(encoding).decode(bytes) : bytes;
-  },
-});
+const MAIN_PART = 'word/document.xml';
+
+/**
+ * The package as mammoth reads it, through the capped zip reader; the main
+ * part with what mammoth would leave out put back as text (docx-xml.ts).
+ */
+const mammothZip = (archive: ZipArchive, input: LoadInput): MammothZip => {
+  let main: Promise<string> | undefined;
+  const text = async (name: string) =>
+    archive.has(name) ? decodeText(await archive.read(name), { html: true }).text : undefined;
+  const prepared = () =>
+    (main ??= (async () =>
+      prepareDocumentXml(
+        {
+          document: (await text(MAIN_PART)) ?? '',
+          styles: await text('word/styles.xml'),
+          numbering: await text('word/numbering.xml'),
+        },
+        input,
+      ))());
+  return {
+    exists: (name) => archive.has(name),
+    read: async (name, encoding) => {
+      if (name === MAIN_PART && encoding && encoding !== 'base64') return prepared();
+      if (name === MAIN_PART && !encoding) return new TextEncoder().encode(await prepared());
+      const bytes = await archive.read(name);
+      if (encoding === 'base64') return Buffer.from(bytes).toString('base64');
+      return encoding ? new TextDecoder(encoding).decode(bytes) : bytes;
+    },
+  };
+};
 
 /** DOCX: one document, its parts read through the capped zip reader. */
 export const loadDocx: Loader = async (input) => {
@@ -34,14 +59,24 @@ export const loadDocx: Loader = async (input) => {
   try {
     if (input.outputFormat === 'markdown') {
       // mammoth's structural reading (styles → headings, lists, tables) as HTML, then the HTML reading's Markdown.
-      const { value: html } = await mammoth.convertToHtml({ file: mammothZip(archive) } as never, {
-        ignoreEmptyParagraphs: true,
-        convertImage: mammoth.images.imgElement(() => Promise.resolve({ src: '' })),
-      });
+      const styles = archive.has('word/styles.xml')
+        ? decodeText(await archive.read('word/styles.xml'), { html: true }).text
+        : undefined;
+      const styleMap = await headingStyleMap(styles, { ...input, checkpoint });
+      const { value: html } = await mammoth.convertToHtml(
+        { file: mammothZip(archive, { ...input, checkpoint }) } as never,
+        {
+          ignoreEmptyParagraphs: true,
+          styleMap,
+          convertImage: mammoth.images.imgElement(() => Promise.resolve({ src: '' })),
+        },
+      );
       await checkpoint();
       ({ text } = await htmlToText(html, input.limits, checkpoint, 'markdown'));
     } else {
-      ({ value: text } = await mammoth.extractRawText({ file: mammothZip(archive) } as never));
+      ({ value: text } = await mammoth.extractRawText({
+        file: mammothZip(archive, { ...input, checkpoint }),
+      } as never));
     }
   } catch (error) {
     throw typed(error);

@@ -45,6 +45,7 @@ const SUBMIT_OPTIONS = {
   pages: { type: 'string' },
   ocr: { type: 'string' },
   'ocr-languages': { type: 'string' },
+  'include-boxes': { type: 'boolean' },
   'no-cache': { type: 'boolean' },
   'callback-url': { type: 'string' },
   'idempotency-key': { type: 'string' },
@@ -67,7 +68,7 @@ commands:
       [--split] [--chunk-size N] [--chunk-overlap N] [--output-format text|markdown]
       [--chunk-strategy recursive|markdown|by_heading|by_page] [--chunk-size-unit chars|tokens]
       [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--ocr auto|force|off]
-      [--ocr-languages eng+chi_sim] [--no-cache] [--callback-url URL]
+      [--ocr-languages eng+chi_sim] [--include-boxes] [--no-cache] [--callback-url URL]
       [--idempotency-key KEY] [--content-type TYPE] [--wait]
   status ID [--json]                the task's status, stage and progress (--json: the whole task)
   wait ID                           follow the task until it ends
@@ -129,6 +130,7 @@ const submitOptions = (values: Record<string, string | boolean | undefined>): Su
     pages: str(values.pages),
     ocr: oneOf(values.ocr, 'ocr', ['auto', 'force', 'off'] as const),
     ocr_languages: str(values['ocr-languages']),
+    include_boxes: values['include-boxes'] === true ? true : undefined,
     no_cache: values['no-cache'] === true ? true : undefined,
     callback_url: str(values['callback-url']),
     idempotencyKey: str(values['idempotency-key']),

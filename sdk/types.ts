@@ -39,6 +39,8 @@ export interface ProcessingOptions {
   ocr?: OcrMode;
   /** OCR languages, `"eng+chi_sim"` (default `eng`; at most 3). */
   ocr_languages?: string;
+  /** Where each PDF or image document and chunk stands on its page: `metadata.boxes` (README, "Citations"). */
+  include_boxes?: boolean;
   /** Parse again even when the result cache holds this document. */
   no_cache?: boolean;
 }

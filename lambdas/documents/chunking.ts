@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Document } from './document.js';
+import type { Document, PageBox } from './document.js';
 import type { ProcessingLimits } from './limits.js';
 import { usesStructure, type ProcessingOptions } from './options.js';
 import { DEFAULT_SEPARATORS, MARKDOWN_SEPARATORS, RecursiveCharacterSplitter, type Chunk } from './splitter.js';
@@ -118,6 +118,20 @@ const pathsAtChunks = (chunks: Chunk[], headings: HeadingLine[], trail: HeadingT
   });
 };
 
+/** The parent's boxes (`include_boxes`) that a chunk's characters fall in, their ranges in the chunk's text. */
+const boxesOfChunk = (parent: Document, start: number, length: number): { boxes?: PageBox[] } => {
+  const boxes = parent.metadata.boxes;
+  if (!Array.isArray(boxes)) return {};
+  const end = start + length;
+  return {
+    boxes: (boxes as PageBox[]).flatMap((box) => {
+      const from = Math.max(box.start ?? 0, start);
+      const to = Math.min(box.end ?? end, end);
+      return to > from ? [{ ...box, start: from - start, end: to - start }] : [];
+    }),
+  };
+};
+
 export const chunkDocuments = async (
   documents: Document[],
   options: ProcessingOptions,
@@ -139,7 +153,12 @@ export const chunkDocuments = async (
       splitter.split(parent.page_content).forEach((chunk, index) => {
         chunks.push({
           page_content: chunk.text,
-          metadata: { ...parent.metadata, chunk_index: index, start_index: chunk.start },
+          metadata: {
+            ...parent.metadata,
+            chunk_index: index,
+            start_index: chunk.start,
+            ...boxesOfChunk(parent, chunk.start, chunk.text.length),
+          },
         });
       });
       await context.checkpoint();
@@ -179,6 +198,7 @@ export const chunkDocuments = async (
           end_index: end,
           headings: path,
           chunk_id: chunkIdOf(digest, key, parentIndex, chunk.start, end),
+          ...boxesOfChunk(parent, chunk.start, chunk.text.length),
         },
       });
     });

@@ -1,7 +1,23 @@
 import { AppError } from '../errors.js';
 
-/** `headings` (a chunk's heading path) is the one list. */
-export type Metadata = Record<string, string | number | boolean | null | string[]>;
+/**
+ * Where text stands on a page (option `include_boxes`): a line's box in
+ * points, the origin at the page's top left as it is shown (after its
+ * rotation), `y` growing downwards. On a page document, `start` and `end`
+ * are the line's characters in its `page_content`.
+ */
+export interface PageBox {
+  page: number;
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  start?: number;
+  end?: number;
+}
+
+/** `headings` (a chunk's heading path) and `furniture` are lists of text; `boxes` of page boxes. */
+export type Metadata = Record<string, string | number | boolean | null | string[] | PageBox[]>;
 
 /** A LangChain-style document. */
 export interface Document {

@@ -130,6 +130,7 @@ export const optionsShape = {
   pages: pageSelection.optional(),
   ocr: oneOf(OCR_MODES).optional(),
   ocr_languages: ocrLanguages.optional(),
+  include_boxes: formBoolean.optional(),
   no_cache: formBoolean.optional(),
 };
 
@@ -145,6 +146,8 @@ export interface StructureOptions {
   ocr?: (typeof OCR_MODES)[number];
   /** Canonical language list (`formatOcrLanguages`; absent: `eng`). */
   ocr_languages?: string;
+  /** Where each page document and chunk stands on its page (`metadata.boxes`); kept only when true. */
+  include_boxes?: true;
 }
 
 /**
@@ -177,7 +180,11 @@ export const STRUCTURE_OPTION_NAMES = [
  * shaped: stored and part of the cache key when given, like the structure
  * options, but they leave the chunks' metadata as it was.
  */
-export const READING_OPTION_NAMES = ['ocr', 'ocr_languages'] as const satisfies readonly (keyof StructureOptions)[];
+export const READING_OPTION_NAMES = [
+  'ocr',
+  'ocr_languages',
+  'include_boxes',
+] as const satisfies readonly (keyof StructureOptions)[];
 
 /** Every option a request may carry, for form-field checks. */
 export const OPTION_NAMES = [
@@ -198,13 +205,17 @@ type RawOptions = {
   chunk_size?: number;
   chunk_overlap?: number;
   no_cache?: boolean;
-} & StructureOptions;
+  include_boxes?: boolean;
+} & Omit<StructureOptions, 'include_boxes'>;
 
 /** Apply defaults and the cross-field rules; issues are reported against the field that must change. */
 export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): ProcessingOptions => {
   const structure: StructureOptions = {};
   for (const name of [...STRUCTURE_OPTION_NAMES, ...READING_OPTION_NAMES]) {
-    if (raw[name] !== undefined) Object.assign(structure, { [name]: raw[name] });
+    // A flag is kept only when set: `false` and absent are one request (one cache key).
+    if (name === 'include_boxes') {
+      if (raw.include_boxes) structure.include_boxes = true;
+    } else if (raw[name] !== undefined) Object.assign(structure, { [name]: raw[name] });
   }
   const options: ProcessingOptions = {
     split: raw.split ?? OPTION_DEFAULTS.split,

@@ -97,6 +97,7 @@ export const processDocument = async (
     outputFormat: options.output_format ?? 'text',
     pages: pageSelectionOf(options),
     ocr: ocrRequestOf(options),
+    includeBoxes: options.include_boxes === true,
     signal,
     checkpoint,
     onProgress: (fraction) => report('parsing', fraction),

@@ -1,7 +1,14 @@
 import { AppError } from '../../errors.js';
-import type { Document } from '../document.js';
+import type { Document, PageBox } from '../document.js';
 import { imageHeaderOf, type ImageHeader } from '../ocr/image-header.js';
-import { DEFAULT_OCR, lowConfidenceWarning, recognise } from '../ocr/recognise.js';
+import {
+  DEFAULT_OCR,
+  lowConfidenceWarning,
+  ocrLinesOf,
+  recognise,
+  textOfOcrLines,
+  type OcrLine,
+} from '../ocr/recognise.js';
 import type { OcrImage } from '../ocr/tesseract.js';
 import { baseMetadata, type Loaded, type Loader, type LoadInput } from './types.js';
 
@@ -58,6 +65,21 @@ const pagesOf = async (bytes: Uint8Array, header: ImageHeader, input: LoadInput)
   });
 };
 
+const sizeOf = (image: OcrImage, header: ImageHeader) =>
+  image.kind === 'gray' ? { width: image.width, height: image.height } : { width: header.width, height: header.height };
+
+/** Each line's box in the image's pixels, with its characters' range in the text (as `textOfOcrLines` joins them). */
+const imageBoxes = (lines: readonly OcrLine[], page: number): PageBox[] => {
+  let start = 0;
+  return lines.map((line, index) => {
+    if (index > 0) start += line.opens ? 2 : 1;
+    const [x0, y0, x1, y1] = line.box;
+    const box = { page, x0, y0, x1, y1, start, end: start + line.text.length };
+    start += line.text.length;
+    return box;
+  });
+};
+
 export const loadImage: Loader = async (input): Promise<Loaded> => {
   await input.checkpoint();
   const header = imageHeaderOf(input.bytes);
@@ -72,18 +94,23 @@ export const loadImage: Loader = async (input): Promise<Loaded> => {
   const confidences: Array<{ page: number; confidence: number }> = [];
   for (const [index, image] of pages.entries()) {
     await input.checkpoint();
-    const read = await recognise(ocr.languages, image());
+    const picture = image();
+    const read = await recognise(ocr.languages, picture);
     confidences.push({ page: index + 1, confidence: read.confidence });
     input.onProgress?.((index + 1) / pages.length);
-    if (!read.text) continue;
+    const lines = ocrLinesOf(read, sizeOf(picture, header));
+    const text = textOfOcrLines(lines);
+    if (!text) continue;
     documents.push({
-      page_content: read.text,
+      page_content: text,
       metadata: {
         ...baseMetadata(input),
         page: index + 1,
         total_pages: pages.length,
         ocr: true,
         ocr_confidence: Math.round(read.confidence * 100) / 100,
+        // An image's boxes are in its pixels (its top left the origin): it has no points.
+        ...(input.includeBoxes ? { boxes: imageBoxes(lines, index + 1) } : {}),
       },
     });
   }

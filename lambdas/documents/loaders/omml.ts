@@ -43,8 +43,23 @@ const SYMBOLS: Record<string, string> = {
   '∇': '\\nabla',
 };
 
-const NARY: Record<string, string> = { '∑': '\\sum', '∏': '\\prod', '∫': '\\int', '∬': '\\iint', '∮': '\\oint', '⋃': '\\bigcup', '⋂': '\\bigcap' };
-const ACCENTS: Record<string, string> = { '̂': '\\hat', '̄': '\\bar', '̇': '\\dot', '̃': '\\tilde', '⃗': '\\vec', '̈': '\\ddot' };
+const NARY: Record<string, string> = {
+  '∑': '\\sum',
+  '∏': '\\prod',
+  '∫': '\\int',
+  '∬': '\\iint',
+  '∮': '\\oint',
+  '⋃': '\\bigcup',
+  '⋂': '\\bigcap',
+};
+const ACCENTS: Record<string, string> = {
+  '̂': '\\hat',
+  '̄': '\\bar',
+  '̇': '\\dot',
+  '̃': '\\tilde',
+  '⃗': '\\vec',
+  '̈': '\\ddot',
+};
 
 const childElements = (element: Element): Element[] => element.children.filter(isTag);
 
@@ -98,7 +113,9 @@ const latexOf = (element: Element): string => {
       const open = property(element, 'dPr', 'begChr') ?? '(';
       const close = property(element, 'dPr', 'endChr') ?? ')';
       const separator = property(element, 'dPr', 'sepChr') ?? ',';
-      const parts = childElements(element).filter((node) => localName(node) === 'e').map((node) => inner(node).trim());
+      const parts = childElements(element)
+        .filter((node) => localName(node) === 'e')
+        .map((node) => inner(node).trim());
       return `${open}${parts.join(separator)}${close}`;
     }
     case 'nary': {

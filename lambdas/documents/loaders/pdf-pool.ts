@@ -23,6 +23,8 @@ export type PageRead = (
       /** Per line of the text: where it stands and its font size (page-text.ts), to find page furniture. */
       lineYs: number[];
       lineSizes: number[];
+      /** Per line, with boxes asked for: its box as shown, `[x0, y0, x1, y1]` (empty: no drawn character). */
+      lineBoxes?: number[][];
     }
   | { num: number; lines: PdfLine[] }
 ) & {
@@ -43,6 +45,7 @@ export type ThreadRequest =
       bytes?: Uint8Array;
       maxMemoryBytes: number;
       outputFormat: OutputFormat;
+      includeBoxes: boolean;
       range: PageRange;
     }
   | { type: 'close'; doc: number };
@@ -52,6 +55,8 @@ export interface ThreadDocument {
   bytes: Uint8Array;
   maxMemoryBytes: number;
   outputFormat: OutputFormat;
+  /** Pages say where their lines stand (`metadata.boxes`). */
+  includeBoxes: boolean;
 }
 /** Messages a PDF thread answers with. */
 export type ThreadReply =
@@ -116,7 +121,11 @@ class PdfThread {
     // (it is unref'd once ready, and after each read).
   }
 
-  read(doc: number, { bytes, maxMemoryBytes, outputFormat }: ThreadDocument, range: PageRange): Promise<PageRead[]> {
+  read(
+    doc: number,
+    { bytes, maxMemoryBytes, outputFormat, includeBoxes }: ThreadDocument,
+    range: PageRange,
+  ): Promise<PageRead[]> {
     if (this.dead) return Promise.reject(new Error('PDF thread is gone'));
     return new Promise<PageRead[]>((resolve, reject) => {
       this.pending = { resolve, reject };
@@ -138,6 +147,7 @@ class PdfThread {
         range,
         maxMemoryBytes,
         outputFormat,
+        includeBoxes,
         ...(this.openDoc === doc ? {} : { bytes }),
       };
       this.openDoc = doc;

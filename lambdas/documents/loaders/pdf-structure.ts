@@ -14,6 +14,8 @@ export interface TextRun {
   transform: readonly number[];
   /** Advance along the text direction. */
   width: number;
+  /** The box of its characters `[left, bottom, right, top]`, in the text layer's coordinates. */
+  box?: readonly number[];
   /** The font's face: bold, italic, monospaced (code). */
   bold?: boolean;
   italic?: boolean;
@@ -56,6 +58,8 @@ export interface PdfLine {
   turn?: 1 | 2 | 3;
   /** A table found from the page's rules (pdf/tables.ts), standing here in the page's order: a line of no text. */
   table?: string[][];
+  /** Where the line stands, `[x0, y0, x1, y1]` as shown (top left first): with boxes asked for (pdf.ts). */
+  box?: number[];
 }
 
 /** A table of the page, its rows, and the runs it took (by index), the first of which places it. */
@@ -88,6 +92,7 @@ interface PlacedRun {
   bold: boolean;
   italic: boolean;
   mono: boolean;
+  box?: readonly number[] | undefined;
 }
 
 const QUARTER_TURN = Math.PI / 2;
@@ -113,6 +118,7 @@ const placeRun = (run: TextRun): PlacedRun => {
     bold: run.bold === true,
     italic: run.italic === true,
     mono: run.mono === true,
+    box: run.box,
   };
 };
 
@@ -131,6 +137,8 @@ interface OpenLine {
   boldChars: number;
   italicChars: number;
   monoChars: number;
+  /** `[left, bottom, right, top]` of its runs, in the text layer's coordinates. */
+  box: number[];
 }
 
 const openLine = (run: PlacedRun): OpenLine => ({
@@ -145,6 +153,7 @@ const openLine = (run: PlacedRun): OpenLine => ({
   boldChars: 0,
   italicChars: 0,
   monoChars: 0,
+  box: [],
 });
 
 const largestSize = (line: OpenLine): number => Math.max(...line.sizes.keys());
@@ -194,6 +203,17 @@ const addRun = (line: OpenLine, run: PlacedRun): void => {
   if (run.bold) line.boldChars += chars;
   if (run.italic) line.italicChars += chars;
   if (run.mono) line.monoChars += chars;
+  const box = run.box;
+  if (box?.length === 4) {
+    const [left, bottom, right, top] = box as [number, number, number, number];
+    if (!line.box.length) line.box.push(left, bottom, right, top);
+    else {
+      line.box[0] = Math.min(line.box[0] as number, left);
+      line.box[1] = Math.min(line.box[1] as number, bottom);
+      line.box[2] = Math.max(line.box[2] as number, right);
+      line.box[3] = Math.max(line.box[3] as number, top);
+    }
+  }
 };
 
 const closeLine = (line: OpenLine): PdfLine => {
@@ -214,6 +234,7 @@ const closeLine = (line: OpenLine): PdfLine => {
   if (line.italicChars * 2 > line.chars) closed.italic = true;
   if (line.monoChars * 2 > line.chars) closed.mono = true;
   if (line.quarter) closed.turn = line.quarter as 1 | 2 | 3;
+  if (line.box.length === 4) closed.box = line.box;
   if (cells.length > 1) closed.cells = cells;
   return closed;
 };
@@ -232,7 +253,13 @@ export const linesOfPage = (runs: readonly TextRun[], tables: readonly PlacedTab
   for (const [index, run] of runs.entries()) {
     const table = tableAtRun.get(index);
     // A table found from the page's rules stands where its first run does in the stream.
-    if (table) open.push({ text: '', x: 0, y: 0, size: 0, table: table.rows });
+    if (table) {
+      const boxes = table.runs.flatMap((at) => (runs[at]?.box?.length === 4 ? [runs[at]?.box] : []));
+      const box = boxes.length
+        ? [0, 1, 2, 3].map((side) => (side < 2 ? Math.min : Math.max)(...boxes.map((one) => one[side] as number)))
+        : undefined;
+      open.push({ text: '', x: 0, y: 0, size: 0, table: table.rows, ...(box ? { box } : {}) });
+    }
     if (skipped.has(index) || !run.str.trim()) continue;
     const placed = placeRun(run);
     const line = open[open.length - 1];
@@ -411,7 +438,7 @@ type Block =
   | { kind: 'heading'; level: number; lines: PdfLine[] }
   | { kind: 'paragraph'; lines: PdfLine[] }
   | { kind: 'item'; marker: string; lines: PdfLine[] }
-  | { kind: 'table'; rows: string[][] };
+  | { kind: 'table'; rows: string[][]; source?: readonly PdfLine[] };
 
 /** "5.1 Results", "2 Methods", "A.3 Proofs", "IV. Discussion": a section number, then a title. */
 const SECTION_NUMBER = /^(?:\d{1,2}(?:\.\d{1,2}){0,4}|[A-Z](?:\.\d{1,2}){1,4}|[IVX]{1,5}\.)\s+\p{Lu}/u;
@@ -617,18 +644,22 @@ const blocksOf = (lines: readonly PdfLine[], style: DocumentStyle): Block[] => {
   for (let index = 0; index < lines.length; index++) {
     const ruled = lines[index]?.table;
     if (ruled) {
-      blocks.push({ kind: 'table', rows: ruled });
+      blocks.push({ kind: 'table', rows: ruled, source: [lines[index] as PdfLine] });
       continue;
     }
     const contents = contentsAt(lines, index);
     if (contents) {
-      blocks.push({ kind: 'table', rows: [['Contents', 'Page'], ...contents.rows] });
+      blocks.push({
+        kind: 'table',
+        rows: [['Contents', 'Page'], ...contents.rows],
+        source: lines.slice(index, contents.end + 1),
+      });
       index = contents.end;
       continue;
     }
     const table = tableAt(lines, index, style);
     if (table) {
-      blocks.push({ kind: 'table', rows: table.rows });
+      blocks.push({ kind: 'table', rows: table.rows, source: lines.slice(index, table.end + 1) });
       index = table.end;
       continue;
     }
@@ -711,19 +742,35 @@ const withoutHeadingRuns = (blocks: Block[]): Block[] => {
   return out;
 };
 
-const renderPage = (lines: readonly PdfLine[], style: DocumentStyle): string => {
+/** A page's Markdown, and where each block stands in it with the boxes of its lines. */
+export interface RenderedPage {
+  text: string;
+  spans: Array<{ start: number; end: number; boxes: number[][] }>;
+}
+
+const linesOfBlock = (block: Block): readonly PdfLine[] => ('lines' in block ? block.lines : (block.source ?? []));
+
+const renderPage = (lines: readonly PdfLine[], style: DocumentStyle): RenderedPage => {
   const blocks = withoutHeadingRuns(blocksOf(lines, style));
   // Items of one list are kept together (a tight list); every other block is set apart by a blank line.
-  return blocks
-    .map((block, index) => {
-      const separator = index === 0 ? '' : block.kind === 'item' && blocks[index - 1]?.kind === 'item' ? '\n' : '\n\n';
-      return separator + renderBlock(block);
-    })
-    .join('');
+  let text = '';
+  const spans: RenderedPage['spans'] = [];
+  blocks.forEach((block, index) => {
+    text += index === 0 ? '' : block.kind === 'item' && blocks[index - 1]?.kind === 'item' ? '\n' : '\n\n';
+    const start = text.length;
+    text += renderBlock(block);
+    const boxes = linesOfBlock(block).flatMap((line) => (line.box ? [line.box] : []));
+    if (boxes.length) spans.push({ start, end: text.length, boxes });
+  });
+  return { text, spans };
 };
 
-/** Markdown for each page, judged by the measures of all of them. */
-export const renderMarkdown = (pages: readonly (readonly PdfLine[])[]): string[] => {
+/** Markdown for each page, judged by the measures of all of them, with where each block stands. */
+export const renderMarkdownPages = (pages: readonly (readonly PdfLine[])[]): RenderedPage[] => {
   const style = documentStyleOf(pages);
   return pages.map((lines) => renderPage(lines, style));
 };
+
+/** Markdown for each page, judged by the measures of all of them. */
+export const renderMarkdown = (pages: readonly (readonly PdfLine[])[]): string[] =>
+  renderMarkdownPages(pages).map((page) => page.text);

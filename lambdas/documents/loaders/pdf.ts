@@ -1,17 +1,19 @@
 import { parentPort } from 'node:worker_threads';
-import type { Document, ResultWarning } from '../document.js';
+import type { Document, PageBox, ResultWarning } from '../document.js';
 import { AppError } from '../../errors.js';
 import { formatPageSelection, type OutputFormat, type PageSelection } from '../options.js';
 import {
   DEFAULT_OCR,
   linesOfOcr,
+  ocrLinesOf,
+  textOfOcrLines,
   lowConfidenceWarning,
   needsOcr,
   recognise,
   type OcrRequest,
 } from '../ocr/recognise.js';
 import { findFurniture, type PlacedLine } from '../pdf/furniture.js';
-import { readPageText } from '../pdf/page-text.js';
+import { readPageText, shownBox } from '../pdf/page-text.js';
 import { findTables } from '../pdf/tables.js';
 import { PdfiumDocument } from '../pdf/pdfium.js';
 import { renderPageGray } from '../pdf/render.js';
@@ -24,7 +26,7 @@ import {
   type ThreadReply,
   type ThreadRequest,
 } from './pdf-pool.js';
-import { linesOfPage, renderMarkdown, type PdfLine } from './pdf-structure.js';
+import { linesOfPage, renderMarkdownPages, type PdfLine, type RenderedPage } from './pdf-structure.js';
 import { baseMetadata, type LoadInput, type Loaded, type Loader } from './types.js';
 
 /** Pages per unit of work: small enough to balance readers, large enough to amortise messages. */
@@ -35,21 +37,42 @@ const round1 = (value: number): number => Math.round(value * 10) / 10;
 /** A page's text as the text output gives it: PDFium's line ends as `\n`. */
 const plainText = (text: string): string => text.replace(/\r\n?/g, '\n');
 
+const roundBox = (box: readonly number[]): number[] => box.map(round1);
+
 /** Reads a range of pages (1-based) of an open document: their text, or their lines for Markdown. */
-const readRange = (doc: PdfiumDocument, { first, last }: PageRange, outputFormat: OutputFormat): PageRead[] => {
+const readRange = (
+  doc: PdfiumDocument,
+  { first, last }: PageRange,
+  outputFormat: OutputFormat,
+  includeBoxes: boolean,
+): PageRead[] => {
   const pages: PageRead[] = [];
   for (let num = first; num <= last; num++) {
     const markdown = outputFormat === 'markdown';
-    const { runs, rules, text, stats, drawn, lineYs, lineSizes, height, textHeight } = readPageText(doc, num - 1, {
-      runs: markdown,
-    });
+    const page = readPageText(doc, num - 1, { runs: markdown, boxes: includeBoxes });
+    const { runs, rules, text, stats, drawn, lineYs, lineSizes, height, textHeight, toShown } = page;
     const layer = { ...stats, drawn };
     const place = { height: round1(height), textHeight: round1(textHeight) };
-    pages.push(
-      markdown
-        ? { num, lines: linesOfPage(runs, findTables(runs, rules)), layer, ...place }
-        : { num, text: plainText(text), lineYs: lineYs.map(round1), lineSizes: lineSizes.map(round1), layer, ...place },
-    );
+    if (markdown) {
+      const lines = linesOfPage(runs, findTables(runs, rules));
+      for (const line of lines) {
+        if (includeBoxes && line.box) line.box = roundBox(shownBox(toShown, line.box));
+        else delete line.box;
+      }
+      pages.push({ num, lines, layer, ...place });
+    } else {
+      pages.push({
+        num,
+        text: plainText(text),
+        lineYs: lineYs.map(round1),
+        lineSizes: lineSizes.map(round1),
+        ...(includeBoxes
+          ? { lineBoxes: page.lineBoxes.map((box) => (box.length === 4 ? roundBox(shownBox(toShown, box)) : [])) }
+          : {}),
+        layer,
+        ...place,
+      });
+    }
   }
   return pages;
 };
@@ -88,7 +111,7 @@ export const servePdfThread = (): void => {
       return;
     }
     open.document
-      .then((document) => readRange(document, request.range, request.outputFormat))
+      .then((document) => readRange(document, request.range, request.outputFormat, request.includeBoxes))
       .then(
         (pages) => port.postMessage({ pages }),
         (error: unknown) => {
@@ -188,11 +211,36 @@ const readBlocks = async (readers: ReadBlock[], blocks: PageRange[], input: Load
   return results.flat();
 };
 
-/** Each page's content: its text, or Markdown made from the lines of all the pages read. */
-const contentsOf = (pages: PageRead[], outputFormat: OutputFormat): string[] =>
-  outputFormat === 'markdown'
-    ? renderMarkdown(pages.map((page): PdfLine[] => ('lines' in page ? page.lines : [])))
-    : pages.map((page) => ('text' in page ? page.text : ''));
+/**
+ * Each page's content (its text, or Markdown made from the lines of all the
+ * pages read) and where its parts stand: per line of text, per block of
+ * Markdown, the boxes of its lines (with boxes asked for).
+ */
+const contentsOf = (pages: PageRead[], outputFormat: OutputFormat): RenderedPage[] => {
+  if (outputFormat === 'markdown') {
+    return renderMarkdownPages(pages.map((page): PdfLine[] => ('lines' in page ? page.lines : [])));
+  }
+  return pages.map((page) => {
+    if (!('text' in page)) return { text: '', spans: [] };
+    const spans: RenderedPage['spans'] = [];
+    let start = 0;
+    page.text.split('\n').forEach((line, index) => {
+      const box = page.lineBoxes?.[index];
+      if (box?.length === 4 && line.trim()) spans.push({ start, end: start + line.length, boxes: [box] });
+      start += line.length + 1;
+    });
+    return { text: page.text, spans };
+  });
+};
+
+/** The page's boxes for its content trimmed of `lead` characters at its start, each with its characters' range. */
+const boxesOf = (rendered: RenderedPage, lead: number, length: number, page: number): PageBox[] =>
+  rendered.spans.flatMap((span) => {
+    const start = Math.max(0, span.start - lead);
+    const end = Math.min(length, span.end - lead);
+    if (end <= start) return [];
+    return span.boxes.map(([x0 = 0, y0 = 0, x1 = 0, y1 = 0]) => ({ page, x0, y0, x1, y1, start, end }));
+  });
 
 /** A page's lines as placed on it, for finding its furniture. */
 const placedLinesOf = (page: PageRead): PlacedLine[] =>
@@ -223,7 +271,10 @@ const takeFurniture = (pages: PageRead[]): string[][] => {
       return false;
     };
     if ('lines' in page) page.lines = page.lines.filter((line, at) => keep(line.text, at));
-    else page.text = page.text.split('\n').filter(keep).join('\n');
+    else {
+      page.lineBoxes = page.lineBoxes?.filter((_, at) => !drop.has(at));
+      page.text = page.text.split('\n').filter(keep).join('\n');
+    }
     return taken;
   });
 };
@@ -234,8 +285,10 @@ const documentsOf = (pages: PageRead[], total: number, input: LoadInput): Docume
   const contents = contentsOf(pages, input.outputFormat);
   const documents: Document[] = [];
   pages.forEach((page, index) => {
-    const content = contents[index]?.trim();
+    const rendered = contents[index] ?? { text: '', spans: [] };
+    const content = rendered.text.trim();
     if (content) {
+      const lead = rendered.text.length - rendered.text.trimStart().length;
       documents.push({
         page_content: content,
         metadata: {
@@ -244,6 +297,7 @@ const documentsOf = (pages: PageRead[], total: number, input: LoadInput): Docume
           total_pages: total,
           ...(page.ocr ? { ocr: true, ocr_confidence: Math.round(page.ocr.confidence * 100) / 100 } : {}),
           ...(furniture[index]?.length ? { furniture: furniture[index] } : {}),
+          ...(input.includeBoxes ? { boxes: boxesOf(rendered, lead, content.length, page.num) } : {}),
         },
       });
     }
@@ -271,12 +325,35 @@ const recognisePages = async (
     const image = renderPageGray(doc, page.num - 1, input.limits.ocrDpi, input.limits.maxOcrPixels);
     const read = await recognise(input.ocr.languages, { kind: 'gray', ...image });
     page.ocr = { confidence: read.confidence };
-    if ('lines' in page) page.lines = linesOfOcr(read, 72 / image.dpi, image.heightPt);
-    else {
-      // Recognised text has no line positions here: its furniture is not looked for.
-      page.text = read.text;
+    const scale = 72 / image.dpi;
+    const recognised = ocrLinesOf(read, image);
+    const shown = (box: readonly number[]) => box.map((value) => Math.round(value * scale * 10) / 10);
+    if ('lines' in page) {
+      page.lines = linesOfOcr(read, scale, image.heightPt);
+      if (input.includeBoxes) {
+        page.lines.forEach((line, at) => {
+          const box = recognised[at]?.box;
+          if (box) line.box = shown(box);
+        });
+      }
+    } else {
+      // The text as the lines read it, each line placed (for furniture, and boxes when asked for).
+      page.text = textOfOcrLines(recognised);
       page.lineYs = [];
       page.lineSizes = [];
+      const boxes: number[][] = [];
+      recognised.forEach((line, at) => {
+        if (at > 0 && line.opens) {
+          page.lineYs.push(Number.NaN);
+          page.lineSizes.push(0);
+          boxes.push([]);
+        }
+        const [, y0, , y1] = shown(line.box) as [number, number, number, number];
+        page.lineYs.push(Math.round((image.heightPt - (y0 + y1) / 2) * 10) / 10);
+        page.lineSizes.push(Math.round((y1 - y0) * 10) / 10);
+        boxes.push(shown(line.box));
+      });
+      if (input.includeBoxes) page.lineBoxes = boxes;
     }
     done++;
     input.onProgress?.(textShare + (1 - textShare) * (done / chosen.length));
@@ -302,11 +379,12 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
       bytes: input.bytes,
       maxMemoryBytes: input.limits.maxPdfMemoryBytes,
       outputFormat: input.outputFormat,
+      includeBoxes: input.includeBoxes === true,
     };
     // A thread that dies (out of memory) fails the document: its pages never move to a thread with more room.
     const readers: ReadBlock[] = leased.threads.length
       ? leased.threads.map((thread) => (range: PageRange) => thread.read(leased.doc, threadDocument, range))
-      : [async (range) => readRange(opened, range, input.outputFormat)];
+      : [async (range) => readRange(opened, range, input.outputFormat, input.includeBoxes === true)];
     const ocr = input.ocr ?? DEFAULT_OCR;
     const textShare = ocr.mode === 'off' ? 1 : TEXT_PROGRESS_SHARE;
     const pages = await readBlocks(readers, blocks, {

@@ -14,6 +14,8 @@ export interface LoadInput {
   outputFormat: OutputFormat;
   /** Which pages are recognised, in which languages (PDF and image inputs; others ignore it); absent: `DEFAULT_OCR`. */
   ocr?: OcrRequest | undefined;
+  /** PDF and image pages say where each line stands (`metadata.boxes`); others ignore it. */
+  includeBoxes?: boolean | undefined;
   /** Paged formats read only these pages (1-based, sorted, merged); others ignore it. */
   pages?: PageSelection | undefined;
   /**

@@ -70,6 +70,78 @@ export const linesOfOcr = (page: OcrPage, pointsPerPixel: number, heightPt: numb
   });
 };
 
+/** A recognised line: its text, and its box `[x0, y0, x1, y1]` in the input image's pixels (top left first). */
+export interface OcrLine {
+  text: string;
+  box: [number, number, number, number];
+  /** The line starts a paragraph. */
+  opens: boolean;
+}
+
+/**
+ * A point of the upright frame tesseract reads in (the image turned by
+ * `rotation` degrees) back in the input image: boxes must say where the
+ * text is on the page as given, not as it was turned to be read.
+ */
+const inputPoint = (
+  rotation: number,
+  upright: { width: number; height: number },
+  u: number,
+  v: number,
+): [number, number] => {
+  switch (rotation) {
+    case 90:
+      return [v, upright.width - u];
+    case 180:
+      return [upright.width - u, upright.height - v];
+    case 270:
+      return [upright.height - v, u];
+    default:
+      return [u, v];
+  }
+};
+
+/** The page's lines (tesseract's block, paragraph and line), in reading order, boxed in the input image. */
+export const ocrLinesOf = (page: OcrPage, image: { width: number; height: number }): OcrLine[] => {
+  const turned = page.rotation === 90 || page.rotation === 270;
+  const upright = turned ? { width: image.height, height: image.width } : image;
+  const lines = new Map<string, OcrPage['words']>();
+  for (const word of page.words) {
+    const key = `${word.block}.${word.paragraph}.${word.line}`;
+    const line = lines.get(key);
+    if (line) line.push(word);
+    else lines.set(key, [word]);
+  }
+  let paragraph = '';
+  return [...lines.values()].map((words) => {
+    const first = words[0] as OcrPage['words'][number];
+    const key = `${first.block}.${first.paragraph}`;
+    const opens = key !== paragraph;
+    paragraph = key;
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (const word of words) {
+      for (const [u, v] of [
+        [word.left, word.top],
+        [word.left + word.width, word.top + word.height],
+      ] as const) {
+        const [x, y] = inputPoint(page.rotation, upright, u, v);
+        xs.push(x);
+        ys.push(y);
+      }
+    }
+    return {
+      text: words.map((word) => word.text).join(' '),
+      box: [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)],
+      opens,
+    };
+  });
+};
+
+/** The lines as text: a line per line, a blank line between paragraphs (as tesseract writes its text). */
+export const textOfOcrLines = (lines: readonly OcrLine[]): string =>
+  lines.map((line, index) => (index > 0 && line.opens ? `\n${line.text}` : line.text)).join('\n');
+
 /** One warning naming the recognised pages read with a low confidence. */
 export const lowConfidenceWarning = (pages: ReadonlyArray<{ page: number; confidence: number }>): ResultWarning[] => {
   const low = pages.filter(({ confidence }) => confidence < LOW_CONFIDENCE);

@@ -19,6 +19,57 @@ export interface TextLayerStats {
   unusable: number;
 }
 
+/** `[a, b, c, d, e, f]`: (x, y) → (a·x + c·y + e, b·x + d·y + f). */
+export type Affine = [number, number, number, number, number, number];
+
+/** A box `[left, bottom, right, top]` in text-layer coordinates as shown: `[x0, y0, x1, y1]`, top left first. */
+export const shownBox = (m: Affine, box: readonly number[]): [number, number, number, number] => {
+  const [left = 0, bottom = 0, right = 0, top = 0] = box;
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (const [x, y] of [
+    [left, bottom],
+    [right, top],
+  ] as const) {
+    xs.push(m[0] * x + m[2] * y + m[4]);
+    ys.push(m[1] * x + m[3] * y + m[5]);
+  }
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+};
+
+/** Device units per point when asking PDFium for the transform: enough for a tenth of a point. */
+const DEVICE_SCALE = 100;
+
+/** The page's transform from text-layer to shown coordinates, from where PDFium puts three points. */
+const toShownOf = (
+  api: PdfiumDocument['engine']['api'],
+  page: number,
+  width: number,
+  height: number,
+  scratch: number,
+): Affine => {
+  const at = (x: number, y: number): [number, number] => {
+    api.FPDF_PageToDevice(
+      page,
+      0,
+      0,
+      Math.round(width * DEVICE_SCALE),
+      Math.round(height * DEVICE_SCALE),
+      0,
+      x,
+      y,
+      scratch,
+      scratch + 4,
+    );
+    const ints = new Int32Array(api.memory.buffer, scratch, 2);
+    return [(ints[0] ?? 0) / DEVICE_SCALE, (ints[1] ?? 0) / DEVICE_SCALE];
+  };
+  const [ox, oy] = at(0, 0);
+  const [xx, xy] = at(1000, 0);
+  const [yx, yy] = at(0, 1000);
+  return [(xx - ox) / 1000, (xy - oy) / 1000, (yx - ox) / 1000, (yy - oy) / 1000, ox, oy];
+};
+
 export interface PageText {
   text: string;
   /**
@@ -29,6 +80,14 @@ export interface PageText {
   lineYs: number[];
   /** Per line, its first drawn character's font size in points (0 for a line with none). */
   lineSizes: number[];
+  /**
+   * Per line, with `boxes` asked for, the box of its drawn characters in the
+   * text layer's coordinates `[left, bottom, right, top]` (empty for a line
+   * with none); runs carry theirs whenever they are read.
+   */
+  lineBoxes: number[][];
+  /** The page's text-layer coordinates to its shown ones (points, top left, y down, rotation applied). */
+  toShown: Affine;
   runs: TextRun[];
   stats: TextLayerStats;
   /** The page's size in points, as shown (after its /Rotate). */
@@ -116,6 +175,8 @@ const isLineEnd = (code: number): boolean => code === 0x0a || code === 0x0d;
 
 interface OpenRun {
   text: string;
+  /** The run's characters' box `[left, bottom, right, top]`. */
+  box: number[];
   angle: number;
   size: number;
   face: Face;
@@ -138,6 +199,7 @@ const closeRun = (run: OpenRun): TextRun => {
     ...(run.face.bold ? { bold: true } : {}),
     ...(run.face.italic ? { italic: true } : {}),
     ...(run.face.mono ? { mono: true } : {}),
+    ...(run.box.length === 4 ? { box: run.box } : {}),
   };
 };
 
@@ -145,7 +207,7 @@ const closeRun = (run: OpenRun): TextRun => {
 export const readPageText = (
   document: PdfiumDocument,
   index: number,
-  { runs: withRuns }: { runs: boolean },
+  { runs: withRuns, boxes: withBoxes = false }: { runs: boolean; boxes?: boolean },
 ): PageText =>
   document.withPage(index, (page) => {
     const { engine } = document;
@@ -164,6 +226,8 @@ export const readPageText = (
         text: '',
         lineYs: [],
         lineSizes: [],
+        lineBoxes: [],
+        toShown: [1, 0, 0, -1, 0, height],
         runs: [],
         stats: { chars: 0, unusable: 0 },
         width,
@@ -218,6 +282,16 @@ export const readPageText = (
       const stats: TextLayerStats = { chars: 0, unusable: 0 };
       const lineYs: number[] = [NaN];
       const lineSizes: number[] = [0];
+      const lineBoxes: number[][] = [[]];
+      const grow = (box: number[], left: number, bottom: number, right: number, top: number) => {
+        if (!box.length) box.push(left, bottom, right, top);
+        else {
+          box[0] = Math.min(box[0] as number, left);
+          box[1] = Math.min(box[1] as number, bottom);
+          box[2] = Math.max(box[2] as number, right);
+          box[3] = Math.max(box[3] as number, top);
+        }
+      };
       let afterCr = false;
       let run: OpenRun | undefined;
       const flush = () => {
@@ -232,6 +306,7 @@ export const readPageText = (
         if (code === 0x0d || (code === 0x0a && !afterCr)) {
           lineYs.push(NaN);
           lineSizes.push(0);
+          lineBoxes.push([]);
         }
         afterCr = code === 0x0d;
         // A word broken at a line end: PDFium joins the lines there; the text keeps the break, as the page shows it.
@@ -239,9 +314,22 @@ export const readPageText = (
           parts.push('\n');
           lineYs.push(NaN);
           lineSizes.push(0);
+          lineBoxes.push([]);
         }
         const generated = api.FPDFText_IsGenerated(textPage, charIndex);
         const line = lineYs.length - 1;
+        if (withBoxes && !withRuns && !generated && !isSpace(code)) {
+          api.FPDFText_GetCharBox(textPage, charIndex, scratch + 16, scratch + 24, scratch + 32, scratch + 40);
+          const f = scratchView.doubles();
+          const at = scratch / 8;
+          grow(
+            lineBoxes[line] as number[],
+            f[at + 2] as number,
+            f[at + 4] as number,
+            f[at + 3] as number,
+            f[at + 5] as number,
+          );
+        }
         if (!withRuns && !generated && !isSpace(code) && Number.isNaN(lineYs[line])) {
           api.FPDFText_GetCharBox(textPage, charIndex, scratch + 16, scratch + 24, scratch + 32, scratch + 40);
           const f = scratchView.doubles();
@@ -297,10 +385,11 @@ export const readPageText = (
           Math.abs((x - run.lastX) * cos + (y - run.lastY) * sin) < 0.5 * size;
         if (!sameRun) {
           flush();
-          run = { text: '', angle, size, face, x, y, end: 0, lastX: x, lastY: y };
+          run = { text: '', angle, size, face, x, y, end: 0, lastX: x, lastY: y, box: [] };
         }
         const open = run as OpenRun;
         open.text += char;
+        if (!isSpace(code)) grow(open.box, left, bottom, right, top);
         // The box's far edge along the text direction (the larger of its corners' projections on it).
         const far =
           Math.max((left - open.x) * cos, (right - open.x) * cos) +
@@ -312,7 +401,21 @@ export const readPageText = (
       }
       flush();
       const rules = withRuns && drawn > 0 ? readRules(api, page, scratch) : [];
-      return { text: parts.join(''), lineYs, lineSizes, runs, stats, width, height, textHeight, drawn, rules };
+      const toShown = toShownOf(api, page, width, height, scratch);
+      return {
+        text: parts.join(''),
+        lineYs,
+        lineSizes,
+        lineBoxes,
+        toShown,
+        runs,
+        stats,
+        width,
+        height,
+        textHeight,
+        drawn,
+        rules,
+      };
     } finally {
       api.free(scratch);
       api.FPDFText_ClosePage(textPage);

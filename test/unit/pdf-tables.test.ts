@@ -178,6 +178,40 @@ describe('the table finder (pure)', () => {
     ]);
   });
 
+  it('keeps a short rule under a spanned header (it crosses the long column rules), so the header keeps its two rows', () => {
+    // Five columns; "Money" spans the second and third, and a rule under it alone (two fifths of the width) parts it from "in | out".
+    const runs = [
+      run('Item', 10, 48),
+      run('Money', 110, 48),
+      run('A', 310, 48),
+      run('B', 410, 48),
+      run('in', 110, 33),
+      run('out', 210, 33),
+      run('x', 10, 10),
+      run('1', 110, 10),
+      run('2', 210, 10),
+      run('3', 310, 10),
+      run('4', 410, 10),
+    ];
+    const rules = [
+      h(60, 0, 500),
+      h(45, 100, 300),
+      h(30, 0, 500),
+      h(0, 0, 500),
+      v(100, 0, 60),
+      v(200, 0, 45),
+      v(300, 0, 60),
+      v(400, 0, 60),
+    ];
+    expect(findTables(runs, rules).map((table) => table.rows)).toEqual([
+      [
+        ['Item', 'Money', 'Money', 'A', 'B'],
+        ['Item', 'in', 'out', 'A', 'B'],
+        ['x', '1', '2', '3', '4'],
+      ],
+    ]);
+  });
+
   it('reads nothing from a page of thousands of crossing rules, nor from a lone frame', () => {
     const many = Array.from({ length: 1100 }, (_, index) => [h(index, 0, 2000), v(index, 0, 2000)]).flat();
     expect(findTables([run('x', 5, 5)], many)).toEqual([]);

@@ -208,10 +208,13 @@ const readGrid = (found: { h: Rule[]; v: Rule[] }, items: readonly Item[]): Page
   const right = Math.max(...found.h.map((rule) => rule.to));
   const bottom = Math.min(...found.v.map((rule) => rule.from));
   const top = Math.max(...found.v.map((rule) => rule.to));
-  // Rules across less than half the table are a table nested in a cell: its text is that cell's.
+  // Short rules that cross none of the table's long ones are a table nested in a cell: its text is that
+  // cell's. (A short rule under a spanned header crosses the long column rules below it, and stays.)
+  const longH = found.h.filter((rule) => rule.to - rule.from >= OUTER_RULE_SHARE * (right - left));
+  const longV = found.v.filter((rule) => rule.to - rule.from >= OUTER_RULE_SHARE * (top - bottom));
   const grid = {
-    h: found.h.filter((rule) => rule.to - rule.from >= OUTER_RULE_SHARE * (right - left)),
-    v: found.v.filter((rule) => rule.to - rule.from >= OUTER_RULE_SHARE * (top - bottom)),
+    h: found.h.filter((rule) => longH.includes(rule) || longV.some((v) => crosses(rule, v))),
+    v: found.v.filter((rule) => longV.includes(rule) || longH.some((h) => crosses(h, rule))),
   };
   const ys = distinct([...grid.h.map((rule) => rule.at), top, bottom]).reverse(); // top to bottom
   const xs = distinct([...grid.v.map((rule) => rule.at), left, right]);

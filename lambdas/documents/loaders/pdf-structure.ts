@@ -58,6 +58,8 @@ export interface PdfLine {
   turn?: 1 | 2 | 3;
   /** A table found from the page's rules (pdf/tables.ts), standing here in the page's order: a line of no text. */
   table?: string[][];
+  /** A table's characters, and `size` their most common size: what the body size is judged by. */
+  chars?: number;
   /** Where the line stands, `[x0, y0, x1, y1]` as shown (top left first): with boxes asked for (pdf.ts). */
   box?: number[];
 }
@@ -258,7 +260,18 @@ export const linesOfPage = (runs: readonly TextRun[], tables: readonly PlacedTab
       const box = boxes.length
         ? [0, 1, 2, 3].map((side) => (side < 2 ? Math.min : Math.max)(...boxes.map((one) => one[side] as number)))
         : undefined;
-      open.push({ text: '', x: 0, y: 0, size: 0, table: table.rows, ...(box ? { box } : {}) });
+      // Its characters count towards the page's body size: a page of tables is still set in its body font.
+      const sizes = new Map<number, number>();
+      let chars = 0;
+      for (const at of table.runs) {
+        const one = runs[at];
+        if (!one) continue;
+        const size = round1(Math.hypot(one.transform[2] ?? 0, one.transform[3] ?? 0));
+        sizes.set(size, (sizes.get(size) ?? 0) + one.str.length);
+        chars += one.str.length;
+      }
+      const size = [...sizes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 0;
+      open.push({ text: '', x: 0, y: 0, size, chars, table: table.rows, ...(box ? { box } : {}) });
     }
     if (skipped.has(index) || !run.str.trim()) continue;
     const placed = placeRun(run);
@@ -353,7 +366,8 @@ const addWeight = (weights: Map<number, number>, value: number, weight: number):
 
 const bodySizeOf = (pages: readonly (readonly PdfLine[])[]): number => {
   const chars = new Map<number, number>();
-  for (const line of pages.flat()) if (!line.sideways) addWeight(chars, sizeKey(line.size), line.text.length);
+  for (const line of pages.flat())
+    if (!line.sideways) addWeight(chars, sizeKey(line.size), line.chars ?? line.text.length);
   return mostCommon(chars) ?? 0;
 };
 

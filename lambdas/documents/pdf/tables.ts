@@ -131,6 +131,10 @@ const merged = (rules: readonly Rule[]): Rule[] => {
   return out;
 };
 
+/** Each runs on past the other on both sides: a crossing, not a nested table's rule meeting its cell's border. */
+const passes = (h: Rule, v: Rule) =>
+  v.from < h.at - SNAP && v.to > h.at + SNAP && h.from < v.at - SNAP && h.to > v.at + SNAP;
+
 const crosses = (h: Rule, v: Rule) =>
   v.at >= h.from - SNAP && v.at <= h.to + SNAP && h.at >= v.from - SNAP && h.at <= v.to + SNAP;
 
@@ -208,13 +212,25 @@ const readGrid = (found: { h: Rule[]; v: Rule[] }, items: readonly Item[]): Page
   const right = Math.max(...found.h.map((rule) => rule.to));
   const bottom = Math.min(...found.v.map((rule) => rule.from));
   const top = Math.max(...found.v.map((rule) => rule.to));
-  // Short rules that cross none of the table's long ones are a table nested in a cell: its text is that
-  // cell's. (A short rule under a spanned header crosses the long column rules below it, and stays.)
+  // A short rule that neither runs through one of the table's long rules nor spans between two belongs to a
+  // table nested in a cell: its text is that cell's. (A rule under a spanned header spans between column rules.)
   const longH = found.h.filter((rule) => rule.to - rule.from >= OUTER_RULE_SHARE * (right - left));
   const longV = found.v.filter((rule) => rule.to - rule.from >= OUTER_RULE_SHARE * (top - bottom));
+  const meets = (end: number, at: number, rules: readonly Rule[]) =>
+    rules.some((rule) => Math.abs(rule.at - end) <= SNAP && at >= rule.from - SNAP && at <= rule.to + SNAP);
   const grid = {
-    h: found.h.filter((rule) => longH.includes(rule) || longV.some((v) => crosses(rule, v))),
-    v: found.v.filter((rule) => longV.includes(rule) || longH.some((h) => crosses(h, rule))),
+    h: found.h.filter(
+      (rule) =>
+        longH.includes(rule) ||
+        longV.some((v) => passes(rule, v)) ||
+        (meets(rule.from, rule.at, longV) && meets(rule.to, rule.at, longV)),
+    ),
+    v: found.v.filter(
+      (rule) =>
+        longV.includes(rule) ||
+        longH.some((h) => passes(h, rule)) ||
+        (meets(rule.from, rule.at, longH) && meets(rule.to, rule.at, longH)),
+    ),
   };
   const ys = distinct([...grid.h.map((rule) => rule.at), top, bottom]).reverse(); // top to bottom
   const xs = distinct([...grid.v.map((rule) => rule.at), left, right]);

@@ -410,9 +410,12 @@ const standsAlone = (lines: readonly PdfLine[], index: number): boolean => {
  */
 const headingSizeOf = (lines: readonly PdfLine[], index: number, bodySize: number): number | undefined => {
   const line = lines[index] as PdfLine;
-  if (line.sideways || line.mono || line.cells || line.text.length > MAX_HEADING_CHARS) return undefined;
-  if (lettersOf(line.text) < MIN_SIZED_HEADING_LETTERS || listItemOf(line.text)) return undefined;
   const size = sizeKey(line.size);
+  // Cheap tests first: most lines are body text.
+  if (size <= bodySize || line.sideways || line.mono || line.cells || line.text.length > MAX_HEADING_CHARS) {
+    return undefined;
+  }
+  if (lettersOf(line.text) < MIN_SIZED_HEADING_LETTERS || listItemOf(line.text)) return undefined;
   if (size >= bodySize * HEADING_SIZE_RATIO) return size;
   const short = line.text.length <= MAX_SHORT_HEADING_CHARS;
   return size > bodySize && short && standsAlone(lines, index) ? size : undefined;
@@ -493,9 +496,12 @@ const isBodySizeHeading = (lines: readonly PdfLine[], index: number, style: Docu
  */
 const bodySizeCandidate = (lines: readonly PdfLine[], index: number, style: DocumentStyle): boolean => {
   const line = lines[index];
-  if (!line || line.mono || line.sideways || listItemOf(line.text)) return false;
+  // Cheap tests first: most lines are body text in the body's face.
+  if (!line || sizeKey(line.size) !== style.bodySize || line.mono || line.sideways || line.cells) return false;
   const text = line.text.trim();
-  if (sizeKey(line.size) !== style.bodySize || text.length > MAX_SHORT_HEADING_CHARS) return false;
+  if (text.length > MAX_SHORT_HEADING_CHARS) return false;
+  if (!line.bold && !line.italic && !SECTION_NUMBER.test(text)) return false;
+  if (listItemOf(line.text)) return false;
   if (line.cells || lettersOf(text) < MIN_HEADING_LETTERS || CAPTION.test(text) || /[,;]$/.test(text)) return false;
   if (!opensBlock(lines, index, style)) return false;
   if (line.bold === true || line.italic === true) return standsAlone(lines, index);

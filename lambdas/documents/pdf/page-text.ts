@@ -175,8 +175,11 @@ const isLineEnd = (code: number): boolean => code === 0x0a || code === 0x0d;
 
 interface OpenRun {
   text: string;
-  /** The run's characters' box `[left, bottom, right, top]`. */
-  box: number[];
+  /** The run's characters' box (left, bottom, right, top); left is Infinity until a character is drawn. */
+  left: number;
+  bottom: number;
+  right: number;
+  top: number;
   angle: number;
   size: number;
   face: Face;
@@ -199,7 +202,7 @@ const closeRun = (run: OpenRun): TextRun => {
     ...(run.face.bold ? { bold: true } : {}),
     ...(run.face.italic ? { italic: true } : {}),
     ...(run.face.mono ? { mono: true } : {}),
-    ...(run.box.length === 4 ? { box: run.box } : {}),
+    ...(run.left !== Infinity ? { box: [run.left, run.bottom, run.right, run.top] } : {}),
   };
 };
 
@@ -385,11 +388,30 @@ export const readPageText = (
           Math.abs((x - run.lastX) * cos + (y - run.lastY) * sin) < 0.5 * size;
         if (!sameRun) {
           flush();
-          run = { text: '', angle, size, face, x, y, end: 0, lastX: x, lastY: y, box: [] };
+          run = {
+            text: '',
+            angle,
+            size,
+            face,
+            x,
+            y,
+            end: 0,
+            lastX: x,
+            lastY: y,
+            left: Infinity,
+            bottom: Infinity,
+            right: -Infinity,
+            top: -Infinity,
+          };
         }
         const open = run as OpenRun;
         open.text += char;
-        if (!isSpace(code)) grow(open.box, left, bottom, right, top);
+        if (!isSpace(code)) {
+          if (left < open.left) open.left = left;
+          if (bottom < open.bottom) open.bottom = bottom;
+          if (right > open.right) open.right = right;
+          if (top > open.top) open.top = top;
+        }
         // The box's far edge along the text direction (the larger of its corners' projections on it).
         const far =
           Math.max((left - open.x) * cos, (right - open.x) * cos) +

@@ -51,6 +51,7 @@ export interface PdfiumExports {
   FPDFPageObj_GetBounds(object: number, left: number, bottom: number, right: number, top: number): number;
   FPDFPageObj_GetMatrix(object: number, matrix: number): number;
   FPDFPath_CountSegments(path: number): number;
+  FPDFPath_GetDrawMode(path: number, fillMode: number, stroke: number): number;
   FPDFPath_GetPathSegment(path: number, index: number): number;
   FPDFPathSegment_GetPoint(segment: number, x: number, y: number): number;
   FPDFPathSegment_GetType(segment: number): number;

@@ -28,6 +28,8 @@ const LEVEL = 0.5;
 const MAX_RULES = 5_000;
 const MAX_SEGMENTS = 200_000;
 const MAX_FORM_DEPTH = 4;
+/** A filled path of more segments than a rectangle's is a drawing. */
+const MAX_FILLED_SEGMENTS = 6;
 
 type Matrix = [number, number, number, number, number, number];
 
@@ -73,9 +75,15 @@ export const readRules = (api: PdfiumExports, page: number, scratch: number): Ru
       if (width <= THIN && height >= MIN_RULE) return add((x0 + x1) / 2, y0, (x0 + x1) / 2, y1);
       if (height <= THIN && width >= MIN_RULE) return add(x0, (y0 + y1) / 2, x1, (y0 + y1) / 2);
     }
-    // Otherwise its level and plumb straight segments: a grid drawn as one path, or cells as rectangles.
-    const matrix = multiply(matrixOf(object), toPage);
+    // Otherwise its level and plumb straight segments: a grid drawn as one stroked path, or cells as
+    // rectangles. A filled shape of many segments is a drawing (an outline, a logo), not rules: not walked.
     const count = api.FPDFPath_CountSegments(object);
+    if (count > MAX_FILLED_SEGMENTS) {
+      const stroked =
+        api.FPDFPath_GetDrawMode(object, scratch, scratch + 4) && new Int32Array(api.memory.buffer, scratch + 4, 1)[0];
+      if (!stroked) return;
+    }
+    const matrix = multiply(matrixOf(object), toPage);
     let start: [number, number] | undefined;
     let last: [number, number] | undefined;
     for (let index = 0; index < count && segments < MAX_SEGMENTS; index++, segments++) {

@@ -83,3 +83,13 @@ describe('page furniture in PDF results', () => {
     for (const chunk of result.documents) expect(chunk.page_content).not.toMatch(/Harbour Authority|Page \d of 4/);
   });
 });
+
+describe('characters of the text layer', () => {
+  it('maps symbol-font bullets to bullets and drops control characters a font maps glyphs to', async () => {
+    const { charOf } = await import('../../lambdas/documents/pdf/page-text.js');
+    expect(charOf(0xf0b7)).toBe('•');
+    expect(charOf(0xf0a7)).toBe('▪');
+    expect([0x84, 0x9f, 0x07].map(charOf)).toEqual(['', '', '']);
+    expect([0x0a, 0x41, 0x4e2d].map(charOf)).toEqual(['\n', 'A', '中']);
+  });
+});

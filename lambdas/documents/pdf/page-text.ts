@@ -165,10 +165,22 @@ const viewsOf = (memory: WebAssembly.Memory, matrixAt: number) => {
 const LINE_END_HYPHEN = 0x02;
 
 /** A character as the text gives it: the line-end hyphen as drawn, other C0 controls and invalid codes dropped. */
-const charOf = (code: number): string => {
+/**
+ * Symbol-font bullets, which symbol and dingbat fonts (Symbol, Wingdings)
+ * draw at private-use code points when their PDF maps no Unicode: U+F0B7 is
+ * Symbol's bullet, U+F0A7 Wingdings' square bullet.
+ */
+const SYMBOL_BULLETS: ReadonlyMap<number, string> = new Map([
+  [0xf0b7, '•'],
+  [0xf0a7, '▪'],
+]);
+
+export const charOf = (code: number): string => {
   if (code === LINE_END_HYPHEN) return '-';
-  if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code > 0x10ffff) return '';
-  return String.fromCodePoint(code);
+  // C0 and C1 controls (but tab and line ends) are no text: a glyph a font maps to one has no reading.
+  if ((code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || (code >= 0x7f && code < 0xa0)) return '';
+  if (code > 0x10ffff) return '';
+  return SYMBOL_BULLETS.get(code) ?? String.fromCodePoint(code);
 };
 
 const isLineEnd = (code: number): boolean => code === 0x0a || code === 0x0d;

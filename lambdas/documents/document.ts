@@ -28,7 +28,15 @@ export interface Document {
 export interface ResultWarning {
   /** `ATTACHMENT_SKIPPED`: an e-mail attachment that was not read (unsupported, damaged, or past a bound); the mail was. */
   /** `OCR_LOW_CONFIDENCE`: recognised pages whose mean confidence is below 60 % (named, with their confidence). */
-  code: 'NO_TEXT' | 'TRUNCATED' | 'PAGES_OUT_OF_RANGE' | 'PAGES_IGNORED' | 'ATTACHMENT_SKIPPED' | 'OCR_LOW_CONFIDENCE';
+  /** `CONTENT_NOT_READ`: pictures, embedded objects or diagrams the reader leaves out, with their counts. */
+  code:
+    | 'NO_TEXT'
+    | 'TRUNCATED'
+    | 'PAGES_OUT_OF_RANGE'
+    | 'PAGES_IGNORED'
+    | 'ATTACHMENT_SKIPPED'
+    | 'OCR_LOW_CONFIDENCE'
+    | 'CONTENT_NOT_READ';
   message: string;
 }
 

@@ -132,3 +132,25 @@ describe('DOCX heading numbers', () => {
     ]);
   });
 });
+
+describe('what the office readers leave out is counted', () => {
+  it('warns of a DOCX picture, embedded object and chart with their counts', async () => {
+    const picture =
+      '<w:r><w:drawing><wp:inline xmlns:wp="wp"><a:graphic xmlns:a="a"><a:graphicData><pic:pic xmlns:pic="pic"/></a:graphicData></a:graphic></wp:inline></w:drawing></w:r>';
+    const object = '<w:r><w:object><o:OLEObject xmlns:o="o" ProgID="Excel.Sheet.12"/></w:object></w:r>';
+    const bytes = await docxOf(paragraph(`${run('Text')}${picture}${picture}`) + paragraph(object));
+    const result = await processDocument({ bytes, filename: 'doc.docx' }, OPTION_DEFAULTS);
+    expect(result.warnings).toEqual([
+      {
+        code: 'CONTENT_NOT_READ',
+        message:
+          'The DOCX holds 2 pictures and 1 embedded object that were not read: any text they hold is not in the result.',
+      },
+    ]);
+    const plain = await processDocument(
+      { bytes: await docxOf(paragraph(run('Text'))), filename: 'doc.docx' },
+      OPTION_DEFAULTS,
+    );
+    expect(plain.warnings).toEqual([]);
+  });
+});

@@ -502,6 +502,25 @@ describe('hostile PPTX and ODT', () => {
     expect(markdown?.page_content).toContain('Line chart: Sales\n\n|  | EU |\n| --- | --- |\n| Q1 | 3 |\n| Q2 | 4 |');
   });
 
+  it('warns of the pictures, embedded objects and diagrams of a presentation with their counts', async () => {
+    const picture = '<p:pic><p:nvPicPr/></p:pic>';
+    const ole = '<p:graphicFrame><a:graphic><a:graphicData><p:oleObj/></a:graphicData></a:graphic></p:graphicFrame>';
+    const diagram =
+      '<p:graphicFrame><a:graphic><a:graphicData><dgm:relIds xmlns:dgm="d"/></a:graphicData></a:graphic></p:graphicFrame>';
+    const bytes = await pptxOf([
+      { file: 'slide1.xml', xml: slideXml(shape(['One']) + picture + ole) },
+      { file: 'slide2.xml', xml: slideXml(shape(['Two']) + picture + diagram) },
+    ]);
+    const result = await processDocument({ bytes, filename: 'deck.pptx' }, OPTION_DEFAULTS);
+    expect(result.warnings).toEqual([
+      {
+        code: 'CONTENT_NOT_READ',
+        message:
+          'The presentation holds 2 pictures, 1 embedded object and 1 diagram that were not read: any text they hold is not in the result.',
+      },
+    ]);
+  });
+
   const slideWith = (tree: string, prolog = '') => pptxOf([{ file: 'slide1.xml', xml: slideXml(tree, prolog) }]);
   const odtWith = (body: string, prolog = '') => odtOf(odtContentXml(body, { prolog }));
 

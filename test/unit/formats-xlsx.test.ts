@@ -98,6 +98,23 @@ describe('XLSX charts and comments', () => {
     );
   });
 
+  it('warns of the pictures a sheet draws, with their count', async () => {
+    const drawing = `<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"><xdr:oneCellAnchor><xdr:pic/></xdr:oneCellAnchor><xdr:twoCellAnchor><xdr:pic/></xdr:twoCellAnchor></xdr:wsDr>`;
+    const bytes = await xlsxOf({
+      sheets: [{ name: 'S', rows: row(1, cell('A1', 'x', { t: 'str' })) }],
+      parts: {
+        'xl/worksheets/_rels/sheet1.xml.rels': relsXml([['rId1', 'drawing', '../drawings/drawing1.xml']]),
+        'xl/drawings/drawing1.xml': drawing,
+      },
+    });
+    expect((await read(bytes)).warnings).toEqual([
+      {
+        code: 'CONTENT_NOT_READ',
+        message: 'The workbook holds 2 pictures that were not read: any text they hold is not in the result.',
+      },
+    ]);
+  });
+
   it('reads comments after their sheet: classic notes with their author, threads with their replies, each once', async () => {
     const classic = `<comments xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><authors><author>Ann Lee</author><author>tc={T1}</author></authors><commentList>
       <comment ref="A1" authorId="0"><text><r><t>Why </t></r><r><t>this?</t></r><rPh><t>ignored</t></rPh></text></comment>

@@ -70,11 +70,14 @@ describe('OCR of PDF pages', () => {
     expect(warning?.message).toMatch(/OCR read page 2 \(\d+ %\) with low confidence/);
   });
 
-  it('reads no page with ocr=off (the result warns NO_TEXT) and every page with ocr=force', async () => {
+  it('reads no page with ocr=off (the result warns of the picture left out, and NO_TEXT) and every page with ocr=force', async () => {
     const scan = scannedPdf([await scanOf(LINES)]);
     const off = await run(scan, 'scan.pdf', { ocr: 'off' });
     expect(off.documents).toEqual([]);
-    expect(off.warnings.map((warning) => warning.code)).toEqual(['NO_TEXT']);
+    expect(off.warnings.map((warning) => warning.code)).toEqual(['CONTENT_NOT_READ', 'NO_TEXT']);
+    expect(off.warnings[0]?.message).toBe(
+      'The PDF holds 1 picture that was not read: any text it holds is not in the result.',
+    );
     const text = pdfWithContents([linesPage(LINES)]);
     const forced = await run(text, 'text.pdf', { ocr: 'force' });
     expect(forced.documents[0]?.metadata.ocr).toBe(true);

@@ -325,6 +325,19 @@ export const headingStyleMap = async (stylesXml: string | undefined, context: Co
   return map;
 };
 
+const occurrences = (xml: string, pattern: RegExp): number => xml.match(pattern)?.length ?? 0;
+
+/**
+ * What the body holds that no reader here reads: pictures (DrawingML and
+ * VML), embedded objects (OLE: a sheet or a drawing from another program),
+ * diagrams (SmartArt) and charts, which mammoth skips.
+ */
+export const notReadOf = (xml: string) => ({
+  pictures: occurrences(xml, /<pic:pic\b/g) + occurrences(xml, /<v:imagedata\b/g),
+  objects: occurrences(xml, /<o:OLEObject\b/g),
+  diagrams: occurrences(xml, /<dgm:relIds\b/g) + occurrences(xml, /<c:chart\b/g),
+});
+
 /** The document part with equations, check boxes and heading numbers as runs mammoth reads. */
 export const prepareDocumentXml = async (parts: Parts, context: Context): Promise<string> => {
   const xml = withCheckBoxes(await withEquations(parts.document, context));

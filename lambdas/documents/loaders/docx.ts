@@ -1,8 +1,8 @@
 import mammoth from 'mammoth';
 import { htmlToText } from './html.js';
 import { decodeText } from '../encoding.js';
-import { headingStyleMap, prepareDocumentXml } from './docx-xml.js';
-import { singleDocument, type LoadInput, type Loader } from './types.js';
+import { headingStyleMap, notReadOf, prepareDocumentXml } from './docx-xml.js';
+import { notReadWarnings, singleDocument, type LoadInput, type Loader, type NotRead } from './types.js';
 import { readerErrors } from './office-blocks.js';
 import { ZipArchive } from './zip.js';
 
@@ -23,21 +23,23 @@ const MAIN_PART = 'word/document.xml';
  * The package as mammoth reads it, through the capped zip reader; the main
  * part with what mammoth would leave out put back as text (docx-xml.ts).
  */
-const mammothZip = (archive: ZipArchive, input: LoadInput): MammothZip => {
+const mammothZip = (archive: ZipArchive, input: LoadInput): MammothZip & { notRead: () => Promise<NotRead> } => {
   let main: Promise<string> | undefined;
+  let body: string | undefined;
   const text = async (name: string) =>
     archive.has(name) ? decodeText(await archive.read(name), { html: true }).text : undefined;
   const prepared = () =>
     (main ??= (async () =>
       prepareDocumentXml(
         {
-          document: (await text(MAIN_PART)) ?? '',
+          document: (body = (await text(MAIN_PART)) ?? ''),
           styles: await text('word/styles.xml'),
           numbering: await text('word/numbering.xml'),
         },
         input,
       ))());
   return {
+    notRead: async () => (body === undefined && !main ? {} : (await prepared(), notReadOf(body ?? ''))),
     exists: (name) => archive.has(name),
     read: async (name, encoding) => {
       if (name === MAIN_PART && encoding && encoding !== 'base64') return prepared();
@@ -56,6 +58,8 @@ export const loadDocx: Loader = async (input) => {
   const { checkpoint, typed } = readerErrors(input, 'DOCX');
   await checkpoint();
   let text: string;
+  const zip = mammothZip(archive, { ...input, checkpoint });
+  let notRead: NotRead;
   try {
     if (input.outputFormat === 'markdown') {
       // mammoth's structural reading (styles → headings, lists, tables) as HTML, then the HTML reading's Markdown.
@@ -63,26 +67,24 @@ export const loadDocx: Loader = async (input) => {
         ? decodeText(await archive.read('word/styles.xml'), { html: true }).text
         : undefined;
       const styleMap = await headingStyleMap(styles, { ...input, checkpoint });
-      const { value: html } = await mammoth.convertToHtml(
-        { file: mammothZip(archive, { ...input, checkpoint }) } as never,
-        {
-          ignoreEmptyParagraphs: true,
-          styleMap,
-          convertImage: mammoth.images.imgElement(() => Promise.resolve({ src: '' })),
-        },
-      );
+      const { value: html } = await mammoth.convertToHtml({ file: zip } as never, {
+        ignoreEmptyParagraphs: true,
+        styleMap,
+        convertImage: mammoth.images.imgElement(() => Promise.resolve({ src: '' })),
+      });
       await checkpoint();
       ({ text } = await htmlToText(html, input.limits, checkpoint, 'markdown'));
     } else {
-      ({ value: text } = await mammoth.extractRawText({
-        file: mammothZip(archive, { ...input, checkpoint }),
-      } as never));
+      ({ value: text } = await mammoth.extractRawText({ file: zip } as never));
     }
+    notRead = await zip.notRead();
   } catch (error) {
     throw typed(error);
   } finally {
     archive.close();
   }
   input.onProgress?.(1);
-  return singleDocument(input, text);
+  const loaded = singleDocument(input, text);
+  const warnings = notReadWarnings(notRead, 'DOCX');
+  return warnings.length ? { ...loaded, warnings } : loaded;
 };

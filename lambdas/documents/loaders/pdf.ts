@@ -27,7 +27,7 @@ import {
   type ThreadRequest,
 } from './pdf-pool.js';
 import { linesOfPage, renderMarkdownPages, type PdfLine, type RenderedPage } from './pdf-structure.js';
-import { baseMetadata, type LoadInput, type Loaded, type Loader } from './types.js';
+import { baseMetadata, notReadWarnings, type LoadInput, type Loaded, type Loader } from './types.js';
 
 /** Pages per unit of work: small enough to balance readers, large enough to amortise messages. */
 const BLOCK_PAGES = 12;
@@ -50,8 +50,8 @@ const readRange = (
   for (let num = first; num <= last; num++) {
     const markdown = outputFormat === 'markdown';
     const page = readPageText(doc, num - 1, { runs: markdown, boxes: includeBoxes });
-    const { runs, rules, text, stats, drawn, lineYs, lineSizes, height, textHeight, toShown } = page;
-    const layer = { ...stats, drawn };
+    const { runs, rules, text, stats, drawn, images, lineYs, lineSizes, height, textHeight, toShown } = page;
+    const layer = { ...stats, drawn, images };
     const place = { height: round1(height), textHeight: round1(textHeight) };
     if (markdown) {
       const lines = linesOfPage(runs, findTables(runs, rules));
@@ -393,8 +393,11 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     });
     await recognisePages(opened, pages, { ...input, ocr }, textShare);
     const documents = documentsOf(pages, total, input);
+    // Pictures on pages not recognised are left out: say how many (ocr=force reads them with their page).
+    const pictures = pages.reduce((sum, page) => sum + (page.ocr ? 0 : (page.layer.images ?? 0)), 0);
     const warnings = [
       ...(missing.length ? [outOfRange(missing, total)] : []),
+      ...notReadWarnings({ pictures }, 'PDF'),
       ...lowConfidenceWarning(pages.flatMap((page) => (page.ocr ? [{ page: page.num, ...page.ocr }] : []))),
     ];
     return { documents, pages: total, ...(warnings.length ? { warnings } : {}) };

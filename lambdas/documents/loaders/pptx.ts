@@ -13,7 +13,7 @@ import {
   type Block,
   type Inline,
 } from './office-blocks.js';
-import { baseMetadata, normalizedText, type LoadInput, type Loader } from './types.js';
+import { baseMetadata, normalizedText, notReadWarnings, type LoadInput, type Loader, type NotRead } from './types.js';
 import { chartBlocks, readChart } from './chart.js';
 import { kindOf, relationshipsOf, targetsOf, type Relationship } from './ooxml.js';
 import { layOutTable, MAX_COL_SPAN, MAX_ROW_SPAN, spanCount, type SpannedCell } from './table-grid.js';
@@ -171,6 +171,8 @@ interface SlideText {
   title: string;
   /** Each shape's blocks, in the order the slide lists the shapes; a chart by its relationship until it is read. */
   shapes: Array<Block[] | { chart: string }>;
+  /** Pictures, embedded objects and diagrams on the slide, which carry no text here. */
+  notRead: Required<NotRead>;
 }
 
 /**
@@ -182,6 +184,7 @@ interface SlideText {
 const readShapes = (tree: Element, relationships: Map<string, Relationship>): SlideText => {
   const titles: string[] = [];
   const shapes: SlideText['shapes'] = [];
+  const notRead = { pictures: 0, objects: 0, diagrams: 0 };
   const pending = childElements(tree).reverse();
   for (let shape = pending.pop(); shape; shape = pending.pop()) {
     switch (localName(shape)) {
@@ -208,7 +211,12 @@ const readShapes = (tree: Element, relationships: Map<string, Relationship>): Sl
         if (blocks.length) shapes.push(blocks);
         break;
       }
+      case 'pic':
+        notRead.pictures++;
+        break;
       case 'graphicFrame':
+        if (descendants(shape, 'oleObj').length) notRead.objects++;
+        if (descendants(shape, 'relIds').length) notRead.diagrams++;
         for (const table of descendants(shape, 'tbl')) shapes.push([tableBlock(table, relationships)]);
         for (const chart of descendants(shape, 'chart')) {
           const id = attributeOfNamespace(chart, 'id');
@@ -217,7 +225,7 @@ const readShapes = (tree: Element, relationships: Map<string, Relationship>): Sl
         break;
     }
   }
-  return { title: titles.join(' '), shapes };
+  return { title: titles.join(' '), shapes, notRead };
 };
 
 /** The speaker notes: the notes page's body placeholder (not its slide image, number or header). */
@@ -354,6 +362,7 @@ export const loadPptx: Loader = async (given) => {
   const input: LoadInput = { ...given, checkpoint };
   const archive = await ZipArchive.ofDocument(input, 'PPTX');
   const documents: Document[] = [];
+  const notReadTotal = { pictures: 0, objects: 0, diagrams: 0 };
   try {
     await input.checkpoint();
     const slides = await slidePartsOf(archive, input);
@@ -365,7 +374,12 @@ export const loadPptx: Loader = async (given) => {
       const root = await readXmlPart(archive, part, input.limits, input.checkpoint, 'PPTX');
       const relationships = await relationshipsOf(archive, part, input, 'PPTX');
       const tree = descendants(root, 'spTree')[0];
-      const slide = tree ? readShapes(tree, relationships) : { title: '', shapes: [] };
+      const slide = tree
+        ? readShapes(tree, relationships)
+        : { title: '', shapes: [], notRead: { pictures: 0, objects: 0, diagrams: 0 } };
+      notReadTotal.pictures += slide.notRead.pictures;
+      notReadTotal.objects += slide.notRead.objects;
+      notReadTotal.diagrams += slide.notRead.diagrams;
       const shapes = await withCharts(slide, relationships, archive, input);
       const notes = await notesOf(archive, relationships, input);
       const comments = await commentsOf(
@@ -390,5 +404,6 @@ export const loadPptx: Loader = async (given) => {
     archive.close();
   }
   input.onProgress?.(1);
-  return { documents };
+  const warnings = notReadWarnings(notReadTotal, 'presentation');
+  return { documents, ...(warnings.length ? { warnings } : {}) };
 };

@@ -50,3 +50,31 @@ export const singleDocument = (input: LoadInput, text: string): Loaded => {
   const content = normalizedText(text);
   return { documents: content ? [{ page_content: content, metadata: baseMetadata(input) }] : [] };
 };
+
+/** What a reader saw and left out: pictures (not recognised), embedded objects (OLE), diagrams (SmartArt). */
+export interface NotRead {
+  pictures?: number;
+  objects?: number;
+  diagrams?: number;
+}
+
+const counted = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+
+/** One `CONTENT_NOT_READ` warning with the counts, or none: nothing a document holds is left out in silence. */
+export const notReadWarnings = (notRead: NotRead, where: string): ResultWarning[] => {
+  const parts = [
+    notRead.pictures ? counted(notRead.pictures, 'picture', 'pictures') : '',
+    notRead.objects ? counted(notRead.objects, 'embedded object', 'embedded objects') : '',
+    notRead.diagrams ? counted(notRead.diagrams, 'diagram', 'diagrams') : '',
+  ].filter(Boolean);
+  if (!parts.length) return [];
+  const one = parts.length === 1 && /^1 /.test(parts[0] as string);
+  const list =
+    parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1) as string}` : (parts[0] as string);
+  return [
+    {
+      code: 'CONTENT_NOT_READ',
+      message: `The ${where} holds ${list} that ${one ? 'was' : 'were'} not read: any text ${one ? 'it holds' : 'they hold'} is not in the result.`,
+    },
+  ];
+};

@@ -4,7 +4,7 @@ import type { Document } from '../document.js';
 import { decodeText } from '../encoding.js';
 import { AppError } from '../../errors.js';
 import { OutputBudget, type ProcessingLimits } from '../limits.js';
-import { baseMetadata, type LoadInput, type Loader } from './types.js';
+import { baseMetadata, notReadWarnings, type LoadInput, type Loader } from './types.js';
 import { chartBlocks, readChart, type Chart } from './chart.js';
 import { inlineText, textOf } from './office-blocks.js';
 import { kindOf, relationshipsOf, targetsOf } from './ooxml.js';
@@ -676,16 +676,22 @@ const writeGrid = (rows: ReadonlyArray<{ index: number; cells: string[] }>, mark
 // ---------------------------------------------------------------------------
 // What a sheet holds besides its cells: charts and comments
 
-/** A sheet's charts, in the order its drawings list them. */
-const readCharts = async (archive: ZipArchive, part: string, input: LoadInput): Promise<Chart[]> => {
+/** A sheet's charts, in the order its drawings list them, and the pictures its drawings hold (not read). */
+const readDrawings = async (
+  archive: ZipArchive,
+  part: string,
+  input: LoadInput,
+): Promise<{ charts: Chart[]; pictures: number }> => {
   const charts: Chart[] = [];
+  let pictures = 0;
   for (const drawing of targetsOf(await relationshipsOf(archive, part, input, KIND), 'drawing', archive)) {
+    pictures += descendants(await readXml(archive, drawing, input), 'pic').length;
     for (const chartPart of targetsOf(await relationshipsOf(archive, drawing, input, KIND), 'chart', archive)) {
       const chart = await readChart(archive, chartPart, input, KIND);
       if (chart) charts.push(chart);
     }
   }
-  return charts;
+  return { charts, pictures };
 };
 
 interface CellComment {
@@ -828,6 +834,7 @@ export const loadXlsx: Loader = async (input) => {
     };
     const persons = await readPersons(archive, workbook.persons, input);
     const documents: Document[] = [];
+    let pictures = 0;
     for (const [done, sheet] of workbook.sheets.entries()) {
       // A sheet whose part is missing has no cells to read; the others are still the workbook's.
       const present = archive.has(sheet.part);
@@ -836,9 +843,11 @@ export const loadXlsx: Loader = async (input) => {
           ? await readSheetRows(archive, sheet.part, input, context, budget)
           : { rows: [], merges: [] };
       const merges = cells.merges.map(rangeOf).filter((range) => range !== undefined);
+      const drawings = present ? await readDrawings(archive, sheet.part, input) : { charts: [], pictures: 0 };
+      pictures += drawings.pictures;
       const content: SheetContent = {
         islands: withoutBlanks(islandsOf(normalise(cells.rows), merges)),
-        charts: present ? await readCharts(archive, sheet.part, input) : [],
+        charts: drawings.charts,
         comments: present ? await readComments(archive, sheet.part, persons, input) : [],
       };
       if (content.islands.length || content.charts.length || content.comments.length) {
@@ -857,7 +866,8 @@ export const loadXlsx: Loader = async (input) => {
       input.onProgress?.((done + 1) / workbook.sheets.length);
       await input.checkpoint();
     }
-    return { documents };
+    const warnings = notReadWarnings({ pictures }, 'workbook');
+    return { documents, ...(warnings.length ? { warnings } : {}) };
   } catch (error) {
     if (error instanceof AppError || input.signal?.aborted) throw error;
     throw new AppError('DOCUMENT_PARSE_ERROR', `The ${KIND} file could not be read; it may be damaged.`, {

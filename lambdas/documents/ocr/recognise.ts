@@ -22,6 +22,8 @@ export interface TextLayer {
   unusable: number;
   /** Objects on the page other than text (images, paths): something a scan or an outline font would draw. */
   drawn: number;
+  /** Of those, images: pictures whose text only OCR reads. */
+  images?: number;
 }
 
 /** Fewer usable characters than this is no text layer: a scan's stray stamp or page number. */

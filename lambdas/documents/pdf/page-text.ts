@@ -97,6 +97,8 @@ export interface PageText {
   textHeight: number;
   /** Objects on the page other than text (images, paths, forms): what a scan or text drawn as outlines leaves. */
   drawn: number;
+  /** Of those, images (pictures: their text is read only when the page is recognised). */
+  images: number;
   /** The page's ruling lines (with runs only): where its tables are. */
   rules: Rule[];
 }
@@ -126,6 +128,7 @@ interface Face {
 }
 
 const FPDF_PAGEOBJ_TEXT = 1;
+const FPDF_PAGEOBJ_IMAGE = 3;
 
 /** A code point no reader can use: C0/C1 controls (but tab and line ends), private use, the replacement character. */
 export const isUnusable = (code: number): boolean =>
@@ -231,9 +234,12 @@ export const readPageText = (
     const height = api.FPDF_GetPageHeightF(page);
     const textHeight = api.FPDFPage_GetRotation(page) % 2 === 1 ? width : height;
     let drawn = 0;
+    let images = 0;
     const objects = api.FPDFPage_CountObjects(page);
     for (let object = 0; object < objects; object++) {
-      if (api.FPDFPageObj_GetType(api.FPDFPage_GetObject(page, object)) !== FPDF_PAGEOBJ_TEXT) drawn++;
+      const type = api.FPDFPageObj_GetType(api.FPDFPage_GetObject(page, object));
+      if (type !== FPDF_PAGEOBJ_TEXT) drawn++;
+      if (type === FPDF_PAGEOBJ_IMAGE) images++;
     }
     const textPage = api.FPDFText_LoadPage(page);
     if (!textPage)
@@ -249,6 +255,7 @@ export const readPageText = (
         height,
         textHeight,
         drawn,
+        images,
         rules: [],
       };
     // Scratch: origin (x, y), box (left, right, bottom, top), and the character's matrix (a, b, c, d, e, f) as floats.
@@ -448,6 +455,7 @@ export const readPageText = (
         height,
         textHeight,
         drawn,
+        images,
         rules,
       };
     } finally {

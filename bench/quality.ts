@@ -111,8 +111,12 @@ export const scoreText = (truth: readonly string[], output: readonly string[]): 
   };
 };
 
+/** Link targets and image marks are no text of a cell or heading (the truth and ours may link or not). */
+const withoutTargets = (text: string): string =>
+  text.replace(/!\[[^\]]*\]\([^)]*\)/g, ' ').replace(/\[([^\]]*)\]\([^)]*\)/g, '$1');
+
 const cellsOf = (line: string): string[] =>
-  line
+  withoutTargets(line)
     .trim()
     .replace(/^\||\|$/g, '')
     .split('|')
@@ -130,7 +134,7 @@ export const headingsOf = (markdown: string): string[] =>
   markdown
     .split('\n')
     .filter((line) => /^#{1,6}\s/.test(line))
-    .map((line) => wordsOf(line).join(' '))
+    .map((line) => wordsOf(withoutTargets(line)).join(' '))
     .filter(Boolean);
 
 /** Share of `truth` found in `output` (each output item used once); undefined when the truth has none. */

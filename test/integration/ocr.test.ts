@@ -65,7 +65,7 @@ describe.skipIf(isRemote())('OCR through every way in', () => {
     }
   });
 
-  it('process (s3://), presigned upload and a batch; ocr=off gives NO_TEXT; an unknown language is a 400', async () => {
+  it('process (s3://), presigned upload and a batch; ocr=off gives NO_TEXT and counts the picture left out; an unknown language is a 400', async () => {
     await s3.send(
       new PutObjectCommand({ Bucket: bucket, Key: 'inbox/ocr/fax.tiff', Body: tiffOf([await scanOf(LINES)]) }),
     );
@@ -107,7 +107,10 @@ describe.skipIf(isRemote())('OCR through every way in', () => {
 
     const off = await api.post('/upload', form('scan.pdf', scan, { ocr: 'off' }));
     const offTask = await api.waitFor(((await off.json()) as { task_id: string }).task_id);
-    expect(offTask.result.warnings.map((warning: { code: string }) => warning.code)).toEqual(['NO_TEXT']);
+    expect(offTask.result.warnings.map((warning: { code: string }) => warning.code)).toEqual([
+      'CONTENT_NOT_READ',
+      'NO_TEXT',
+    ]);
 
     const unknown = await api.post('/upload', form('scan.pdf', scan, { ocr_languages: 'tlh' }));
     expect(unknown.status).toBe(400);

@@ -80,6 +80,17 @@ describe('DOCX check boxes', () => {
     );
     expect(await read(bytes)).toBe('[x] Design\n\n[ ] Documentation\n\n[x] Signed\n\n[ ] Dated');
   });
+
+  it('writes symbol-font boxes, checks and bullets (w:sym) as the text they show', async () => {
+    const sym = (font: string, char: string) => `<w:r><w:sym w:font="${font}" w:char="${char}"/></w:r>`;
+    const bytes = await docxOf(
+      paragraph(`${sym('Wingdings', 'F0FE')}${run(' Paid')}`) +
+        paragraph(`${sym('Wingdings', 'F0A8')}${run(' Shipped')}`) +
+        paragraph(`${sym('Symbol', 'F0B7')}${run(' Item')}`) +
+        paragraph(`${sym('Wingdings', 'F0FC')}${run(' Checked')}`),
+    );
+    expect(await read(bytes)).toBe('[x] Paid\n\n[ ] Shipped\n\n• Item\n\n✓ Checked');
+  });
 });
 
 describe('DOCX heading numbers', () => {

@@ -369,6 +369,19 @@ describe('ODT', () => {
     );
   });
 
+  it("keeps a cell's list marks and reads a table nested in a cell as its cells in order", async () => {
+    const cell = (inner: string) => `<table:table-cell>${inner}</table:table-cell>`;
+    const list =
+      '<text:list><text:list-item><text:p>First</text:p></text:list-item><text:list-item><text:p>Second</text:p></text:list-item></text:list>';
+    const nested = `<table:table><table:table-row>${cell('<text:p>A</text:p>')}${cell('<text:p>B</text:p>')}</table:table-row></table:table>`;
+    const bytes = await odtOf(
+      odtContentXml(
+        `<table:table><table:table-row>${cell('<text:p>Head</text:p>')}${cell('<text:p>Other</text:p>')}</table:table-row><table:table-row>${cell(list)}${cell(nested)}</table:table-row></table:table>`,
+      ),
+    );
+    expect((await run(bytes, 'cells.odt')).documents[0]?.page_content).toBe('Head | Other\n- First - Second | A B');
+  });
+
   it('lays merged cells out under their columns and keeps repeated ones', async () => {
     const bytes = await odtOf(
       odtContentXml(

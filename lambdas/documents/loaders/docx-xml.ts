@@ -11,7 +11,8 @@ import { attribute, childrenNamed, descendants, parseXml } from './xml.js';
  * - **Equations** (`m:oMath`): as LaTeX, `$…$` inline and `$$…$$` on a line
  *   of their own in Markdown, bare in text (omml.ts).
  * - **Check boxes**: content-control boxes (`w14:checkbox`) and legacy form
- *   fields (`FORMCHECKBOX`) as `[x]` or `[ ]`.
+ *   fields (`FORMCHECKBOX`) as `[x]` or `[ ]`; symbol-font boxes, checks,
+ *   bullets and arrows (`w:sym`) as the text they show.
  * - **Heading numbers** from Word's list numbering (`1.2.1`), which Word
  *   draws and never stores as text: counted through the document as Word
  *   counts them (per list, a level restarting the ones below it).
@@ -99,6 +100,46 @@ const withCheckBoxes = (xml: string): string => {
     return `${whole}${textRun(mark(checked))}`;
   });
 };
+
+/**
+ * Symbol-font characters (`w:sym`: a glyph of Wingdings or Symbol, which
+ * mammoth drops) as the text they show: boxes as `[x]` and `[ ]`, checks,
+ * bullets and arrows. Others stay as they were (and are dropped).
+ */
+const SYMBOLS: Record<string, Record<number, string>> = {
+  wingdings: {
+    0xfe: '[x]',
+    0x78: '[x]',
+    0xa8: '[ ]',
+    0x6f: '[ ]',
+    0x70: '[ ]',
+    0x71: '[ ]',
+    0xfc: '✓',
+    0xfb: '✗',
+    0xa7: '•',
+    0x9f: '•',
+    0x6c: '•',
+    0xd8: '➢',
+    0xe0: '→',
+  },
+  symbol: { 0xb7: '•', 0xae: '→', 0xde: '⇒', 0xd7: '·', 0xb4: '×', 0xa3: '≤', 0xb3: '≥' },
+};
+
+const SYM = /<w:sym\b([^>]*)\/>/g;
+
+const withSymbols = (xml: string): string =>
+  xml.includes('<w:sym')
+    ? xml.replace(SYM, (whole, attributes: string) => {
+        const font =
+          /w:font="([^"]*)"/
+            .exec(attributes)?.[1]
+            ?.toLowerCase()
+            .replace(/\s+\d*$/, '') ?? '';
+        const code = Number.parseInt(/w:char="([0-9A-Fa-f]{1,4})"/.exec(attributes)?.[1] ?? '', 16) & 0xff;
+        const text = SYMBOLS[font]?.[code];
+        return text ? `<w:t xml:space="preserve">${escapeXml(text)}</w:t>` : whole;
+      })
+    : xml;
 
 // ---------------------------------------------------------------------------
 // Heading numbers
@@ -340,7 +381,7 @@ export const notReadOf = (xml: string) => ({
 
 /** The document part with equations, check boxes and heading numbers as runs mammoth reads. */
 export const prepareDocumentXml = async (parts: Parts, context: Context): Promise<string> => {
-  const xml = withCheckBoxes(await withEquations(parts.document, context));
+  const xml = withSymbols(withCheckBoxes(await withEquations(parts.document, context)));
   if (!parts.numbering || !parts.styles) return xml;
   const styleRoot = await parseXml(parts.styles, context.limits, context.checkpoint, 'DOCX');
   const numberingRoot = await parseXml(parts.numbering, context.limits, context.checkpoint, 'DOCX');

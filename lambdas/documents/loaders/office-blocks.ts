@@ -36,8 +36,13 @@ export const textOf = (element: Element): string => {
 export const inlineText = (inlines: readonly Inline[]): string =>
   inlines.map((inline) => (typeof inline === 'string' ? inline : inline.text)).join('');
 
-/** Text of a block on one line: what a table cell or a title holds. */
-export const oneLine = (blocks: readonly Block[]): string => blocksToText(blocks, ' ').replace(/\s+/g, ' ').trim();
+/**
+ * Text of a block on one line: what a table cell or a title holds. Lists
+ * keep their marks ("- a - b", "1. one 2. two": a cell's items would
+ * otherwise run together) and a table inside reads as its cells in order.
+ */
+export const oneLine = (blocks: readonly Block[]): string =>
+  blocksToText(blocks, ' ', true).replace(/\s+/g, ' ').trim();
 
 const trimLines = (text: string): string =>
   text
@@ -51,7 +56,7 @@ const trimLines = (text: string): string =>
  * blocks and list items (no bullet marks, as DOCX's text output), each table
  * row on one line with its cells separated by ` | `.
  */
-export const blocksToText = (blocks: readonly Block[], separator: string): string => {
+export const blocksToText = (blocks: readonly Block[], separator: string, inline = false): string => {
   const parts: string[] = [];
   for (const block of blocks) {
     let text: string;
@@ -62,15 +67,18 @@ export const blocksToText = (blocks: readonly Block[], separator: string): strin
         break;
       case 'list':
         text = block.items
-          .map((item) => blocksToText(item, separator))
+          .map((item) => blocksToText(item, separator, inline))
           .filter(Boolean)
+          .map((item, index) => (inline ? `${block.ordered ? `${index + 1}.` : '-'} ${item}` : item))
           .join(separator);
         break;
       case 'table':
-        text = block.rows
-          .map((row) => row.join(' | ').trim())
-          .filter((row) => row.replaceAll('|', '').trim())
-          .join('\n');
+        text = inline
+          ? block.rows.flat().filter(Boolean).join(' ')
+          : block.rows
+              .map((row) => row.join(' | ').trim())
+              .filter((row) => row.replaceAll('|', '').trim())
+              .join('\n');
         break;
     }
     if (text) parts.push(text);

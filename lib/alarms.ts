@@ -9,7 +9,7 @@ import type { FunctionName } from './function-catalogue.js';
  * page (local/metrics.ts). A metric is named by what it measures (a function,
  * a queue, the API, a custom metric); each side resolves where it is.
  */
-export type QueueId = 'standard' | 'large' | 'uploadEvents' | 'webhookDeliveries' | 'batchJobs';
+export type QueueId = 'standard' | 'large' | 'pages' | 'uploadEvents' | 'webhookDeliveries' | 'batchJobs';
 
 /** The AWS metrics the service reads, per namespace, and the dimension that names the resource. */
 export const AWS_METRICS = {
@@ -90,6 +90,7 @@ interface MonitoredQueueSpec {
 const QUEUES: MonitoredQueueSpec[] = [
   { id: 'standard', label: 'Standard', watchAge: true },
   { id: 'large', label: 'Large', watchAge: true },
+  { id: 'pages', label: 'Pages', watchAge: true },
   {
     id: 'uploadEvents',
     label: 'UploadEvents',
@@ -118,6 +119,7 @@ const QUEUES: MonitoredQueueSpec[] = [
 const WORKERS: Array<{ fn: FunctionName; label: string }> = [
   { fn: 'worker', label: 'Worker' },
   { fn: 'largeWorker', label: 'LargeWorker' },
+  { fn: 'pageWorker', label: 'PageWorker' },
 ];
 
 /** Throttles are summed per group; an alarm's math holds ten metrics at most, so a group holds ten functions. */
@@ -146,7 +148,16 @@ export const THROTTLE_GROUPS: Array<{ id: string; label: string; functions: Func
   {
     id: 'BackgroundThrottles',
     label: 'queue and scheduled',
-    functions: ['worker', 'largeWorker', 'deadLetters', 'uploadEvents', 'janitor', 'webhookDeliveries', 'batchJobs'],
+    functions: [
+      'worker',
+      'largeWorker',
+      'pageWorker',
+      'deadLetters',
+      'uploadEvents',
+      'janitor',
+      'webhookDeliveries',
+      'batchJobs',
+    ],
   },
 ];
 

@@ -32,6 +32,15 @@ export const deploymentConfigSchema = z
     largeWorkerConcurrency: int(2, 1000).default(2),
     largeWorkerMemoryMb: int(1024, 10240).default(4096),
     largeWorkerTimeoutSeconds: int(30, 900).default(900),
+    /**
+     * Page fan-out: a document with at least this many pages to recognise is read in parts of `ocrPagesPerPart`
+     * pages by the page worker, `pageWorkerConcurrency` at once (README, "Page fan-out"); 0: never.
+     */
+    ocrFanOutMinPages: int(0, 100000).default(16),
+    ocrPagesPerPart: int(1, 1000).default(8),
+    /** Most page workers running at once, each reading one part; SQS event sources allow 2–1000. */
+    pageWorkerConcurrency: int(2, 1000).default(20),
+    pageWorkerMemoryMb: int(1024, 10240).default(2048),
     /** The soft time limit is the function timeout minus this margin. */
     softTimeLimitMarginSeconds: int(5, 300).default(30),
     maxReceiveCount: int(1, 100).default(3),

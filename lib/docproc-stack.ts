@@ -42,6 +42,7 @@ export class DocProcStack extends Stack {
     this.queues = new Queues(this, 'Queues', {
       workerTimeout: timeouts.worker,
       largeWorkerTimeout: timeouts.largeWorker,
+      pageWorkerTimeout: timeouts.pageWorker,
       uploadEventsTimeout: timeouts.uploadEvents,
       webhookDeliveriesTimeout: timeouts.webhookDeliveries,
       batchJobsTimeout: timeouts.batchJobs,
@@ -60,6 +61,7 @@ export class DocProcStack extends Stack {
       queues: {
         standard: { url: this.queues.standard.queue.queueUrl, arn: this.queues.standard.queue.queueArn },
         large: { url: this.queues.large.queue.queueUrl, arn: this.queues.large.queue.queueArn },
+        pages: { url: this.queues.pages.queue.queueUrl, arn: this.queues.pages.queue.queueArn },
         webhookDeliveries: {
           url: this.queues.webhookDeliveries.queue.queueUrl,
           arn: this.queues.webhookDeliveries.queue.queueArn,
@@ -80,6 +82,7 @@ export class DocProcStack extends Stack {
       ...this.api.functions,
       worker: this.consumers.worker,
       largeWorker: this.consumers.largeWorker,
+      pageWorker: this.consumers.pageWorker,
       deadLetters: this.consumers.deadLetters,
       uploadEvents: this.consumers.uploadEvents,
       janitor: this.consumers.janitor,
@@ -96,6 +99,7 @@ export class DocProcStack extends Stack {
       queues: {
         standard: { label: 'Standard', ...this.queues.standard },
         large: { label: 'Large', ...this.queues.large },
+        pages: { label: 'Pages', ...this.queues.pages },
         uploadEvents: { label: 'UploadEvents', ...this.queues.uploadEvents },
         webhookDeliveries: { label: 'WebhookDeliveries', ...this.queues.webhookDeliveries },
         batchJobs: { label: 'BatchJobs', ...this.queues.batchJobs },
@@ -117,6 +121,7 @@ export class DocProcStack extends Stack {
     new CfnOutput(this, 'LargeQueueUrl', { value: this.queues.large.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queues.standard.deadLetters.queueUrl });
     new CfnOutput(this, 'LargeDeadLetterQueueUrl', { value: this.queues.large.deadLetters.queueUrl });
+    new CfnOutput(this, 'PagesQueueUrl', { value: this.queues.pages.queue.queueUrl });
     new CfnOutput(this, 'WebhookSecretArn', {
       value: this.webhookSecret.secret.secretArn,
       description: 'Webhook signing secret: aws secretsmanager get-secret-value --secret-id <arn>',

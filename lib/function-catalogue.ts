@@ -30,6 +30,7 @@ import {
   deadLettersEnvironment,
   deliveriesApiEnvironment,
   janitorEnvironment,
+  pageWorkerEnvironment,
   previewEnvironment,
   uploadEventsEnvironment,
   workerEnvironment,
@@ -48,6 +49,7 @@ export type FunctionName =
   | RouteHandler
   | 'worker'
   | 'largeWorker'
+  | 'pageWorker'
   | 'deadLetters'
   | 'uploadEvents'
   | 'janitor'
@@ -55,7 +57,7 @@ export type FunctionName =
   | 'batchJobs';
 
 export type TableAction = 'get' | 'batchGet' | 'query' | 'put' | 'update' | 'delete';
-export type QueueName = 'standard' | 'large' | 'webhookDeliveries' | 'batchJobs';
+export type QueueName = 'standard' | 'large' | 'pages' | 'webhookDeliveries' | 'batchJobs';
 
 export interface FunctionAccess {
   /** DynamoDB actions on the task table's items, and `query` on its indexes. TABLE_NAME when any. */
@@ -75,7 +77,7 @@ export interface FunctionAccess {
   checksSources?: boolean;
   /** Reads their bytes: kms:Decrypt with the keys of `sourceKmsKeyArns` (SSE-KMS objects in other buckets). */
   decryptsSources?: boolean;
-  /** Queues it sends to: QUEUE_URL (standard), LARGE_QUEUE_URL (large), WEBHOOK_QUEUE_URL (webhookDeliveries). */
+  /** Queues it sends to: QUEUE_URL (standard), LARGE_QUEUE_URL (large), PAGES_QUEUE_URL (pages), WEBHOOK_QUEUE_URL (webhookDeliveries). */
   sendsTo?: readonly QueueName[];
   /** DynamoDB actions on the webhook delivery log (`query` by task, on the table itself). DELIVERIES_TABLE_NAME when any. */
   deliveries?: readonly TableAction[];
@@ -118,6 +120,7 @@ const BUCKET_ACTIONS = { read: 's3:GetObject', write: 's3:PutObject', delete: 's
 export const QUEUE_URL_VARIABLES: Record<QueueName, string> = {
   standard: 'QUEUE_URL',
   large: 'LARGE_QUEUE_URL',
+  pages: 'PAGES_QUEUE_URL',
   webhookDeliveries: 'WEBHOOK_QUEUE_URL',
   batchJobs: 'BATCH_QUEUE_URL',
 };
@@ -165,6 +168,8 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       sources: true,
       announces: true,
       decryptsSources: true,
+      // A document with many pages to recognise goes to the page workers in parts.
+      ...(config.ocrFanOutMinPages > 0 ? { sendsTo: ['pages'] as const } : {}),
     },
     environment: workerEnvironment(config, queueClass),
     environmentSchema: workerEnvironmentSchema,
@@ -258,6 +263,28 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
     },
     worker: worker('standard'),
     largeWorker: worker('large'),
+    // The same code as the workers (one bundle), fed by the pages queue: one part of a fanned-out document each.
+    pageWorker: {
+      entry: 'consumers/worker.ts',
+      description: 'Reads the parts of documents with many pages to recognise, and puts them together',
+      memoryMb: config.pageWorkerMemoryMb,
+      timeoutSeconds: workerTimeoutSeconds(config, 'standard'),
+      access: {
+        table: ['get', 'update'],
+        bucket: {
+          // The input where the run found it (or its copy under results/), the parts, the result.
+          read: [PREFIX.uploads, PREFIX.direct, PREFIX.results],
+          write: [PREFIX.results],
+          delete: [PREFIX.results],
+        },
+        listBucket: true,
+        sources: true,
+        announces: true,
+        decryptsSources: true,
+      },
+      environment: pageWorkerEnvironment(config),
+      environmentSchema: workerEnvironmentSchema,
+    },
     deadLetters: {
       entry: 'consumers/dead-letters.ts',
       description: 'Marks dead-lettered tasks FAILURE',

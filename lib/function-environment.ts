@@ -55,6 +55,15 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
     MAX_PAGES: config.maxPages,
     SANDBOX_MEMORY_MB: sandboxMemoryMb(queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb),
     RESULT_CACHE_TTL_SECONDS: config.resultCacheTtlHours * 3600,
+    OCR_FAN_OUT_MIN_PAGES: config.ocrFanOutMinPages,
+    OCR_PAGES_PER_PART: config.ocrPagesPerPart,
+  }) satisfies EnvironmentOf<typeof workerEnvironmentSchema>;
+
+/** The page worker reads parts of standard size: the standard worker's settings, in its own memory. */
+export const pageWorkerEnvironment = (config: DeploymentConfig) =>
+  ({
+    ...workerEnvironment(config, 'standard'),
+    SANDBOX_MEMORY_MB: sandboxMemoryMb(config.pageWorkerMemoryMb),
   }) satisfies EnvironmentOf<typeof workerEnvironmentSchema>;
 
 export const previewEnvironment = (config: DeploymentConfig, functionMemoryMb: number) =>

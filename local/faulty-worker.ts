@@ -62,6 +62,15 @@ const withFaults = (deps: WorkerDeps, spec: FaultSpec, counters: Int32Array): Wo
       cancelNext = spec.cancelWhileStoring?.includes(input.filename) ?? false;
       return deps.processDocument(input, options, context);
     },
+    readPart: async (input, options, context) => {
+      report(`read-part ${input.filename} ${options.pages ?? ''}`);
+      if (spec.crashParts?.includes(options.pages ?? '')) {
+        report(`crash-part ${input.filename} ${options.pages ?? ''}`);
+        throw new Error('injected: page worker crashed');
+      }
+      if (spec.partDelayMs) await new Promise((resolve) => setTimeout(resolve, spec.partDelayMs));
+      return deps.readPart(input, options, context);
+    },
   };
 };
 

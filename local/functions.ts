@@ -23,6 +23,10 @@ export interface FaultSpec {
   failFirstReads?: number;
   /** Documents with these names are cancelled while their result is being stored (a cancel that races the end). */
   cancelWhileStoring?: string[];
+  /** Parts of fanned-out documents with these pages ("3-4") crash the page worker on every delivery. */
+  crashParts?: string[];
+  /** Each part is read this much later (the page workers stay busy long enough to cancel in the middle). */
+  partDelayMs?: number;
 }
 
 /** Test-only timing knobs, beyond what a deployment allows, so that leases and the DLQ can be seen in seconds. */
@@ -95,6 +99,8 @@ export interface LocalFunctionOptions {
 const maxInstancesOf = (name: FunctionName, config: DeploymentConfig): number => {
   if (name === 'worker') return config.workerConcurrency;
   if (name === 'largeWorker') return config.largeWorkerConcurrency;
+  // Each part is OCR, all CPU: more page workers than cores would only share them.
+  if (name === 'pageWorker') return Math.min(config.pageWorkerConcurrency, Math.max(2, availableParallelism()));
   if (name === 'janitor') return 1;
   if (name === 'webhookDeliveries') return config.webhookConcurrency;
   if (name === 'batchJobs') return BATCH.jobsConcurrency;
@@ -137,7 +143,7 @@ export const localFunctions = (
     : undefined;
   return Object.fromEntries(
     entries.map(([name, spec]) => {
-      const isWorker = name === 'worker' || name === 'largeWorker';
+      const isWorker = name === 'worker' || name === 'largeWorker' || name === 'pageWorker';
       const timeoutMs =
         isWorker && timing.workerTimeoutMs !== undefined ? timing.workerTimeoutMs : spec.timeoutSeconds * 1000;
       const environment: Record<string, string> = {

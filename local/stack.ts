@@ -87,7 +87,7 @@ export interface LocalStack {
   /** `POST /documents/preview`. */
   previewUrl: string;
   config: DeploymentConfig;
-  queues: Record<'standard' | 'large' | 'uploadEvents' | 'webhookDeliveries' | 'batchJobs', QueuePair>;
+  queues: Record<'standard' | 'large' | 'pages' | 'uploadEvents' | 'webhookDeliveries' | 'batchJobs', QueuePair>;
   bucketName: string;
   /** The S3 emulator, for any S3 client (path-style, credentials `local`/`local`). */
   s3Endpoint: string;
@@ -190,6 +190,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   const queues = {
     standard: await createQueuePair(sqs, 'docproc-standard', settings(workerTimeoutSeconds(config, 'standard'))),
     large: await createQueuePair(sqs, 'docproc-large', settings(workerTimeoutSeconds(config, 'large'))),
+    pages: await createQueuePair(sqs, 'docproc-pages', settings(workerTimeoutSeconds(config, 'standard'))),
     uploadEvents: await createQueuePair(sqs, 'docproc-upload-events', settings(UPLOAD_EVENTS_TIMEOUT_SECONDS)),
     webhookDeliveries: await createQueuePair(
       sqs,
@@ -211,6 +212,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     queues: {
       standard: { url: queues.standard.url, arn: queues.standard.arn },
       large: { url: queues.large.url, arn: queues.large.arn },
+      pages: { url: queues.pages.url, arn: queues.pages.arn },
       webhookDeliveries: { url: queues.webhookDeliveries.url, arn: queues.webhookDeliveries.arn },
       batchJobs: { url: queues.batchJobs.url, arn: queues.batchJobs.arn },
     },
@@ -327,8 +329,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   const sources = {
     worker: source('worker', queues.standard, config.workerBatchSize, config.workerConcurrency),
     largeWorker: source('largeWorker', queues.large, 1, config.largeWorkerConcurrency),
+    pageWorker: source('pageWorker', queues.pages, 1, functions.pageWorker.maxInstances),
     deadLetters: source('deadLetters', queues.standard.deadLetters, 10, 2),
     largeDeadLetters: source('deadLetters', queues.large.deadLetters, 10, 2),
+    pagesDeadLetters: source('deadLetters', queues.pages.deadLetters, 10, 2),
     uploadEvents: source('uploadEvents', queues.uploadEvents, 10, 2),
     webhookDeliveries: source(
       'webhookDeliveries',

@@ -127,8 +127,18 @@ export interface Task {
   upload_expires_at?: string;
   /** Served from the result cache. */
   cached?: boolean;
+  /** A document with many pages to recognise is read in parts: how many, and how many pages, are done. */
+  fan_out?: TaskFanOut;
   error?: TaskError;
   result?: TaskResult;
+}
+
+/** `fan_out` of a task read in parts (page fan-out). */
+export interface TaskFanOut {
+  parts: number;
+  parts_done: number;
+  ocr_pages: number;
+  ocr_pages_done: number;
 }
 
 /** What a submission answers. */

@@ -99,6 +99,12 @@ export const workerEnvironmentSchema = z.object({
   ALLOW_PRIVATE_URLS: flag,
   /** How long a result may be reused for the same input (`resultCacheTtlHours`); 0, or unset: the cache is off. */
   RESULT_CACHE_TTL_SECONDS: int.default(0),
+  /** The pages queue, where a document with many pages to recognise goes in parts; unset: no fan-out. */
+  PAGES_QUEUE_URL: z.string().default(''),
+  /** Pages to recognise from which a document is read in parts (`ocrFanOutMinPages`); 0: never. */
+  OCR_FAN_OUT_MIN_PAGES: int.default(0),
+  /** Pages to recognise per part (`ocrPagesPerPart`). */
+  OCR_PAGES_PER_PART: int.min(1).default(8),
   ...announcing,
 });
 

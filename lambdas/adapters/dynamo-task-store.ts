@@ -19,10 +19,12 @@ import type {
 } from '../core/ports.js';
 import { EVENT_OF_STATUS } from '../core/events.js';
 import {
+  partKey,
   QUEUED_EVENT,
   TRANSITIONS,
   type Task,
   type TaskEvent,
+  type TaskFanOut,
   type TaskRef,
   type TaskStatus,
   type Transition,
@@ -377,6 +379,73 @@ export class DynamoTaskStore implements TaskStore {
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async startFanOut(taskId: string, runId: string, fanOut: TaskFanOut, leaseExpiresAt: string) {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: taskKey(taskId),
+          UpdateExpression: 'SET #fanOut = :fanOut, #lease = :lease, #updated = :now',
+          ConditionExpression: '#status = :started AND #run = :run',
+          ExpressionAttributeNames: {
+            '#fanOut': 'fan_out',
+            '#lease': 'lease_expires_at',
+            '#updated': 'updated_at',
+            '#status': 'status',
+            '#run': 'run_id',
+          },
+          ExpressionAttributeValues: {
+            ':fanOut': fanOut,
+            ':lease': leaseExpiresAt,
+            ':now': this.now().toISOString(),
+            ':started': 'STARTED',
+            ':run': runId,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /** One write: the part into `fan_out.done` only if it is not there yet, so a repeated delivery changes nothing. */
+  async recordPart(taskId: string, runId: string, part: number, ocrPages: number, leaseExpiresAt: string) {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: taskKey(taskId),
+          UpdateExpression: 'SET #fanOut.#done.#part = :pages, #lease = :lease, #updated = :now',
+          ConditionExpression:
+            '#status = :started AND #run = :run AND attribute_exists(#fanOut) AND attribute_not_exists(#fanOut.#done.#part)',
+          ExpressionAttributeNames: {
+            '#fanOut': 'fan_out',
+            '#done': 'done',
+            '#part': partKey(part),
+            '#lease': 'lease_expires_at',
+            '#updated': 'updated_at',
+            '#status': 'status',
+            '#run': 'run_id',
+          },
+          ExpressionAttributeValues: {
+            ':pages': ocrPages,
+            ':lease': leaseExpiresAt,
+            ':now': this.now().toISOString(),
+            ':started': 'STARTED',
+            ':run': runId,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return fromItem(Attributes);
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
       throw error;
     }
   }

@@ -6,7 +6,7 @@ import { DynamoTaskStore } from './dynamo-task-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 import { SqsDeliveryQueue } from './sqs-delivery-queue.js';
 import { SqsBatchJobQueue } from './sqs-batch-job-queue.js';
-import { SqsJobQueue } from './sqs-job-queue.js';
+import { SqsJobQueue, SqsPartQueue } from './sqs-job-queue.js';
 import { AwsEventSink } from './event-sink.js';
 
 /** The adapters every function builds its dependencies from, over the shared SDK clients. */
@@ -19,6 +19,9 @@ export const resultCache = (tableName: string) => new DynamoResultCache(awsClien
 
 export const jobQueue = (urls: { QUEUE_URL: string; LARGE_QUEUE_URL: string }) =>
   new SqsJobQueue(awsClients().sqs, { standard: urls.QUEUE_URL, large: urls.LARGE_QUEUE_URL });
+
+/** The pages queue, which the parts of fanned-out runs go to. */
+export const partQueue = (queueUrl: string) => new SqsPartQueue(awsClients().sqs, queueUrl);
 
 /** Where a function's events go; a batch child's changes are counted in the table the function changes it in. */
 export const eventSink = (targets: { EVENT_BUS_NAME: string; WEBHOOK_QUEUE_URL: string; TABLE_NAME: string }) =>

@@ -1,10 +1,13 @@
-import { PREFIX } from '../../shared/definitions.js';
 import { AppError, RunStopped } from '../errors.js';
-import { claimTask, completeTask, failTask, uploadSizeProblem } from '../core/lifecycle.js';
+import { claimTask, failTask, uploadSizeProblem } from '../core/lifecycle.js';
+import { FanOutRequired } from '../documents/fan-out.js';
+import { fanOutRun } from './run-part.js';
+import { finishRun, rememberResult, resultKey, sourceOf, workerLimits } from './run-outcome.js';
 import type { DocumentInput } from '../documents/process-document.js';
 import { RunProgress } from '../core/run-progress.js';
-import { cacheEntryFor, resultCacheKey, reuseCachedResult } from '../core/result-cache.js';
+import { resultCacheKey, reuseCachedResult } from '../core/result-cache.js';
 import type { ResultPointer, Task, TaskMessage } from '../core/task.js';
+import type { PartQueue } from '../core/ports.js';
 import { SOURCE_FETCH } from '../core/url-policy.js';
 import { logger } from '../observability.js';
 import type { WorkerDeps } from './worker-deps.js';
@@ -44,7 +47,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     progress.report('fetching');
     const input = await readInput(deps, task);
     await progress.flush();
-    const key = `${PREFIX.results}${task.task_id}/${runId}.json`;
+    const key = resultKey(task.task_id, runId);
     // Before the bytes go to the sandbox, which may take them.
     const cacheKey = resultCacheKeyOf(deps, task, input);
     const cached = cacheKey && !task.options.no_cache ? await cachedResult(deps, cacheKey, key) : undefined;
@@ -52,12 +55,28 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     if (cached) {
       result = cached;
     } else {
-      const { headline, json } = await deps.processDocument(input, task.options, {
-        signal: progress.signal,
-        deadline,
-        onProgress: ({ stage, progress: percent }) => progress.report(stage, percent),
-        limits: { maxInputBytes: config.MAX_INPUT_BYTES, maxPages: config.MAX_PAGES },
-      });
+      const { parts } = deps;
+      const processed = await deps
+        .processDocument(input, task.options, {
+          signal: progress.signal,
+          deadline,
+          onProgress: ({ stage, progress: percent }) => progress.report(stage, percent),
+          limits: workerLimits(deps),
+          ...(parts
+            ? { fanOut: { minOcrPages: config.OCR_FAN_OUT_MIN_PAGES, pagesPerPart: config.OCR_PAGES_PER_PART } }
+            : {}),
+        })
+        .catch((error: unknown) => {
+          if (error instanceof FanOutRequired && parts) return error;
+          throw error;
+        });
+      if (processed instanceof FanOutRequired) {
+        // Many pages to recognise: read in parts on the pages queue (run-part.ts); this message is done.
+        await progress.flush();
+        await fanOutRun({ ...deps, parts: parts as PartQueue }, task, runId, processed.plan, { input, cacheKey });
+        return 'done';
+      }
+      const { headline, json } = processed;
       progress.report('storing');
       await progress.flush();
       await deps.blobs.put(config.BUCKET_NAME, key, json, 'application/json');
@@ -65,21 +84,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
       // Before SUCCESS, so that a request made once this task is seen finished finds the entry.
       if (cacheKey) await rememberResult(deps, cacheKey, result);
     }
-    const { headline } = result;
-    if (await completeTask(deps, task, runId, result, { cached: Boolean(cached) })) {
-      logger.info('Task succeeded', {
-        format: headline.format,
-        document_count: headline.document_count,
-        pages: headline.stats.pages,
-        bytes: headline.stats.bytes,
-        ...(cached ? { cached: true } : {}),
-        duration_ms: deps.clock.now().getTime() - Date.parse(task.run_started_at ?? task.updated_at),
-      });
-    } else {
-      // Cancelled (or taken over) while storing: a REVOKED task never gets a result.
-      await deps.blobs.delete(config.BUCKET_NAME, key).catch(() => undefined);
-      logger.info("Result discarded: the task is no longer this run's");
-    }
+    await finishRun(deps, task, runId, result, { cached: Boolean(cached) });
     return 'done';
   } catch (error) {
     if (error instanceof RunStopped) {
@@ -123,14 +128,6 @@ const cachedResult = async (deps: WorkerDeps, cacheKey: string, key: string): Pr
   return lookup.hit ? lookup.result : undefined;
 };
 
-/** Best effort: a result the cache could not record is still the task's result. */
-const rememberResult = async (deps: WorkerDeps, cacheKey: string, result: ResultPointer): Promise<void> => {
-  const entry = cacheEntryFor(result, deps.clock.now(), deps.config.RESULT_CACHE_TTL_SECONDS);
-  await deps.resultCache
-    ?.put(cacheKey, entry)
-    .catch((error: unknown) => logger.warn('Result cache entry not recorded', { error: error as Error }));
-};
-
 /** The task's bytes, from S3 or its URL, as the sandbox takes them. */
 const readInput = async (deps: WorkerDeps, task: Task): Promise<DocumentInput> => {
   const { config } = deps;
@@ -150,15 +147,4 @@ const readInput = async (deps: WorkerDeps, task: Task): Promise<DocumentInput> =
   if (problem) throw problem;
   const declared = 'content_type' in task.source ? task.source.content_type : undefined;
   return { ...described, bytes: stored.bytes, contentType: declared ?? stored.contentType };
-};
-
-const sourceOf = (task: Task): string => {
-  switch (task.source.type) {
-    case 'url':
-      return task.source.url;
-    case 's3':
-      return task.source.uri;
-    default:
-      return task.source.filename;
-  }
 };

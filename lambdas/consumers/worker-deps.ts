@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { blobStore, eventSink, resultCache, taskStore } from '../adapters/index.js';
+import { blobStore, eventSink, partQueue, resultCache, taskStore } from '../adapters/index.js';
 import { once } from '../cold-start.js';
 import { loadConfig, workerEnvironmentSchema, type WorkerConfig } from '../config.js';
 import {
@@ -8,10 +8,16 @@ import {
   type Clock,
   type EventSink,
   type FetchSource,
+  type PartQueue,
   type TaskMetrics,
   type TaskStore,
 } from '../core/ports.js';
-import { SandboxPool, type ProcessInSandbox } from '../documents/sandbox.js';
+import {
+  SandboxPool,
+  type AssembleInSandbox,
+  type ProcessInSandbox,
+  type ReadPartInSandbox,
+} from '../documents/sandbox.js';
 import { logger, taskMetrics } from '../observability.js';
 import { fetchSource } from '../adapters/url-source.js';
 import { Announcements } from '../core/events.js';
@@ -29,6 +35,12 @@ export interface WorkerDeps {
   newId: () => string;
   fetchSource: FetchSource;
   processDocument: ProcessInSandbox;
+  /** A part of a fanned-out document (its pages), read in the sandbox. */
+  readPart: ReadPartInSandbox;
+  /** A fanned-out document's parts put together, in the sandbox. */
+  assembleParts: AssembleInSandbox;
+  /** Where a document with many pages to recognise goes in parts; without it, every document is read in one run. */
+  parts?: PartQueue | undefined;
   sandbox?: SandboxPool | undefined;
   /** Without it, or with RESULT_CACHE_TTL_SECONDS 0, every task is parsed (README, "Result cache"). */
   resultCache?: ResultCache | undefined;
@@ -54,6 +66,9 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
     newId: randomUUID,
     fetchSource,
     processDocument: (input, options, context) => sandbox.process(input, options, context),
+    readPart: (input, options, context) => sandbox.readPart(input, options, context),
+    assembleParts: (parts, options, context) => sandbox.assemble(parts, options, context),
+    parts: config.PAGES_QUEUE_URL && config.OCR_FAN_OUT_MIN_PAGES > 0 ? partQueue(config.PAGES_QUEUE_URL) : undefined,
     sandbox,
     resultCache: resultCache(config.TABLE_NAME),
     progressIntervalMs: 1000,

@@ -1,10 +1,11 @@
 // First import: sandbox and PDF threads re-enter this bundle and must be routed to their loops.
 import '../documents/thread-main.js';
-import { taskMessageSchema } from '../core/task.js';
+import { partMessageSchema, taskMessageSchema } from '../core/task.js';
 import { isProcessingThread } from '../documents/threads.js';
 import { parseJson, sqsHandler } from './sqs-handler.js';
 import { logger } from '../observability.js';
 import { workerDeps, type WorkerDeps } from './worker-deps.js';
+import { runPart } from './run-part.js';
 import { runTask } from './run-task.js';
 
 /** Records that start with less time than this left go back to the queue untouched. */
@@ -26,7 +27,10 @@ class ReturnToQueue extends Error {
 export const makeWorkerHandler = (deps: () => WorkerDeps) => {
   const processRecords = sqsHandler(async (record, context) => {
     const { config } = deps();
-    const parsed = taskMessageSchema.safeParse(parseJson(record.body));
+    const body = parseJson(record.body);
+    // A part of a fanned-out run (the pages queue), or a task (the work queues).
+    const part = partMessageSchema.safeParse(body);
+    const parsed = part.success ? part : taskMessageSchema.safeParse(body);
     if (!parsed.success) {
       // Not a task message: no retry can help and there is no task to fail.
       logger.error('Dropping a malformed message', { message_id: record.messageId, issues: parsed.error.issues });
@@ -38,6 +42,10 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
       if (remaining < MIN_TIME_FOR_A_RECORD_MS) throw new ReturnToQueue('no time left in this invocation');
       // The soft time limit, or the document's own budget if that ends first.
       const deadline = Date.now() + Math.min(remaining, config.DOCUMENT_TIME_BUDGET_MS);
+      if (part.success) {
+        await runPart(deps(), part.data, deadline);
+        return;
+      }
       const outcome = await runTask(deps(), parsed.data, deadline);
       if (outcome === 'later') throw new ReturnToQueue('another run holds the task');
     } catch (error) {
@@ -45,7 +53,7 @@ export const makeWorkerHandler = (deps: () => WorkerDeps) => {
         logger.error('Record failed; SQS will deliver it again', { error: error as Error });
       throw error;
     } finally {
-      logger.removeKeys(['task_id', 'message_id', 'attempt', 'run_id']);
+      logger.removeKeys(['task_id', 'message_id', 'attempt', 'run_id', 'part', 'pages']);
     }
   });
   // The batch's announcements ran beside its records; the invocation ends when they have.

@@ -7,6 +7,7 @@ import {
   isTerminal,
   taskMessage,
   type ResultPointer,
+  type PartMessage,
   type Task,
   type TaskMessage,
   type TaskRef,
@@ -113,6 +114,8 @@ export const claimTask = async (
       started_at: task.started_at ?? now.toISOString(),
       run_started_at: now.toISOString(),
       stage: 'fetching',
+      // A run taken over starts again: the parts of the one before are not its own.
+      fan_out: undefined,
     },
     { attempt: message.attempt, leaseExpiredBefore: now.toISOString() },
   );
@@ -197,6 +200,32 @@ export const failDeadLettered = async (
     guard: { attempt: task.attempts },
   });
   return { task_id: task.task_id, code, recorded: Boolean(failed) };
+};
+
+/**
+ * FAILURE for a task whose part (of a fanned-out run) failed on every
+ * delivery, naming the part's pages; nothing when the run no longer holds
+ * the task (cancelled, finished, taken over).
+ */
+export const failDeadLetteredPart = async (
+  deps: LifecycleDeps,
+  message: PartMessage,
+): Promise<{ task_id: string; code?: ErrorCode; recorded: boolean }> => {
+  const task = await deps.store.get(message.task_id);
+  if (!task || task.status !== 'STARTED' || task.run_id !== message.run_id || task.attempts !== message.attempt) {
+    return { task_id: message.task_id, recorded: false };
+  }
+  const pages = task.fan_out?.parts[message.part];
+  const failed = await failTask(
+    deps,
+    task,
+    new AppError(
+      'WORKER_CRASHED',
+      `The worker failed on every delivery of ${pages === undefined ? `part ${message.part + 1}` : `pages ${pages}`} (it may have run out of memory or time); the cause is in the page worker's logs.`,
+    ),
+    { guard: { runId: message.run_id }, stage: 'parsing' },
+  );
+  return { task_id: task.task_id, code: 'WORKER_CRASHED', recorded: Boolean(failed) };
 };
 
 // --- Presigned uploads -------------------------------------------------------------
@@ -295,6 +324,7 @@ export const requeueFinished = async (deps: QueueingDeps, task: Task): Promise<T
       finished_at: undefined,
       run_id: undefined,
       lease_expires_at: undefined,
+      fan_out: undefined,
     },
     { attempt: task.attempts },
   );
@@ -333,7 +363,7 @@ export const recoverUnfinished = async (deps: Pick<QueueingDeps, 'store' | 'queu
     const requeued = await deps.store.transition(
       task,
       'requeue',
-      { stage: 'queued', run_id: undefined, lease_expires_at: undefined },
+      { stage: 'queued', run_id: undefined, lease_expires_at: undefined, fan_out: undefined },
       task.run_id === undefined ? { attempt: task.attempts } : { runId: task.run_id },
     );
     if (!requeued) continue;

@@ -2,7 +2,18 @@ import type { Batch, BatchJob, BatchTally } from './batch.js';
 import type { Delivery, DeliveryAttempt, DeliveryJob, DeliveryStatus } from './delivery.js';
 import type { ResultHeadline } from '../documents/document.js';
 import type { ErrorCode } from '../errors.js';
-import type { QueueClass, Task, TaskEvent, TaskMessage, TaskRef, TaskSource, TaskStatus, Transition } from './task.js';
+import type {
+  PartMessage,
+  QueueClass,
+  Task,
+  TaskEvent,
+  TaskFanOut,
+  TaskMessage,
+  TaskRef,
+  TaskSource,
+  TaskStatus,
+  Transition,
+} from './task.js';
 import type { UrlPolicy } from './url-policy.js';
 
 /** Fields a transition may set besides the status. */
@@ -21,6 +32,7 @@ export type TaskChanges = Partial<
     | 'run_id'
     | 'lease_expires_at'
     | 'updated_at'
+    | 'fan_out'
   >
 >;
 
@@ -72,6 +84,21 @@ export interface TaskStore {
   ): Promise<Task | undefined>;
   /** Progress within a run: never lower than what is stored, only while the run holds the task. */
   updateProgress(taskId: string, runId: string, progress: number, stage: Task['stage']): Promise<boolean>;
+  /** The run reads its document in parts: records the plan, and the lease its parts keep; false when the run no longer holds the task. */
+  startFanOut(taskId: string, runId: string, fanOut: TaskFanOut, leaseExpiresAt: string): Promise<boolean>;
+  /**
+   * Records part `part` as read (recognising `ocrPages` pages) and extends
+   * the run's lease, unless it was recorded already: the row after the
+   * write, or undefined when nothing was written (recorded before, or the
+   * run no longer holds the task).
+   */
+  recordPart(
+    taskId: string,
+    runId: string,
+    part: number,
+    ocrPages: number,
+    leaseExpiresAt: string,
+  ): Promise<Task | undefined>;
   list(query: ListQuery): Promise<TaskPage>;
   /** Tasks in `status` created before `before`, oldest first (for the janitor). */
   listOlderThan(status: TaskStatus, before: string, limit: number): Promise<Task[]>;
@@ -164,6 +191,12 @@ export interface BlobStore {
 
 export interface JobQueue {
   send(queue: QueueClass, message: TaskMessage): Promise<void>;
+}
+
+/** The pages queue: the parts of fanned-out runs. */
+export interface PartQueue {
+  /** Throws when any was refused (sending them again is harmless: a part is recorded once). */
+  sendParts(messages: readonly PartMessage[]): Promise<void>;
 }
 
 /** A queue that also takes many messages, ten to a request (a batch's pages). */

@@ -1,4 +1,12 @@
-import type { Task } from './task.js';
+import { partKey, type Task, type TaskFanOut } from './task.js';
+
+/** The fan-out a task shows: parts and pages to recognise, and how many of each are done. */
+export const fanOutView = (fanOut: TaskFanOut) => ({
+  parts: fanOut.parts.length,
+  parts_done: fanOut.parts.filter((_, index) => partKey(index) in fanOut.done).length,
+  ocr_pages: fanOut.ocr_pages.reduce((sum, count) => sum + count, 0),
+  ocr_pages_done: Object.values(fanOut.done).reduce((sum, count) => sum + count, 0),
+});
 
 /** The public `source` of a task: what the client gave, never internal locations. */
 const sourceView = (source: Task['source']) => {
@@ -31,6 +39,8 @@ export const taskSummary = (task: Task) => ({
   expires_at: task.expires_at,
   ...(task.status === 'AWAITING_UPLOAD' && task.upload_expires_at ? { upload_expires_at: task.upload_expires_at } : {}),
   ...(task.status === 'FAILURE' && task.error ? { error: task.error } : {}),
+  // Only while (and after) the run read its document in parts: how many parts and pages to recognise are done.
+  ...(task.fan_out ? { fan_out: fanOutView(task.fan_out) } : {}),
 });
 
 export type TaskSummary = ReturnType<typeof taskSummary>;

@@ -105,6 +105,28 @@ export interface TaskEvent {
   occurred_at: string;
 }
 
+/**
+ * A run reading its document in parts (documents/fan-out.ts): the parts'
+ * pages, which are done, and where the parts read the input from. Written
+ * by the run that planned it; each part is recorded once, whatever its
+ * message's deliveries; the part that records the last assembles the result.
+ */
+export interface TaskFanOut {
+  /** Each part's pages ("17-24"), in page order. */
+  parts: string[];
+  /** Pages to recognise in each part. */
+  ocr_pages: number[];
+  /** Parts read so far, by `partKey`: the pages each recognised. */
+  done: Record<string, number>;
+  /** The input the parts read: the task's own object, or a copy of a URL's bytes under the task's results. */
+  input: { bucket: string; key: string; content_type?: string | undefined };
+  /** The whole document's key in the result cache, when the cache is on. */
+  cache_key?: string | undefined;
+}
+
+/** Where part `index` is recorded in `TaskFanOut.done`. */
+export const partKey = (index: number): string => `p${index}`;
+
 /** A task row as the store keeps it. */
 export interface Task {
   task_id: string;
@@ -141,6 +163,8 @@ export interface Task {
   version?: number | undefined;
   /** The batch it belongs to, if any. */
   batch?: TaskBatchRef | undefined;
+  /** While its run reads it in parts (and after, for the record). */
+  fan_out?: TaskFanOut | undefined;
   /**
    * Recorded FAILURE when it was made, never run: its input itself is refused
    * (invalid object metadata, a key the service does not read). A retry could
@@ -167,3 +191,14 @@ export const taskMessage = (task: Pick<Task, 'task_id' | 'attempts'>): TaskMessa
   task_id: task.task_id,
   attempt: task.attempts,
 });
+
+/** A part of a fanned-out run (the pages queue): which task, attempt, run and part. */
+export const partMessageSchema = z.object({
+  v: z.literal(1),
+  kind: z.literal('part'),
+  task_id: z.uuid(),
+  attempt: z.number().int().positive(),
+  run_id: z.string().min(1).max(64),
+  part: z.number().int().nonnegative(),
+});
+export type PartMessage = z.infer<typeof partMessageSchema>;

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { chunkDocuments } from './chunking.js';
-import type { ProcessingResult, ResultWarning } from './document.js';
+import type { Document, DocumentFormat, ProcessingResult, ResultWarning } from './document.js';
 import { detectFormat } from './detect.js';
 import { AppError } from '../errors.js';
 import { DEFAULT_LIMITS, type ProcessingLimits } from './limits.js';
+import type { FanOutSettings } from './fan-out.js';
 import { loaderFor } from './loaders/index.js';
+import { FACT_WARNINGS, pdfWarnings } from './loaders/page-facts.js';
+import type { PageFacts } from './loaders/types.js';
 import { parseOcrLanguages } from './ocr/languages.js';
 import { DEFAULT_OCR, type OcrRequest } from './ocr/recognise.js';
 import { parsePageSelection, type PageSelection, type ProcessingOptions } from './options.js';
@@ -35,6 +38,8 @@ export interface ProcessContext {
    */
   deadline?: number | undefined;
   limits?: Partial<ProcessingLimits> | undefined;
+  /** Let a PDF with many pages to recognise be read in parts: processing then throws FanOutRequired (fan-out.ts). */
+  fanOut?: FanOutSettings | undefined;
 }
 
 const checkpointFor = (signal: AbortSignal | undefined, deadline: number | undefined) => async (): Promise<void> => {
@@ -64,20 +69,49 @@ const pageSelectionOf = (options: ProcessingOptions): PageSelection | undefined 
 };
 
 /**
- * Bytes in, the `result` object of API.md out; no AWS, no I/O. Throws an
- * AppError with a stable code when the document cannot be processed.
+ * One read of a document, or of a range of its pages (fan-out.ts): its
+ * documents before chunking, and what its warnings are made of.
  */
-export const processDocument = async (
-  input: DocumentInput,
-  options: ProcessingOptions,
-  context: ProcessContext = {},
-): Promise<ProcessingResult> => {
-  const limits: ProcessingLimits = { ...DEFAULT_LIMITS, ...context.limits };
-  const { signal } = context;
-  const checkpoint = checkpointFor(signal, context.deadline);
-  const report = monotonicProgress(context.onProgress);
-  const source = input.source ?? input.filename;
+export interface ReadPart {
+  filename: string;
+  format: DocumentFormat;
+  /** Pages in the file, for formats that have them. */
+  pages?: number | undefined;
+  documents: Document[];
+  warnings: ResultWarning[];
+  facts?: PageFacts | undefined;
+}
 
+/** The input as the finished result describes it: its name, size and digest (chunk ids derive from it). */
+export interface SourceSummary {
+  filename: string;
+  bytes: number;
+  sha256: () => string;
+}
+
+export const sourceSummaryOf = (input: DocumentInput): SourceSummary => {
+  let digest: string | undefined;
+  return {
+    filename: input.filename,
+    bytes: input.bytes.length,
+    sha256: () => (digest ??= createHash('sha256').update(input.bytes).digest('hex')),
+  };
+};
+
+interface Run {
+  limits: ProcessingLimits;
+  checkpoint: () => Promise<void>;
+  report: ReturnType<typeof monotonicProgress>;
+}
+
+const runOf = (context: ProcessContext): Run => ({
+  limits: { ...DEFAULT_LIMITS, ...context.limits },
+  checkpoint: checkpointFor(context.signal, context.deadline),
+  report: monotonicProgress(context.onProgress),
+});
+
+const read = async (input: DocumentInput, options: ProcessingOptions, context: ProcessContext, run: Run) => {
+  const { limits, checkpoint, report } = run;
   if (input.bytes.length > limits.maxInputBytes) {
     throw new AppError(
       'DOCUMENT_TOO_LARGE',
@@ -91,27 +125,78 @@ export const processDocument = async (
   const loaded = await load({
     bytes: input.bytes,
     filename: input.filename,
-    source,
+    source: input.source ?? input.filename,
     contentType: input.contentType,
     limits,
     outputFormat: options.output_format ?? 'text',
     pages: pageSelectionOf(options),
     ocr: ocrRequestOf(options),
     includeBoxes: options.include_boxes === true,
-    signal,
+    fanOut: context.fanOut,
+    signal: context.signal,
     checkpoint,
     onProgress: (fraction) => report('parsing', fraction),
   });
   await checkpoint();
+  const part: ReadPart = {
+    filename: input.filename,
+    format,
+    pages: loaded.pages,
+    documents: loaded.documents,
+    warnings: loaded.warnings ?? [],
+    facts: loaded.facts,
+  };
+  return part;
+};
 
-  let documents = loaded.documents;
+/**
+ * Reads a document (or the pages `options.pages` selects) without finishing
+ * it: what a part of a fanned-out document is (fan-out.ts).
+ */
+export const readDocument = async (
+  input: DocumentInput,
+  options: ProcessingOptions,
+  context: ProcessContext = {},
+): Promise<ReadPart> => read(input, options, context, runOf(context));
+
+/** One warning per fact of the whole document, the others once each, in the parts' order. */
+const warningsOfParts = (parts: readonly ReadPart[], options: ProcessingOptions): ResultWarning[] => {
+  if (parts.length === 1) return [...(parts[0]?.warnings ?? [])];
+  const seen = new Set<string>();
+  const others = parts
+    .flatMap((part) => part.warnings)
+    .filter((warning) => !FACT_WARNINGS.has(warning.code))
+    .filter((warning) => {
+      const key = `${warning.code}\n${warning.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+  const withFacts = parts.filter((part) => part.facts);
+  if (!withFacts.length) return others;
+  const facts: PageFacts = {
+    pictures: withFacts.reduce((sum, part) => sum + (part.facts?.pictures ?? 0), 0),
+    recognised: withFacts.flatMap((part) => part.facts?.recognised ?? []),
+  };
+  return [...pdfWarnings(facts, pageSelectionOf(options), parts[0]?.pages ?? 0), ...others];
+};
+
+const finish = async (
+  source: SourceSummary,
+  parts: readonly ReadPart[],
+  options: ProcessingOptions,
+  run: Run,
+): Promise<ProcessingResult> => {
+  const { limits, checkpoint, report } = run;
+  const first = parts[0];
+  if (!first) throw new Error('A result needs at least one part.');
+  const { format } = first;
+  const pages = first.pages;
+  const read = parts.flatMap((part) => part.documents);
+  let documents = read;
   if (options.split) {
     report('splitting', 0);
-    documents = await chunkDocuments(documents, options, {
-      limits,
-      checkpoint,
-      sourceDigest: () => createHash('sha256').update(input.bytes).digest('hex'),
-    });
+    documents = await chunkDocuments(documents, options, { limits, checkpoint, sourceDigest: source.sha256 });
     report('splitting', 1);
   }
   if (documents.length > limits.maxDocuments) {
@@ -121,14 +206,14 @@ export const processDocument = async (
     );
   }
 
-  const warnings: ResultWarning[] = [...(loaded.warnings ?? [])];
-  if (options.pages !== undefined && loaded.pages === undefined) {
+  const warnings = warningsOfParts(parts, options);
+  if (options.pages !== undefined && pages === undefined) {
     warnings.push({
       code: 'PAGES_IGNORED',
       message: `pages applies to paged formats (PDF); the whole ${format.toUpperCase()} document was read.`,
     });
   }
-  if (loaded.documents.length === 0) {
+  if (read.length === 0) {
     warnings.push({
       code: 'NO_TEXT',
       message:
@@ -137,14 +222,40 @@ export const processDocument = async (
           : 'The document contains no text.',
     });
   }
-  const characters = loaded.documents.reduce((sum, doc) => sum + doc.page_content.length, 0);
+  const characters = read.reduce((sum, doc) => sum + doc.page_content.length, 0);
   return {
     status: 'success',
-    filename: input.filename,
+    filename: source.filename,
     format,
     document_count: documents.length,
     documents,
     warnings,
-    stats: { bytes: input.bytes.length, ...(loaded.pages === undefined ? {} : { pages: loaded.pages }), characters },
+    stats: { bytes: source.bytes, ...(pages === undefined ? {} : { pages }), characters },
   };
+};
+
+/**
+ * The result of a document read in parts (fan-out.ts), in part order: as if
+ * it had been read at once, chunked as a whole (chunk ids, `maxDocuments`),
+ * its warnings made once from the parts' facts.
+ */
+export const finishResult = (
+  source: SourceSummary,
+  parts: readonly ReadPart[],
+  options: ProcessingOptions,
+  context: ProcessContext = {},
+): Promise<ProcessingResult> => finish(source, parts, options, runOf(context));
+
+/**
+ * Bytes in, the `result` object of API.md out; no AWS, no I/O. Throws an
+ * AppError with a stable code when the document cannot be processed.
+ */
+export const processDocument = async (
+  input: DocumentInput,
+  options: ProcessingOptions,
+  context: ProcessContext = {},
+): Promise<ProcessingResult> => {
+  const run = runOf(context);
+  const part = await read(input, options, context, run);
+  return finish(sourceSummaryOf(input), [part], options, run);
 };

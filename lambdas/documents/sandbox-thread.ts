@@ -1,10 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { serializeResult } from './document.js';
+import { createHash } from 'node:crypto';
+import { serializeResult, type ProcessingResult } from './document.js';
+import { FanOutRequired } from './fan-out.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { defaultThreadCount, prewarmThreads } from './loaders/pdf-pool.js';
-import { processDocument } from './process-document.js';
-import type { SandboxJob, SandboxReply, SandboxThreadOptions } from './sandbox.js';
+import { finishResult, processDocument, readDocument } from './process-document.js';
+import type { ProgressUpdate } from './progress.js';
+import type { SandboxJob, SandboxReply, SandboxThreadOptions, StoredPart } from './sandbox.js';
 import { optionsOf } from './threads.js';
 
 /**
@@ -27,6 +30,13 @@ export const describeFailure = (error: unknown): { code: ErrorCode; message: str
   return { code: 'DOCUMENT_PARSE_ERROR', message: 'The document could not be read; it may be damaged.', detail };
 };
 
+/** A stored part as the assembly reads it: this service's own JSON, checked for its version. */
+const storedPartOf = (bytes: Uint8Array): StoredPart => {
+  const stored = JSON.parse(new TextDecoder().decode(bytes)) as Partial<StoredPart>;
+  if (stored.v !== 1 || !stored.part || !stored.source) throw new Error('A stored part is not one this service wrote.');
+  return stored as StoredPart;
+};
+
 /** Runs in a sandbox thread: one job at a time, each answered with its result or its typed failure. */
 export const serveSandbox = (): void => {
   const port = parentPort;
@@ -39,16 +49,56 @@ export const serveSandbox = (): void => {
   const reply = (message: SandboxReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
   port.on('message', (job: SandboxJob) => {
     const limits = { ...DEFAULT_LIMITS, ...job.limits };
-    processDocument(job.input, job.options, {
+    const context = {
       deadline: job.deadline,
       limits,
-      onProgress: (update) => reply({ type: 'progress', update }),
-    })
-      .then((result) => {
-        const { headline, json } = serializeResult(result, limits.maxResultBytes);
-        reply({ type: 'done', headline, json }, [json.buffer as ArrayBuffer]);
-      })
-      .catch((error: unknown) => reply({ type: 'failed', failure: describeFailure(error) }));
+      onProgress: (update: ProgressUpdate) => reply({ type: 'progress', update }),
+    };
+    const done = (result: ProcessingResult) => {
+      const { headline, json } = serializeResult(result, limits.maxResultBytes);
+      reply({ type: 'done', headline, json }, [json.buffer as ArrayBuffer]);
+    };
+    const failed = (error: unknown) => {
+      if (error instanceof FanOutRequired) reply({ type: 'fan-out', plan: error.plan });
+      else reply({ type: 'failed', failure: describeFailure(error) });
+    };
+    if (job.kind === 'document') {
+      processDocument(job.input, job.options, { ...context, fanOut: job.fanOut })
+        .then(done)
+        .catch(failed);
+    } else if (job.kind === 'part') {
+      const { input } = job;
+      readDocument(input, job.options, context)
+        .then((part) => {
+          const stored: StoredPart = {
+            v: 1,
+            part,
+            source: {
+              filename: input.filename,
+              bytes: input.bytes.length,
+              sha256: createHash('sha256').update(input.bytes).digest('hex'),
+            },
+          };
+          const json = new TextEncoder().encode(JSON.stringify(stored));
+          reply({ type: 'part', json }, [json.buffer]);
+        })
+        .catch(failed);
+    } else {
+      Promise.resolve()
+        .then(() => {
+          const parts = job.parts.map((bytes) => storedPartOf(bytes));
+          const { source } = parts[0] ?? {};
+          if (!source) throw new Error('No parts to put together.');
+          return finishResult(
+            { filename: source.filename, bytes: source.bytes, sha256: () => source.sha256 },
+            parts.map(({ part }) => part),
+            job.options,
+            context,
+          );
+        })
+        .then(done)
+        .catch(failed);
+    }
   });
   void pdfThreads.then(() => reply({ type: 'ready' }));
 };

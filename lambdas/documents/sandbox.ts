@@ -1,30 +1,65 @@
 import type { Worker } from 'node:worker_threads';
 import type { ResultHeadline, SerializedResult } from './document.js';
+import { FanOutRequired, type FanOutPlan, type FanOutSettings } from './fan-out.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type { ProcessingLimits } from './limits.js';
 import type { ProcessingOptions } from './options.js';
-import type { DocumentInput, ProcessContext } from './process-document.js';
+import type { DocumentInput, ProcessContext, ReadPart } from './process-document.js';
 import type { ProgressUpdate } from './progress.js';
 import { backstopHeapMb, isOutOfMemory, startThread, watchMemory } from './threads.js';
 
-/** What the host sends a sandbox thread: one document to process. */
-export interface SandboxJob {
-  input: DocumentInput;
+/**
+ * What the host sends a sandbox thread: one document to process (`document`,
+ * which may answer that it is to be read in parts), one part of a document
+ * to read (`part`), or the parts read to put together (`assemble`).
+ */
+export type SandboxJob = (
+  | { kind: 'document'; input: DocumentInput; fanOut?: FanOutSettings | undefined }
+  | { kind: 'part'; input: DocumentInput }
+  | { kind: 'assemble'; parts: Uint8Array[] }
+) & {
   options: ProcessingOptions;
   limits?: Partial<ProcessingLimits> | undefined;
   deadline?: number | undefined;
-}
+};
 
-/** What a sandbox thread answers: progress, then the serialized result or a typed failure. */
+/** What a sandbox thread answers: progress, then the serialized result (or part, or plan) or a typed failure. */
 export type SandboxReply =
   | { type: 'ready' }
   | { type: 'progress'; update: ProgressUpdate }
   | { type: 'done'; headline: ResultHeadline; json: Uint8Array }
+  | { type: 'part'; json: Uint8Array }
+  | { type: 'fan-out'; plan: FanOutPlan }
   | { type: 'failed'; failure: { code: ErrorCode; message: string; detail?: string | undefined } };
 
-/** Bytes in, the stored form of the result out (or a typed failure): always in a sandbox thread. */
+/** A part as it is stored between its read and the assembly: what it read, and the source it read from. */
+export interface StoredPart {
+  v: 1;
+  part: ReadPart;
+  source: { filename: string; bytes: number; sha256: string };
+}
+
+/**
+ * Bytes in, the stored form of the result out (or a typed failure): always
+ * in a sandbox thread. With `context.fanOut`, it may reject with
+ * FanOutRequired instead: the document is to be read in parts.
+ */
 export type ProcessInSandbox = (
   input: DocumentInput,
+  options: ProcessingOptions,
+  context: ProcessContext,
+) => Promise<SerializedResult>;
+
+/** One part of a document read in a sandbox thread: a StoredPart as JSON bytes. */
+export type ReadPartInSandbox = (
+  input: DocumentInput,
+  options: ProcessingOptions,
+  context: ProcessContext,
+) => Promise<Uint8Array>;
+
+/** Stored parts (in part order) put together in a sandbox thread: the stored form of the result. */
+export type AssembleInSandbox = (
+  parts: Uint8Array[],
   options: ProcessingOptions,
   context: ProcessContext,
 ) => Promise<SerializedResult>;
@@ -131,37 +166,86 @@ export class SandboxPool {
     if (!this.closed && this.idle.length === 0) setImmediate(() => void this.prewarm(1));
   }
 
-  /** `processDocument` in a sandbox thread: the result as JSON bytes, or a typed failure. */
+  /** `processDocument` in a sandbox thread: the result as JSON bytes, or a typed failure (or FanOutRequired). */
   process(input: DocumentInput, options: ProcessingOptions, context: ProcessContext = {}): Promise<SerializedResult> {
+    const bytes = new Uint8Array(input.bytes); // a copy in a buffer of its own, then handed over without another
+    return this.run<SerializedResult>(
+      { kind: 'document', input: { ...input, bytes }, options, fanOut: context.fanOut },
+      bytes,
+      context,
+      (reply) => {
+        if (reply.type === 'done') return { headline: reply.headline, json: reply.json };
+        if (reply.type === 'fan-out') return new FanOutRequired(reply.plan);
+        return undefined;
+      },
+    );
+  }
+
+  /** A part of a document (the pages `options.pages` selects) read in a sandbox thread: a StoredPart's JSON. */
+  readPart(input: DocumentInput, options: ProcessingOptions, context: ProcessContext = {}): Promise<Uint8Array> {
+    const bytes = new Uint8Array(input.bytes);
+    return this.run<Uint8Array>({ kind: 'part', input: { ...input, bytes }, options }, bytes, context, (reply) =>
+      reply.type === 'part' ? reply.json : undefined,
+    );
+  }
+
+  /** Stored parts put together in a sandbox thread (chunked as one document): the result as JSON bytes. */
+  assemble(parts: Uint8Array[], options: ProcessingOptions, context: ProcessContext = {}): Promise<SerializedResult> {
+    const copies = parts.map((part) => new Uint8Array(part));
+    return this.run<SerializedResult>({ kind: 'assemble', parts: copies, options }, copies, context, (reply) =>
+      reply.type === 'done' ? { headline: reply.headline, json: reply.json } : undefined,
+    );
+  }
+
+  /**
+   * One job in a sandbox thread: `outcome` turns its final reply into the
+   * value (or, as an Error, the rejection); a typed failure rejects with its
+   * AppError; a thread that dies or passes a limit is stopped.
+   */
+  private run<T>(
+    job: SandboxJob,
+    handedOver: Uint8Array | Uint8Array[],
+    context: ProcessContext,
+    outcome: (reply: SandboxReply) => T | Error | undefined,
+  ): Promise<T> {
     const { signal, deadline, onProgress } = context;
     signal?.throwIfAborted();
     if (deadline !== undefined && Date.now() >= deadline) return Promise.reject(softTimeLimit());
     const worker = this.idle.pop() ?? this.spawn();
     worker.ref();
     this.stats.jobs++;
+    const buffers = (Array.isArray(handedOver) ? handedOver : [handedOver]).map((bytes) => bytes.buffer as ArrayBuffer);
+    const handedOverBytes = buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);
 
-    return new Promise<SerializedResult>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       let settled = false;
       const cleanups: Array<() => void> = [];
-      const finish = (healthy: boolean, outcome: () => void) => {
+      const finish = (healthy: boolean, result: () => void) => {
         if (settled) return;
         settled = true;
         for (const cleanup of cleanups) cleanup();
         if (healthy) this.release(worker);
         else this.stop(worker);
-        outcome();
+        result();
       };
       const fail = (error: Error) => finish(false, () => reject(error));
 
       const onMessage = (reply: SandboxReply) => {
         if (reply.type === 'ready') return;
-        if (reply.type === 'progress') onProgress?.(reply.update);
-        else if (reply.type === 'done') finish(true, () => resolve({ headline: reply.headline, json: reply.json }));
-        else {
+        if (reply.type === 'progress') {
+          onProgress?.(reply.update);
+          return;
+        }
+        if (reply.type === 'failed') {
           const { code, message, detail } = reply.failure;
           if (detail) this.settings.log?.('Document failed in the sandbox', detail);
           finish(true, () => reject(new AppError(code, message)));
+          return;
         }
+        const value = outcome(reply);
+        if (value === undefined) fail(stoppedUnexpectedly());
+        else if (value instanceof Error) finish(true, () => reject(value));
+        else finish(true, () => resolve(value));
       };
       const onError = (error: Error) => fail(isOutOfMemory(error) ? tooMuchMemory() : stoppedUnexpectedly());
       const onExit = () => fail(stoppedUnexpectedly());
@@ -183,16 +267,8 @@ export class SandboxPool {
         signal.addEventListener('abort', onAbort, { once: true });
         cleanups.push(() => signal.removeEventListener('abort', onAbort));
       }
-      const bytes = new Uint8Array(input.bytes); // a copy in a buffer of its own, then handed over without another
-      cleanups.push(watchMemory(worker, this.settings.memoryMb * MB + bytes.byteLength, () => fail(tooMuchMemory())));
-
-      const job: SandboxJob = {
-        input: { ...input, bytes },
-        options,
-        limits: context.limits,
-        deadline,
-      };
-      worker.postMessage(job, [bytes.buffer]);
+      cleanups.push(watchMemory(worker, this.settings.memoryMb * MB + handedOverBytes, () => fail(tooMuchMemory())));
+      worker.postMessage({ ...job, limits: context.limits, deadline } satisfies SandboxJob, buffers);
     });
   }
 

@@ -33,6 +33,7 @@ export interface ConsumersProps {
 export const consumerTimeouts = (config: DeploymentConfig) => ({
   worker: Duration.seconds(workerTimeoutSeconds(config, 'standard')),
   largeWorker: Duration.seconds(workerTimeoutSeconds(config, 'large')),
+  pageWorker: Duration.seconds(workerTimeoutSeconds(config, 'standard')),
   uploadEvents: Duration.seconds(UPLOAD_EVENTS_TIMEOUT_SECONDS),
   webhookDeliveries: Duration.seconds(WEBHOOK_DELIVERIES_TIMEOUT_SECONDS),
   batchJobs: Duration.seconds(BATCH_JOBS_TIMEOUT_SECONDS),
@@ -40,7 +41,8 @@ export const consumerTimeouts = (config: DeploymentConfig) => ({
 
 /**
  * The queue consumers: a worker per work queue (the large one with more
- * memory and time), the DLQ consumer that fails dead-lettered tasks, the
+ * memory and time), the page worker (the parts of documents read in
+ * parts), the DLQ consumer that fails dead-lettered tasks, the
  * listener that starts tasks when presigned uploads land (and makes tasks of
  * objects dropped in `inbox/`, when the drop folder is on), the scheduled
  * janitor, the webhook consumer, and the batch-jobs consumer. What each may touch is its catalogue record; this construct adds
@@ -49,6 +51,7 @@ export const consumerTimeouts = (config: DeploymentConfig) => ({
 export class Consumers extends Construct {
   readonly worker: ServiceFunction;
   readonly largeWorker: ServiceFunction;
+  readonly pageWorker: ServiceFunction;
   readonly deadLetters: ServiceFunction;
   readonly uploadEvents: ServiceFunction;
   readonly janitor: ServiceFunction;
@@ -78,8 +81,18 @@ export class Consumers extends Construct {
       }),
     );
 
+    this.pageWorker = make('pageWorker', 'PageWorker');
+    this.pageWorker.addEventSource(
+      new SqsEventSource(queues.pages.queue, {
+        // One part per invocation: a part is a few pages to recognise, seconds each.
+        batchSize: 1,
+        maxConcurrency: config.pageWorkerConcurrency,
+        reportBatchItemFailures: true,
+      }),
+    );
+
     this.deadLetters = make('deadLetters', 'DeadLetters');
-    for (const queue of [queues.standard, queues.large]) {
+    for (const queue of [queues.standard, queues.large, queues.pages]) {
       this.deadLetters.addEventSource(
         new SqsEventSource(queue.deadLetters, { batchSize: 10, reportBatchItemFailures: true }),
       );

@@ -7,6 +7,7 @@ export interface QueuesProps {
   /** Timeouts of the functions that consume each queue; visibility timeouts are six times these. */
   workerTimeout: Duration;
   largeWorkerTimeout: Duration;
+  pageWorkerTimeout: Duration;
   uploadEventsTimeout: Duration;
   webhookDeliveriesTimeout: Duration;
   batchJobsTimeout: Duration;
@@ -20,7 +21,8 @@ export interface WorkQueue {
 }
 
 /**
- * The standard and large work queues, the queue S3 upload events arrive
+ * The standard and large work queues, the pages queue (parts of documents
+ * read in parts), the queue S3 upload events arrive
  * on, the queue of webhook deliveries (announced events and their
  * delayed retries) and that of batch pages, each with a DLQ. Encrypted with SQS-managed keys (S3 notifications
  * cannot publish to queues under the AWS-managed KMS key) and TLS only.
@@ -28,6 +30,8 @@ export interface WorkQueue {
 export class Queues extends Construct {
   readonly standard: WorkQueue;
   readonly large: WorkQueue;
+  /** The parts of documents read in parts (page fan-out), for the page worker. */
+  readonly pages: WorkQueue;
   readonly uploadEvents: WorkQueue;
   readonly webhookDeliveries: WorkQueue;
   /** A batch's pages of work (creating, cancelling, retrying its tasks). */
@@ -37,6 +41,7 @@ export class Queues extends Construct {
     super(scope, id);
     this.standard = this.workQueue('Standard', props.workerTimeout, props.maxReceiveCount);
     this.large = this.workQueue('Large', props.largeWorkerTimeout, props.maxReceiveCount);
+    this.pages = this.workQueue('Pages', props.pageWorkerTimeout, props.maxReceiveCount);
     this.uploadEvents = this.workQueue('UploadEvents', props.uploadEventsTimeout, props.maxReceiveCount);
     this.webhookDeliveries = this.workQueue('WebhookDeliveries', props.webhookDeliveriesTimeout, props.maxReceiveCount);
     this.batchJobs = this.workQueue('BatchJobs', props.batchJobsTimeout, props.maxReceiveCount);

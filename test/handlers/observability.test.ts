@@ -10,7 +10,7 @@ import { readCorpus } from '../support/corpus.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { MemoryBlobStore } from '../support/memory.js';
-import { processInSandbox } from '../support/sandbox.js';
+import { assembleInSandbox, processInSandbox, readPartInSandbox } from '../support/sandbox.js';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { taskMetrics } from '../../lambdas/observability.js';
@@ -84,6 +84,8 @@ const runWorker = async (bytes: Buffer, filename: string) => {
     newId: () => crypto.randomUUID(),
     fetchSource: fetchUrl,
     processDocument: processInSandbox,
+    readPart: readPartInSandbox,
+    assembleParts: assembleInSandbox,
     progressIntervalMs: 0,
   }));
   const event = {

@@ -26,7 +26,7 @@ import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { recordingEvents } from '../support/events.js';
 import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { MemoryBlobStore } from '../support/memory.js';
-import { processInSandbox } from '../support/sandbox.js';
+import { assembleInSandbox, processInSandbox, readPartInSandbox } from '../support/sandbox.js';
 
 /**
  * The result cache in the worker (README, "Result cache"): the real handler,
@@ -63,6 +63,8 @@ const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
     return processInSandbox(...args);
   },
   resultCache: cache,
+  readPart: readPartInSandbox,
+  assembleParts: assembleInSandbox,
   progressIntervalMs: 0,
   ...overrides,
 });

@@ -11,7 +11,7 @@ import { readCorpus } from '../support/corpus.js';
 import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { MemoryBlobStore } from '../support/memory.js';
-import { processInSandbox } from '../support/sandbox.js';
+import { assembleInSandbox, processInSandbox, readPartInSandbox } from '../support/sandbox.js';
 import { taskMetrics } from '../../lambdas/observability.js';
 import { recordingEvents } from '../support/events.js';
 import { Announcements } from '../../lambdas/core/events.js';
@@ -42,6 +42,8 @@ const deps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
     processCalls++;
     return processInSandbox(...args);
   },
+  readPart: readPartInSandbox,
+  assembleParts: assembleInSandbox,
   progressIntervalMs: 0,
   ...overrides,
 });

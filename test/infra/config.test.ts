@@ -82,7 +82,7 @@ describe('s3:// source locations', () => {
     expect(() => parseDeploymentConfig(input)).toThrow(key);
   });
 
-  it('lets the functions that read sources (the workers, the preview), and only them, decrypt with the KMS keys of partner buckets (in any partition)', () => {
+  it('lets the functions that read sources (the workers, the page worker, the preview), and only them, decrypt with the KMS keys of partner buckets (in any partition)', () => {
     const key = 'arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     const config = parseDeploymentConfig({ allowedSourceBuckets: ['partner'], sourceKmsKeyArns: [key] });
     const resources: FunctionResources = {
@@ -94,6 +94,7 @@ describe('s3:// source locations', () => {
       queues: {
         standard: { url: 'u', arn: 'a' },
         large: { url: 'u', arn: 'a' },
+        pages: { url: 'u', arn: 'a' },
         webhookDeliveries: { url: 'u', arn: 'a' },
         batchJobs: { url: 'u', arn: 'a' },
       },
@@ -106,7 +107,7 @@ describe('s3:// source locations', () => {
     for (const [name, spec] of Object.entries(functionCatalogue(config))) {
       const statements = accessStatements(spec.access, resources);
       const decrypt = statements.filter((statement) => statement.actions.includes('kms:Decrypt'));
-      const readsSources = ['worker', 'largeWorker', 'preview'].includes(name);
+      const readsSources = ['worker', 'largeWorker', 'pageWorker', 'preview'].includes(name);
       expect(decrypt, name).toEqual(readsSources ? [{ actions: ['kms:Decrypt'], resources: [key] }] : []);
       for (const statement of statements) {
         for (const resource of statement.resources) expect(resource.startsWith('arn:aws:'), resource).toBe(false);

@@ -43,7 +43,7 @@ describe('dashboard', () => {
       ['Dead-letter queue depth', 'ApproximateNumberOfMessagesVisible'],
     ] as const) {
       const names = metricNames(title);
-      expect(names).toHaveLength(5);
+      expect(names).toHaveLength(6);
       for (const name of names) expect(name).toContain(`AWS/SQS ${metric}`);
       expect(widget(title).stat ?? 'Maximum').toBe('Maximum');
     }

@@ -55,7 +55,7 @@ describe('synthesized stack', () => {
     const functions = resourcesOf('AWS::Lambda::Function').filter(
       ([id]) => !id.startsWith('BucketNotificationsHandler'),
     );
-    expect(functions.length).toBe(22);
+    expect(functions.length).toBe(23);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -134,7 +134,7 @@ describe('synthesized stack', () => {
   });
 
   it('keeps the parsers and the sandbox out of every API function but the preview', () => {
-    const parsing = ['Processes documents', 'POST preview:'];
+    const parsing = ['Processes documents', 'Reads the parts of documents', 'POST preview:'];
     const others = resourcesOf('AWS::Lambda::Function').filter(
       ([id, fn]) =>
         !id.startsWith('BucketNotificationsHandler') &&
@@ -198,7 +198,7 @@ describe('synthesized stack', () => {
     expect(raw.Resources[worker]?.Properties.Timeout).toBe(300);
     for (const [, queue] of resourcesOf('AWS::SQS::Queue')) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     const deadLetterTargets = resourcesOf('AWS::SQS::Queue').filter(([, queue]) => queue.Properties.RedrivePolicy);
-    expect(deadLetterTargets).toHaveLength(5);
+    expect(deadLetterTargets).toHaveLength(6);
   });
 
   it('triggers workers with batch size, max concurrency and partial batch failures', () => {
@@ -343,6 +343,7 @@ describe('synthesized stack', () => {
         'EventBusName',
         'LargeDeadLetterQueueUrl',
         'LargeQueueUrl',
+        'PagesQueueUrl',
         'QueueUrl',
         'TableName',
         'WebhookSecretArn',

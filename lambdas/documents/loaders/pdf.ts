@@ -1,13 +1,12 @@
 import { parentPort } from 'node:worker_threads';
-import type { Document, PageBox, ResultWarning } from '../document.js';
+import type { Document, PageBox } from '../document.js';
 import { AppError } from '../../errors.js';
-import { formatPageSelection, type OutputFormat, type PageSelection } from '../options.js';
+import type { OutputFormat } from '../options.js';
 import {
   DEFAULT_OCR,
   linesOfOcr,
   ocrLinesOf,
   textOfOcrLines,
-  lowConfidenceWarning,
   needsOcr,
   recognise,
   type OcrRequest,
@@ -27,7 +26,9 @@ import {
   type ThreadRequest,
 } from './pdf-pool.js';
 import { linesOfPage, renderMarkdownPages, type PdfLine, type RenderedPage } from './pdf-structure.js';
-import { baseMetadata, notReadWarnings, type LoadInput, type Loaded, type Loader } from './types.js';
+import { FanOutRequired, planParts } from '../fan-out.js';
+import { pdfWarnings, planPages } from './page-facts.js';
+import { baseMetadata, type LoadInput, type Loaded, type Loader, type PageFacts } from './types.js';
 
 /** Pages per unit of work: small enough to balance readers, large enough to amortise messages. */
 const BLOCK_PAGES = 12;
@@ -81,7 +82,7 @@ const isNamed = (error: unknown, name: string): boolean => (error as Error | und
 
 /** Failures from this thread or a PDF thread as stable codes (a PDF thread's AppError arrives by name and message). */
 const classify = (error: unknown): unknown => {
-  if (error instanceof AppError || error === undefined) return error;
+  if (error instanceof AppError || error instanceof FanOutRequired || error === undefined) return error;
   const code = (error as { code?: unknown } | undefined)?.code;
   if (isNamed(error, 'AppError') && typeof code === 'string') {
     return new AppError(code as ConstructorParameters<typeof AppError>[0], (error as Error).message);
@@ -136,29 +137,6 @@ const blocksOf = (ranges: readonly PageRange[]): PageRange[] => {
 
 const pageCount = (ranges: readonly PageRange[]): number =>
   ranges.reduce((sum, { first, last }) => sum + last - first + 1, 0);
-
-/** The pages to read: the selection (all pages without one) within the file, and the selected pages it lacks. */
-const planPages = (selection: PageSelection | undefined, total: number) => {
-  const wanted = selection ?? [{ first: 1, last: total }];
-  return {
-    present: wanted
-      .filter(({ first }) => first <= total)
-      .map(({ first, last }) => ({ first, last: Math.min(last, total) })),
-    missing: wanted
-      .filter(({ last }) => last > total)
-      .map(({ first, last }) => ({ first: Math.max(first, total + 1), last })),
-  };
-};
-
-/** "The PDF has 12 pages; pages 13-20 do not exist." */
-const outOfRange = (missing: PageSelection, total: number): ResultWarning => {
-  const single = missing.length === 1 && missing[0]?.first === missing[0]?.last;
-  const pages = `${single ? 'page' : 'pages'} ${formatPageSelection(missing)} ${single ? 'does' : 'do'}`;
-  return {
-    code: 'PAGES_OUT_OF_RANGE',
-    message: `The PDF has ${total} page${total === 1 ? '' : 's'}; ${pages} not exist.`,
-  };
-};
 
 /** `maxPages` bounds the pages read: a few pages of a long PDF are fine. */
 const checkPageLimit = (reading: number, total: number, input: LoadInput): void => {
@@ -369,7 +347,7 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     const opened = await PdfiumDocument.open(input.bytes, input.limits.maxPdfMemoryBytes);
     doc = opened;
     const total = opened.pageCount;
-    const { present, missing } = planPages(input.pages, total);
+    const { present } = planPages(input.pages, total);
     const blocks = blocksOf(present);
     const reading = pageCount(blocks);
     checkPageLimit(reading, total, input);
@@ -391,18 +369,30 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
       ...input,
       onProgress: (done) => input.onProgress?.(done * textShare),
     });
+    if (input.fanOut) {
+      const toRecognise = pages.filter((page) => needsOcr(ocr.mode, page.layer)).map((page) => page.num);
+      if (toRecognise.length >= input.fanOut.minOcrPages) {
+        const plan = planParts(
+          pages.map((page) => page.num),
+          new Set(toRecognise),
+          input.fanOut.pagesPerPart,
+          total,
+        );
+        if (plan.parts.length > 1) throw new FanOutRequired(plan);
+      }
+    }
     await recognisePages(opened, pages, { ...input, ocr }, textShare);
     const documents = documentsOf(pages, total, input);
     // Pictures on pages not recognised are left out: say how many (ocr=force reads them with their page).
     const pictures = pages.reduce((sum, page) => sum + (page.ocr ? 0 : (page.layer.images ?? 0)), 0);
-    const warnings = [
-      ...(missing.length ? [outOfRange(missing, total)] : []),
-      ...notReadWarnings({ pictures }, 'PDF'),
-      ...lowConfidenceWarning(pages.flatMap((page) => (page.ocr ? [{ page: page.num, ...page.ocr }] : []))),
-    ];
-    return { documents, pages: total, ...(warnings.length ? { warnings } : {}) };
+    const facts: PageFacts = {
+      pictures,
+      recognised: pages.flatMap((page) => (page.ocr ? [{ page: page.num, ...page.ocr }] : [])),
+    };
+    const warnings = pdfWarnings(facts, input.pages, total);
+    return { documents, pages: total, facts, ...(warnings.length ? { warnings } : {}) };
   } catch (error) {
-    failed = true;
+    failed = !(error instanceof FanOutRequired);
     throw classify(error);
   } finally {
     // A failed or aborted read may leave a thread busy; replace it rather than wait.

@@ -1,6 +1,7 @@
 import type { Document, ResultWarning } from '../document.js';
 import type { ProcessingLimits } from '../limits.js';
 import type { OcrRequest } from '../ocr/recognise.js';
+import type { FanOutSettings } from '../fan-out.js';
 import type { OutputFormat, PageSelection } from '../options.js';
 
 export interface LoadInput {
@@ -19,6 +20,12 @@ export interface LoadInput {
   /** Paged formats read only these pages (1-based, sorted, merged); others ignore it. */
   pages?: PageSelection | undefined;
   /**
+   * When set, a PDF with at least `minOcrPages` pages to recognise is not
+   * read here: the reader throws FanOutRequired with the plan of its parts
+   * once its text layer is read (fan-out.ts).
+   */
+  fanOut?: FanOutSettings | undefined;
+  /**
    * Called between units of work (blocks of pages, stages). It yields to the
    * event loop, so that timers and I/O (progress writes, cancellation) get a
    * turn, then throws if the task was cancelled or ran out of time.
@@ -36,6 +43,20 @@ export interface Loaded {
   pages?: number;
   /** What the caller should know about the load (pages asked for that the file does not have). */
   warnings?: ResultWarning[];
+  /** What the warnings of a paged format are made of (PDF), so that parts read apart can be warned about as one. */
+  facts?: PageFacts;
+}
+
+/**
+ * What a paged reader saw, beyond its documents, that its warnings are made
+ * of: kept as facts so that the warnings of a document read in parts (see
+ * fan-out.ts and page-facts.ts) are those of the whole, not one per part.
+ */
+export interface PageFacts {
+  /** Pictures on pages that were not recognised. */
+  pictures: number;
+  /** Recognised pages and their mean confidence (0–1). */
+  recognised: Array<{ page: number; confidence: number }>;
 }
 
 export type Loader = (input: LoadInput) => Promise<Loaded>;

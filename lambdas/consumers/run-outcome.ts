@@ -1,0 +1,70 @@
+import { PREFIX } from '../../shared/definitions.js';
+import { completeTask } from '../core/lifecycle.js';
+import { cacheEntryFor } from '../core/result-cache.js';
+import type { ResultPointer, Task } from '../core/task.js';
+import { logger } from '../observability.js';
+import type { WorkerDeps } from './worker-deps.js';
+
+/** What a run ends with, whether it read its document at once (run-task.ts) or in parts (run-part.ts). */
+
+/** What a worker's documents may be: the deployment's bounds on input size and pages. */
+export const workerLimits = (deps: WorkerDeps) => ({
+  maxInputBytes: deps.config.MAX_INPUT_BYTES,
+  maxPages: deps.config.MAX_PAGES,
+});
+
+/** Where a run's result is stored. */
+export const resultKey = (taskId: string, runId: string): string => `${PREFIX.results}${taskId}/${runId}.json`;
+
+/**
+ * SUCCESS with the stored result, if the run still holds the task; else the
+ * stored result is removed (a REVOKED task never gets one), unless the task
+ * already has it (another delivery of a fanned-out run's last part finished
+ * first with the same result).
+ */
+export const finishRun = async (
+  deps: WorkerDeps,
+  task: Task,
+  runId: string,
+  result: ResultPointer,
+  { cached = false } = {},
+): Promise<void> => {
+  const { headline } = result;
+  if (await completeTask(deps, task, runId, result, { cached })) {
+    logger.info('Task succeeded', {
+      format: headline.format,
+      document_count: headline.document_count,
+      pages: headline.stats.pages,
+      bytes: headline.stats.bytes,
+      ...(cached ? { cached: true } : {}),
+      ...(task.fan_out ? { parts: task.fan_out.parts.length } : {}),
+      duration_ms: deps.clock.now().getTime() - Date.parse(task.run_started_at ?? task.updated_at),
+    });
+    return;
+  }
+  const current = await deps.store.get(task.task_id);
+  if (current?.result?.key === result.key) return;
+  // Cancelled (or taken over) while storing: a REVOKED task never gets a result.
+  await deps.blobs.delete(result.bucket, result.key).catch(() => undefined);
+  logger.info("Result discarded: the task is no longer this run's");
+};
+
+/** Best effort: a result the cache could not record is still the task's result. */
+export const rememberResult = async (deps: WorkerDeps, cacheKey: string, result: ResultPointer): Promise<void> => {
+  const entry = cacheEntryFor(result, deps.clock.now(), deps.config.RESULT_CACHE_TTL_SECONDS);
+  await deps.resultCache
+    ?.put(cacheKey, entry)
+    .catch((error: unknown) => logger.warn('Result cache entry not recorded', { error: error as Error }));
+};
+
+/** `metadata.source`: the file name, URL or s3 URI the task was given. */
+export const sourceOf = (task: Task): string => {
+  switch (task.source.type) {
+    case 'url':
+      return task.source.url;
+    case 's3':
+      return task.source.uri;
+    default:
+      return task.source.filename;
+  }
+};

@@ -4,7 +4,8 @@
  * pipeline (sandboxed and not, with the bus events of each run), webhooks
  * under a burst, hostile documents, the result cache (a large PDF, miss vs hit),
  * a batch of a 10,000-object prefix, the formats of issue 15 (PPTX, ODT, EPUB, XLSX, e-mail), and the
- * reading quality on the public reference set (quality.ts).
+ * reading quality on the public reference set (quality.ts), OCR against the tesseract CLI, and a
+ * long scan read through page fan-out (fan-out.ts, `fanout [PAGES]`).
  * Prints tables and writes bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { benchBatches } from './batches.js';
 import { benchBombs } from './bombs.js';
 import { benchBundles } from './bundles.js';
+import { benchFanOut } from './fan-out.js';
 import { benchFormats } from './formats.js';
 import { benchLoaders } from './loaders.js';
 import { benchOcr } from './ocr.js';
@@ -36,8 +38,11 @@ const sections: Record<string, () => Promise<unknown>> = {
   formats: benchFormats,
   quality: () => benchQuality(),
   ocr: benchOcr,
+  fanout: benchFanOut,
 };
 
+/** Sections run only when named: the long scan takes minutes of both cores. */
+const ON_REQUEST = new Set(['fanout']);
 const only = process.argv.slice(2);
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
 const report: Record<string, unknown> = {
@@ -47,7 +52,7 @@ const report: Record<string, unknown> = {
   cpuModel: cpus()[0]?.model,
 };
 for (const [name, run] of Object.entries(sections)) {
-  if (only.length && !only.includes(name)) continue;
+  if (only.length ? !only.includes(name) : ON_REQUEST.has(name)) continue;
   report[name] = await run();
 }
 const out = join(ROOT, 'bench/results/latest.json');

@@ -143,8 +143,12 @@ export const tiffOf = (pages: readonly Gray[], claim?: { page: number; width: nu
   return buffer;
 };
 
-/** A PDF page that only shows an image (a scan): no text layer, no font. Pages given as text become text pages. */
-export const scannedPdf = (pages: ReadonlyArray<Gray | string>): Buffer => {
+/**
+ * A PDF page that only shows an image (a scan): no text layer, no font.
+ * Pages given as text become text pages. `paddingBytes` adds an object no
+ * page uses, so that a small scan can be a large file.
+ */
+export const scannedPdf = (pages: ReadonlyArray<Gray | string>, { paddingBytes = 0 } = {}): Buffer => {
   const objects: Buffer[] = [];
   const kids: number[] = [];
   objects.push(Buffer.from('<< /Type /Catalog /Pages 2 0 R >>'));
@@ -189,5 +193,6 @@ export const scannedPdf = (pages: ReadonlyArray<Gray | string>): Buffer => {
   objects[1] = Buffer.from(
     `<< /Type /Pages /Kids [${kids.map((id) => `${id} 0 R`).join(' ')}] /Count ${kids.length} >>`,
   );
+  if (paddingBytes > 0) add(stream('', Buffer.alloc(paddingBytes, 0x20)));
   return pdfOf(objects);
 };

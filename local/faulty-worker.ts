@@ -34,7 +34,12 @@ const withFaults = (deps: WorkerDeps, spec: FaultSpec, counters: Int32Array): Wo
             report(`fail-read ${key}`);
             throw Object.assign(new Error('injected: connection reset'), { name: 'NetworkingError' });
           }
-          return deps.blobs.get(bucket, key, maxBytes);
+          // A page worker finds the input of a fanned-out document gone (a key that is not there).
+          const vanished =
+            process.env.AWS_LAMBDA_FUNCTION_NAME === 'pageWorker' &&
+            (spec.missingPartInputs?.some((name) => key.endsWith(name)) ?? false);
+          if (vanished) report(`missing-part-input ${key}`);
+          return deps.blobs.get(bucket, vanished ? `${key}.gone` : key, maxBytes);
         },
         put: async (bucket: string, key: string, body: Uint8Array | string, contentType: string) => {
           await deps.blobs.put(bucket, key, body, contentType);

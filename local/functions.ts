@@ -25,6 +25,8 @@ export interface FaultSpec {
   cancelWhileStoring?: string[];
   /** Parts of fanned-out documents with these pages ("3-4") crash the page worker on every delivery. */
   crashParts?: string[];
+  /** The page workers find the inputs with these key endings gone (as if deleted after the plan). */
+  missingPartInputs?: string[];
   /** Each part is read this much later (the page workers stay busy long enough to cancel in the middle). */
   partDelayMs?: number;
 }

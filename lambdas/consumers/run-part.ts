@@ -110,15 +110,16 @@ export const runPart = async (deps: WorkerDeps, message: PartMessage, deadline: 
   logger.appendKeys({ run_id: message.run_id, part: message.part, pages });
   if (!(partKey(message.part) in task.fan_out.done)) {
     const { input: stored } = task.fan_out;
-    const object = await deps.blobs.get(stored.bucket, stored.key, config.MAX_INPUT_BYTES);
-    const input: DocumentInput = {
-      filename: task.source.filename,
-      source: sourceOf(task),
-      bytes: object.bytes,
-      contentType: stored.content_type ?? object.contentType,
-    };
     let json: Uint8Array;
     try {
+      // Gone since the plan (an s3:// source deleted, say): SOURCE_NOT_FOUND, typed, like a damaged page.
+      const object = await deps.blobs.get(stored.bucket, stored.key, config.MAX_INPUT_BYTES);
+      const input: DocumentInput = {
+        filename: task.source.filename,
+        source: sourceOf(task),
+        bytes: object.bytes,
+        contentType: stored.content_type ?? object.contentType,
+      };
       json = await deps.readPart(input, { ...task.options, pages }, { deadline, limits: workerLimits(deps) });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;

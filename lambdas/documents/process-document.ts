@@ -218,7 +218,9 @@ const finish = async (
       code: 'NO_TEXT',
       message:
         format === 'pdf'
-          ? 'The PDF has no extractable text (a scanned PDF needs OCR, which this service does not do).'
+          ? options.ocr === 'off'
+            ? 'The PDF has no text layer, and ocr=off: scanned pages were not recognised (ocr=auto reads them).'
+            : 'The PDF has no text: no page has a text layer, and OCR found no text on its pages.'
           : 'The document contains no text.',
     });
   }

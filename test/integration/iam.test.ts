@@ -9,6 +9,7 @@ import type { FunctionName, PolicyStatementSpec } from '../../lib/function-catal
 import type { LocalStack, LocalStackOptions } from '../../local/stack.js';
 import { apiClient, isRemote, startFixtureServer, startTarget, type Api, type Target } from '../support/target.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { scannedPdf, scanOf } from '../../fuzz/scans.js';
 
 /**
  * Least privilege, checked from both sides. The embedded stack enforces each
@@ -20,7 +21,8 @@ import { startWebhookReceiver } from '../support/webhook-receiver.js';
  */
 const OPTIONS: LocalStackOptions = {
   // Large inputs from 1 MB, so that both queues (and both workers) are exercised with small files.
-  config: { largeInputThresholdMb: 1, maxReceiveCount: 1 },
+  // Scans of two pages are read in parts (one page each), on both queues.
+  config: { largeInputThresholdMb: 1, maxReceiveCount: 1, ocrFanOutMinPages: 2, ocrPagesPerPart: 1 },
   // Short enough for the poison message to reach its DLQ soon, long enough for a cold worker on a loaded 2-core machine.
   timing: {
     workerTimeoutMs: 10_000,
@@ -35,6 +37,7 @@ const OPTIONS: LocalStackOptions = {
   faults: {
     crashFilenames: ['poison.txt'],
     cancelWhileStoring: ['cancelled.txt', 'cancelled-large.txt'],
+    missingPartInputs: ['inbox/vanishing.pdf'],
   },
 };
 const LARGE = 'Large input, past the one-megabyte threshold of this stack. '.repeat(20_000);
@@ -92,15 +95,20 @@ const callingBack = () => ({
 const previewSource = async (source: string) =>
   api.preview(JSON.stringify({ source }), { 'content-type': 'application/json' });
 
-const putInbox = (key: string, body: string) =>
+const putInbox = (key: string, body: string | Buffer) =>
   stack.clients.s3.send(new PutObjectCommand({ Bucket: stack.bucketName, Key: `inbox/${key}`, Body: body }));
 
 const processS3 = async (key: string, headers: Record<string, string> = {}, status = 202) =>
   (await accepted(await api.postJson('/process', { source: `s3://${stack.bucketName}/inbox/${key}` }, headers), status))
     .task_id;
 
-const presigned = async (filename: string, body: string, headers: Record<string, string> = {}) => {
-  const request = { filename, content_type: 'text/plain', size_bytes: Buffer.byteLength(body) };
+const presigned = async (
+  filename: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+  contentType = 'text/plain',
+) => {
+  const request = { filename, content_type: contentType, size_bytes: Buffer.byteLength(body) };
   const created = await accepted(await api.postJson('/upload-url', request, headers), 201);
   // A replay answers the same task (and its URL again).
   if (headers['idempotency-key']) {
@@ -311,6 +319,34 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
       'SOURCE_NOT_FOUND',
     ]);
 
+    expect(stack.iam.denied).toEqual([]);
+  });
+
+  it('reads scans in parts from every place an input is, on both queues, with no call refused', async () => {
+    const pages = await Promise.all(
+      [['Tide tables for the harbour'], ['Moorings are let by the year']].map((lines) => scanOf(lines)),
+    );
+    const scan = scannedPdf(pages);
+    // Past the one-megabyte threshold: the large worker plans it.
+    const largeScan = scannedPdf(pages, { paddingBytes: 1024 * 1024 });
+    const form = new FormData();
+    form.append('file', new Blob([scan]), 'scan.pdf');
+    for (const [field, value] of Object.entries(callingBack())) form.append(field, value);
+    const direct = (await accepted(await api.post('/upload', form))).task_id;
+    await putInbox('scan.pdf', scan);
+    const inbox = await processS3('scan.pdf');
+    const large = await presigned('large-scan.pdf', largeScan, {}, 'application/pdf');
+    await putInbox('vanishing.pdf', scan);
+    const vanishing = await processS3('vanishing.pdf');
+    for (const id of [direct, inbox, large]) {
+      const task = await api.waitFor(id, undefined, 60_000);
+      expect(task.status, JSON.stringify(task.error)).toBe('SUCCESS');
+      expect(task.fan_out).toMatchObject({ parts: 2, parts_done: 2 });
+    }
+    const gone = await api.waitFor(vanishing, undefined, 60_000);
+    expect(gone).toMatchObject({ status: 'FAILURE', error: { code: 'SOURCE_NOT_FOUND' } });
+    expect(gone.error.message).toMatch(/^Pages [12]: /);
+    await receiver.until(() => receiver.forTask(direct).length === 2);
     expect(stack.iam.denied).toEqual([]);
   });
 

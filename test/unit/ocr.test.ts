@@ -78,6 +78,9 @@ describe('OCR of PDF pages', () => {
     expect(off.warnings[0]?.message).toBe(
       'The PDF holds 1 picture that was not read: any text it holds is not in the result.',
     );
+    expect(off.warnings[1]?.message).toBe(
+      'The PDF has no text layer, and ocr=off: scanned pages were not recognised (ocr=auto reads them).',
+    );
     const text = pdfWithContents([linesPage(LINES)]);
     const forced = await run(text, 'text.pdf', { ocr: 'force' });
     expect(forced.documents[0]?.metadata.ocr).toBe(true);
@@ -158,12 +161,19 @@ describe('images as documents', () => {
     expect(error.message).toContain('100000 × 100000');
   });
 
-  it('refuses a TIFF whose later page lies about its size', async () => {
+  it('refuses a TIFF whose later page lies about its size before recognising any page', async () => {
     const small = { width: 8, height: 8, pixels: new Uint8Array(64).fill(255) };
     const tiff = tiffOf([small, small], { page: 1, width: 90_000, height: 90_000 });
-    const error = await failureOf(run(tiff, 'lying.tiff'));
+    const progress: number[] = [];
+    const error = await failureOf(
+      processDocument({ bytes: tiff, filename: 'lying.tiff' }, OPTION_DEFAULTS, {
+        onProgress: (update) => progress.push(update.progress),
+      }),
+    );
     expect(error.code).toBe('DOCUMENT_TOO_LARGE');
     expect(error.message).toContain('Page 2');
+    // Page 1 was never read: parsing never moved past its start.
+    expect(Math.max(...progress)).toBe(10);
   });
 
   it('reports a truncated image as damaged', async () => {

@@ -39,7 +39,7 @@ const grayOfRgba = (rgba: Uint8Array, width: number, height: number): Uint8Array
   return gray;
 };
 
-/** The images to recognise, one per page, decoded lazily (a TIFF page only when its turn comes). */
+/** The images to recognise, one per page, decoded lazily (a TIFF page only when its turn comes, its size checked first). */
 const pagesOf = async (bytes: Uint8Array, header: ImageHeader, input: LoadInput): Promise<Array<() => OcrImage>> => {
   if (header.format !== 'tiff') return [() => ({ kind: 'encoded', bytes })];
   const UTIF = (await import('utif2')).default;
@@ -51,12 +51,15 @@ const pagesOf = async (bytes: Uint8Array, header: ImageHeader, input: LoadInput)
       `The TIFF has ${pages.length} pages; the limit is ${input.limits.maxPages}.`,
     );
   }
-  return pages.map((page, index) => () => {
+  // Every page's declared size before the first is decoded: a lying later page costs no OCR of the ones before.
+  pages.forEach((page, index) => {
     const width = Number((page.t256 as number[] | undefined)?.[0] ?? 0);
     const height = Number((page.t257 as number[] | undefined)?.[0] ?? 0);
     if (width * height > input.limits.maxImagePixels) {
       throw tooLarge({ width, height }, input.limits.maxImagePixels, `Page ${index + 1} of the TIFF`);
     }
+  });
+  return pages.map((page, index) => () => {
     UTIF.decodeImage(buffer, page);
     if (!page.width || !page.height)
       throw new AppError('DOCUMENT_PARSE_ERROR', `Page ${index + 1} of the TIFF could not be decoded.`);

@@ -165,6 +165,7 @@ const runService = async (bytes: Buffer, filename: string, options: Partial<Proc
     return {
       text: result.documents.map((document) => document.page_content).join('\n\n'),
       seconds: (performance.now() - started) / 1000,
+      quality: result.quality,
     };
   } catch (error) {
     return { text: '', seconds: (performance.now() - started) / 1000, error: (error as { code?: string }).code };
@@ -186,6 +187,8 @@ interface DocumentScore {
   order: number;
   garbage: number;
   seconds: number;
+  /** The result's own grade of its pages (quality/grade.ts), for paged formats. */
+  grade?: string | undefined;
   tableRows?: number | undefined;
   headingRecall?: number | undefined;
   headingPrecision?: number | undefined;
@@ -250,6 +253,9 @@ export const benchQuality = async (options: Partial<ProcessingOptions> = {}) => 
         ...score,
         garbage: garbageOf(text.text),
         seconds: text.seconds,
+        grade: text.quality
+          ? `${text.quality.grade} ${text.quality.pages.good}/${text.quality.pages.fair}/${text.quality.pages.poor}`
+          : undefined,
         tableRows: matchedShare(
           truthRows,
           tableRowsOf(markdown.text).map((cells) => cells.join('|')),
@@ -271,6 +277,7 @@ export const benchQuality = async (options: Partial<ProcessingOptions> = {}) => 
         headings: score.headingRecall === undefined ? '' : round(score.headingRecall),
         'heading prec.': score.headingPrecision === undefined ? '' : round(score.headingPrecision),
         garbage: round(score.garbage, 4),
+        'grade (good/fair/poor pages)': score.grade ?? '',
         s: round(score.seconds, 3),
         'base recall': score.baseline ? round(score.baseline.recall) : '',
         'base order': score.baseline ? round(score.baseline.order) : '',

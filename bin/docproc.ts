@@ -9,7 +9,15 @@
 import { existsSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DocprocClient, DocprocError, isFinal, TASK_STATUSES, type SubmitOptions, type Task } from '../sdk/index.js';
+import {
+  DocprocClient,
+  DocprocError,
+  isFinal,
+  TASK_STATUSES,
+  type PageQuality,
+  type SubmitOptions,
+  type Task,
+} from '../sdk/index.js';
 
 const RESULT_FORMATS = ['json', 'jsonl', 'text'] as const;
 
@@ -45,6 +53,7 @@ const SUBMIT_OPTIONS = {
   pages: { type: 'string' },
   ocr: { type: 'string' },
   'ocr-languages': { type: 'string' },
+  quality: { type: 'string' },
   'include-boxes': { type: 'boolean' },
   'no-cache': { type: 'boolean' },
   'callback-url': { type: 'string' },
@@ -68,7 +77,7 @@ commands:
       [--split] [--chunk-size N] [--chunk-overlap N] [--output-format text|markdown]
       [--chunk-strategy recursive|markdown|by_heading|by_page] [--chunk-size-unit chars|tokens]
       [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--ocr auto|force|off]
-      [--ocr-languages eng+chi_sim] [--include-boxes] [--no-cache] [--callback-url URL]
+      [--ocr-languages eng+chi_sim] [--quality fast|auto|best] [--include-boxes] [--no-cache] [--callback-url URL]
       [--idempotency-key KEY] [--content-type TYPE] [--wait]
   status ID [--json]                the task's status, stage and progress (--json: the whole task)
   wait ID                           follow the task until it ends
@@ -76,6 +85,7 @@ commands:
                                     recent tasks, newest first (default 20)
   cancel ID                         cancel a task that has not ended
   retry ID [--wait]                 run a failed or cancelled task again
+  report ID [--json]                how well each page was read: its grade, the rung it kept, why
   result ID [--out FILE] [--format json|jsonl|text] [--wait]
                                     the documents: json (the result), jsonl (one {"page_content","metadata"}
                                     per line, for an embedding job), text (page contents, blank-line separated)
@@ -130,6 +140,7 @@ const submitOptions = (values: Record<string, string | boolean | undefined>): Su
     pages: str(values.pages),
     ocr: oneOf(values.ocr, 'ocr', ['auto', 'force', 'off'] as const),
     ocr_languages: str(values['ocr-languages']),
+    quality: oneOf(values.quality, 'quality', ['fast', 'auto', 'best'] as const),
     include_boxes: values['include-boxes'] === true ? true : undefined,
     no_cache: values['no-cache'] === true ? true : undefined,
     callback_url: str(values['callback-url']),
@@ -284,6 +295,55 @@ const COMMANDS: Record<string, Command> = {
         ['error', task.error ? `${task.error.code}: ${task.error.message}` : undefined],
       ];
       for (const [name, value] of rows) if (value !== undefined && value !== '') out(`${name.padEnd(12)}${value}`);
+    },
+  },
+  report: {
+    args: ['ID'],
+    options: { json: { type: 'boolean' } },
+    usage: 'docproc report ID [--json]',
+    async run(client, [id = ''], values) {
+      const task = await client.getTask(id);
+      if (task.status !== 'SUCCESS')
+        throw new UsageError(`task ${id} is ${task.status}: a report is made when it succeeds`);
+      const result = await client.getResult(task);
+      // One row per page: the first document of each page carries its report (chunks repeat it).
+      const pages = new Map<number, PageQuality>();
+      for (const document of result.documents) {
+        const { page, quality } = document.metadata;
+        if (typeof page === 'number' && quality && !pages.has(page)) pages.set(page, quality);
+      }
+      if (values.json) {
+        out(JSON.stringify({ summary: result.quality ?? null, pages: Object.fromEntries(pages) }, null, 2));
+        return;
+      }
+      if (!result.quality) {
+        out(`no page report: ${result.format ?? 'this format'} has no pages to grade`);
+        return;
+      }
+      const { grade, pages: counts, rungs, poor_pages: poor } = result.quality;
+      out(`grade ${grade}: ${counts.good} good, ${counts.fair} fair, ${counts.poor} poor`);
+      out(
+        `rungs ${Object.entries(rungs)
+          .map(([rung, count]) => `${rung} ${count}`)
+          .join(', ')}`,
+      );
+      out(['page', 'grade', 'rung', 'chars', 'garbage', 'ocr conf', 'reasons'].join('\t'));
+      for (const [page, quality] of [...pages].sort(([a], [b]) => a - b)) {
+        out(
+          [
+            page,
+            quality.grade,
+            quality.rung,
+            quality.characters,
+            quality.garbage_ratio,
+            quality.ocr_confidence ?? '',
+            quality.reasons.join('; '),
+          ].join('\t'),
+        );
+      }
+      // Pages that gave no text have no document: the summary still names them.
+      const unlisted = poor.filter((page) => !pages.has(page));
+      if (unlisted.length) out(`poor pages with no text: ${unlisted.join(', ')}`);
     },
   },
   wait: {

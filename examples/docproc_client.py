@@ -305,6 +305,22 @@ class DocprocClient:
             result.update(full)
         return result
 
+    def report(self, task_or_id):
+        """How well each page was read: {"summary": result["quality"], "pages": {page: metadata["quality"]}}.
+
+        The summary counts pages by grade ("good", "fair", "poor") and by rung
+        ("text_layer", "ocr", "ocr_hires") and lists the poor ones; each page's
+        report gives its grade, the reasons for it and the rung it kept. None
+        and {} for formats without pages.
+        """
+        result = self.get_result(task_or_id)
+        pages = {}
+        for document in result.get("documents", []):
+            metadata = document.get("metadata", {})
+            if isinstance(metadata.get("page"), int) and "quality" in metadata:
+                pages.setdefault(metadata["page"], metadata["quality"])
+        return {"summary": result.get("quality"), "pages": pages}
+
     def list_tasks(self, status=None, limit=None, next_token=None):
         """The pages of this API key's tasks, newest first, as the TypeScript SDK yields them (a generator).
 

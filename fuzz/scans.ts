@@ -146,9 +146,10 @@ export const tiffOf = (pages: readonly Gray[], claim?: { page: number; width: nu
 /**
  * A PDF page that only shows an image (a scan): no text layer, no font.
  * Pages given as text become text pages. `paddingBytes` adds an object no
- * page uses, so that a small scan can be a large file.
+ * page uses, so that a small scan can be a large file; `dpi`, the
+ * resolution the images were scanned at (their size on the page).
  */
-export const scannedPdf = (pages: ReadonlyArray<Gray | string>, { paddingBytes = 0 } = {}): Buffer => {
+export const scannedPdf = (pages: ReadonlyArray<Gray | string>, { paddingBytes = 0, dpi = 200 } = {}): Buffer => {
   const objects: Buffer[] = [];
   const kids: number[] = [];
   objects.push(Buffer.from('<< /Type /Catalog /Pages 2 0 R >>'));
@@ -173,8 +174,8 @@ export const scannedPdf = (pages: ReadonlyArray<Gray | string>, { paddingBytes =
       );
       continue;
     }
-    const widthPt = (page.width * 72) / 200;
-    const heightPt = (page.height * 72) / 200;
+    const widthPt = (page.width * 72) / dpi;
+    const heightPt = (page.height * 72) / dpi;
     const image = add(
       stream(
         `/Type /XObject /Subtype /Image /Width ${page.width} /Height ${page.height} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode`,

@@ -26,10 +26,10 @@ export const metrics = new Metrics({
 });
 
 /** A metric with its own dimension, published at once (EMF allows one dimension set per document). */
-const dimensioned = (name: string, dimension: string, value: string) => {
+const dimensioned = (name: string, dimension: string, value: string, count = 1) => {
   const single = metrics.singleMetric();
   single.addDimension(dimension, value);
-  single.addMetric(name, MetricUnit.Count, 1);
+  single.addMetric(name, MetricUnit.Count, count);
 };
 
 export const recordSubmitted = (source: TaskSource) => dimensioned(METRIC_NAMES.submitted, 'SourceType', source.type);
@@ -49,6 +49,10 @@ export const recordSucceeded = (result: ResultHeadline, durationMs: number) => {
   metrics.addMetric(METRIC_NAMES.bytes, MetricUnit.Bytes, result.stats.bytes);
   metrics.addMetric(METRIC_NAMES.documents, MetricUnit.Count, result.document_count);
   if (result.stats.pages !== undefined) metrics.addMetric(METRIC_NAMES.pages, MetricUnit.Count, result.stats.pages);
+  // Pages by grade (documents/quality/grade.ts): what the dashboard charts and the PoorPages alarm watches.
+  for (const [grade, count] of Object.entries(result.quality?.pages ?? {})) {
+    if (count > 0) dimensioned(METRIC_NAMES.pagesGraded, 'Grade', grade, count);
+  }
 };
 
 export const recordEventUnsent = (event: TaskEvent, error: unknown) => {

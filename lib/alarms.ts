@@ -163,6 +163,7 @@ export const THROTTLE_GROUPS: Array<{ id: string; label: string; functions: Func
 
 const ONE_MINUTE = 60;
 const FIVE_MINUTES = 300;
+const FIFTEEN_MINUTES = 900;
 
 /** An alarm on one metric, quiet when it has no data (most of the service's): `evaluationPeriods` defaults to 1. */
 const oneMetricAlarm = (alarm: {
@@ -276,6 +277,26 @@ export const alarmSpecs = (config: DeploymentConfig): AlarmSpec[] => {
       comparison: 'GreaterThanOrEqualToThreshold',
     }),
   );
+  // The share of poor pages over a quarter of an hour, once enough pages were read to judge it.
+  const graded = (id: string, grade: string): MetricQuerySpec => ({
+    id,
+    source: { service: 'custom', metric: METRIC_NAMES.pagesGraded, dimensions: { Grade: grade } },
+    stat: 'Sum',
+    periodSeconds: FIFTEEN_MINUTES,
+  });
+  alarms.push({
+    id: 'PoorPages',
+    description:
+      "More than a fifth of the pages read in 15 minutes were graded poor (at least 20 pages): scans the OCR cannot read, garbled text layers, the wrong ocr_languages. The results' quality reports (docproc report TASK_ID) name the pages and the reasons.",
+    metrics: [graded('good', 'good'), graded('fair', 'fair'), graded('poor', 'poor')],
+    // A grade with no pages in the period reports nothing: FILL makes it 0, so the sum has points.
+    expression:
+      'IF(FILL(good, 0) + FILL(fair, 0) + FILL(poor, 0) >= 20, 100 * FILL(poor, 0) / (FILL(good, 0) + FILL(fair, 0) + FILL(poor, 0)), 0)',
+    threshold: 20,
+    comparison: 'GreaterThanThreshold',
+    evaluationPeriods: 1,
+    treatMissingData: 'notBreaching',
+  });
   alarms.push({
     id: 'Api5xxRate',
     description: "More than 1% of API requests answer 5xx: see the API functions' logs for the request ids.",

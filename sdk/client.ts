@@ -186,6 +186,7 @@ const OPTION_FIELDS = [
   'pages',
   'ocr',
   'ocr_languages',
+  'quality',
   'include_boxes',
   'no_cache',
   'callback_url',

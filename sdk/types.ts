@@ -39,6 +39,8 @@ export interface ProcessingOptions {
   ocr?: OcrMode;
   /** OCR languages, `"eng+chi_sim"` (default `eng`; at most 3). */
   ocr_languages?: string;
+  /** How far a poorly read page climbs the reading ladder: `fast`, `auto` (default), `best` (docs/reading.md). */
+  quality?: QualityMode;
   /** Where each PDF or image document and chunk stands on its page: `metadata.boxes` (README, "Citations"). */
   include_boxes?: boolean;
   /** Parse again even when the result cache holds this document. */
@@ -68,7 +70,46 @@ export interface DocumentMetadata {
   headings?: string[];
   page_end?: number;
   title?: string;
-  [key: string]: string | number | boolean | null | string[] | undefined;
+  /** PDF and image pages: how well the page was read. */
+  quality?: PageQuality;
+  [key: string]: string | number | boolean | null | string[] | PageQuality | PageBox[] | undefined;
+}
+
+/** Where a line stands on its page (`include_boxes`): points from the top left, its characters' range. */
+export interface PageBox {
+  page: number;
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  start?: number;
+  end?: number;
+}
+
+export type QualityMode = 'fast' | 'auto' | 'best';
+export type Grade = 'good' | 'fair' | 'poor';
+export type Rung = 'text_layer' | 'ocr' | 'ocr_hires';
+
+/** `metadata.quality` of a page document: its grade, why, and which rung's reading it kept. */
+export interface PageQuality {
+  grade: Grade;
+  reasons: string[];
+  rung: Rung;
+  characters: number;
+  garbage_ratio: number;
+  ocr_confidence?: number;
+  low_confidence_words?: number;
+  script_match?: number;
+  /** Each rung tried, with the grade it got (`"ocr poor"`), when more than one was. */
+  tried?: string[];
+}
+
+/** `result.quality`: the pages by grade and by rung, and the poor ones. */
+export interface QualitySummary {
+  grade: Grade;
+  pages: Record<Grade, number>;
+  rungs: Partial<Record<Rung, number>>;
+  poor_pages: number[];
 }
 
 /** A LangChain-style document: what `documents` holds. */
@@ -95,6 +136,8 @@ export interface TaskResult {
   documents?: ResultDocument[];
   warnings?: ResultWarning[];
   stats?: { bytes: number; pages?: number; characters: number };
+  /** PDF and images: how well the pages were read. */
+  quality?: QualitySummary;
   result_url?: string;
   result_url_expires_at?: string;
 }

@@ -241,6 +241,8 @@ export const METRIC_NAMES = {
   queueWait: 'QueueWait',
   processingDuration: 'ProcessingDuration',
   pages: 'PagesProcessed',
+  /** Pages read by a task that succeeded, by their grade (`Grade`: good, fair, poor). */
+  pagesGraded: 'PagesGraded',
   bytes: 'BytesProcessed',
   documents: 'DocumentsProduced',
   /** A webhook delivery answered 2xx (each delivery counts once, redeliveries aside). */
@@ -274,6 +276,7 @@ export const METRIC_DIMENSIONS: Record<MetricName, readonly string[]> = {
   QueueWait: [],
   ProcessingDuration: [],
   PagesProcessed: [],
+  PagesGraded: ['Grade'],
   BytesProcessed: [],
   DocumentsProduced: [],
   WebhookDeliveriesSucceeded: [],

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { PageQuality, QualitySummary } from './quality/grade.js';
 
 /**
  * Where text stands on a page (option `include_boxes`): a line's box in
@@ -16,8 +17,8 @@ export interface PageBox {
   end?: number;
 }
 
-/** `headings` (a chunk's heading path) and `furniture` are lists of text; `boxes` of page boxes. */
-export type Metadata = Record<string, string | number | boolean | null | string[] | PageBox[]>;
+/** `headings` (a chunk's heading path) and `furniture` are lists of text; `boxes` of page boxes; `quality` a page's report. */
+export type Metadata = Record<string, string | number | boolean | null | string[] | PageBox[] | PageQuality>;
 
 /** A LangChain-style document. */
 export interface Document {
@@ -52,6 +53,8 @@ export interface ProcessingResult {
   documents: Document[];
   warnings: ResultWarning[];
   stats: { bytes: number; pages?: number; characters: number };
+  /** How well the pages were read (PDF and images): pages by grade and by rung, the poor ones. */
+  quality?: QualitySummary;
 }
 
 /** A result without its documents. */

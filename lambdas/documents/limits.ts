@@ -42,6 +42,8 @@ export interface ProcessingLimits {
   maxOutputCharacters?: number | undefined;
   /** Resolution pages are rendered at for OCR. */
   ocrDpi: number;
+  /** Resolution of the reading ladder's top rung (a poor page read again, binarised). */
+  ocrHighDpi: number;
   /** Most pixels one rendered page may have: a larger page is rendered at a lower resolution. */
   maxOcrPixels: number;
   /** Most pixels an image input (or a page of a TIFF) may declare: a larger one is refused before it is decoded. */
@@ -67,6 +69,7 @@ export const DEFAULT_LIMITS: ProcessingLimits = {
   maxDocuments: 200_000,
   maxResultBytes: 128 * 1024 * 1024,
   ocrDpi: 200,
+  ocrHighDpi: 300,
   maxOcrPixels: 24_000_000,
   maxImagePixels: 40_000_000,
   pdfThreads: 0, // 0: one per available core

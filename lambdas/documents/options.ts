@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { AppError } from '../errors.js';
 import { OCR_MODES, formatOcrLanguages, parseOcrLanguages } from './ocr/languages.js';
+import { QUALITY_MODES, type QualityMode } from './quality/grade.js';
 
 export const OPTION_DEFAULTS = { split: false, chunk_size: 1000, chunk_overlap: 200 } as const;
 export const MAX_CHUNK_SIZE = 100_000;
@@ -130,6 +131,7 @@ export const optionsShape = {
   pages: pageSelection.optional(),
   ocr: oneOf(OCR_MODES).optional(),
   ocr_languages: ocrLanguages.optional(),
+  quality: oneOf(QUALITY_MODES).optional(),
   include_boxes: formBoolean.optional(),
   no_cache: formBoolean.optional(),
 };
@@ -146,6 +148,8 @@ export interface StructureOptions {
   ocr?: (typeof OCR_MODES)[number];
   /** Canonical language list (`formatOcrLanguages`; absent: `eng`). */
   ocr_languages?: string;
+  /** How far a poorly read page climbs the reading ladder (absent: `auto`): see quality/grade.ts. */
+  quality?: QualityMode;
   /** Where each page document and chunk stands on its page (`metadata.boxes`); kept only when true. */
   include_boxes?: true;
 }
@@ -183,6 +187,7 @@ export const STRUCTURE_OPTION_NAMES = [
 export const READING_OPTION_NAMES = [
   'ocr',
   'ocr_languages',
+  'quality',
   'include_boxes',
 ] as const satisfies readonly (keyof StructureOptions)[];
 

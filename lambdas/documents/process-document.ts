@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS, type ProcessingLimits } from './limits.js';
 import type { FanOutSettings } from './fan-out.js';
 import { loaderFor } from './loaders/index.js';
 import { FACT_WARNINGS, pdfWarnings } from './loaders/page-facts.js';
+import { summarise } from './quality/grade.js';
 import type { PageFacts } from './loaders/types.js';
 import { parseOcrLanguages } from './ocr/languages.js';
 import { DEFAULT_OCR, type OcrRequest } from './ocr/recognise.js';
@@ -132,6 +133,7 @@ const read = async (input: DocumentInput, options: ProcessingOptions, context: P
     pages: pageSelectionOf(options),
     ocr: ocrRequestOf(options),
     includeBoxes: options.include_boxes === true,
+    quality: options.quality,
     fanOut: context.fanOut,
     signal: context.signal,
     checkpoint,
@@ -225,6 +227,7 @@ const finish = async (
     });
   }
   const characters = read.reduce((sum, doc) => sum + doc.page_content.length, 0);
+  const quality = summarise(parts.flatMap((part) => part.facts?.quality ?? []));
   return {
     status: 'success',
     filename: source.filename,
@@ -233,6 +236,7 @@ const finish = async (
     documents,
     warnings,
     stats: { bytes: source.bytes, ...(pages === undefined ? {} : { pages }), characters },
+    ...(quality ? { quality } : {}),
   };
 };
 

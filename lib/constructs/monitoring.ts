@@ -238,9 +238,18 @@ export class Monitoring extends Construct {
       }),
       new GraphWidget({
         title: 'Pages, bytes and documents produced',
-        width: 24,
+        width: 12,
         left: [custom(METRIC_NAMES.pages, 'Sum'), custom(METRIC_NAMES.documents, 'Sum')],
         right: [custom(METRIC_NAMES.bytes, 'Sum')],
+      }),
+      // How well pages were read (docs/reading.md, "Page quality"): a jump in poor pages is the PoorPages alarm.
+      new GraphWidget({
+        title: 'Pages by grade: good / fair / poor',
+        width: 12,
+        stacked: true,
+        left: (['good', 'fair', 'poor'] as const).map((grade) =>
+          custom(METRIC_NAMES.pagesGraded, 'Sum', { Grade: grade }),
+        ),
       }),
     );
 

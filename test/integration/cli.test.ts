@@ -161,6 +161,29 @@ describe.skipIf(isRemote())('docproc CLI', () => {
     expect(JSON.parse(json.stdout)).toEqual(await taskOf(id));
   });
 
+  it('report: the grade of each page, the rung it kept and why, with the summary; --json for the data', async () => {
+    const id = await submitted(corpus('pdf/multi-column-2p.pdf'), '--quality', 'fast', '--split');
+    const run = await docproc('report', id);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines.slice(0, 3)).toEqual([
+      'grade good: 2 good, 0 fair, 0 poor',
+      'rungs text_layer 2',
+      'page\tgrade\trung\tchars\tgarbage\tocr conf\treasons',
+    ]);
+    expect(lines.slice(3).map((line) => line.split('\t').slice(0, 3))).toEqual([
+      ['1', 'good', 'text_layer'],
+      ['2', 'good', 'text_layer'],
+    ]);
+    const json = await docproc('report', id, '--json');
+    const report = JSON.parse(json.stdout) as { summary: { poor_pages: number[] }; pages: Record<string, unknown> };
+    expect(report.summary.poor_pages).toEqual([]);
+    expect(Object.keys(report.pages)).toEqual(['1', '2']);
+    expect((await taskOf(id)).options.quality).toBe('fast');
+    const text = await submitted(corpus('text/fake-text.txt'));
+    expect((await docproc('report', text)).stdout).toMatch(/^no page report: text has no pages to grade$/m);
+  });
+
   it('list: newest first, filtered by status, limited', async () => {
     const first = await submitted(corpus('text/fake-text.txt'), '--no-cache');
     const second = await submitted(corpus('text/codeblock.md'));

@@ -76,10 +76,14 @@ seen = []
 submitted = client.submit_file(args[0], split=True, chunk_size=300, chunk_overlap=30)
 task = client.wait_for_task(submitted["task_id"], on_progress=lambda t: seen.append(t["status"]), timeout=60)
 result = client.get_result(task["task_id"])
-out({"submitted": submitted, "task": task, "seen": seen, "result": result})
+out({"submitted": submitted, "task": task, "seen": seen, "result": result, "report": client.report(task)})
 `,
       corpusPath('pdf/multi-column-2p.pdf'),
     );
+    // The page report: the summary, and each page's grade once (its chunks repeat it).
+    expect(outcome.report.summary).toMatchObject({ grade: 'good', pages: { good: 2, fair: 0, poor: 0 } });
+    expect(Object.keys(outcome.report.pages)).toEqual(['1', '2']);
+    expect(outcome.report.pages['1']).toMatchObject({ grade: 'good', rung: 'text_layer' });
     expect(outcome.submitted).toMatchObject({
       task_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       status: 'PENDING',

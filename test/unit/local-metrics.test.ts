@@ -49,7 +49,12 @@ describe('custom metrics', () => {
     recordRevoked();
     recordStarted(5);
     recordSucceeded(
-      { format: 'text', document_count: 2, stats: { bytes: 10, pages: 1 } } as Parameters<typeof recordSucceeded>[0],
+      {
+        format: 'pdf',
+        document_count: 2,
+        stats: { bytes: 10, pages: 4 },
+        quality: { grade: 'poor', pages: { good: 3, fair: 0, poor: 1 }, rungs: {}, poor_pages: [4] },
+      } as Parameters<typeof recordSucceeded>[0],
       7,
     );
     deliveryMetrics.delivered();
@@ -124,6 +129,23 @@ describe('alarms on local metrics', () => {
   it('all start OK: no data is not breaching', () => {
     const metrics = new LocalMetrics();
     for (const alarm of specs) expect(evaluateAlarm(alarm, metrics, resolve, NOW).state, alarm.id).toBe('OK');
+  });
+
+  it('PoorPages fires when more than a fifth of at least 20 pages read in a quarter hour were poor', () => {
+    const metrics = new LocalMetrics();
+    const graded = (grade: string, count: number) =>
+      metrics.record(
+        resolve({ service: 'custom', metric: METRIC_NAMES.pagesGraded, dimensions: { Grade: grade } }),
+        count,
+        NOW - 60_000,
+      );
+    graded('poor', 5);
+    // Five poor pages of five: too few pages to judge.
+    expect(evaluateAlarm(spec('PoorPages'), metrics, resolve, NOW).state).toBe('OK');
+    graded('good', 15);
+    expect(evaluateAlarm(spec('PoorPages'), metrics, resolve, NOW)).toMatchObject({ state: 'ALARM', value: 25 });
+    graded('fair', 10);
+    expect(evaluateAlarm(spec('PoorPages'), metrics, resolve, NOW).state).toBe('OK');
   });
 
   it('fire on a dead-lettered task, and recover after its period', () => {

@@ -10,6 +10,7 @@ import {
   type OcrLine,
 } from '../ocr/recognise.js';
 import type { OcrImage } from '../ocr/tesseract.js';
+import { gradePage, type PageQuality } from '../quality/grade.js';
 import { baseMetadata, type Loaded, type Loader, type LoadInput } from './types.js';
 
 /**
@@ -95,6 +96,7 @@ export const loadImage: Loader = async (input): Promise<Loaded> => {
   if (ocr.mode === 'off') return { documents: [], pages: pages.length };
   const documents: Document[] = [];
   const confidences: Array<{ page: number; confidence: number }> = [];
+  const graded: Array<{ page: number; quality: PageQuality }> = [];
   for (const [index, image] of pages.entries()) {
     await input.checkpoint();
     const picture = image();
@@ -103,6 +105,14 @@ export const loadImage: Loader = async (input): Promise<Loaded> => {
     input.onProgress?.((index + 1) / pages.length);
     const lines = ocrLinesOf(read, sizeOf(picture, header));
     const text = textOfOcrLines(lines);
+    // An image draws its picture: one that gives no text is graded as a page not read.
+    const quality = gradePage({
+      text,
+      rung: 'ocr',
+      drawn: 1,
+      ocr: { confidence: read.confidence, lowConfidenceShare: read.lowConfidenceShare, languages: ocr.languages },
+    });
+    graded.push({ page: index + 1, quality });
     if (!text) continue;
     documents.push({
       page_content: text,
@@ -112,11 +122,17 @@ export const loadImage: Loader = async (input): Promise<Loaded> => {
         total_pages: pages.length,
         ocr: true,
         ocr_confidence: Math.round(read.confidence * 100) / 100,
+        quality,
         // An image's boxes are in its pixels (its top left the origin): it has no points.
         ...(input.includeBoxes ? { boxes: imageBoxes(lines, index + 1) } : {}),
       },
     });
   }
   const warnings = lowConfidenceWarning(confidences);
-  return { documents, pages: pages.length, ...(warnings.length ? { warnings } : {}) };
+  return {
+    documents,
+    pages: pages.length,
+    facts: { pictures: 0, recognised: confidences, quality: graded },
+    ...(warnings.length ? { warnings } : {}),
+  };
 };

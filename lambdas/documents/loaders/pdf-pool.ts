@@ -3,6 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { AppError } from '../../errors.js';
 import type { OutputFormat } from '../options.js';
 import { backstopHeapMb, isOutOfMemory, startThread, watchMemory } from '../threads.js';
+import type { PageQuality } from '../quality/grade.js';
 import type { TextLayer } from '../ocr/recognise.js';
 import type { PdfLine } from './pdf-structure.js';
 
@@ -35,6 +36,8 @@ export type PageRead = (
   layer: TextLayer;
   /** Set when the page was recognised: its mean confidence (0–1). */
   ocr?: { confidence: number };
+  /** How well the reading it keeps read (quality/grade.ts): set once the page is graded. */
+  quality?: PageQuality;
 };
 
 /** Messages a PDF thread accepts. */

@@ -27,6 +27,8 @@ import {
 } from './pdf-pool.js';
 import { linesOfPage, renderMarkdownPages, type PdfLine, type RenderedPage } from './pdf-structure.js';
 import { FanOutRequired, planParts } from '../fan-out.js';
+import { binarise } from '../quality/binarise.js';
+import { betterThan, DEFAULT_QUALITY, gradePage, type PageQuality, type QualityMode } from '../quality/grade.js';
 import { pdfWarnings, planPages } from './page-facts.js';
 import { baseMetadata, type LoadInput, type Loaded, type Loader, type PageFacts } from './types.js';
 
@@ -275,6 +277,7 @@ const documentsOf = (pages: PageRead[], total: number, input: LoadInput): Docume
           total_pages: total,
           ...(page.ocr ? { ocr: true, ocr_confidence: Math.round(page.ocr.confidence * 100) / 100 } : {}),
           ...(furniture[index]?.length ? { furniture: furniture[index] } : {}),
+          ...(page.quality ? { quality: page.quality } : {}),
           ...(input.includeBoxes ? { boxes: boxesOf(rendered, lead, content.length, page.num) } : {}),
         },
       });
@@ -286,53 +289,121 @@ const documentsOf = (pages: PageRead[], total: number, input: LoadInput): Docume
 /** The share of progress the text layer takes when pages may be recognised after it (OCR is slower by far). */
 const TEXT_PROGRESS_SHARE = 0.1;
 
+/** A page's text as its grade reads it: the text, or its lines'. */
+const textOfPage = (page: PageRead): string =>
+  'lines' in page ? page.lines.map((line) => line.text).join('\n') : page.text;
+
+/** The text layer's grade of a page (quality/grade.ts). */
+const gradeTextLayer = (page: PageRead): PageQuality =>
+  gradePage({ text: textOfPage(page), rung: 'text_layer', layer: page.layer, drawn: page.layer.drawn });
+
 /**
- * Recognises the pages that need it (see `needsOcr`), one after another on
- * this thread, rendered at `ocrDpi`; each replaces its page's text layer.
+ * Whether a page goes past its text layer: OCR as `ocr` says (a page
+ * without a usable text layer under `auto`, every page under `force`),
+ * and, under `quality=auto`, a text layer graded poor; under `best`,
+ * every page OCR may read.
  */
-const recognisePages = async (
+const toRecognise = (ocr: OcrRequest, quality: QualityMode, page: PageRead & { quality: PageQuality }): boolean => {
+  if (needsOcr(ocr.mode, page.layer)) return true;
+  if (ocr.mode === 'off') return false;
+  if (quality === 'best') return true;
+  return quality === 'auto' && page.quality.grade === 'poor';
+};
+
+/** What a page's reading is: kept aside while a higher rung is tried, put back if that one is no better. */
+const readingOf = (page: PageRead) =>
+  'lines' in page
+    ? { lines: page.lines, ocr: page.ocr, quality: page.quality }
+    : {
+        text: page.text,
+        lineYs: page.lineYs,
+        lineSizes: page.lineSizes,
+        lineBoxes: page.lineBoxes,
+        ocr: page.ocr,
+        quality: page.quality,
+      };
+
+/** Reads the page by OCR at the rung's resolution (the top rung binarised): its text or lines replace the page's. */
+const readByOcr = async (
   doc: PdfiumDocument,
-  pages: PageRead[],
+  page: PageRead,
   input: LoadInput & { ocr: OcrRequest },
+  rung: 'ocr' | 'ocr_hires',
+): Promise<PageQuality> => {
+  const dpi = rung === 'ocr_hires' ? input.limits.ocrHighDpi : input.limits.ocrDpi;
+  const image = renderPageGray(doc, page.num - 1, dpi, input.limits.maxOcrPixels);
+  if (rung === 'ocr_hires') binarise(image.pixels);
+  const read = await recognise(input.ocr.languages, { kind: 'gray', ...image });
+  page.ocr = { confidence: read.confidence };
+  const scale = 72 / image.dpi;
+  const recognised = ocrLinesOf(read, image);
+  const shown = (box: readonly number[]) => box.map((value) => Math.round(value * scale * 10) / 10);
+  if ('lines' in page) {
+    page.lines = linesOfOcr(read, scale, image.heightPt);
+    if (input.includeBoxes) {
+      page.lines.forEach((line, at) => {
+        const box = recognised[at]?.box;
+        if (box) line.box = shown(box);
+      });
+    }
+  } else {
+    // The text as the lines read it, each line placed (for furniture, and boxes when asked for).
+    page.text = textOfOcrLines(recognised);
+    page.lineYs = [];
+    page.lineSizes = [];
+    const boxes: number[][] = [];
+    recognised.forEach((line, at) => {
+      if (at > 0 && line.opens) {
+        page.lineYs.push(Number.NaN);
+        page.lineSizes.push(0);
+        boxes.push([]);
+      }
+      const [, y0, , y1] = shown(line.box) as [number, number, number, number];
+      page.lineYs.push(Math.round((image.heightPt - (y0 + y1) / 2) * 10) / 10);
+      page.lineSizes.push(Math.round((y1 - y0) * 10) / 10);
+      boxes.push(shown(line.box));
+    });
+    page.lineBoxes = input.includeBoxes ? boxes : undefined;
+  }
+  return gradePage({
+    text: textOfPage(page),
+    rung,
+    drawn: page.layer.drawn,
+    ocr: { confidence: read.confidence, lowConfidenceShare: read.lowConfidenceShare, languages: input.ocr.languages },
+  });
+};
+
+/**
+ * The reading ladder (quality/grade.ts), one page after another on this
+ * thread: each chosen page is recognised at the first OCR rung (the top one
+ * under `best`) and, under `auto`, one rung higher while it is still poor.
+ * A page keeps the best reading by grade (the cheaper one at a tie); a page
+ * without a usable text layer, or any page under `ocr=force`, keeps OCR's.
+ */
+const climbLadder = async (
+  doc: PdfiumDocument,
+  pages: Array<PageRead & { quality: PageQuality }>,
+  input: LoadInput & { ocr: OcrRequest },
+  quality: QualityMode,
   textShare: number,
 ) => {
-  const chosen = pages.filter((page) => needsOcr(input.ocr.mode, page.layer));
+  const chosen = pages.filter((page) => toRecognise(input.ocr, quality, page));
   let done = 0;
   for (const page of chosen) {
-    await input.checkpoint();
-    const image = renderPageGray(doc, page.num - 1, input.limits.ocrDpi, input.limits.maxOcrPixels);
-    const read = await recognise(input.ocr.languages, { kind: 'gray', ...image });
-    page.ocr = { confidence: read.confidence };
-    const scale = 72 / image.dpi;
-    const recognised = ocrLinesOf(read, image);
-    const shown = (box: readonly number[]) => box.map((value) => Math.round(value * scale * 10) / 10);
-    if ('lines' in page) {
-      page.lines = linesOfOcr(read, scale, image.heightPt);
-      if (input.includeBoxes) {
-        page.lines.forEach((line, at) => {
-          const box = recognised[at]?.box;
-          if (box) line.box = shown(box);
-        });
-      }
-    } else {
-      // The text as the lines read it, each line placed (for furniture, and boxes when asked for).
-      page.text = textOfOcrLines(recognised);
-      page.lineYs = [];
-      page.lineSizes = [];
-      const boxes: number[][] = [];
-      recognised.forEach((line, at) => {
-        if (at > 0 && line.opens) {
-          page.lineYs.push(Number.NaN);
-          page.lineSizes.push(0);
-          boxes.push([]);
-        }
-        const [, y0, , y1] = shown(line.box) as [number, number, number, number];
-        page.lineYs.push(Math.round((image.heightPt - (y0 + y1) / 2) * 10) / 10);
-        page.lineSizes.push(Math.round((y1 - y0) * 10) / 10);
-        boxes.push(shown(line.box));
-      });
-      if (input.includeBoxes) page.lineBoxes = boxes;
+    const mustReplace = needsOcr(input.ocr.mode, page.layer);
+    const tried = [`text_layer ${page.quality.grade}`];
+    const rungs: Array<'ocr' | 'ocr_hires'> = quality === 'best' ? ['ocr_hires'] : ['ocr', 'ocr_hires'];
+    for (const [index, rung] of rungs.entries()) {
+      if (index > 0 && (quality !== 'auto' || page.quality.grade !== 'poor')) break;
+      await input.checkpoint();
+      const kept = readingOf(page);
+      const keptQuality = page.quality;
+      const graded = await readByOcr(doc, page, input, rung);
+      tried.push(`${rung} ${graded.grade}`);
+      if ((index === 0 && mustReplace) || betterThan(graded, keptQuality)) page.quality = graded;
+      else Object.assign(page, kept);
     }
+    page.quality = { ...page.quality, tried };
     done++;
     input.onProgress?.(textShare + (1 - textShare) * (done / chosen.length));
   }
@@ -369,25 +440,28 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
       ...input,
       onProgress: (done) => input.onProgress?.(done * textShare),
     });
+    const quality = input.quality ?? DEFAULT_QUALITY;
+    const graded = pages.map((page) => Object.assign(page, { quality: gradeTextLayer(page) }));
     if (input.fanOut) {
-      const toRecognise = pages.filter((page) => needsOcr(ocr.mode, page.layer)).map((page) => page.num);
-      if (toRecognise.length >= input.fanOut.minOcrPages) {
+      const chosen = graded.filter((page) => toRecognise(ocr, quality, page)).map((page) => page.num);
+      if (chosen.length >= input.fanOut.minOcrPages) {
         const plan = planParts(
           pages.map((page) => page.num),
-          new Set(toRecognise),
+          new Set(chosen),
           input.fanOut.pagesPerPart,
           total,
         );
         if (plan.parts.length > 1) throw new FanOutRequired(plan);
       }
     }
-    await recognisePages(opened, pages, { ...input, ocr }, textShare);
+    await climbLadder(opened, graded, { ...input, ocr }, quality, textShare);
     const documents = documentsOf(pages, total, input);
     // Pictures on pages not recognised are left out: say how many (ocr=force reads them with their page).
     const pictures = pages.reduce((sum, page) => sum + (page.ocr ? 0 : (page.layer.images ?? 0)), 0);
     const facts: PageFacts = {
       pictures,
       recognised: pages.flatMap((page) => (page.ocr ? [{ page: page.num, ...page.ocr }] : [])),
+      quality: graded.map((page) => ({ page: page.num, quality: page.quality })),
     };
     const warnings = pdfWarnings(facts, input.pages, total);
     return { documents, pages: total, facts, ...(warnings.length ? { warnings } : {}) };

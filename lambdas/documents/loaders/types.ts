@@ -2,6 +2,7 @@ import type { Document, ResultWarning } from '../document.js';
 import type { ProcessingLimits } from '../limits.js';
 import type { OcrRequest } from '../ocr/recognise.js';
 import type { FanOutSettings } from '../fan-out.js';
+import type { PageQuality, QualityMode } from '../quality/grade.js';
 import type { OutputFormat, PageSelection } from '../options.js';
 
 export interface LoadInput {
@@ -15,6 +16,8 @@ export interface LoadInput {
   outputFormat: OutputFormat;
   /** Which pages are recognised, in which languages (PDF and image inputs; others ignore it); absent: `DEFAULT_OCR`. */
   ocr?: OcrRequest | undefined;
+  /** How far poorly read pages climb the reading ladder (PDF; absent: `auto`). */
+  quality?: QualityMode | undefined;
   /** PDF and image pages say where each line stands (`metadata.boxes`); others ignore it. */
   includeBoxes?: boolean | undefined;
   /** Paged formats read only these pages (1-based, sorted, merged); others ignore it. */
@@ -57,6 +60,8 @@ export interface PageFacts {
   pictures: number;
   /** Recognised pages and their mean confidence (0–1). */
   recognised: Array<{ page: number; confidence: number }>;
+  /** Every page read, with how well (quality/grade.ts): a page that gave no text is here too. */
+  quality?: Array<{ page: number; quality: PageQuality }> | undefined;
 }
 
 export type Loader = (input: LoadInput) => Promise<Loaded>;

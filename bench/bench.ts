@@ -16,6 +16,7 @@ import { benchBombs } from './bombs.js';
 import { benchBundles } from './bundles.js';
 import { benchFanOut } from './fan-out.js';
 import { benchFormats } from './formats.js';
+import { benchLadder } from './ladder.js';
 import { benchLoaders } from './loaders.js';
 import { benchOcr } from './ocr.js';
 import { benchPipeline, benchWebhooks } from './pipeline.js';
@@ -38,6 +39,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   formats: benchFormats,
   quality: () => benchQuality(),
   ocr: benchOcr,
+  ladder: benchLadder,
   fanout: benchFanOut,
 };
 

@@ -89,3 +89,40 @@ export const deepHtml = (depth: number, tag = 'div') =>
 
 /** Comments before markup: the shape that made format detection backtrack exponentially. */
 export const commentStorm = (count: number) => Buffer.from(`${'<!---->'.repeat(count)}x`);
+
+/** Helvetica whose ToUnicode map sends every printable code to the private-use area: glyphs drawn, text lost. */
+const BROKEN_MAP = Buffer.from(
+  [
+    '/CIDInit /ProcSet findresource begin 12 dict begin begincmap',
+    '/CMapName /Broken def',
+    '1 begincodespacerange <00> <FF> endcodespacerange',
+    '1 beginbfrange <20> <7E> <E020> endbfrange',
+    'endcmap CMapName currentdict /CMap defineresource pop end end',
+  ].join('\n'),
+);
+
+/**
+ * A page of large Helvetica lines, the last of them in a font whose
+ * ToUnicode map is broken: drawn right, its text layer private-use codes.
+ */
+export const brokenMapPdf = (lines: readonly string[], broken: string): Buffer => {
+  const text = (line: string) => line.replace(/[()\\]/g, '\\$&');
+  const content = Buffer.from(
+    `BT /F1 18 Tf 72 720 Td 28 TL ${lines.map((line) => `(${text(line)}) Tj T*`).join(' ')} /F2 18 Tf (${text(broken)}) Tj ET`,
+  );
+  return pdfOf([
+    Buffer.from('<< /Type /Catalog /Pages 2 0 R >>'),
+    Buffer.from('<< /Type /Pages /Kids [3 0 R] /Count 1 >>'),
+    Buffer.from(
+      '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> >>',
+    ),
+    Buffer.concat([Buffer.from(`<< /Length ${content.length} >>\nstream\n`), content, Buffer.from('\nendstream')]),
+    Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'),
+    Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 7 0 R >>'),
+    Buffer.concat([
+      Buffer.from(`<< /Length ${BROKEN_MAP.length} >>\nstream\n`),
+      BROKEN_MAP,
+      Buffer.from('\nendstream'),
+    ]),
+  ]);
+};

@@ -320,7 +320,7 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
     ]);
 
     expect(stack.iam.denied).toEqual([]);
-  });
+  }, 90_000); // Every path, and a poison message through its DLQ (a 12 s visibility timeout): about 30 s on 2 cores.
 
   it('reads scans in parts from every place an input is, on both queues, with no call refused', async () => {
     const pages = await Promise.all(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pdfOf, pdfWithContents } from '../../fuzz/hostile.js';
+import { brokenMapPdf, pdfWithContents } from '../../fuzz/hostile.js';
 import { linesPage, renderedPage, scannedPdf, scanOf } from '../../fuzz/scans.js';
 import { OPTION_DEFAULTS, parseOptions, type ProcessingOptions } from '../../lambdas/documents/options.js';
 import { processDocument } from '../../lambdas/documents/process-document.js';
@@ -81,40 +81,6 @@ describe('grading a page', () => {
   });
 });
 
-/** Helvetica whose ToUnicode map sends every printable code to the private-use area: glyphs drawn, text lost. */
-const BROKEN_MAP = Buffer.from(
-  [
-    '/CIDInit /ProcSet findresource begin 12 dict begin begincmap',
-    '/CMapName /Broken def',
-    '1 begincodespacerange <00> <FF> endcodespacerange',
-    '1 beginbfrange <20> <7E> <E020> endbfrange',
-    'endcmap CMapName currentdict /CMap defineresource pop end end',
-  ].join('\n'),
-);
-
-/** A page of large Helvetica lines, the last of them in the font with the broken map. */
-const partlyBrokenPdf = (lines: readonly string[], broken: string): Buffer => {
-  const text = (line: string) => line.replace(/[()\\]/g, '\\$&');
-  const content = Buffer.from(
-    `BT /F1 18 Tf 72 720 Td 28 TL ${lines.map((line) => `(${text(line)}) Tj T*`).join(' ')} /F2 18 Tf (${text(broken)}) Tj ET`,
-  );
-  return pdfOf([
-    Buffer.from('<< /Type /Catalog /Pages 2 0 R >>'),
-    Buffer.from('<< /Type /Pages /Kids [3 0 R] /Count 1 >>'),
-    Buffer.from(
-      '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R /F2 6 0 R >> >> >>',
-    ),
-    Buffer.concat([Buffer.from(`<< /Length ${content.length} >>\nstream\n`), content, Buffer.from('\nendstream')]),
-    Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'),
-    Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 7 0 R >>'),
-    Buffer.concat([
-      Buffer.from(`<< /Length ${BROKEN_MAP.length} >>\nstream\n`),
-      BROKEN_MAP,
-      Buffer.from('\nendstream'),
-    ]),
-  ]);
-};
-
 const LINES = ['Pilots board ships at the outer buoy', 'Tugs wait inside the breakwater'];
 const BROKEN = 'Moorings are let by the year';
 
@@ -126,7 +92,7 @@ const qualityOf = (result: Awaited<ReturnType<typeof read>>, index = 0) =>
 
 describe('the reading ladder', () => {
   it('keeps a partly garbled text layer under fast, graded poor with its reason', async () => {
-    const fast = await read(partlyBrokenPdf(LINES, BROKEN), { quality: 'fast' });
+    const fast = await read(brokenMapPdf(LINES, BROKEN), { quality: 'fast' });
     expect(qualityOf(fast)).toMatchObject({ grade: 'poor', rung: 'text_layer' });
     expect(qualityOf(fast).reasons[0]).toMatch(/^garbage_ratio /);
     expect(fast.documents[0]?.metadata.ocr).toBeUndefined();
@@ -134,7 +100,7 @@ describe('the reading ladder', () => {
   });
 
   it('reads it again by OCR under auto (the default), and keeps the better reading', async () => {
-    const auto = await read(partlyBrokenPdf(LINES, BROKEN));
+    const auto = await read(brokenMapPdf(LINES, BROKEN));
     expect(qualityOf(auto)).toMatchObject({ grade: 'good', rung: 'ocr', tried: ['text_layer poor', 'ocr good'] });
     const text = auto.documents[0]!.page_content;
     expect(text).toContain('Moorings are let by the year');
@@ -158,7 +124,7 @@ describe('the reading ladder', () => {
     expect(best.documents[0]?.metadata.ocr).toBeUndefined();
     expect(best.documents[0]?.page_content).toBe(auto.documents[0]?.page_content);
     // A garbled layer under best: the top rung's reading, at once.
-    const garbled = await read(partlyBrokenPdf(LINES, BROKEN), { quality: 'best' });
+    const garbled = await read(brokenMapPdf(LINES, BROKEN), { quality: 'best' });
     expect(qualityOf(garbled)).toMatchObject({
       grade: 'good',
       rung: 'ocr_hires',
@@ -184,7 +150,7 @@ describe('the reading ladder', () => {
   });
 
   it('climbs no rung with ocr=off, whatever the grade', async () => {
-    const off = await read(partlyBrokenPdf(LINES, BROKEN), { ocr: 'off', quality: 'best' });
+    const off = await read(brokenMapPdf(LINES, BROKEN), { ocr: 'off', quality: 'best' });
     expect(qualityOf(off)).toMatchObject({ grade: 'poor', rung: 'text_layer' });
     expect(qualityOf(off).tried).toBeUndefined();
   });

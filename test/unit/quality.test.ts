@@ -3,6 +3,7 @@ import { brokenMapPdf, pdfWithContents } from '../../fuzz/hostile.js';
 import { linesPage, renderedPage, scannedPdf, scanOf } from '../../fuzz/scans.js';
 import { OPTION_DEFAULTS, parseOptions, type ProcessingOptions } from '../../lambdas/documents/options.js';
 import { processDocument } from '../../lambdas/documents/process-document.js';
+import { laidOutPdf } from '../support/pdf.js';
 import { gradePage, scriptMatch, summarise, type PageQuality } from '../../lambdas/documents/quality/grade.js';
 
 /**
@@ -19,7 +20,7 @@ describe('grading a page', () => {
       grade: 'good',
       reasons: [],
       rung: 'text_layer',
-      characters: 54,
+      characters: 55,
       garbage_ratio: 0,
     });
   });
@@ -30,7 +31,7 @@ describe('grading a page', () => {
     const poor = gradePage({ text: `${CLEAN} (cid:12)(cid:7)`, rung: 'text_layer' });
     expect(poor.grade).toBe('poor');
     expect(poor.reasons[0]).toMatch(/^garbage_ratio 0\.2/);
-    // Unmapped glyphs the text layer counted, though the text no longer shows them.
+    // A text layer by its own counts: unmapped glyphs it counted, though the text no longer shows them.
     const unmapped = gradePage({ text: CLEAN, rung: 'text_layer', layer: { chars: 60, unusable: 9 } });
     expect(unmapped).toMatchObject({ grade: 'poor', reasons: ['garbage_ratio 0.15'] });
   });
@@ -147,6 +148,27 @@ describe('the reading ladder', () => {
     });
     expect(auto.documents[0]?.page_content).toContain('Pilots board ships');
     expect(auto.quality?.rungs).toEqual({ ocr_hires: 1 });
+  });
+
+  it('grades a text layer the same in Markdown, where a ruled table leaves few characters on its lines, and never recognises it', async () => {
+    // A page that is only a ruled table: its lines' text is the table's, not the page's characters.
+    const xs = [72, 192, 312];
+    const ys = [700, 680, 660, 640];
+    const rules = [
+      ...ys.map((y) => ({ x0: xs[0]!, y0: y, x1: xs[2]!, y1: y })),
+      ...xs.map((x) => ({ x0: x, y0: ys[3]!, x1: x, y1: ys[0]! })),
+    ];
+    const cells = [
+      ['Berth', 'Length'],
+      ['North quay', '240 metres'],
+      ['South quay', '180 metres'],
+    ].flatMap((row, r) => row.map((text, c) => ({ text, x: xs[c]! + 4, y: ys[r + 1]! + 6 })));
+    const bytes = laidOutPdf([{ texts: cells, rules }]);
+    const text = await read(bytes);
+    const markdown = await read(bytes, { output_format: 'markdown' });
+    expect(qualityOf(markdown)).toEqual(qualityOf(text));
+    expect(qualityOf(markdown)).toMatchObject({ grade: 'good', rung: 'text_layer' });
+    expect(markdown.documents[0]?.page_content).toContain('| North quay | 240 metres |');
   });
 
   it('climbs no rung with ocr=off, whatever the grade', async () => {

@@ -44,7 +44,10 @@ export interface PageQuality {
 export interface PageFacts {
   text: string;
   rung: Rung;
-  /** The text layer's own count of characters and of unusable ones (unmapped glyphs PDFium reports). */
+  /**
+   * The text layer's own count of characters (spaces aside) and of unusable ones (controls, private use,
+   * U+FFFD, glyphs PDFium could not map): a text layer is graded by these, not by `text`.
+   */
   layer?: { chars: number; unusable: number } | undefined;
   /** Objects the page draws besides text (images, paths): a page that draws and yields no text was not read. */
   drawn?: number | undefined;
@@ -108,9 +111,12 @@ export const GRADE_RANK: Record<Grade, number> = { poor: 0, fair: 1, good: 2 };
 
 /** The page's grade and its reasons. */
 export const gradePage = (facts: PageFacts): PageQuality => {
-  const counted = countGarbage(facts.text);
-  const layerRatio = facts.layer?.chars ? facts.layer.unusable / facts.layer.chars : 0;
-  const garbageRatio = Math.max(counted.characters ? counted.garbage / counted.characters : 0, layerRatio);
+  // A text layer is judged by its own counts, the same whatever the output format makes of its text
+  // (Markdown's tables and headings are not the page's characters); any other reading by its text.
+  const counted = facts.layer
+    ? { characters: facts.layer.chars, garbage: facts.layer.unusable }
+    : countGarbage(facts.text);
+  const garbageRatio = counted.characters ? counted.garbage / counted.characters : 0;
   const reasons: Array<[Grade, string]> = [];
   if (counted.characters < MIN_CHARACTERS && (facts.drawn ?? 0) > 0) {
     reasons.push(['poor', `no_text ${counted.characters} characters on a page that draws ${facts.drawn ?? 0} objects`]);

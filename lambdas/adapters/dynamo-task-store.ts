@@ -352,102 +352,82 @@ export class DynamoTaskStore implements TaskStore {
     return tasks.filter((task): task is Task => task !== undefined);
   }
 
-  async updateProgress(taskId: string, runId: string, progress: number, stage: Task['stage']) {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: taskKey(taskId),
-          UpdateExpression: 'SET #progress = :progress, #stage = :stage, #updated = :now',
-          ConditionExpression: '#status = :started AND #run = :run AND #progress <= :progress',
-          ExpressionAttributeNames: {
-            '#progress': 'progress',
-            '#stage': 'stage',
-            '#updated': 'updated_at',
-            '#status': 'status',
-            '#run': 'run_id',
-          },
-          ExpressionAttributeValues: {
-            ':progress': progress,
-            ':stage': stage,
-            ':now': this.now().toISOString(),
-            ':started': 'STARTED',
-            ':run': runId,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  }
-
-  async startFanOut(taskId: string, runId: string, fanOut: TaskFanOut, leaseExpiresAt: string) {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: taskKey(taskId),
-          UpdateExpression: 'SET #fanOut = :fanOut, #lease = :lease, #updated = :now',
-          ConditionExpression: '#status = :started AND #run = :run',
-          ExpressionAttributeNames: {
-            '#fanOut': 'fan_out',
-            '#lease': 'lease_expires_at',
-            '#updated': 'updated_at',
-            '#status': 'status',
-            '#run': 'run_id',
-          },
-          ExpressionAttributeValues: {
-            ':fanOut': fanOut,
-            ':lease': leaseExpiresAt,
-            ':now': this.now().toISOString(),
-            ':started': 'STARTED',
-            ':run': runId,
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  }
-
-  /** One write: the part into `fan_out.done` only if it is not there yet, so a repeated delivery changes nothing. */
-  async recordPart(taskId: string, runId: string, part: number, ocrPages: number, leaseExpiresAt: string) {
+  /**
+   * One update of a task that its run still holds (STARTED, `run_id` the
+   * run's), `updated_at` set with it: written (with the row after the write
+   * when `returnRow`), or undefined when the condition failed (cancelled,
+   * taken over, or `condition` false).
+   */
+  private async updateWhileRunning(
+    taskId: string,
+    runId: string,
+    update: {
+      set: string;
+      names: Record<string, string>;
+      values: Record<string, unknown>;
+      condition?: string;
+      returnRow?: boolean;
+    },
+  ): Promise<{ row?: Task | undefined } | undefined> {
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: taskKey(taskId),
-          UpdateExpression: 'SET #fanOut.#done.#part = :pages, #lease = :lease, #updated = :now',
-          ConditionExpression:
-            '#status = :started AND #run = :run AND attribute_exists(#fanOut) AND attribute_not_exists(#fanOut.#done.#part)',
+          UpdateExpression: `SET ${update.set}, #updated = :now`,
+          ConditionExpression: `#status = :started AND #run = :run${update.condition ? ` AND ${update.condition}` : ''}`,
           ExpressionAttributeNames: {
-            '#fanOut': 'fan_out',
-            '#done': 'done',
-            '#part': partKey(part),
-            '#lease': 'lease_expires_at',
+            ...update.names,
             '#updated': 'updated_at',
             '#status': 'status',
             '#run': 'run_id',
           },
           ExpressionAttributeValues: {
-            ':pages': ocrPages,
-            ':lease': leaseExpiresAt,
+            ...update.values,
             ':now': this.now().toISOString(),
             ':started': 'STARTED',
             ':run': runId,
           },
-          ReturnValues: 'ALL_NEW',
+          // Progress writes are frequent: only the part record needs the row back.
+          ReturnValues: update.returnRow ? 'ALL_NEW' : 'NONE',
         }),
       );
-      return fromItem(Attributes);
+      return { row: update.returnRow ? fromItem(Attributes) : undefined };
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
+  }
+
+  async updateProgress(taskId: string, runId: string, progress: number, stage: Task['stage']) {
+    const written = await this.updateWhileRunning(taskId, runId, {
+      set: '#progress = :progress, #stage = :stage',
+      names: { '#progress': 'progress', '#stage': 'stage' },
+      values: { ':progress': progress, ':stage': stage },
+      condition: '#progress <= :progress',
+    });
+    return written !== undefined;
+  }
+
+  async startFanOut(taskId: string, runId: string, fanOut: TaskFanOut, leaseExpiresAt: string) {
+    const written = await this.updateWhileRunning(taskId, runId, {
+      set: '#fanOut = :fanOut, #lease = :lease',
+      names: { '#fanOut': 'fan_out', '#lease': 'lease_expires_at' },
+      values: { ':fanOut': fanOut, ':lease': leaseExpiresAt },
+    });
+    return written !== undefined;
+  }
+
+  /** One write: the part into `fan_out.done` only if it is not there yet, so a repeated delivery changes nothing. */
+  async recordPart(taskId: string, runId: string, part: number, ocrPages: number, leaseExpiresAt: string) {
+    const written = await this.updateWhileRunning(taskId, runId, {
+      set: '#fanOut.#done.#part = :pages, #lease = :lease',
+      names: { '#fanOut': 'fan_out', '#done': 'done', '#part': partKey(part), '#lease': 'lease_expires_at' },
+      values: { ':pages': ocrPages, ':lease': leaseExpiresAt },
+      condition: 'attribute_exists(#fanOut) AND attribute_not_exists(#fanOut.#done.#part)',
+      returnRow: true,
+    });
+    return written?.row;
   }
 
   /** One caller's tasks, from the index keyed by owner (never a filter over everyone's). */

@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import { failTask } from '../core/lifecycle.js';
 import type { PartQueue } from '../core/ports.js';
 import { partKey, type PartMessage, type Task, type TaskFanOut } from '../core/task.js';
+import { fanOutView } from '../core/task-views.js';
 import type { FanOutPlan } from '../documents/fan-out.js';
 import { DEFAULT_LIMITS } from '../documents/limits.js';
 import type { DocumentInput } from '../documents/process-document.js';
@@ -33,11 +34,6 @@ const stagedInputKey = (taskId: string, runId: string): string => `${PREFIX.resu
 
 const leaseUntil = (deps: WorkerDeps): string =>
   new Date(deps.clock.now().getTime() + deps.config.FUNCTION_TIMEOUT_MS + deps.config.LEASE_MARGIN_MS).toISOString();
-
-const pagesOf = (fanOut: TaskFanOut) => ({
-  total: fanOut.ocr_pages.reduce((sum, count) => sum + count, 0),
-  done: Object.values(fanOut.done).reduce((sum, count) => sum + count, 0),
-});
 
 /**
  * The run's document is read in parts: its input where the parts can read
@@ -150,7 +146,7 @@ export const runPart = async (deps: WorkerDeps, message: PartMessage, deadline: 
       return;
     }
     if (recorded) {
-      const { total, done } = pagesOf(task.fan_out);
+      const { ocr_pages: total, ocr_pages_done: done } = fanOutView(task.fan_out);
       await deps.store.updateProgress(task.task_id, message.run_id, percentFor('parsing', done / total), 'parsing');
     }
   }

@@ -291,6 +291,30 @@ describe('page fan-out', () => {
     expect(blobs.objects.has(`bucket/${staged?.key}`)).toBe(false);
   });
 
+  it('drops a part message the plan does not have, or of another run, reading nothing', async () => {
+    const task = await pendingScan();
+    const parts = await fanOut(task);
+    let reads = 0;
+    const counting: Partial<WorkerDeps> = {
+      readPart: async (...args) => {
+        reads++;
+        return readPartInSandbox(...args);
+      },
+    };
+    const response = await deliver(
+      counting,
+      { ...parts[0]!, part: 99 },
+      { ...parts[0]!, run_id: 'another-run' },
+      { ...parts[0]!, attempt: 2 },
+      { v: 1, kind: 'part', task_id: task.task_id },
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(reads).toBe(0);
+    const still = await store.get(task.task_id);
+    expect(still?.status).toBe('STARTED');
+    expect(still?.fan_out?.done).toEqual({});
+  });
+
   it('reads a document with fewer pages to recognise than the threshold at once', async () => {
     const task = await pendingScan();
     const parts = await fanOut(task, { config: { ...config, OCR_FAN_OUT_MIN_PAGES: 4 } });

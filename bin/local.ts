@@ -3,10 +3,12 @@
  *
  *   npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir .local-data] [--api-key KEY]... [--allow-private-urls]
  *                [--webhook-secret whsec_…] [--s3-port 8001] [--no-drop-folder] [--drop-folder-owner KEY]
+ *                [--kb-destination NAME=s3://BUCKET/PREFIX/]...
  */
 import { parseArgs } from 'node:util';
 import { localApiKeyId } from '../local/api-gateway.js';
 import { startLocalStack } from '../local/stack.js';
+import { parseKbDestinationFlag } from '../shared/knowledge-base.js';
 
 const { values } = parseArgs({
   allowNegative: true,
@@ -22,13 +24,15 @@ const { values } = parseArgs({
     // On here (off in a deployment unless configured): objects written under inbox/ become tasks.
     'drop-folder': { type: 'boolean', default: true },
     'drop-folder-owner': { type: 'string' },
+    // Knowledge-base destinations (option destination=kb:NAME); the bucket is made in the embedded S3 if absent.
+    'kb-destination': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   },
 });
 
 if (values.help) {
   console.log(
-    'usage: npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--allow-private-urls] [--webhook-secret whsec_…] [--s3-port 8001] [--no-drop-folder] [--drop-folder-owner KEY]',
+    'usage: npm start -- [--port 8000] [--host 127.0.0.1] [--data-dir DIR] [--api-key KEY]... [--allow-private-urls] [--webhook-secret whsec_…] [--s3-port 8001] [--no-drop-folder] [--drop-folder-owner KEY] [--kb-destination NAME=s3://BUCKET/PREFIX/]...',
   );
   process.exit(0);
 }
@@ -41,6 +45,14 @@ const dropFolder = values['drop-folder'];
 const ownerKey = values['drop-folder-owner'] ?? apiKeys[0];
 if (ownerKey !== undefined && !apiKeys.includes(ownerKey)) {
   console.error('--drop-folder-owner must be one of the --api-key values');
+  process.exit(2);
+}
+
+let kbDestinations: Record<string, ReturnType<typeof parseKbDestinationFlag>[1]>;
+try {
+  kbDestinations = Object.fromEntries((values['kb-destination'] ?? []).map(parseKbDestinationFlag));
+} catch (error) {
+  console.error((error as Error).message);
   process.exit(2);
 }
 
@@ -57,7 +69,11 @@ const stack = await startLocalStack({
   apiKeys,
   allowPrivateUrls: values['allow-private-urls'],
   webhookSecret: values['webhook-secret'] || undefined,
-  config: { dropFolder, ...(dropFolder && ownerKey ? { dropFolderOwner: localApiKeyId(ownerKey) } : {}) },
+  config: {
+    dropFolder,
+    ...(dropFolder && ownerKey ? { dropFolderOwner: localApiKeyId(ownerKey) } : {}),
+    ...(Object.keys(kbDestinations).length ? { kbDestinations } : {}),
+  },
   prewarm: true,
   log: (line) => console.log(`[local] ${line}`),
 });
@@ -70,6 +86,13 @@ console.log(`docproc is running (ready in ${seconds} s)
   Preview      curl -F file=@../shared/corpus/pdf/fake-memo.pdf ${stack.previewUrl}   (small files, answered at once)
   S3           ${stack.s3Endpoint}  bucket ${stack.bucketName}  (path-style, credentials local/local; s3:// sources under inbox/)
   Drop folder  ${dropFolder ? `on: objects written under s3://${stack.bucketName}/inbox/ become tasks${ownerKey ? ` (owned by ${values['drop-folder-owner'] ? '--drop-folder-owner' : 'the first --api-key'})` : ''}; options as x-amz-meta-docproc-* metadata (--no-drop-folder: off)` : 'off (objects under inbox/ are processed only when submitted by s3:// URI)'}
+  Knowledge    ${
+    Object.keys(kbDestinations).length
+      ? Object.entries(kbDestinations)
+          .map(([name, destination]) => `destination=kb:${name} → s3://${destination.bucket}/${destination.prefix}`)
+          .join(', ')
+      : 'no destinations (--kb-destination NAME=s3://BUCKET/PREFIX/)'
+  }
   Events       ${stack.url}/_local/events  (the event bus; also on the monitor page)
   Storage      ${values['data-dir'] ? `task rows and objects kept in ${values['data-dir']}` : 'in memory (use --data-dir to keep tasks across restarts)'}
   Webhooks     signed with ${stack.webhookSecret}${values['webhook-secret'] ? '' : '  (generated: pass --webhook-secret or DOCPROC_WEBHOOK_SECRET to keep one)'}

@@ -31,6 +31,8 @@ export const ERROR_CATALOGUE = {
   SOFT_TIME_LIMIT: { status: 422, retryable: true },
   TIME_LIMIT_EXCEEDED: { status: 422, retryable: true },
   WORKER_CRASHED: { status: 422, retryable: true },
+  /** The document was read, but its knowledge-base destination refused it (option `destination`). */
+  DESTINATION_FAILED: { status: 422, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { PREFIX, SERVICE_PREFIXES } from '../shared/definitions.js';
+import { DESTINATION_NAME, formatKbDestinations, kbDestinationsSchema } from '../shared/knowledge-base.js';
 
 const MB = 1024 * 1024;
 
@@ -12,6 +13,9 @@ const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) =
 
 /** Who owns tasks made without an API key: every caller when the API takes none (ANONYMOUS_OWNER of the runtime). */
 const ANONYMOUS_OWNER = 'anonymous';
+
+/** The destinations' share of a function's 4 KB environment. */
+const KB_DESTINATIONS_MAX_CHARACTERS = 1500;
 
 /** CloudWatch Logs accepts only these retention periods. */
 const LOG_RETENTION_DAYS = [
@@ -116,6 +120,41 @@ export const deploymentConfigSchema = z
         'the complete ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>)',
       )
       .optional(),
+    /**
+     * Knowledge-base destinations by name (README, "Knowledge Bases"): option `destination=kb:<name>` writes a
+     * succeeded task's document and its metadata sidecar under `bucket`/`prefix`; with `knowledgeBaseId` and
+     * `dataSourceId`, a batch that ends starts one ingestion job. JSON through `-c`.
+     */
+    kbDestinations: z
+      .preprocess((value) => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value), kbDestinationsSchema)
+      .default({}),
+    /**
+     * The post-chunking transformation of a KB data source (our chunks instead of the KB's): deployed when set.
+     * `intermediateBucket`: the bucket the KB hands batch files in (made by the stack when absent);
+     * `dataSource`: also create the S3 data source of knowledge base `knowledgeBaseId` over destination
+     * `destination`, wired to the transformation.
+     */
+    kbTransformation: z
+      .preprocess(
+        (value) => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value),
+        z.strictObject({
+          intermediateBucket: z
+            .string()
+            .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name')
+            .optional(),
+          dataSource: z
+            .strictObject({
+              knowledgeBaseId: z.string().regex(/^[0-9A-Z]{10}$/, 'a knowledge base id'),
+              destination: z.string().regex(DESTINATION_NAME, 'a name of kbDestinations'),
+              name: z
+                .string()
+                .regex(/^[0-9a-zA-Z][_-]?(?:[0-9a-zA-Z][_-]?){0,99}$/)
+                .default('docproc'),
+            })
+            .optional(),
+        }),
+      )
+      .optional(),
   })
   .superRefine((config, ctx) => {
     const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -186,6 +225,17 @@ export const deploymentConfigSchema = z
     }
     if (config.apiAuth === 'none' && config.dropFolderOwner && config.dropFolderOwner !== ANONYMOUS_OWNER) {
       problem('dropFolderOwner', `with apiAuth none every caller is ${ANONYMOUS_OWNER}: no one could see the tasks`);
+    }
+    // Lambda gives a function 4 KB of environment in all: the destinations must leave room for the rest.
+    if (formatKbDestinations(config.kbDestinations).length > KB_DESTINATIONS_MAX_CHARACTERS) {
+      problem(
+        'kbDestinations',
+        `at most ${KB_DESTINATIONS_MAX_CHARACTERS} characters as JSON (Lambda's 4 KB environment)`,
+      );
+    }
+    const dataSource = config.kbTransformation?.dataSource;
+    if (dataSource && !Object.hasOwn(config.kbDestinations, dataSource.destination)) {
+      problem('kbTransformation', `dataSource.destination ${dataSource.destination} is not one of kbDestinations`);
     }
     if (config.throttleBurstLimit < config.throttleRateLimit / 10) {
       problem('throttleBurstLimit', 'is too small for throttleRateLimit');

@@ -7,6 +7,7 @@ import { Monitoring } from './constructs/monitoring.js';
 import { Queues } from './constructs/queues.js';
 import { Storage } from './constructs/storage.js';
 import { WebhookSecret } from './constructs/webhook-secret.js';
+import { KnowledgeBaseTransformation } from './constructs/knowledge-base.js';
 import { Consumers, consumerTimeouts } from './constructs/consumers.js';
 import { TaskEvents } from './constructs/events.js';
 import { alarmSpecs } from './alarms.js';
@@ -26,6 +27,8 @@ export class DocProcStack extends Stack {
   readonly api: Api;
   readonly monitoring: Monitoring;
   readonly webhookSecret: WebhookSecret;
+  /** With `kbTransformation`: the knowledge base's post-chunking step. */
+  readonly knowledgeBase?: KnowledgeBaseTransformation;
 
   constructor(scope: Construct, id: string, props: DocProcStackProps) {
     super(scope, id, props);
@@ -73,6 +76,9 @@ export class DocProcStack extends Stack {
       webhookSecretArn: this.webhookSecret.secret.secretArn,
       sources: config,
       eventBus: { name: this.events.bus.eventBusName, arn: this.events.bus.eventBusArn },
+      region: this.region,
+      account: this.account,
+      destinations: config.kbDestinations,
     };
     const shared = { config, catalogue, resources, logRetention };
     this.consumers = new Consumers(this, 'Consumers', { ...shared, bucket, queues: this.queues });
@@ -107,6 +113,24 @@ export class DocProcStack extends Stack {
       alarms: alarmSpecs(config),
       alarmEmail: config.alarmEmail,
     });
+
+    if (config.kbTransformation) {
+      this.knowledgeBase = new KnowledgeBaseTransformation(this, 'KnowledgeBase', {
+        config,
+        transformation: config.kbTransformation,
+        resources,
+        logRetention,
+        accessLogs: this.storage.accessLogs,
+      });
+      new CfnOutput(this, 'KbTransformationFunctionArn', {
+        value: this.knowledgeBase.function.functionArn,
+        description: "The KB data source's post-chunking Lambda: its service role needs lambda:InvokeFunction on it",
+      });
+      new CfnOutput(this, 'KbIntermediateBucket', {
+        value: this.knowledgeBase.intermediateBucket.bucketName,
+        description: "The KB's intermediate storage: its service role needs s3:GetObject and s3:PutObject in it",
+      });
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the document API' });
     if (this.api.apiKey) {

@@ -1,10 +1,12 @@
 import type { DeploymentConfig } from './config.js';
+import type { KbDestinations } from '../shared/knowledge-base.js';
 import {
   apiEnvironmentSchema,
   batchJobsEnvironmentSchema,
   deadLettersEnvironmentSchema,
   deliveriesApiEnvironmentSchema,
   janitorEnvironmentSchema,
+  kbTransformEnvironmentSchema,
   previewEnvironmentSchema,
   uploadEventsEnvironmentSchema,
   webhookDeliveriesEnvironmentSchema,
@@ -20,6 +22,7 @@ import {
   PREFIX,
   UPLOAD_EVENTS_TIMEOUT_SECONDS,
   WEBHOOK_DELIVERIES_TIMEOUT_SECONDS,
+  KB_TRANSFORM_TIMEOUT_SECONDS,
   sourceLocations,
   type RouteHandler,
   type SourceLocation,
@@ -88,6 +91,15 @@ export interface FunctionAccess {
    * (EVENT_BUS_NAME) and the webhook deliveries it queues (WEBHOOK_QUEUE_URL).
    */
   announces?: boolean;
+  /**
+   * Writes succeeded tasks' documents under the knowledge-base destinations
+   * (`kbDestinations`): s3:PutObject under each prefix (kms:GenerateDataKey
+   * with a destination's key), and bedrock:StartIngestionJob on the knowledge
+   * bases they name.
+   */
+  deliversToKnowledgeBases?: boolean;
+  /** Reads and writes the KB's intermediate bucket (the transformation's batch files): KB_INTERMEDIATE_BUCKET. */
+  kbIntermediateBucket?: boolean;
 }
 
 export interface FunctionSpec {
@@ -125,6 +137,31 @@ export const QUEUE_URL_VARIABLES: Record<QueueName, string> = {
   batchJobs: 'BATCH_QUEUE_URL',
 };
 
+/**
+ * What a run that ends a task may need for its `destination`: the writes, and
+ * where a destination names a knowledge base, the batch's counts (BatchGet of
+ * its counter items) to see it ended.
+ */
+const knowledgeBaseAccess = (config: DeploymentConfig): Pick<FunctionAccess, 'deliversToKnowledgeBases'> =>
+  Object.keys(config.kbDestinations).length ? { deliversToKnowledgeBases: true } : {};
+
+const syncsKnowledgeBases = (config: DeploymentConfig): boolean =>
+  Object.values(config.kbDestinations).some((destination) => destination.knowledgeBaseId);
+
+/** The transformation of a KB data source (`kbTransformation`): reads a task and its result, and the KB's batch files. */
+export const kbTransformSpec = (config: DeploymentConfig): FunctionSpec | undefined =>
+  config.kbTransformation
+    ? {
+        entry: 'knowledge-base/transform-handler.ts',
+        description: "A knowledge base's post-chunking step: the service's chunks instead of the KB's",
+        memoryMb: 1024,
+        timeoutSeconds: KB_TRANSFORM_TIMEOUT_SECONDS,
+        access: { table: ['get'], bucket: { read: [PREFIX.results] }, kbIntermediateBucket: true },
+        environment: {},
+        environmentSchema: kbTransformEnvironmentSchema,
+      }
+    : undefined;
+
 /** The preview parses documents itself, in a sandbox: the upload function's size (on Lambda, memory is also CPU). */
 const PREVIEW_MEMORY_MB = 1024;
 
@@ -151,13 +188,17 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
   // A direct upload reaches the large queue only when it may be larger than the large-input threshold.
   const directSubmits: readonly QueueName[] =
     config.largeInputThresholdMb < config.directUploadMaxMb ? submits : ['standard'];
+  // A batch's counts are read (BatchGet) where a worker may start a knowledge base's sync.
+  const workerTable: readonly TableAction[] = syncsKnowledgeBases(config)
+    ? ['get', 'update', 'batchGet']
+    : ['get', 'update'];
   const worker = (queueClass: 'standard' | 'large'): FunctionSpec => ({
     entry: 'consumers/worker.ts',
     description: `Processes documents from the ${queueClass} queue`,
     memoryMb: queueClass === 'large' ? config.largeWorkerMemoryMb : config.workerMemoryMb,
     timeoutSeconds: workerTimeoutSeconds(config, queueClass),
     access: {
-      table: ['get', 'update'],
+      table: workerTable,
       bucket: {
         // With the result cache, a hit copies an earlier result (CopyObject reads its source).
         read: [PREFIX.uploads, PREFIX.direct, ...(config.resultCacheTtlHours > 0 ? [PREFIX.results] : [])],
@@ -170,6 +211,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       decryptsSources: true,
       // A document with many pages to recognise goes to the page workers in parts.
       ...(config.ocrFanOutMinPages > 0 ? { sendsTo: ['pages'] as const } : {}),
+      ...knowledgeBaseAccess(config),
     },
     environment: workerEnvironment(config, queueClass),
     environmentSchema: workerEnvironmentSchema,
@@ -270,7 +312,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       memoryMb: config.pageWorkerMemoryMb,
       timeoutSeconds: workerTimeoutSeconds(config, 'standard'),
       access: {
-        table: ['get', 'update'],
+        table: workerTable,
         bucket: {
           // The input where the run found it (or its copy under results/), the parts, the result.
           read: [PREFIX.uploads, PREFIX.direct, PREFIX.results],
@@ -281,6 +323,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
         sources: true,
         announces: true,
         decryptsSources: true,
+        ...knowledgeBaseAccess(config),
       },
       environment: pageWorkerEnvironment(config),
       environmentSchema: workerEnvironmentSchema,
@@ -367,6 +410,13 @@ export interface FunctionResources {
   webhookSecretArn: string;
   /** `sourcePrefixes`, `allowedSourceBuckets` and `sourceKmsKeyArns` of the configuration. */
   sources: Pick<DeploymentConfig, 'sourcePrefixes' | 'allowedSourceBuckets' | 'sourceKmsKeyArns'>;
+  /** Where the stack runs, for the ARNs of knowledge bases. */
+  region: string;
+  account: string;
+  /** `kbDestinations` of the configuration. */
+  destinations: KbDestinations;
+  /** The KB's intermediate bucket, where the transformation is deployed. */
+  kbIntermediateBucket?: { name: string; arn: string } | undefined;
 }
 
 /** One IAM Allow statement. */
@@ -396,6 +446,9 @@ export const accessEnvironment = (access: FunctionAccess, resources: FunctionRes
   ...(access.deliveries?.length ? { DELIVERIES_TABLE_NAME: resources.deliveriesTableName } : {}),
   ...(access.readsWebhookSecret ? { WEBHOOK_SECRET_ARN: resources.webhookSecretArn } : {}),
   ...(access.announces ? { EVENT_BUS_NAME: resources.eventBus.name } : {}),
+  ...(access.kbIntermediateBucket && resources.kbIntermediateBucket
+    ? { KB_INTERMEDIATE_BUCKET: resources.kbIntermediateBucket.name }
+    : {}),
   ...Object.fromEntries(queuesSentTo(access).map((queue) => [QUEUE_URL_VARIABLES[queue], resources.queues[queue].url])),
 });
 
@@ -467,6 +520,35 @@ export const accessStatements = (access: FunctionAccess, resources: FunctionReso
   }
   if (access.readsWebhookSecret) {
     statements.push({ actions: ['secretsmanager:GetSecretValue'], resources: [resources.webhookSecretArn] });
+  }
+  if (access.deliversToKnowledgeBases) statements.push(...knowledgeBaseStatements(resources));
+  if (access.kbIntermediateBucket && resources.kbIntermediateBucket) {
+    const { arn } = resources.kbIntermediateBucket;
+    statements.push({ actions: ['s3:GetObject', 's3:PutObject'], resources: [`${arn}/*`] });
+  }
+  return statements;
+};
+
+/** A destination's writes, and the syncs of the knowledge bases destinations name. */
+const knowledgeBaseStatements = (resources: FunctionResources): PolicyStatementSpec[] => {
+  const destinations = Object.values(resources.destinations);
+  const statements: PolicyStatementSpec[] = [];
+  if (destinations.length) {
+    statements.push({
+      actions: ['s3:PutObject'],
+      resources: [...new Set(destinations.map(({ bucket, prefix }) => `${bucketArnOf(resources, bucket)}/${prefix}*`))],
+    });
+  }
+  const keys = [...new Set(destinations.flatMap(({ kmsKeyArn }) => (kmsKeyArn ? [kmsKeyArn] : [])))];
+  if (keys.length) statements.push({ actions: ['kms:GenerateDataKey'], resources: keys });
+  const bases = [...new Set(destinations.flatMap(({ knowledgeBaseId }) => (knowledgeBaseId ? [knowledgeBaseId] : [])))];
+  if (bases.length) {
+    statements.push({
+      actions: ['bedrock:StartIngestionJob'],
+      resources: bases.map(
+        (id) => `arn:${resources.partition}:bedrock:${resources.region}:${resources.account}:knowledge-base/${id}`,
+      ),
+    });
   }
   return statements;
 };

@@ -5,10 +5,12 @@ import {
   type deliveriesApiEnvironmentSchema,
   type EnvironmentOf,
   type janitorEnvironmentSchema,
+  type kbTransformEnvironmentSchema,
   type previewEnvironmentSchema,
   type uploadEventsEnvironmentSchema,
   type workerEnvironmentSchema,
 } from '../shared/environment.js';
+import { formatKbDestinations } from '../shared/knowledge-base.js';
 import { bytes, dropFolderOwner, type DeploymentConfig } from './config.js';
 
 /**
@@ -27,6 +29,7 @@ export const apiEnvironment = (config: DeploymentConfig) =>
     RESULT_INLINE_LIMIT_BYTES: bytes(config.resultInlineLimitMb),
     TASK_RETENTION_DAYS: config.taskRetentionDays,
     CORS_ORIGINS: config.corsOrigins.join(','),
+    KB_DESTINATIONS: formatKbDestinations(config.kbDestinations),
   }) satisfies EnvironmentOf<typeof apiEnvironmentSchema>;
 
 /** The delivery-log routes: everything else they touch comes from their access. */
@@ -57,6 +60,7 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
     RESULT_CACHE_TTL_SECONDS: config.resultCacheTtlHours * 3600,
     OCR_FAN_OUT_MIN_PAGES: config.ocrFanOutMinPages,
     OCR_PAGES_PER_PART: config.ocrPagesPerPart,
+    KB_DESTINATIONS: formatKbDestinations(config.kbDestinations),
   }) satisfies EnvironmentOf<typeof workerEnvironmentSchema>;
 
 /** The page worker reads parts of standard size: the standard worker's settings, in its own memory. */
@@ -97,3 +101,7 @@ export const batchJobsEnvironment = (config: DeploymentConfig) =>
   ({
     LARGE_INPUT_THRESHOLD_BYTES: bytes(config.largeInputThresholdMb),
   }) satisfies EnvironmentOf<typeof batchJobsEnvironmentSchema>;
+
+/** The knowledge-base transformation: the intermediate bucket comes from the construct that wires it. */
+export const kbTransformEnvironment = (intermediateBucket: string) =>
+  ({ KB_INTERMEDIATE_BUCKET: intermediateBucket }) satisfies EnvironmentOf<typeof kbTransformEnvironmentSchema>;

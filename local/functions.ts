@@ -57,6 +57,7 @@ export const RUNTIME_VARIABLES = [
   'AWS_ENDPOINT_URL_DYNAMODB',
   'AWS_ENDPOINT_URL_EVENTBRIDGE',
   'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  'AWS_ENDPOINT_URL_BEDROCK_AGENT',
   'S3_FORCE_PATH_STYLE',
   'AWS_LAMBDA_FUNCTION_NAME',
   'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
@@ -71,6 +72,8 @@ export interface LocalEndpoints {
   dynamodb: string;
   /** The local Secrets Manager (secrets-manager.ts). */
   secretsManager: string;
+  /** The knowledge bases' API (StartIngestionJob, see knowledge-bases.ts). */
+  bedrockAgent: string;
   /** The local event bus (event-bus.ts). */
   events: string;
 }
@@ -165,6 +168,7 @@ export const localFunctions = (
         AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
         AWS_ENDPOINT_URL_EVENTBRIDGE: endpoints.events,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoints.secretsManager,
+        AWS_ENDPOINT_URL_BEDROCK_AGENT: endpoints.bedrockAgent,
         // The S3 emulator answers path-style URLs (bucket in the path, not the host name).
         S3_FORCE_PATH_STYLE: 'true',
         AWS_LAMBDA_FUNCTION_NAME: name,

@@ -71,7 +71,7 @@ export const allowingStatement = (
 };
 
 /** The services the functions call, by their IAM prefix. */
-export type AwsService = 's3' | 'dynamodb' | 'sqs' | 'events' | 'secretsmanager';
+export type AwsService = 's3' | 'dynamodb' | 'sqs' | 'events' | 'secretsmanager' | 'bedrock';
 
 export interface LocalAccount {
   region: string;
@@ -148,6 +148,13 @@ export const describeCommand = (
       resource: secretId.startsWith('arn:')
         ? secretId
         : `arn:aws:secretsmanager:${account.region}:${account.account}:secret:${secretId}`,
+    };
+  }
+  if (service === 'bedrock') {
+    // The knowledge-base APIs are authorized on the knowledge base they name.
+    return {
+      action: `bedrock:${command.replace(/Command$/, '')}`,
+      resource: `arn:aws:bedrock:${account.region}:${account.account}:knowledge-base/${String(input.knowledgeBaseId)}`,
     };
   }
   if (service === 's3') {
@@ -228,7 +235,9 @@ const isMissingObject = (error: unknown) => {
  * function without s3:ListBucket on the bucket becomes S3's 403.
  */
 export const enforcePolicy = (
-  clients: Record<'s3' | 'dynamo' | 'sqs' | 'events' | 'secrets', { middlewareStack: unknown }>,
+  clients: Partial<
+    Record<'s3' | 'dynamo' | 'sqs' | 'events' | 'secrets' | 'bedrockAgent', { middlewareStack: unknown }>
+  >,
   options: {
     functionName: string;
     policy: readonly PolicyStatementSpec[];
@@ -237,9 +246,19 @@ export const enforcePolicy = (
   },
 ): void => {
   const reported = new Set<string>();
-  const services = { s3: 's3', dynamo: 'dynamodb', sqs: 'sqs', events: 'events', secrets: 'secretsmanager' } as const;
+  const services = {
+    s3: 's3',
+    dynamo: 'dynamodb',
+    sqs: 'sqs',
+    events: 'events',
+    secrets: 'secretsmanager',
+    bedrockAgent: 'bedrock',
+  } as const;
   for (const [key, service] of Object.entries(services) as Array<[keyof typeof services, AwsService]>) {
-    (clients[key].middlewareStack as MiddlewareStackLike).add(
+    // Clients built on first use (the Bedrock Agent client) come on their own.
+    const client = clients[key];
+    if (!client) continue;
+    (client.middlewareStack as MiddlewareStackLike).add(
       (next, context) => async (args) => {
         const command = context.commandName ?? 'UnknownCommand';
         const request = describeCommand(service, command, args.input, options.account);

@@ -42,6 +42,7 @@ import { alarmSpecs, type MetricSource } from '../lib/alarms.js';
 import { SERVICE_NAME } from '../shared/definitions.js';
 import { createBucket, createDeliveriesTable, createQueuePair, createTaskTable, type QueuePair } from './provision.js';
 import { startSecretsManager } from './secrets-manager.js';
+import { startLocalKnowledgeBases, type LocalIngestionJob } from './knowledge-bases.js';
 
 export interface LocalStackOptions {
   port?: number;
@@ -118,6 +119,8 @@ export interface LocalStack {
   alarms(): Promise<AlarmState[]>;
   /** What the functions put on the event bus, oldest first (also at `GET /_local/events`). */
   busEvents(): BusEvent[];
+  /** The knowledge-base syncs the functions started (the local Bedrock Agent API records them: knowledge-bases.ts). */
+  ingestionJobs(): LocalIngestionJob[];
   /** Invokes a function directly, as a schedule or `aws lambda invoke` would (tests run the janitor now). */
   invoke(name: FunctionName, event: unknown): Promise<unknown>;
   stop(): Promise<void>;
@@ -168,8 +171,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   const secretsManager = await startSecretsManager('127.0.0.1', [
     { arn: webhookSecretArn, name: NAMES.webhookSecret, value: webhookSecret },
   ]);
+  const knowledgeBases = await startLocalKnowledgeBases('127.0.0.1');
   const endpoints = {
     secretsManager: secretsManager.url,
+    bedrockAgent: knowledgeBases.url,
     region: REGION,
     credentials: CREDENTIALS,
     s3: emulators.awsEndpoint,
@@ -187,6 +192,10 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
   if (!TableNames?.includes(NAMES.table)) await createTaskTable(rawDynamo, NAMES.table);
   if (!TableNames?.includes(NAMES.deliveries)) await createDeliveriesTable(rawDynamo, NAMES.deliveries);
   await createBucket(s3, NAMES.bucket);
+  // Knowledge-base destinations' buckets, made in the embedded S3 when absent (on AWS they are the operator's).
+  for (const bucket of new Set(Object.values(config.kbDestinations).map((destination) => destination.bucket))) {
+    if (bucket !== NAMES.bucket) await createBucket(s3, bucket);
+  }
   const queues = {
     standard: await createQueuePair(sqs, 'docproc-standard', settings(workerTimeoutSeconds(config, 'standard'))),
     large: await createQueuePair(sqs, 'docproc-large', settings(workerTimeoutSeconds(config, 'large'))),
@@ -218,6 +227,9 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     },
     sources: config,
     eventBus: { name: NAMES.eventBus, arn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${NAMES.eventBus}` },
+    region: REGION,
+    account: ACCOUNT,
+    destinations: config.kbDestinations,
   };
   const functions = localFunctions(config, resources, endpoints, {
     bundles: await localBundles(localEntries(config)),
@@ -439,6 +451,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
     alarms,
     warm,
     busEvents: () => eventBus.events(),
+    ingestionJobs: () => knowledgeBases.jobs(),
     invoke: (name, event) => runtimes[name].invoke(event),
     stop: () =>
       (stopping ??= (async () => {
@@ -456,6 +469,7 @@ export const startLocalStack = async (options: LocalStackOptions = {}): Promise<
         sqs.destroy();
         rawDynamo.destroy();
         await secretsManager.close();
+        await knowledgeBases.close();
         await Promise.all([emulators.stop(), eventBus.stop()]);
       })()),
   };

@@ -13,6 +13,8 @@ export const JANITOR_TIMEOUT_SECONDS = 120;
 export const WEBHOOK_DELIVERIES_TIMEOUT_SECONDS = 60;
 /** One page of a batch (a thousand children created, cancelled or retried), with room for slow writes. */
 export const BATCH_JOBS_TIMEOUT_SECONDS = 300;
+/** A knowledge base's transformation call: Bedrock waits at most 15 minutes for it. */
+export const KB_TRANSFORM_TIMEOUT_SECONDS = 300;
 
 export const TABLE = {
   partitionKey: 'pk',

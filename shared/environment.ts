@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { BATCH, parseSourceLocations } from './definitions.js';
+import { kbDestinationsVariable } from './knowledge-base.js';
 
 /**
  * The environment contract between the infrastructure and the runtime: the
@@ -65,6 +66,8 @@ export const apiEnvironmentSchema = z.object({
   ...announcing,
   /** The batch routes: where a batch's pages of work are queued. */
   BATCH_QUEUE_URL: z.string().default(''),
+  /** The knowledge-base destinations (shared/knowledge-base.ts) a submission's `destination` may name. */
+  KB_DESTINATIONS: kbDestinationsVariable,
 });
 
 /**
@@ -105,6 +108,8 @@ export const workerEnvironmentSchema = z.object({
   OCR_FAN_OUT_MIN_PAGES: int.default(0),
   /** Pages to recognise per part (`ocrPagesPerPart`). */
   OCR_PAGES_PER_PART: int.min(1).default(8),
+  /** Where a succeeded task's document also goes (option `destination`), and which knowledge bases to sync. */
+  KB_DESTINATIONS: kbDestinationsVariable,
   ...announcing,
 });
 
@@ -130,6 +135,18 @@ export const uploadEventsEnvironmentSchema = z.object({
   DROP_FOLDER_OWNER: z.string().min(1),
   LARGE_INPUT_THRESHOLD_BYTES: int,
   TASK_RETENTION_DAYS: int,
+});
+
+/**
+ * The knowledge-base transformation (a data source's post-chunking step):
+ * it reads tasks and their results, and the KB's intermediate bucket.
+ */
+export const kbTransformEnvironmentSchema = z.object({
+  ...storage,
+  /** The intermediate bucket the knowledge base hands batch files in. */
+  KB_INTERMEDIATE_BUCKET: z.string().min(1),
+  /** The largest file (a KB batch file, a result) read whole. */
+  KB_TRANSFORM_MAX_BYTES: int.default(50 * 1024 * 1024),
 });
 
 export const janitorEnvironmentSchema = z.object({
@@ -189,7 +206,8 @@ export type EnvironmentSchema =
   | typeof janitorEnvironmentSchema
   | typeof batchJobsEnvironmentSchema
   | typeof webhookDeliveriesEnvironmentSchema
-  | typeof deliveriesApiEnvironmentSchema;
+  | typeof deliveriesApiEnvironmentSchema
+  | typeof kbTransformEnvironmentSchema;
 
 /**
  * What a builder may give a function of schema `S`: its variables and no

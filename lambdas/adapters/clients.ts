@@ -29,8 +29,8 @@ let clients: AwsClients | undefined;
  * function, and so sees every client built here, to check each call against
  * the function's IAM policy as AWS would. Never set on Lambda.
  */
-interface LocalRuntimeHooks {
-  docprocAwsClientsCreated?: (clients: AwsClients) => void;
+export interface LocalRuntimeHooks {
+  docprocAwsClientsCreated?: (clients: Partial<AwsClients> & { bedrockAgent?: unknown }) => void;
 }
 
 /**

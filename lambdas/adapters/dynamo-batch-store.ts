@@ -13,6 +13,7 @@ import {
   shardsUpTo,
   zeroCounts,
   type Batch,
+  type BatchIngestion,
   type BatchCounts,
   type BatchRequest,
   type BatchTally,
@@ -51,6 +52,7 @@ const fromHead = (item: Record<string, unknown> | undefined): Batch | undefined 
       typeof item.sweep_kind === 'string' && typeof item.sweeping_since === 'string'
         ? { kind: item.sweep_kind === 'cancel' ? 'cancel' : 'retry', since: item.sweeping_since }
         : undefined,
+    ingestion: (item.ingestion as BatchIngestion | undefined) ?? undefined,
   };
 };
 
@@ -367,5 +369,51 @@ export class DynamoBatchStore implements BatchStore {
 
   async remove(batchId: string): Promise<void> {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: headKey(batchId) }));
+  }
+
+  async claimIngestion(batchId: string, ingestion: BatchIngestion): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: headKey(batchId),
+          UpdateExpression: 'SET #ingestion = :ingestion',
+          ConditionExpression:
+            'attribute_exists(#pk) AND (attribute_not_exists(#ingestion) OR #ingestion.#documents < :documents)',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#ingestion': 'ingestion', '#documents': 'documents' },
+          ExpressionAttributeValues: { ':ingestion': ingestion, ':documents': ingestion.documents },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async recordIngestion(batchId: string, ingestion: BatchIngestion): Promise<void> {
+    try {
+      // Only over the claim it answers: a later claim (more documents) is not overwritten by an earlier start.
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: headKey(batchId),
+          UpdateExpression: 'SET #ingestion = :ingestion',
+          ConditionExpression: '#ingestion.#documents = :documents AND #ingestion.#requested = :requested',
+          ExpressionAttributeNames: {
+            '#ingestion': 'ingestion',
+            '#documents': 'documents',
+            '#requested': 'requested_at',
+          },
+          ExpressionAttributeValues: {
+            ':ingestion': ingestion,
+            ':documents': ingestion.documents,
+            ':requested': ingestion.requested_at,
+          },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 }

@@ -8,6 +8,7 @@ import { SqsDeliveryQueue } from './sqs-delivery-queue.js';
 import { SqsBatchJobQueue } from './sqs-batch-job-queue.js';
 import { SqsJobQueue, SqsPartQueue } from './sqs-job-queue.js';
 import { AwsEventSink } from './event-sink.js';
+import { BedrockIngestion } from './bedrock-ingestion.js';
 
 /** The adapters every function builds its dependencies from, over the shared SDK clients. */
 export const taskStore = (tableName: string) => new DynamoTaskStore(awsClients().dynamo, tableName);
@@ -38,3 +39,6 @@ export const deliveryStore = (tableName: string) => new DynamoDeliveryStore(awsC
 export const deliveryQueue = (queueUrl: string) => new SqsDeliveryQueue(awsClients().sqs, queueUrl);
 
 export const batchJobQueue = (queueUrl: string) => new SqsBatchJobQueue(awsClients().sqs, queueUrl);
+
+/** Knowledge-base syncs (destinations that name a knowledge base and data source). */
+export const knowledgeBaseIngestion = () => new BedrockIngestion();

@@ -4,6 +4,7 @@ import type { ListedSource } from '../core/batch.js';
 import { createBatch } from '../core/batches.js';
 import { AppError, isAppError } from '../errors.js';
 import { callbackOf, callbackShape } from '../core/events.js';
+import { checkDestination } from '../knowledge-base/destinations.js';
 import { optionsShape, parseOrThrow, withOptionDefaults } from '../documents/options.js';
 import { batchApiDeps, type BatchApiDeps } from './batch-deps.js';
 import { resolvePrefix, resolveSource } from './document-request.js';
@@ -85,6 +86,7 @@ export const makeCreateBatchHandler = (deps: () => BatchApiDeps) =>
     const body = parseOrThrow(batchSchema, readFields(event), 'Invalid request');
     const callback = callbackOf(body.callback, deps().config.ALLOW_PRIVATE_URLS);
     const owner = callerOf(event);
+    checkDestination(body.options.destination, owner, deps().config.KB_DESTINATIONS);
     const common = { owner, options: body.options, callback, idempotencyKey: idempotencyKeyOf(event) };
     const submission = body.sources
       ? { ...common, kind: 'list' as const, sources: await checkSources(deps(), body.sources) }

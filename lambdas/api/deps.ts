@@ -36,6 +36,7 @@ export const submissionPolicy = (config: ApiConfig): SubmissionPolicy => ({
   largeInputThresholdBytes: config.LARGE_INPUT_THRESHOLD_BYTES,
   bucket: config.BUCKET_NAME,
   presignedUrlTtlSeconds: config.PRESIGNED_URL_TTL_SECONDS,
+  destinations: config.KB_DESTINATIONS,
 });
 
 export const SUBMITTED_MESSAGE = 'Document processing task submitted';

@@ -1,5 +1,8 @@
 import { PREFIX } from '../../shared/definitions.js';
+import { DEFAULT_LIMITS } from '../documents/limits.js';
 import { completeTask } from '../core/lifecycle.js';
+import { deliverToKnowledgeBase } from '../knowledge-base/deliver.js';
+import { ingestIfBatchEnded } from '../knowledge-base/ingestion.js';
 import { cacheEntryFor } from '../core/result-cache.js';
 import type { ResultPointer, Task } from '../core/task.js';
 import { logger } from '../observability.js';
@@ -20,15 +23,23 @@ export const resultKey = (taskId: string, runId: string): string => `${PREFIX.re
  * SUCCESS with the stored result, if the run still holds the task; else the
  * stored result is removed (a REVOKED task never gets one), unless the task
  * already has it (another delivery of a fanned-out run's last part finished
- * first with the same result).
+ * first with the same result). With a `destination`, the document is
+ * written there first (a refusal fails the task: DESTINATION_FAILED).
  */
 export const finishRun = async (
   deps: WorkerDeps,
   task: Task,
   runId: string,
-  result: ResultPointer,
+  stored: ResultPointer,
   { cached = false } = {},
 ): Promise<void> => {
+  const delivered = await deliverToKnowledgeBase(
+    { ...deps, destinations: deps.config.KB_DESTINATIONS, maxResultBytes: DEFAULT_LIMITS.maxResultBytes },
+    task,
+    sourceOf(task),
+    stored,
+  );
+  const result: ResultPointer = delivered ? { ...stored, delivered } : stored;
   const { headline } = result;
   if (await completeTask(deps, task, runId, result, { cached })) {
     logger.info('Task succeeded', {
@@ -39,7 +50,9 @@ export const finishRun = async (
       ...(cached ? { cached: true } : {}),
       ...(task.fan_out ? { parts: task.fan_out.parts.length } : {}),
       duration_ms: deps.clock.now().getTime() - Date.parse(task.run_started_at ?? task.updated_at),
+      ...(delivered ? { destination: delivered.destination } : {}),
     });
+    await afterBatchChildEnded(deps, task);
     return;
   }
   const current = await deps.store.get(task.task_id);
@@ -47,6 +60,26 @@ export const finishRun = async (
   // Cancelled (or taken over) while storing: a REVOKED task never gets a result.
   await deps.blobs.delete(result.bucket, result.key).catch(() => undefined);
   logger.info("Result discarded: the task is no longer this run's");
+};
+
+/**
+ * A batch child with a knowledge-base destination has ended (succeeded, or
+ * failed in its run): if the batch ended with it, its data source's sync is
+ * started (knowledge-base/ingestion.ts). Best effort: never the task's failure.
+ */
+export const afterBatchChildEnded = async (deps: WorkerDeps, task: Task): Promise<void> => {
+  const { ingestion, batches } = deps;
+  if (!task.batch || task.options.destination === undefined || !ingestion || !batches) return;
+  await ingestIfBatchEnded(
+    {
+      ...deps,
+      batches,
+      ingestion,
+      destinations: deps.config.KB_DESTINATIONS,
+      log: (message, detail) => logger.info(message, detail),
+    },
+    task,
+  ).catch((error: unknown) => logger.warn('Ingestion check failed', { error: error as Error }));
 };
 
 /** Best effort: a result the cache could not record is still the task's result. */

@@ -9,7 +9,7 @@ import { DEFAULT_LIMITS } from '../documents/limits.js';
 import type { DocumentInput } from '../documents/process-document.js';
 import { percentFor } from '../documents/progress.js';
 import { logger } from '../observability.js';
-import { finishRun, rememberResult, resultKey, sourceOf, workerLimits } from './run-outcome.js';
+import { afterBatchChildEnded, finishRun, rememberResult, resultKey, sourceOf, workerLimits } from './run-outcome.js';
 import type { WorkerDeps } from './worker-deps.js';
 
 /**
@@ -174,6 +174,7 @@ const assemble = async (
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
     const failed = await failTask(deps, task, error, { guard: { runId }, stage: 'splitting' });
+    if (failed) await afterBatchChildEnded(deps, failed);
     logger.info('Task failed putting its parts together', { code: error.code, recorded: Boolean(failed) });
     return;
   }

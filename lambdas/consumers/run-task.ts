@@ -2,7 +2,7 @@ import { AppError, RunStopped } from '../errors.js';
 import { claimTask, failTask, uploadSizeProblem } from '../core/lifecycle.js';
 import { FanOutRequired } from '../documents/fan-out.js';
 import { fanOutRun } from './run-part.js';
-import { finishRun, rememberResult, resultKey, sourceOf, workerLimits } from './run-outcome.js';
+import { afterBatchChildEnded, finishRun, rememberResult, resultKey, sourceOf, workerLimits } from './run-outcome.js';
 import type { DocumentInput } from '../documents/process-document.js';
 import { RunProgress } from '../core/run-progress.js';
 import { resultCacheKey, reuseCachedResult } from '../core/result-cache.js';
@@ -93,6 +93,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     }
     if (!(error instanceof AppError)) throw error;
     const failed = await failTask(deps, task, error, { guard: { runId }, stage: progress.stage });
+    if (failed) await afterBatchChildEnded(deps, failed);
     logger.info('Task failed', { code: error.code, recorded: Boolean(failed) });
     return 'done';
   }

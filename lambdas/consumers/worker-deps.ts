@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { blobStore, eventSink, partQueue, resultCache, taskStore } from '../adapters/index.js';
+import {
+  batchStore,
+  blobStore,
+  eventSink,
+  knowledgeBaseIngestion,
+  partQueue,
+  resultCache,
+  taskStore,
+} from '../adapters/index.js';
 import { once } from '../cold-start.js';
 import { loadConfig, workerEnvironmentSchema, type WorkerConfig } from '../config.js';
 import {
@@ -8,6 +16,7 @@ import {
   type Clock,
   type EventSink,
   type FetchSource,
+  type BatchStore,
   type PartQueue,
   type TaskMetrics,
   type TaskStore,
@@ -22,6 +31,7 @@ import { logger, taskMetrics } from '../observability.js';
 import { fetchSource } from '../adapters/url-source.js';
 import { Announcements } from '../core/events.js';
 import type { ResultCache } from '../core/result-cache.js';
+import type { KnowledgeBaseIngestion } from '../knowledge-base/ingestion.js';
 
 export interface WorkerDeps {
   config: WorkerConfig;
@@ -46,6 +56,9 @@ export interface WorkerDeps {
   resultCache?: ResultCache | undefined;
   /** Minimum time between two progress writes within a stage. */
   progressIntervalMs: number;
+  /** Where a batch that ended starts its knowledge base's sync: only with destinations that name one. */
+  ingestion?: KnowledgeBaseIngestion | undefined;
+  batches?: BatchStore | undefined;
 }
 
 export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
@@ -72,6 +85,9 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
     sandbox,
     resultCache: resultCache(config.TABLE_NAME),
     progressIntervalMs: 1000,
+    ...(Object.values(config.KB_DESTINATIONS).some((destination) => destination.knowledgeBaseId)
+      ? { ingestion: knowledgeBaseIngestion(), batches: batchStore(config.TABLE_NAME) }
+      : {}),
   };
 };
 

@@ -56,6 +56,24 @@ export interface BatchProgress {
    * function died is taken over once `since` is older than SWEEP_STALE_MS).
    */
   sweep?: { kind: 'cancel' | 'retry'; since: string } | undefined;
+  /** The knowledge-base ingestion job the batch started when it ended (option `destination`), if any. */
+  ingestion?: BatchIngestion | undefined;
+}
+
+/**
+ * One ingestion job of the destination's data source, started once the
+ * batch's children have all ended (lambdas/knowledge-base/ingestion.ts).
+ * `documents`: how many had succeeded then; a retry of the batch that adds
+ * to them starts another.
+ */
+export interface BatchIngestion {
+  destination: string;
+  documents: number;
+  requested_at: string;
+  /** The job's id and state as StartIngestionJob answered; absent while it is being asked, or when it refused. */
+  job_id?: string | undefined;
+  state: string;
+  error?: string | undefined;
 }
 
 /** A sweep holds its batch this long without finishing before another may take over (its pages died). */
@@ -141,6 +159,7 @@ export const batchView = (batch: Batch, tally: BatchTally) => {
     options: batch.options,
     created_at: batch.created_at,
     ...(batch.revoked_at ? { revoked_at: batch.revoked_at } : {}),
+    ...(batch.ingestion ? { ingestion: batch.ingestion } : {}),
     ...(settled && tally.lastFinalAt && status !== 'RUNNING' ? { finished_at: tally.lastFinalAt } : {}),
     expires_at: batch.expires_at,
   };

@@ -5,6 +5,7 @@ import { announce } from './events.js';
 import { cleanFilename } from './filenames.js';
 import { OPTION_NAMES, optionsSchema, parseOptions, type ProcessingOptions } from '../documents/options.js';
 import type { EventSink } from './ports.js';
+import { checkDestination } from '../knowledge-base/destinations.js';
 import { submit, type SubmissionDeps, type SubmissionPolicy } from './submission.js';
 
 /**
@@ -170,6 +171,7 @@ export const dropFolderArrived = async (
   if (!rejection) {
     try {
       options = optionsFromMetadata(head.metadata);
+      checkDestination(options.destination, settings.owner, settings.policy.destinations ?? {});
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       rejection = error;

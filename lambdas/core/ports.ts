@@ -1,4 +1,4 @@
-import type { Batch, BatchJob, BatchTally } from './batch.js';
+import type { Batch, BatchIngestion, BatchJob, BatchTally } from './batch.js';
 import type { Delivery, DeliveryAttempt, DeliveryJob, DeliveryStatus } from './delivery.js';
 import type { ResultHeadline } from '../documents/document.js';
 import type { ErrorCode } from '../errors.js';
@@ -154,6 +154,14 @@ export interface BatchStore {
   releaseSweep(batchId: string, kind: 'cancel' | 'retry'): Promise<void>;
   /** Removes a batch whose first page could not be queued (its creation's rollback). */
   remove(batchId: string): Promise<void>;
+  /**
+   * Takes the batch's ingestion for `ingestion.documents` succeeded children:
+   * false when one was already taken for as many or more (another child's run
+   * saw the batch end too).
+   */
+  claimIngestion(batchId: string, ingestion: BatchIngestion): Promise<boolean>;
+  /** Records what the start of the claimed ingestion answered. */
+  recordIngestion(batchId: string, ingestion: BatchIngestion): Promise<void>;
 }
 
 /** The batch-jobs queue: a batch's pages of work, each its own message. */

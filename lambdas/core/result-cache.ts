@@ -47,11 +47,12 @@ export interface CacheKeyParts {
 
 /**
  * The options a result is made with, as sorted JSON: every option after its
- * default (so `split=false` and nothing are one request), and not `no_cache`,
- * which says how to run a task, not what its result is.
+ * default (so `split=false` and nothing are one request), and not `no_cache`
+ * or `destination`, which say how to run a task and where its result also
+ * goes, not what it is.
  */
 export const optionsFingerprint = (options: ProcessingOptions): string => {
-  const { no_cache: _howToRun, ...shaping } = options;
+  const { no_cache: _howToRun, destination: _whereItGoes, ...shaping } = options;
   const given = Object.entries(shaping).filter(([, value]) => value !== undefined);
   return JSON.stringify(Object.fromEntries(given.sort(([a], [b]) => (a < b ? -1 : 1))));
 };

@@ -3,6 +3,8 @@ import { PREFIX } from '../../shared/definitions.js';
 import { AppError, toTaskError } from '../errors.js';
 import type { ProcessingOptions } from '../documents/options.js';
 import type { BlobStore, Clock, JobQueue, TaskMetrics, TaskStore } from './ports.js';
+import type { KbDestinations } from '../../shared/knowledge-base.js';
+import { checkDestination } from '../knowledge-base/destinations.js';
 import { taskMessage, type QueueClass, type Task, type TaskCallback, type TaskInput, type TaskSource } from './task.js';
 
 /**
@@ -27,6 +29,8 @@ export interface SubmissionPolicy {
   /** Where direct and presigned uploads are kept. */
   bucket: string;
   presignedUrlTtlSeconds: number;
+  /** The knowledge-base destinations a task's `destination` may name (none: every one is refused). */
+  destinations?: KbDestinations | undefined;
 }
 
 /** What a caller asks to have processed. */
@@ -149,6 +153,9 @@ export const submit = async (
   policy: SubmissionPolicy,
   submission: Submission,
 ): Promise<SubmitOutcome> => {
+  // A destination the caller may not name is the request's fault: a 400 before anything is written.
+  if (!submission.rejection)
+    checkDestination(submission.options.destination, submission.owner, policy.destinations ?? {});
   const taskId = deps.newId();
   const now = deps.clock.now();
   const drafted = draftOf(taskId, submission, policy, now);

@@ -1,4 +1,4 @@
-import { partKey, type Task, type TaskFanOut } from './task.js';
+import { partKey, type ResultDelivery, type Task, type TaskFanOut } from './task.js';
 
 /** The fan-out a task shows: parts and pages to recognise, and how many of each are done. */
 export const fanOutView = (fanOut: TaskFanOut) => ({
@@ -41,6 +41,14 @@ export const taskSummary = (task: Task) => ({
   ...(task.status === 'FAILURE' && task.error ? { error: task.error } : {}),
   // Only while (and after) the run read its document in parts: how many parts and pages to recognise are done.
   ...(task.fan_out ? { fan_out: fanOutView(task.fan_out) } : {}),
+  // Only with the `destination` option: where the document and its metadata sidecar were written.
+  ...(task.result?.delivered ? { delivered: deliveredView(task.result.delivered) } : {}),
+});
+
+const deliveredView = (delivered: ResultDelivery) => ({
+  destination: delivered.destination,
+  document: `s3://${delivered.bucket}/${delivered.document_key}`,
+  metadata: `s3://${delivered.bucket}/${delivered.sidecar_key}`,
 });
 
 export type TaskSummary = ReturnType<typeof taskSummary>;

@@ -73,6 +73,16 @@ export interface ResultPointer {
   json_bytes: number;
   /** The result without its documents, so a large result is described without reading it. */
   headline: ResultHeadline;
+  /** Where the document was also written (option `destination`), before the task became SUCCESS. */
+  delivered?: ResultDelivery | undefined;
+}
+
+/** A document and its metadata sidecar under a knowledge-base destination (lambdas/knowledge-base/). */
+export interface ResultDelivery {
+  destination: string;
+  bucket: string;
+  document_key: string;
+  sidecar_key: string;
 }
 
 /** What the service announces about a task (see core/events.ts). */

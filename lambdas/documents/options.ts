@@ -134,6 +134,11 @@ export const optionsShape = {
   quality: oneOf(QUALITY_MODES).optional(),
   include_boxes: formBoolean.optional(),
   no_cache: formBoolean.optional(),
+  destination: z
+    .string()
+    .trim()
+    .regex(/^kb:[a-z0-9][a-z0-9_-]{0,62}$/, 'expected kb:<name>, a knowledge-base destination the operator configured')
+    .optional(),
 };
 
 /** The options that shape the output's structure; each is absent unless the caller gave it. */
@@ -169,6 +174,12 @@ export interface ProcessingOptions extends StructureOptions {
    * run the task, not what the result is, so no cache key includes it.
    */
   no_cache?: true;
+  /**
+   * Where a succeeded task's document is also written (`kb:<name>`: a
+   * knowledge-base destination, lambdas/knowledge-base/). Like `no_cache`, it
+   * says what to do with the result, not what it is: no cache key includes it.
+   */
+  destination?: string;
 }
 
 export const STRUCTURE_OPTION_NAMES = [
@@ -199,6 +210,7 @@ export const OPTION_NAMES = [
   ...STRUCTURE_OPTION_NAMES,
   ...READING_OPTION_NAMES,
   'no_cache',
+  'destination',
 ] as const;
 
 /** True when any structure option was given: chunks then carry the full metadata (see README). */
@@ -211,6 +223,7 @@ type RawOptions = {
   chunk_overlap?: number;
   no_cache?: boolean;
   include_boxes?: boolean;
+  destination?: string;
 } & Omit<StructureOptions, 'include_boxes'>;
 
 /** Apply defaults and the cross-field rules; issues are reported against the field that must change. */
@@ -228,6 +241,7 @@ export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): Proce
     chunk_overlap: raw.chunk_overlap ?? OPTION_DEFAULTS.chunk_overlap,
     ...structure,
     ...(raw.no_cache ? { no_cache: true as const } : {}),
+    ...(raw.destination ? { destination: raw.destination } : {}),
   };
   if (options.chunk_size_unit === 'tokens' && options.chunk_size < MIN_TOKEN_CHUNK_SIZE) {
     ctx.addIssue({

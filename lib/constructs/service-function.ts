@@ -32,7 +32,7 @@ export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
 
 export interface ServiceFunctionProps {
   /** Its name in the catalogue, also its `docproc:function` tag (how tests pair it with the local function). */
-  name: FunctionName;
+  name: FunctionName | 'kbTransform';
   /** The function's record in the catalogue: code, size, environment, access. */
   spec: FunctionSpec;
   /** Where the resources its access names are. */

@@ -87,6 +87,9 @@ describe('s3:// source locations', () => {
     const config = parseDeploymentConfig({ allowedSourceBuckets: ['partner'], sourceKmsKeyArns: [key] });
     const resources: FunctionResources = {
       partition: 'aws-cn',
+      region: 'cn-north-1',
+      account: '123456789012',
+      destinations: {},
       tableName: 't',
       tableArn: 'arn:aws-cn:dynamodb:cn-north-1:123456789012:table/t',
       bucketName: 'service',

@@ -56,6 +56,7 @@ const SUBMIT_OPTIONS = {
   quality: { type: 'string' },
   'include-boxes': { type: 'boolean' },
   'no-cache': { type: 'boolean' },
+  destination: { type: 'string' },
   'callback-url': { type: 'string' },
   'idempotency-key': { type: 'string' },
   'content-type': { type: 'string' },
@@ -77,7 +78,7 @@ commands:
       [--split] [--chunk-size N] [--chunk-overlap N] [--output-format text|markdown]
       [--chunk-strategy recursive|markdown|by_heading|by_page] [--chunk-size-unit chars|tokens]
       [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--ocr auto|force|off]
-      [--ocr-languages eng+chi_sim] [--quality fast|auto|best] [--include-boxes] [--no-cache] [--callback-url URL]
+      [--ocr-languages eng+chi_sim] [--quality fast|auto|best] [--include-boxes] [--no-cache] [--destination kb:NAME] [--callback-url URL]
       [--idempotency-key KEY] [--content-type TYPE] [--wait]
   status ID [--json]                the task's status, stage and progress (--json: the whole task)
   wait ID                           follow the task until it ends
@@ -143,6 +144,7 @@ const submitOptions = (values: Record<string, string | boolean | undefined>): Su
     quality: oneOf(values.quality, 'quality', ['fast', 'auto', 'best'] as const),
     include_boxes: values['include-boxes'] === true ? true : undefined,
     no_cache: values['no-cache'] === true ? true : undefined,
+    destination: str(values.destination),
     callback_url: str(values['callback-url']),
     idempotencyKey: str(values['idempotency-key']),
   };

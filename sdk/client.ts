@@ -189,6 +189,7 @@ const OPTION_FIELDS = [
   'quality',
   'include_boxes',
   'no_cache',
+  'destination',
   'callback_url',
   'callback_events',
 ] as const satisfies ReadonlyArray<keyof (ProcessingOptions & CallbackOptions)>;

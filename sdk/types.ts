@@ -45,6 +45,8 @@ export interface ProcessingOptions {
   include_boxes?: boolean;
   /** Parse again even when the result cache holds this document. */
   no_cache?: boolean;
+  /** Also write the document and its metadata sidecar to a knowledge-base destination, `kb:<name>` (README, "Knowledge Bases"). */
+  destination?: string;
 }
 
 /** Push instead of polling: a signed POST to `callback_url` (README, "Webhooks"). */
@@ -172,8 +174,19 @@ export interface Task {
   cached?: boolean;
   /** A document with many pages to recognise is read in parts: how many, and how many pages, are done. */
   fan_out?: TaskFanOut;
+  /** With `destination`: where the document and its metadata sidecar were written. */
+  delivered?: TaskDelivery;
   error?: TaskError;
   result?: TaskResult;
+}
+
+/** `delivered` of a task with a knowledge-base destination. */
+export interface TaskDelivery {
+  destination: string;
+  /** `s3://bucket/key` of the document (Markdown or text). */
+  document: string;
+  /** `s3://bucket/key` of its `.metadata.json` sidecar. */
+  metadata: string;
 }
 
 /** `fan_out` of a task read in parts (page fan-out). */
@@ -219,6 +232,19 @@ export interface Batch {
   message?: string;
   /** On `retryBatch`: how many FAILURE tasks are queued again. */
   retrying?: number;
+  /** With a destination that names a knowledge base: the ingestion job started once the batch ended. */
+  ingestion?: BatchIngestion;
+}
+
+export interface BatchIngestion {
+  destination: string;
+  /** Succeeded documents when it was started. */
+  documents: number;
+  requested_at: string;
+  job_id?: string;
+  /** As StartIngestionJob answered (`STARTING`), or `NOT_STARTED` with `error`. */
+  state: string;
+  error?: string;
 }
 
 export interface DeliveryAttempt {

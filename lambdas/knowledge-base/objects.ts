@@ -124,7 +124,9 @@ export const sidecarAttributes = (
     batch_id: task.batch?.id,
     pages: result.stats.pages,
     characters: result.stats.characters,
-    title: ((title) => (title ? clip(title) : undefined))(firstString(result.documents, 'title')),
+    title: ((title) => (title ? clip(title) : undefined))(
+      firstString(result.documents, 'book_title') ?? firstString(result.documents, 'title'),
+    ),
     language: firstString(result.documents, 'language'),
     processed_at: Math.floor(processedAt.getTime() / 1000),
   };

@@ -175,6 +175,8 @@ describe('drop folder', () => {
     [{ 'docproc-split': 'maybe' }, 'Invalid object metadata: x-amz-meta-docproc-split: '],
     [{ 'docproc-chunk-size': '100' }, 'x-amz-meta-docproc-chunk-overlap: chunk_overlap (the default) is 200'],
     [{ 'docproc-chunksize': '500' }, 'x-amz-meta-docproc-chunksize: not an option'],
+    // The drop folder is given no knowledge-base destinations: naming one is refused, not dropped.
+    [{ 'docproc-destination': 'kb:docs' }, 'no knowledge-base destination kb:docs'],
   ])(
     'records an object with invalid metadata %j as a FAILURE task naming the header, never queued',
     async (metadata, message) => {

@@ -15,6 +15,7 @@ import { assembleInSandbox, processInSandbox, readPartInSandbox } from '../suppo
 import { taskMetrics } from '../../lambdas/observability.js';
 import { recordingEvents } from '../support/events.js';
 import { Announcements } from '../../lambdas/core/events.js';
+import { deliverToKnowledgeBase } from '../../lambdas/knowledge-base/deliver.js';
 
 let table: TestTable;
 let store: DynamoTaskStore;
@@ -274,5 +275,78 @@ describe('worker', () => {
     const task = await pendingTask('0123456789', { source: { type: 'presigned', filename: 'a.txt', size_bytes: 4 } });
     await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
     expect(await store.get(task.task_id)).toMatchObject({ status: 'FAILURE', error: { code: 'UPLOAD_SIZE_MISMATCH' } });
+  });
+});
+
+describe('worker: knowledge-base destinations', () => {
+  const destinations = { docs: { bucket: 'kb-docs', prefix: 'kb/', keys: ['*'] } };
+  const kbConfig = { ...config, KB_DESTINATIONS: destinations };
+  const withDestination = (text: string) =>
+    pendingTask(text, {
+      source: { type: 'upload', filename: 'notes.txt', size_bytes: text.length },
+      options: { split: false, chunk_size: 1000, chunk_overlap: 200, destination: 'kb:docs' },
+    });
+
+  it('writes the document and its sidecar before SUCCESS, and shows where; a redelivery overwrites the same keys', async () => {
+    const task = await withDestination('Delivered text.');
+    await makeWorkerHandler(() => deps({ config: kbConfig }))(
+      sqsEvent({ task_id: task.task_id }),
+      lambdaContext(60_000),
+    );
+    const done = await store.get(task.task_id);
+    expect(done?.status).toBe('SUCCESS');
+    const documentKey = `kb/${task.task_id}/notes.txt`;
+    expect(done?.result?.delivered).toEqual({
+      destination: 'kb:docs',
+      bucket: 'kb-docs',
+      document_key: documentKey,
+      sidecar_key: `${documentKey}.metadata.json`,
+    });
+    expect(Buffer.from(blobs.objects.get(`kb-docs/${documentKey}`)?.bytes ?? []).toString()).toBe('Delivered text.');
+    const sidecar = JSON.parse(
+      Buffer.from(blobs.objects.get(`kb-docs/${documentKey}.metadata.json`)?.bytes ?? []).toString(),
+    );
+    expect(sidecar.metadataAttributes).toMatchObject({ task_id: task.task_id, filename: 'notes.txt', format: 'text' });
+    const kbKeys = () => [...blobs.objects.keys()].filter((key) => key.startsWith('kb-docs/'));
+    expect(kbKeys()).toHaveLength(2);
+    // Another run of the same task (a retry, a redelivery) writes the same two keys: no copy.
+    const again = await deliverToKnowledgeBase(
+      { blobs, clock: { now: () => new Date() }, destinations, maxResultBytes: 10_000_000 },
+      done!,
+      'notes.txt',
+      done!.result!,
+    );
+    expect(again).toEqual(done?.result?.delivered);
+    expect(kbKeys()).toHaveLength(2);
+  });
+
+  it('fails the task DESTINATION_FAILED, naming the bucket, when the destination refuses the write', async () => {
+    const refusing = new MemoryBlobStore();
+    const put = refusing.put.bind(refusing);
+    refusing.put = async (bucket, key, body, contentType) => {
+      if (bucket === 'kb-docs') throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
+      return put(bucket, key, body, contentType);
+    };
+    blobs = refusing;
+    const task = await withDestination('Refused text.');
+    const response = await makeWorkerHandler(() => deps({ config: kbConfig, blobs: refusing }))(
+      sqsEvent({ task_id: task.task_id }),
+      lambdaContext(60_000),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    const failed = await store.get(task.task_id);
+    expect(failed).toMatchObject({ status: 'FAILURE', error: { code: 'DESTINATION_FAILED', retryable: true } });
+    expect(failed?.error?.message).toContain('s3://kb-docs/kb/');
+    expect(failed?.error?.message).toContain('AccessDenied: Access Denied');
+  });
+
+  it('fails the task DESTINATION_FAILED when its destination is no longer configured', async () => {
+    const task = await withDestination('Orphan text.');
+    await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));
+    expect(await store.get(task.task_id)).toMatchObject({
+      status: 'FAILURE',
+      error: { code: 'DESTINATION_FAILED', message: expect.stringContaining('no longer configured') },
+    });
+    expect([...blobs.objects.keys()].some((key) => key.startsWith('kb-docs/'))).toBe(false);
   });
 });

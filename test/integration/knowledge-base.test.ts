@@ -217,6 +217,13 @@ describe.skipIf(isRemote())('knowledge-base destinations', () => {
     const ours = (view.result.documents as Array<{ page_content: string }>).filter((doc) => doc.page_content.trim());
     expect(chunks.map((content) => content.contentBody)).toEqual(ours.map((doc) => doc.page_content));
     expect(local.iam.denied).toEqual([]);
+    // The grants the destinations add were each used: the writes, the batch's counts, the sync.
+    const used = [...local.iam.used].join('\n');
+    expect(used).toMatch(/^worker \d+ s3:PutObject arn:aws:s3:::kb-reference\/reference\/\*/m);
+    expect(used).toMatch(/^worker \d+ dynamodb:BatchGetItem /m);
+    expect(used).toMatch(
+      /^worker \d+ bedrock:StartIngestionJob arn:aws:bedrock:[\w-]+:\d+:knowledge-base\/KBLOCAL001/m,
+    );
   });
 
   it('delivers a single upload to a destination every key may name, without a sync (it names no knowledge base)', async () => {

@@ -5,7 +5,7 @@ import { startLocalStack, type LocalStack } from '../local/stack.js';
 import { CORPUS, median, printTable, round } from './support.js';
 
 /**
- * What the result cache saves (README, "Result cache"): a large PDF uploaded
+ * What the result cache saves (docs/api.md, "Result cache"): a large PDF uploaded
  * to the warm embedded stack, then the same bytes again. Each round uploads
  * it under a name of its own, so its first upload is a miss (parsed, then
  * recorded) and its second a hit (copied); a third with `no_cache` is parsed

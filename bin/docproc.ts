@@ -524,4 +524,11 @@ const exitCodeOf = (error: unknown): number => {
   return EXIT.failed;
 };
 
+// A reader that stops early (`docproc result ID | head`) closes the pipe: what it asked for was read, so the
+// CLI ends quietly with 0 instead of dying of the EPIPE write error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
+
 process.exitCode = await main(process.argv.slice(2)).catch(exitCodeOf);

@@ -24,7 +24,7 @@ const LOG_RETENTION_DAYS = [
 
 /**
  * The deployment's configuration: `docproc` in cdk.json's context, each key
- * overridable with `-c key=value`. The README documents every key.
+ * overridable with `-c key=value`. docs/operations.md documents every key.
  */
 export const deploymentConfigSchema = z
   .strictObject({
@@ -38,7 +38,7 @@ export const deploymentConfigSchema = z
     largeWorkerTimeoutSeconds: int(30, 900).default(900),
     /**
      * Page fan-out: a document with at least this many pages to recognise is read in parts of `ocrPagesPerPart`
-     * pages by the page worker, `pageWorkerConcurrency` at once (README, "Page fan-out"); 0: never.
+     * pages by the page worker, `pageWorkerConcurrency` at once (docs/reading.md, "Page fan-out"); 0: never.
      */
     ocrFanOutMinPages: int(0, 100000).default(16),
     ocrPagesPerPart: int(1, 1000).default(8),
@@ -69,7 +69,7 @@ export const deploymentConfigSchema = z
     resultInlineLimitMb: z.coerce.number().min(0.1).max(4).default(4),
     taskRetentionDays: int(1, 365).default(7),
     resultRetentionDays: int(1, 365).default(7),
-    /** How long a stored result is reused for the same bytes, options and API key (README, "Result cache"); 0: off. */
+    /** How long a stored result is reused for the same bytes, options and API key (docs/api.md, "Result cache"); 0: off. */
     resultCacheTtlHours: int(0, 365 * 24).default(24),
     uploadRetentionDays: int(1, 365).default(7),
     maxPages: int(1, 100000).default(5000),
@@ -121,7 +121,7 @@ export const deploymentConfigSchema = z
       )
       .optional(),
     /**
-     * Knowledge-base destinations by name (README, "Knowledge Bases"): option `destination=kb:<name>` writes a
+     * Knowledge-base destinations by name (docs/knowledge-bases.md): option `destination=kb:<name>` writes a
      * succeeded task's document and its metadata sidecar under `bucket`/`prefix`; with `knowledgeBaseId` and
      * `dataSourceId`, a batch that ends starts one ingestion job. JSON through `-c`.
      */

@@ -93,7 +93,7 @@ export interface FunctionAccess {
   announces?: boolean;
   /**
    * Writes succeeded tasks' documents under the knowledge-base destinations
-   * (`kbDestinations`): s3:PutObject under each prefix (kms:GenerateDataKey
+   * (`kbDestinations`): s3:PutObject and s3:DeleteObject under each prefix (kms:GenerateDataKey
    * with a destination's key), and bedrock:StartIngestionJob on the knowledge
    * bases they name.
    */
@@ -534,8 +534,9 @@ const knowledgeBaseStatements = (resources: FunctionResources): PolicyStatementS
   const destinations = Object.values(resources.destinations);
   const statements: PolicyStatementSpec[] = [];
   if (destinations.length) {
+    // Delete: a run whose task was cancelled while it delivered takes its two objects back.
     statements.push({
-      actions: ['s3:PutObject'],
+      actions: ['s3:PutObject', 's3:DeleteObject'],
       resources: [...new Set(destinations.map(({ bucket, prefix }) => `${bucketArnOf(resources, bucket)}/${prefix}*`))],
     });
   }

@@ -41,15 +41,15 @@ export interface ProcessingOptions {
   ocr_languages?: string;
   /** How far a poorly read page climbs the reading ladder: `fast`, `auto` (default), `best` (docs/reading.md). */
   quality?: QualityMode;
-  /** Where each PDF or image document and chunk stands on its page: `metadata.boxes` (README, "Citations"). */
+  /** Where each PDF or image document and chunk stands on its page: `metadata.boxes` (docs/structure.md, "Citations"). */
   include_boxes?: boolean;
   /** Parse again even when the result cache holds this document. */
   no_cache?: boolean;
-  /** Also write the document and its metadata sidecar to a knowledge-base destination, `kb:<name>` (README, "Knowledge Bases"). */
+  /** Also write the document and its metadata sidecar to a knowledge-base destination, `kb:<name>` (docs/knowledge-bases.md). */
   destination?: string;
 }
 
-/** Push instead of polling: a signed POST to `callback_url` (README, "Webhooks"). */
+/** Push instead of polling: a signed POST to `callback_url` (docs/api.md, "Webhooks"). */
 export interface CallbackOptions {
   callback_url?: string;
   callback_events?: WebhookEventType[];

@@ -371,6 +371,20 @@ export class DynamoBatchStore implements BatchStore {
     await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: headKey(batchId) }));
   }
 
+  async shardCounts(task: Task): Promise<BatchCounts | undefined> {
+    if (!task.batch) return undefined;
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: shardKey(task.batch.id, task.batch.shard),
+        ConsistentRead: true,
+        ProjectionExpression: '#c',
+        ExpressionAttributeNames: { '#c': 'counts' },
+      }),
+    );
+    return Item?.counts ? { ...zeroCounts(), ...(Item.counts as Partial<BatchCounts>) } : undefined;
+  }
+
   async claimIngestion(batchId: string, ingestion: BatchIngestion): Promise<boolean> {
     try {
       await this.client.send(

@@ -1,7 +1,7 @@
 import { PREFIX } from '../../shared/definitions.js';
 import { DEFAULT_LIMITS } from '../documents/limits.js';
 import { completeTask } from '../core/lifecycle.js';
-import { deliverToKnowledgeBase } from '../knowledge-base/deliver.js';
+import { deliverToKnowledgeBase, withdrawDelivery } from '../knowledge-base/deliver.js';
 import { ingestIfBatchEnded } from '../knowledge-base/ingestion.js';
 import { cacheEntryFor } from '../core/result-cache.js';
 import type { ResultPointer, Task } from '../core/task.js';
@@ -57,8 +57,9 @@ export const finishRun = async (
   }
   const current = await deps.store.get(task.task_id);
   if (current?.result?.key === result.key) return;
-  // Cancelled (or taken over) while storing: a REVOKED task never gets a result.
+  // Cancelled (or taken over) while storing: a REVOKED task never gets a result, nor a document in a knowledge base.
   await deps.blobs.delete(result.bucket, result.key).catch(() => undefined);
+  if (delivered && !current?.result?.delivered) await withdrawDelivery(deps.blobs, delivered);
   logger.info("Result discarded: the task is no longer this run's");
 };
 

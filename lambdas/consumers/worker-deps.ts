@@ -52,7 +52,7 @@ export interface WorkerDeps {
   /** Where a document with many pages to recognise goes in parts; without it, every document is read in one run. */
   parts?: PartQueue | undefined;
   sandbox?: SandboxPool | undefined;
-  /** Without it, or with RESULT_CACHE_TTL_SECONDS 0, every task is parsed (README, "Result cache"). */
+  /** Without it, or with RESULT_CACHE_TTL_SECONDS 0, every task is parsed (docs/api.md, "Result cache"). */
   resultCache?: ResultCache | undefined;
   /** Minimum time between two progress writes within a stage. */
   progressIntervalMs: number;

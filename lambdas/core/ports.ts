@@ -1,4 +1,4 @@
-import type { Batch, BatchIngestion, BatchJob, BatchTally } from './batch.js';
+import type { Batch, BatchCounts, BatchIngestion, BatchJob, BatchTally } from './batch.js';
 import type { Delivery, DeliveryAttempt, DeliveryJob, DeliveryStatus } from './delivery.js';
 import type { ResultHeadline } from '../documents/document.js';
 import type { ErrorCode } from '../errors.js';
@@ -162,6 +162,8 @@ export interface BatchStore {
   claimIngestion(batchId: string, ingestion: BatchIngestion): Promise<boolean>;
   /** Records what the start of the claimed ingestion answered. */
   recordIngestion(batchId: string, ingestion: BatchIngestion): Promise<void>;
+  /** The counts of the counter item a child is counted on (one read: is its part of the batch settled?). */
+  shardCounts(task: Task): Promise<BatchCounts | undefined>;
 }
 
 /** The batch-jobs queue: a batch's pages of work, each its own message. */

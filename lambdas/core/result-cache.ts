@@ -5,7 +5,7 @@ import type { DocumentInput } from '../documents/process-document.js';
 import type { ResultPointer } from './task.js';
 
 /**
- * The result cache (README, "Result cache"): a task whose input would give
+ * The result cache (docs/api.md, "Result cache"): a task whose input would give
  * the result an earlier task of the same caller already stored gets a copy
  * of that result instead of being parsed again. The key covers everything a
  * result is made from; a caller never reaches another caller's entries,

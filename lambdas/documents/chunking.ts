@@ -9,7 +9,7 @@ import { tokenCounter } from './tokenizer.js';
  * Documents into chunks. Without any structure option the chunks are the
  * first version's, metadata and all (`chunk_index`, `start_index`). With one,
  * every chunk also carries `end_index`, its `headings` path and a stable
- * `chunk_id` (README, "Chunking").
+ * `chunk_id` (docs/results.md, "Chunking").
  */
 export interface ChunkingContext {
   limits: ProcessingLimits;

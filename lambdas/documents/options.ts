@@ -169,7 +169,7 @@ export interface ProcessingOptions extends StructureOptions {
   chunk_size: number;
   chunk_overlap: number;
   /**
-   * Skip the result cache for this task (README, "Result cache"). Kept only
+   * Skip the result cache for this task (docs/api.md, "Result cache"). Kept only
    * when true, so that `false` and absent are one request; it says how to
    * run the task, not what the result is, so no cache key includes it.
    */
@@ -213,7 +213,7 @@ export const OPTION_NAMES = [
   'destination',
 ] as const;
 
-/** True when any structure option was given: chunks then carry the full metadata (see README). */
+/** True when any structure option was given: chunks then carry the full metadata (see docs/results.md). */
 export const usesStructure = (options: ProcessingOptions): boolean =>
   STRUCTURE_OPTION_NAMES.some((name) => options[name] !== undefined);
 

@@ -48,7 +48,13 @@ export const deliverToKnowledgeBase = async (
   try {
     // The document first: the KB pairs a sidecar with the document beside it.
     await deps.blobs.put(destination.bucket, objects.document.key, objects.document.body, objects.document.contentType);
-    await deps.blobs.put(destination.bucket, objects.sidecar.key, objects.sidecar.body, objects.sidecar.contentType);
+    try {
+      await deps.blobs.put(destination.bucket, objects.sidecar.key, objects.sidecar.body, objects.sidecar.contentType);
+    } catch (error) {
+      // A document without its sidecar would be indexed without its metadata: it goes too.
+      await deps.blobs.delete(destination.bucket, objects.document.key).catch(() => undefined);
+      throw error;
+    }
   } catch (error) {
     throw new AppError(
       'DESTINATION_FAILED',
@@ -62,4 +68,13 @@ export const deliverToKnowledgeBase = async (
     document_key: objects.document.key,
     sidecar_key: objects.sidecar.key,
   };
+};
+
+/** Takes back what a run delivered (its task was cancelled meanwhile): best effort, the keys are the task's own. */
+export const withdrawDelivery = async (blobs: BlobStore, delivered: ResultDelivery): Promise<void> => {
+  await Promise.all(
+    [delivered.sidecar_key, delivered.document_key].map((key) =>
+      blobs.delete(delivered.bucket, key).catch(() => undefined),
+    ),
+  );
 };

@@ -44,7 +44,7 @@ export const checkDestination = (option: string | undefined, owner: string, dest
   const allowed = destinationsFor(destinations, owner);
   const message = allowed.length
     ? `no knowledge-base destination ${option} for this API key; it may name: ${allowed.join(', ')}`
-    : `no knowledge-base destination ${option}: none is configured for this API key (README, "Knowledge Bases")`;
+    : `no knowledge-base destination ${option}: none is configured for this API key (docs/knowledge-bases.md)`;
   throw new AppError('VALIDATION_ERROR', `Invalid options: destination: ${message}`, {
     details: [{ field: 'destination', message }],
   });

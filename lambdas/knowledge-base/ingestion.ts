@@ -18,7 +18,7 @@ export interface KnowledgeBaseIngestion {
 
 export interface IngestionDeps {
   store: Pick<TaskStore, 'get'>;
-  batches: Pick<BatchStore, 'count' | 'get' | 'tally' | 'claimIngestion' | 'recordIngestion'>;
+  batches: Pick<BatchStore, 'count' | 'shardCounts' | 'get' | 'tally' | 'claimIngestion' | 'recordIngestion'>;
   ingestion: KnowledgeBaseIngestion;
   clock: Clock;
   destinations: KbDestinations;
@@ -35,7 +35,8 @@ const reasonOf = (error: unknown): string =>
  * batch has ended with it: every child's document is then in place. The run
  * that ended last sees the batch ended (its own child is counted first, and
  * counting is idempotent); the claim on the batch's head makes one start of
- * several that see it. A retry of the batch that adds succeeded documents
+ * several that see it. A child whose own counter item still has children
+ * running reads nothing more. A retry of the batch that adds succeeded documents
  * starts another. Never fails the task: a refusal (a sync already running on
  * the data source, missing permissions) is recorded on the batch.
  */
@@ -47,6 +48,10 @@ export const ingestIfBatchEnded = async (deps: IngestionDeps, task: Task): Promi
   const row = await deps.store.get(task.task_id);
   if (!row || !isTerminal(row.status)) return undefined;
   await deps.batches.count(row);
+  // One read first: while this child's counter item still has children running, the batch has not ended
+  // (only the children of its last counter items read the whole batch's counts).
+  const shard = await deps.batches.shardCounts(row);
+  if (shard && shard.PENDING + shard.STARTED > 0) return undefined;
   const batch = await deps.batches.get(task.batch.id);
   if (!batch) return undefined;
   const { counts } = await deps.batches.tally(batch);

@@ -23,7 +23,7 @@ const INTERMEDIATE_RETENTION_DAYS = 7;
 
 /**
  * The post-chunking transformation of a Bedrock Knowledge Base's S3 data
- * source (README, "Knowledge Bases"): a function that replaces the KB's
+ * source (docs/knowledge-bases.md): a function that replaces the KB's
  * chunks of each document the service delivered with the service's own
  * (lambdas/knowledge-base/transform.ts), the intermediate bucket the KB hands
  * it batch files in (given, or made here: private, encrypted, expiring), and,

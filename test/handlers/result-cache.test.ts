@@ -29,7 +29,7 @@ import { MemoryBlobStore } from '../support/memory.js';
 import { assembleInSandbox, processInSandbox, readPartInSandbox } from '../support/sandbox.js';
 
 /**
- * The result cache in the worker (README, "Result cache"): the real handler,
+ * The result cache in the worker (docs/api.md, "Result cache"): the real handler,
  * the real sandbox, the task table and the cache's entries in dynalite, S3 in
  * memory. Each test counts how many documents the sandbox parsed.
  */

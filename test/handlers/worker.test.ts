@@ -340,6 +340,41 @@ describe('worker: knowledge-base destinations', () => {
     expect(failed?.error?.message).toContain('AccessDenied: Access Denied');
   });
 
+  it('takes the delivered objects back when the task is cancelled while they are written', async () => {
+    const cancelling = new MemoryBlobStore();
+    blobs = cancelling;
+    const task = await withDestination('Cancelled text.');
+    const put = cancelling.put.bind(cancelling);
+    cancelling.put = async (bucket, key, body, contentType) => {
+      await put(bucket, key, body, contentType);
+      if (key.endsWith('.metadata.json')) await store.transition(task, 'cancel', {});
+    };
+    await makeWorkerHandler(() => deps({ config: kbConfig, blobs: cancelling }))(
+      sqsEvent({ task_id: task.task_id }),
+      lambdaContext(60_000),
+    );
+    expect((await store.get(task.task_id))?.status).toBe('REVOKED');
+    expect([...cancelling.objects.keys()].filter((key) => key.startsWith('kb-docs/'))).toEqual([]);
+    expect(cancelling.keys('results/')).toEqual([]);
+  });
+
+  it('leaves no document without its sidecar when the sidecar cannot be written', async () => {
+    const half = new MemoryBlobStore();
+    blobs = half;
+    const task = await withDestination('Half text.');
+    const put = half.put.bind(half);
+    half.put = async (bucket, key, body, contentType) => {
+      if (key.endsWith('.metadata.json')) throw Object.assign(new Error('Slow Down'), { name: 'SlowDown' });
+      return put(bucket, key, body, contentType);
+    };
+    await makeWorkerHandler(() => deps({ config: kbConfig, blobs: half }))(
+      sqsEvent({ task_id: task.task_id }),
+      lambdaContext(60_000),
+    );
+    expect(await store.get(task.task_id)).toMatchObject({ status: 'FAILURE', error: { code: 'DESTINATION_FAILED' } });
+    expect([...half.objects.keys()].filter((key) => key.startsWith('kb-docs/'))).toEqual([]);
+  });
+
   it('fails the task DESTINATION_FAILED when its destination is no longer configured', async () => {
     const task = await withDestination('Orphan text.');
     await makeWorkerHandler(() => deps())(sqsEvent({ task_id: task.task_id }), lambdaContext(60_000));

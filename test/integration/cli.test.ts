@@ -343,6 +343,30 @@ describe.skipIf(isRemote())('docproc CLI', () => {
     expect(command.stdout).toContain('docproc result ID [--out FILE] [--format json|jsonl|text]');
   });
 
+  it('ends quietly with 0 when the reader closes the pipe early (`docproc result ID | head -1`)', async () => {
+    // Far more than a pipe's buffer, so that the write is still going when the pipe closes.
+    const id = await submitted(corpus('text/book-war-and-peace-1225p.txt'));
+    const run = await new Promise<Run>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [SHIM, 'result', id, '--format', 'text', '--url', target.apiUrl, '--api-key', KEY],
+        { cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      // `head -1`: read the first line, then close the pipe.
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        if (stdout.includes('\n')) child.stdout.destroy();
+      });
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run.stderr).not.toContain('EPIPE');
+    expect(run.code, run.stderr).toBe(0);
+  });
+
   it('an unreachable service is exit 3', async () => {
     for (const args of [['status', 'x'], ['submit', corpus('text/fake-text.txt')], ['list']]) {
       const run = await bare([...args, '--url', 'http://127.0.0.1:1/documents/async']);

@@ -19,19 +19,24 @@ const child = (status: Task['status'], destination = 'kb:docs'): Task =>
   }) as Task;
 
 /** A batch whose counts are given; the claim and the record behave as the DynamoDB store's conditions do. */
-const fakes = (counts: Partial<BatchCounts>, { refuse = false } = {}) => {
+const fakes = (counts: Partial<BatchCounts>, { refuse = false, shard = counts } = {}) => {
   const batch = { batch_id: BATCH_ID, listing_done: true } as Batch;
   let ingestion: BatchIngestion | undefined;
   const starts: unknown[] = [];
   const counted: string[] = [];
+  let tallies = 0;
   const deps: IngestionDeps = {
     store: { get: async (taskId) => ({ ...child('SUCCESS'), task_id: taskId }) },
     batches: {
       count: async (task) => {
         counted.push(task.status);
       },
+      shardCounts: async () => ({ ...zeroCounts(), ...shard }),
       get: async () => ({ ...batch, ingestion }),
-      tally: async () => ({ counts: { ...zeroCounts(), ...counts } }),
+      tally: async () => {
+        tallies++;
+        return { counts: { ...zeroCounts(), ...counts } };
+      },
       claimIngestion: async (_id, claim) => {
         if (ingestion && ingestion.documents >= claim.documents) return false;
         ingestion = claim;
@@ -53,7 +58,7 @@ const fakes = (counts: Partial<BatchCounts>, { refuse = false } = {}) => {
     destinations: DESTINATIONS,
     log: () => undefined,
   };
-  return { deps, starts, counted, ingestion: () => ingestion };
+  return { deps, starts, counted, ingestion: () => ingestion, tallies: () => tallies };
 };
 
 describe('knowledge-base ingestion of a batch', () => {
@@ -93,6 +98,13 @@ describe('knowledge-base ingestion of a batch', () => {
       expect(await ingestIfBatchEnded(deps, task as Task)).toBeUndefined();
       expect(starts).toEqual([]);
     }
+  });
+
+  it("reads no more than its own counter item while that item's children are still running", async () => {
+    const { deps, starts, tallies } = fakes({ SUCCESS: 2, STARTED: 1 }, { shard: { SUCCESS: 1, PENDING: 1 } });
+    expect(await ingestIfBatchEnded(deps, child('SUCCESS'))).toBeUndefined();
+    expect(tallies()).toBe(0);
+    expect(starts).toEqual([]);
   });
 
   it('starts another when a retry of the batch adds succeeded documents', async () => {

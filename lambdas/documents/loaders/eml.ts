@@ -11,7 +11,7 @@ import { normalizedText, type LoadInput, type Loader } from './types.js';
 /**
  * E-mail (RFC 5322 / MIME, `.eml`): the body once, then each attachment read
  * by its own loader, as further documents. postal-mime parses the message
- * (README, "E-mail (EML)", for the libraries compared): transfer encodings,
+ * (docs/results.md, "E-mail (EML)", for the libraries compared): transfer encodings,
  * charsets, RFC 2047 encoded words and RFC 2231 file names. Nested messages
  * (`message/rfc822`) are taken as attachments and read by this loader again,
  * so that every bound below holds across the whole tree.

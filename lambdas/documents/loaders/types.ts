@@ -12,7 +12,7 @@ export interface LoadInput {
   source: string;
   contentType?: string | undefined;
   limits: ProcessingLimits;
-  /** `text`: today's flat text. `markdown`: headings, lists, links and tables kept (README, "Output formats"). */
+  /** `text`: today's flat text. `markdown`: headings, lists, links and tables kept (docs/results.md, "Output formats"). */
   outputFormat: OutputFormat;
   /** Which pages are recognised, in which languages (PDF and image inputs; others ignore it); absent: `DEFAULT_OCR`. */
   ocr?: OcrRequest | undefined;

@@ -14,7 +14,7 @@ import { ZipArchive } from './zip.js';
 
 /**
  * XLSX: one document per sheet, in workbook order, read from the workbook's
- * XML through the capped zip reader (README, "Processing result").
+ * XML through the capped zip reader (docs/results.md, "Processing result").
  *
  * - A row is one line: cells joined by a tab in `text` output (a value keeps
  *   its column, as in a TSV; empty cells at the end of a row are left out),
@@ -44,7 +44,7 @@ import { ZipArchive } from './zip.js';
  * cells are counted against `maxSpreadsheetCells` as they are read instead.
  * SheetJS (`xlsx` 0.18.5 on npm, with advisories), exceljs and
  * read-excel-file each unzip the file themselves, past the zip-bomb guard
- * (README, "Processing result", has the measurements).
+ * (docs/results.md, "Processing result", has the measurements).
  */
 
 const KIND = 'XLSX';

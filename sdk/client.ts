@@ -175,7 +175,8 @@ interface Answer {
   text: string;
 }
 
-const OPTION_FIELDS = [
+/** Every option field a submission sends (a test ties it to the service's own list). */
+export const OPTION_FIELDS = [
   'split',
   'chunk_size',
   'chunk_overlap',

@@ -11,15 +11,14 @@ import {
   type BatchView,
   type ListedSource,
 } from './batch.js';
-import { randomUUID } from 'node:crypto';
 import { keyProblem } from './drop-folder.js';
-import { AppError, toTaskError } from '../errors.js';
+import { AppError } from '../errors.js';
 import { announce } from './events.js';
 import { cleanFilename } from './filenames.js';
 import { requeueFinished, revokeTask, type QueueingDeps } from './lifecycle.js';
 import type { ProcessingOptions } from '../documents/options.js';
 import type { BatchJobQueue, BatchStore, BlobStore, BulkJobQueue } from './ports.js';
-import { fingerprint, queueFor, scopedKey } from './submission.js';
+import { fingerprint, newTask, queueFor, scopedKey } from './submission.js';
 import { isTerminal, taskMessage, type QueueClass, type Task, type TaskCallback, type TaskMessage } from './task.js';
 import { taskSummary } from './task-views.js';
 
@@ -313,33 +312,20 @@ const childOf = (
 ): Task => {
   const taskId = childTaskId(batch.batch_id, entry.key);
   const { page, position, now } = place;
-  return {
-    task_id: taskId,
+  return newTask({
+    taskId,
     status: 'PENDING',
-    progress: 0,
-    stage: 'queued',
     source: entry.source.source,
     input: entry.source.input,
     options: batch.options,
     queue: queueFor(entry.source.sizeBytes, { largeInputThresholdBytes: policy.largeInputThresholdBytes }),
-    attempts: 1,
-    created_at: now,
-    updated_at: now,
-    expires_at: batch.expires_at,
-    ...(batch.callback ? { callback: batch.callback } : {}),
     owner: batch.owner,
-    version: 1,
+    now,
+    expiresAt: batch.expires_at,
+    callback: batch.callback,
     batch: { id: batch.batch_id, shard: shardOf(page, taskId), position },
-    ...(entry.problem
-      ? {
-          status: 'FAILURE' as const,
-          error: toTaskError(entry.problem),
-          finished_at: now,
-          rejected: true as const,
-          outbox: [{ id: randomUUID(), type: 'task.failed' as const, occurred_at: now }],
-        }
-      : {}),
-  };
+    rejection: entry.problem,
+  });
 };
 
 /** Runs `work` over `items`, `concurrency` at a time. */

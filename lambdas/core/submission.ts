@@ -5,7 +5,15 @@ import type { ProcessingOptions } from '../documents/options.js';
 import type { BlobStore, Clock, JobQueue, TaskMetrics, TaskStore } from './ports.js';
 import type { KbDestinations } from '../../shared/knowledge-base.js';
 import { checkDestination } from '../knowledge-base/destinations.js';
-import { taskMessage, type QueueClass, type Task, type TaskCallback, type TaskInput, type TaskSource } from './task.js';
+import {
+  taskMessage,
+  type QueueClass,
+  type Task,
+  type TaskBatchRef,
+  type TaskCallback,
+  type TaskInput,
+  type TaskSource,
+} from './task.js';
 
 /**
  * The one way a task comes to be, for the three routes that create tasks:
@@ -81,6 +89,57 @@ export const queueFor = (
 ): QueueClass => (sizeBytes !== undefined && sizeBytes > policy.largeInputThresholdBytes ? 'large' : 'standard');
 
 export const newTaskId = (): string => randomUUID();
+
+/** What a task is born with: every route that makes tasks (submissions, batch children) says it here. */
+export interface TaskBirth {
+  taskId: string;
+  status: 'PENDING' | 'AWAITING_UPLOAD';
+  source: TaskSource;
+  input: TaskInput;
+  options: ProcessingOptions;
+  queue: QueueClass;
+  owner: string;
+  now: string;
+  expiresAt: string;
+  uploadExpiresAt?: string | undefined;
+  callback?: TaskCallback | undefined;
+  /** A batch child's place in its batch (its row then starts at version 1). */
+  batch?: TaskBatchRef | undefined;
+  /**
+   * Why its input cannot run, when it must still become a task: it is born
+   * FAILURE with this error, never queued, with its `task.failed` event in the
+   * outbox for the caller to announce.
+   */
+  rejection?: AppError | undefined;
+}
+
+/** The one place a task row is made. */
+export const newTask = (birth: TaskBirth): Task => ({
+  task_id: birth.taskId,
+  status: birth.rejection ? 'FAILURE' : birth.status,
+  progress: 0,
+  stage: 'queued',
+  source: birth.source,
+  input: birth.input,
+  options: birth.options,
+  queue: birth.queue,
+  attempts: 1,
+  created_at: birth.now,
+  updated_at: birth.now,
+  expires_at: birth.expiresAt,
+  ...(birth.uploadExpiresAt ? { upload_expires_at: birth.uploadExpiresAt } : {}),
+  ...(birth.callback ? { callback: birth.callback } : {}),
+  ...(birth.rejection
+    ? {
+        error: toTaskError(birth.rejection),
+        finished_at: birth.now,
+        rejected: true as const,
+        outbox: [{ id: randomUUID(), type: 'task.failed' as const, occurred_at: birth.now }],
+      }
+    : {}),
+  owner: birth.owner,
+  ...(birth.batch ? { version: 1, batch: birth.batch } : {}),
+});
 
 interface Draft {
   source: TaskSource;
@@ -194,32 +253,20 @@ const createTask = async (
   submission: Submission,
   now: Date,
 ): Promise<SubmitOutcome> => {
-  const { rejection } = submission;
-  const task: Task = {
-    task_id: taskId,
-    status: rejection ? 'FAILURE' : draft.status,
-    progress: 0,
-    stage: 'queued',
+  const task = newTask({
+    taskId,
+    status: draft.status,
     source: draft.source,
     input: draft.input,
     options: submission.options,
     queue: queueFor(draft.sizeBytes, policy),
-    attempts: 1,
-    created_at: now.toISOString(),
-    updated_at: now.toISOString(),
-    expires_at: new Date(now.getTime() + policy.taskRetentionDays * DAY_MS).toISOString(),
-    ...(draft.uploadExpiresAt ? { upload_expires_at: draft.uploadExpiresAt } : {}),
-    ...(submission.callback ? { callback: submission.callback } : {}),
-    ...(rejection
-      ? {
-          error: toTaskError(rejection),
-          finished_at: now.toISOString(),
-          rejected: true as const,
-          outbox: [{ id: randomUUID(), type: 'task.failed' as const, occurred_at: now.toISOString() }],
-        }
-      : {}),
     owner: submission.owner,
-  };
+    now: now.toISOString(),
+    expiresAt: new Date(now.getTime() + policy.taskRetentionDays * DAY_MS).toISOString(),
+    uploadExpiresAt: draft.uploadExpiresAt,
+    callback: submission.callback,
+    rejection: submission.rejection,
+  });
   const idempotency =
     submission.idempotencyKey === undefined
       ? undefined

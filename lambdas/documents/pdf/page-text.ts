@@ -222,6 +222,10 @@ const closeRun = (run: OpenRun): TextRun => {
 };
 
 /** Reads page `index` (0-based) of an open document. */
+/** Alef and its hamza and madda forms, and lam: the two halves of the Arabic lam-alef ligatures. */
+const ALEFS = new Set([0x0622, 0x0623, 0x0625, 0x0627]);
+const LAM = 0x0644;
+
 export const readPageText = (
   document: PdfiumDocument,
   index: number,
@@ -320,8 +324,25 @@ export const readPageText = (
         if (run?.text.trim()) runs.push(closeRun(run));
         run = undefined;
       };
+      // The code the next character takes instead of its own: the second half of a lam-alef ligature put back in order.
+      let swapped: number | undefined;
       for (let charIndex = 0; charIndex < count; charIndex++) {
-        const code = api.FPDFText_GetUnicode(textPage, charIndex);
+        let code = api.FPDFText_GetUnicode(textPage, charIndex);
+        if (swapped !== undefined) {
+          code = swapped;
+          swapped = undefined;
+        } else if (ALEFS.has(code) && api.FPDFText_GetUnicode(textPage, charIndex + 1) === LAM) {
+          // One glyph mapped to two characters (a ligature) gives both its origin. On a right-to-left line PDFium
+          // hands a lam-alef ligature's letters over as drawn, alef then lam: they are read as written, lam first.
+          api.FPDFText_GetCharOrigin(textPage, charIndex, scratch, scratch + 8);
+          const [x0, y0] = scratchView.doubles().subarray(scratch / 8, scratch / 8 + 2);
+          api.FPDFText_GetCharOrigin(textPage, charIndex + 1, scratch, scratch + 8);
+          const [x1, y1] = scratchView.doubles().subarray(scratch / 8, scratch / 8 + 2);
+          if (Math.abs((x0 ?? 0) - (x1 ?? 0)) < 0.01 && Math.abs((y0 ?? 0) - (y1 ?? 0)) < 0.01) {
+            swapped = code;
+            code = LAM;
+          }
+        }
         const char = charOf(code);
         parts.push(char);
         // Lines as the text output splits them: `\r\n` is one break.

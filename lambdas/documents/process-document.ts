@@ -180,7 +180,8 @@ const warningsOfParts = (parts: readonly ReadPart[], options: ProcessingOptions)
     pictures: withFacts.reduce((sum, part) => sum + (part.facts?.pictures ?? 0), 0),
     recognised: withFacts.flatMap((part) => part.facts?.recognised ?? []),
   };
-  return [...pdfWarnings(facts, pageSelectionOf(options), parts[0]?.pages ?? 0), ...others];
+  const noun = parts[0]?.format === 'pdf' ? 'PDF' : 'TIFF';
+  return [...pdfWarnings(facts, pageSelectionOf(options), parts[0]?.pages ?? 0, noun), ...others];
 };
 
 const finish = async (

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scannedPdf, scanOf } from '../../fuzz/scans.js';
+import { scannedPdf, scanOf, tiffOf } from '../../fuzz/scans.js';
 import { apiClient, isRemote, startTarget, type Api, type Target } from '../support/target.js';
 
 /**
@@ -22,10 +22,11 @@ const LINES = [
 ];
 
 let scan: Buffer;
+let tiff: Buffer;
 
-const upload = async (name: string, fields: Record<string, string> = {}): Promise<string> => {
+const upload = async (name: string, fields: Record<string, string> = {}, bytes = scan): Promise<string> => {
   const form = new FormData();
-  form.append('file', new Blob([scan]), name);
+  form.append('file', new Blob([bytes]), name);
   for (const [key, value] of Object.entries(fields)) form.append(key, value);
   const response = await api.post('/upload', form);
   expect(response.status).toBe(202);
@@ -45,7 +46,10 @@ beforeAll(async () => {
   });
   api = apiClient(target);
   // Each page says one line, twice as large as body text, so that OCR reads it whole.
-  scan = scannedPdf(await Promise.all(LINES.map((line) => scanOf([line]))));
+  const pages = await Promise.all(LINES.map((line) => scanOf([line])));
+  scan = scannedPdf(pages);
+  // Uncompressed, so at 100 dpi: three pages stay under the direct upload's 4 MB.
+  tiff = tiffOf(await Promise.all(LINES.slice(0, 3).map((line) => scanOf([line], 100))));
 });
 afterAll(async () => target?.stop());
 
@@ -63,6 +67,21 @@ describe.skipIf(isRemote())('page fan-out on the embedded stack', () => {
     });
     expect(partReads('survey.pdf')).toBe(4);
     expect(target.local!.iam.denied).toEqual([]);
+  });
+
+  it('reads a multi-page TIFF in parts too, its pages in order', async () => {
+    const id = await upload('fax.tiff', {}, tiff);
+    const done = await api.waitFor(id, undefined, 60_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('SUCCESS');
+    expect(done.fan_out).toEqual({ parts: 3, parts_done: 3, ocr_pages: 3, ocr_pages_done: 3 });
+    const documents = done.result.documents as Array<{ page_content: string; metadata: Record<string, unknown> }>;
+    expect(documents.map((document) => document.metadata.page)).toEqual([1, 2, 3]);
+    documents.forEach((document, index) => {
+      expect(document.page_content.toLowerCase()).toContain(LINES[index]!.split(' ').slice(-2).join(' ').toLowerCase());
+      expect(document.metadata).toMatchObject({ ocr: true, total_pages: 3 });
+    });
+    expect(done.result.format).toBe('image');
+    expect(partReads('fax.tiff')).toBe(3);
   });
 
   it('fails the task naming the pages when a part crashes on every delivery', async () => {

@@ -7,6 +7,7 @@ import { parseOcrLanguages } from '../../lambdas/documents/ocr/languages.js';
 import { needsOcr } from '../../lambdas/documents/ocr/recognise.js';
 import { OPTION_DEFAULTS, parseOptions, type ProcessingOptions } from '../../lambdas/documents/options.js';
 import { processDocument } from '../../lambdas/documents/process-document.js';
+import { FanOutRequired } from '../../lambdas/documents/fan-out.js';
 import { readCorpus } from '../support/corpus.js';
 import { failureOf } from '../support/failures.js';
 
@@ -151,6 +152,38 @@ describe('images as documents', () => {
     expect(recall(result.documents[1]!.page_content, ['Second', 'page', 'follows'])).toBe(1);
     const off = await run(tiff, 'fax.tiff', { ocr: 'off' });
     expect([off.documents.length, off.stats.pages]).toEqual([0, 2]);
+  });
+
+  it('reads the TIFF pages `pages` selects, numbered as in the file, and warns of those it lacks', async () => {
+    const tiff = tiffOf([
+      await scanOf(['First page of the fax']),
+      await scanOf(['Second page follows here']),
+      await scanOf(['Third page closes it']),
+    ]);
+    const second = await run(tiff, 'fax.tiff', { pages: '2' });
+    expect(second.documents.map((document) => document.metadata.page)).toEqual([2]);
+    expect(second.documents[0]?.metadata.total_pages).toBe(3);
+    expect(recall(second.documents[0]!.page_content, ['Second', 'page', 'follows'])).toBe(1);
+    const beyond = await run(tiff, 'fax.tiff', { pages: '3-5' });
+    expect(beyond.documents.map((document) => document.metadata.page)).toEqual([3]);
+    expect(beyond.warnings).toContainEqual({
+      code: 'PAGES_OUT_OF_RANGE',
+      message: 'The TIFF has 3 pages; pages 4-5 do not exist.',
+    });
+  });
+
+  it('stops a long TIFF with the plan of its parts, as a long scanned PDF (page fan-out)', async () => {
+    const tiff = tiffOf([await scanOf(['One']), await scanOf(['Two']), await scanOf(['Three'])]);
+    const error = await processDocument({ bytes: tiff, filename: 'long.tiff' }, OPTION_DEFAULTS, {
+      fanOut: { minOcrPages: 2, pagesPerPart: 2 },
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(FanOutRequired);
+    expect((error as FanOutRequired).plan).toEqual({
+      parts: ['1-2', '3'],
+      ocrPages: 3,
+      ocrPagesPerPart: [2, 1],
+      totalPages: 3,
+    });
   });
 
   it('refuses a decompression bomb from its header, before decoding (a 100,000 × 100,000 PNG)', async () => {

@@ -1,16 +1,11 @@
 import { AppError } from '../../errors.js';
 import type { Document, PageBox } from '../document.js';
 import { imageHeaderOf, type ImageHeader } from '../ocr/image-header.js';
-import {
-  DEFAULT_OCR,
-  lowConfidenceWarning,
-  ocrLinesOf,
-  recognise,
-  textOfOcrLines,
-  type OcrLine,
-} from '../ocr/recognise.js';
+import { DEFAULT_OCR, ocrLinesOf, recognise, textOfOcrLines, type OcrLine } from '../ocr/recognise.js';
 import type { OcrImage } from '../ocr/tesseract.js';
 import { gradePage, type PageQuality } from '../quality/grade.js';
+import { FanOutRequired, planParts } from '../fan-out.js';
+import { pdfWarnings, planPages } from './page-facts.js';
 import { baseMetadata, type Loaded, type Loader, type LoadInput } from './types.js';
 
 /**
@@ -20,7 +15,9 @@ import { baseMetadata, type Loaded, type Loader, type LoadInput } from './types.
  * (a decompression bomb: a 100,000 × 100,000 PNG is 30 bytes of header) is
  * refused before anything is decoded. PNG, JPEG and WebP are decoded by the
  * OCR engine's own image library; TIFF pages by `utif2`, one page at a time.
- * With `ocr=off` an image gives no text (the result warns NO_TEXT).
+ * With `ocr=off` an image gives no text (the result warns NO_TEXT). A TIFF
+ * reads the pages `pages` selects, as a PDF does (an image is page 1), and a
+ * long one is read in parts like a long scanned PDF (fan-out.ts).
  */
 
 const tooLarge = (header: { width: number; height: number }, limit: number, what: string): AppError =>
@@ -94,15 +91,25 @@ export const loadImage: Loader = async (input): Promise<Loaded> => {
   const ocr = input.ocr ?? DEFAULT_OCR;
   const pages = await pagesOf(input.bytes, header, input);
   if (ocr.mode === 'off') return { documents: [], pages: pages.length };
+  const noun = header.format === 'tiff' ? 'TIFF' : 'image';
+  const chosen = planPages(input.pages, pages.length).present.flatMap(({ first, last }) =>
+    Array.from({ length: last - first + 1 }, (_, offset) => first + offset),
+  );
+  // Many pages to recognise: read in parts by the page workers, as a long scanned PDF is.
+  if (input.fanOut && chosen.length >= input.fanOut.minOcrPages) {
+    const plan = planParts(chosen, new Set(chosen), input.fanOut.pagesPerPart, pages.length);
+    if (plan.parts.length > 1) throw new FanOutRequired(plan);
+  }
   const documents: Document[] = [];
   const confidences: Array<{ page: number; confidence: number }> = [];
   const graded: Array<{ page: number; quality: PageQuality }> = [];
-  for (const [index, image] of pages.entries()) {
+  for (const [done, page] of chosen.entries()) {
     await input.checkpoint();
-    const picture = image();
+    const index = page - 1;
+    const picture = (pages[index] as () => OcrImage)();
     const read = await recognise(ocr.languages, picture);
-    confidences.push({ page: index + 1, confidence: read.confidence });
-    input.onProgress?.((index + 1) / pages.length);
+    confidences.push({ page, confidence: read.confidence });
+    input.onProgress?.((done + 1) / chosen.length);
     const lines = ocrLinesOf(read, sizeOf(picture, header));
     const text = textOfOcrLines(lines);
     // An image draws its picture: one that gives no text is graded as a page not read.
@@ -112,27 +119,28 @@ export const loadImage: Loader = async (input): Promise<Loaded> => {
       drawn: 1,
       ocr: { confidence: read.confidence, lowConfidenceShare: read.lowConfidenceShare, languages: ocr.languages },
     });
-    graded.push({ page: index + 1, quality });
+    graded.push({ page, quality });
     if (!text) continue;
     documents.push({
       page_content: text,
       metadata: {
         ...baseMetadata(input),
-        page: index + 1,
+        page,
         total_pages: pages.length,
         ocr: true,
         ocr_confidence: Math.round(read.confidence * 100) / 100,
         quality,
         // An image's boxes are in its pixels (its top left the origin): it has no points.
-        ...(input.includeBoxes ? { boxes: imageBoxes(lines, index + 1) } : {}),
+        ...(input.includeBoxes ? { boxes: imageBoxes(lines, page) } : {}),
       },
     });
   }
-  const warnings = lowConfidenceWarning(confidences);
+  const facts = { pictures: 0, recognised: confidences, quality: graded };
+  const warnings = pdfWarnings(facts, input.pages, pages.length, noun);
   return {
     documents,
     pages: pages.length,
-    facts: { pictures: 0, recognised: confidences, quality: graded },
+    facts,
     ...(warnings.length ? { warnings } : {}),
   };
 };

@@ -17,12 +17,12 @@ export const planPages = (selection: PageSelection | undefined, total: number) =
 };
 
 /** "The PDF has 12 pages; pages 13-20 do not exist." */
-const outOfRange = (missing: PageSelection, total: number): ResultWarning => {
+const outOfRange = (missing: PageSelection, total: number, noun: string): ResultWarning => {
   const single = missing.length === 1 && missing[0]?.first === missing[0]?.last;
   const pages = `${single ? 'page' : 'pages'} ${formatPageSelection(missing)} ${single ? 'does' : 'do'}`;
   return {
     code: 'PAGES_OUT_OF_RANGE',
-    message: `The PDF has ${total} page${total === 1 ? '' : 's'}; ${pages} not exist.`,
+    message: `The ${noun} has ${total} page${total === 1 ? '' : 's'}; ${pages} not exist.`,
   };
 };
 
@@ -33,12 +33,20 @@ export const FACT_WARNINGS: ReadonlySet<ResultWarning['code']> = new Set([
   'OCR_LOW_CONFIDENCE',
 ]);
 
-/** A PDF's warnings: selected pages it does not have, pictures left out, pages recognised with low confidence. */
-export const pdfWarnings = (facts: PageFacts, selection: PageSelection | undefined, total: number): ResultWarning[] => {
+/**
+ * A paged document's warnings (a PDF's, a TIFF's): selected pages it does not
+ * have, pictures left out, pages recognised with low confidence.
+ */
+export const pdfWarnings = (
+  facts: PageFacts,
+  selection: PageSelection | undefined,
+  total: number,
+  noun = 'PDF',
+): ResultWarning[] => {
   const { missing } = planPages(selection, total);
   return [
-    ...(missing.length ? [outOfRange(missing, total)] : []),
-    ...notReadWarnings({ pictures: facts.pictures }, 'PDF'),
+    ...(missing.length ? [outOfRange(missing, total, noun)] : []),
+    ...notReadWarnings({ pictures: facts.pictures }, noun),
     ...lowConfidenceWarning([...facts.recognised].sort((a, b) => a.page - b.page)),
   ];
 };

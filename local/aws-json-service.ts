@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -84,6 +84,11 @@ export const startAwsJsonService = async (
       () => reply(response, 500, { __type: 'InternalFailure', message: 'The local service failed.' }),
     );
   });
+  return listenLocally(server, host);
+};
+
+/** A local service's server on a free port of `host`: its URL, and a close that ends open connections too. */
+export const listenLocally = async (server: Server, host: string): Promise<AwsJsonService> => {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, resolve);

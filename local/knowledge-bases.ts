@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocally } from './aws-json-service.js';
 
 /**
  * The Bedrock Agent API's StartIngestionJob for the embedded stack (REST
@@ -84,18 +84,5 @@ export const startLocalKnowledgeBases = async (host: string): Promise<LocalKnowl
       send(202, { ingestionJob: { ...shown, updatedAt: job.startedAt } });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${host}:${port}`,
-    jobs: () => jobs.map((job) => ({ ...job })),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { ...(await listenLocally(server, host)), jobs: () => jobs.map((job) => ({ ...job })) };
 };

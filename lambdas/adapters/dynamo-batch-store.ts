@@ -386,48 +386,49 @@ export class DynamoBatchStore implements BatchStore {
   }
 
   async claimIngestion(batchId: string, ingestion: BatchIngestion): Promise<boolean> {
+    return this.writeIngestion(
+      batchId,
+      ingestion,
+      'attribute_exists(#pk) AND (attribute_not_exists(#ingestion) OR #ingestion.#documents < :documents)',
+    );
+  }
+
+  async recordIngestion(batchId: string, ingestion: BatchIngestion): Promise<void> {
+    // Only over the claim it answers: a later claim (more documents) is not overwritten by an earlier start.
+    await this.writeIngestion(
+      batchId,
+      ingestion,
+      '#ingestion.#documents = :documents AND #ingestion.#requested = :requested',
+    );
+  }
+
+  /** Sets the batch's ingestion where `condition` holds; false where it does not. */
+  private async writeIngestion(batchId: string, ingestion: BatchIngestion, condition: string): Promise<boolean> {
+    const requested = condition.includes(':requested');
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: headKey(batchId),
           UpdateExpression: 'SET #ingestion = :ingestion',
-          ConditionExpression:
-            'attribute_exists(#pk) AND (attribute_not_exists(#ingestion) OR #ingestion.#documents < :documents)',
-          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#ingestion': 'ingestion', '#documents': 'documents' },
-          ExpressionAttributeValues: { ':ingestion': ingestion, ':documents': ingestion.documents },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: {
+            '#ingestion': 'ingestion',
+            '#documents': 'documents',
+            ...(condition.includes('#pk') ? { '#pk': TABLE.partitionKey } : {}),
+            ...(requested ? { '#requested': 'requested_at' } : {}),
+          },
+          ExpressionAttributeValues: {
+            ':ingestion': ingestion,
+            ':documents': ingestion.documents,
+            ...(requested ? { ':requested': ingestion.requested_at } : {}),
+          },
         }),
       );
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw error;
-    }
-  }
-
-  async recordIngestion(batchId: string, ingestion: BatchIngestion): Promise<void> {
-    try {
-      // Only over the claim it answers: a later claim (more documents) is not overwritten by an earlier start.
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: headKey(batchId),
-          UpdateExpression: 'SET #ingestion = :ingestion',
-          ConditionExpression: '#ingestion.#documents = :documents AND #ingestion.#requested = :requested',
-          ExpressionAttributeNames: {
-            '#ingestion': 'ingestion',
-            '#documents': 'documents',
-            '#requested': 'requested_at',
-          },
-          ExpressionAttributeValues: {
-            ':ingestion': ingestion,
-            ':documents': ingestion.documents,
-            ':requested': ingestion.requested_at,
-          },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
     }
   }
 }

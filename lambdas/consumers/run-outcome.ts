@@ -31,13 +31,14 @@ export const finishRun = async (
   task: Task,
   runId: string,
   stored: ResultPointer,
-  { cached = false } = {},
+  { cached = false, json }: { cached?: boolean; json?: Uint8Array | undefined } = {},
 ): Promise<void> => {
   const delivered = await deliverToKnowledgeBase(
     { ...deps, destinations: deps.config.KB_DESTINATIONS, maxResultBytes: DEFAULT_LIMITS.maxResultBytes },
     task,
     sourceOf(task),
     stored,
+    json,
   );
   const result: ResultPointer = delivered ? { ...stored, delivered } : stored;
   const { headline } = result;

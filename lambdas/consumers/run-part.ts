@@ -188,7 +188,7 @@ const assemble = async (
     headline: serialized.headline,
   };
   if (fanOut.cache_key) await rememberResult(deps, fanOut.cache_key, result);
-  await finishRun(deps, task, runId, result);
+  await finishRun(deps, task, runId, result, { json: serialized.json });
   // The parts and a URL's copy are not needed once the result is stored (the bucket's lifecycle takes what is missed).
   const leftovers = [...keys, ...(task.input.kind === 'url' ? [stagedInputKey(task.task_id, runId)] : [])];
   await Promise.all(

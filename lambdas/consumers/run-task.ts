@@ -52,6 +52,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     const cacheKey = resultCacheKeyOf(deps, task, input);
     const cached = cacheKey && !task.options.no_cache ? await cachedResult(deps, cacheKey, key) : undefined;
     let result: ResultPointer;
+    let stored: Uint8Array | undefined;
     if (cached) {
       result = cached;
     } else {
@@ -80,11 +81,12 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
       progress.report('storing');
       await progress.flush();
       await deps.blobs.put(config.BUCKET_NAME, key, json, 'application/json');
+      stored = json;
       result = { bucket: config.BUCKET_NAME, key, json_bytes: json.byteLength, headline };
       // Before SUCCESS, so that a request made once this task is seen finished finds the entry.
       if (cacheKey) await rememberResult(deps, cacheKey, result);
     }
-    await finishRun(deps, task, runId, result, { cached: Boolean(cached) });
+    await finishRun(deps, task, runId, result, { cached: Boolean(cached), json: stored });
     return 'done';
   } catch (error) {
     if (error instanceof RunStopped) {

@@ -31,6 +31,8 @@ export const deliverToKnowledgeBase = async (
   task: Task,
   source: string,
   result: ResultPointer,
+  /** The result's JSON when the run has it in hand (it just stored it); read back otherwise (a cache hit). */
+  json?: Uint8Array,
 ): Promise<ResultDelivery | undefined> => {
   const option = task.options.destination;
   if (option === undefined) return undefined;
@@ -42,8 +44,8 @@ export const deliverToKnowledgeBase = async (
     );
   }
   const { destination } = named;
-  const stored = await deps.blobs.get(result.bucket, result.key, deps.maxResultBytes);
-  const parsed = JSON.parse(Buffer.from(stored.bytes).toString('utf8')) as ProcessingResult;
+  const bytes = json ?? (await deps.blobs.get(result.bucket, result.key, deps.maxResultBytes)).bytes;
+  const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as ProcessingResult;
   const objects = kbObjects(task, source, parsed, destination, deps.clock.now());
   try {
     // The document first: the KB pairs a sidecar with the document beside it.

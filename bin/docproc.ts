@@ -7,7 +7,8 @@
  * 2 usage (including a request the service calls invalid), 3 the service cannot be reached, 130 interrupted.
  */
 import { existsSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   DocprocClient,
@@ -20,6 +21,8 @@ import {
 } from '../sdk/index.js';
 
 const RESULT_FORMATS = ['json', 'jsonl', 'text'] as const;
+
+const FIGURE_EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/webp': 'webp' };
 
 /** Exit codes, the CLI's contract with scripts. */
 const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, interrupted: 130 } as const;
@@ -55,6 +58,7 @@ const SUBMIT_OPTIONS = {
   'ocr-languages': { type: 'string' },
   quality: { type: 'string' },
   'include-boxes': { type: 'boolean' },
+  figures: { type: 'string' },
   'no-cache': { type: 'boolean' },
   destination: { type: 'string' },
   'callback-url': { type: 'string' },
@@ -78,7 +82,7 @@ commands:
       [--split] [--chunk-size N] [--chunk-overlap N] [--output-format text|markdown]
       [--chunk-strategy recursive|markdown|by_heading|by_page] [--chunk-size-unit chars|tokens]
       [--tokenizer cl100k_base|o200k_base] [--pages 1-3,7] [--ocr auto|force|off]
-      [--ocr-languages eng+chi_sim] [--quality fast|auto|best] [--include-boxes] [--no-cache] [--destination kb:NAME] [--callback-url URL]
+      [--ocr-languages eng+chi_sim] [--quality fast|auto|best] [--include-boxes] [--figures off|refs|ocr] [--no-cache] [--destination kb:NAME] [--callback-url URL]
       [--idempotency-key KEY] [--content-type TYPE] [--wait]
   status ID [--json]                the task's status, stage and progress (--json: the whole task)
   wait ID                           follow the task until it ends
@@ -87,6 +91,8 @@ commands:
   cancel ID                         cancel a task that has not ended
   retry ID [--wait]                 run a failed or cancelled task again
   report ID [--json]                how well each page was read: its grade, the rung it kept, why
+  figures ID [--out DIR]            the task's figures (submitted with --figures refs): one line each; with
+                                    --out, each picture saved as DIR/ID.png|jpg|webp
   result ID [--out FILE] [--format json|jsonl|text] [--wait]
                                     the documents: json (the result), jsonl (one {"page_content","metadata"}
                                     per line, for an embedding job), text (page contents, blank-line separated)
@@ -143,6 +149,7 @@ const submitOptions = (values: Record<string, string | boolean | undefined>): Su
     ocr_languages: str(values['ocr-languages']),
     quality: oneOf(values.quality, 'quality', ['fast', 'auto', 'best'] as const),
     include_boxes: values['include-boxes'] === true ? true : undefined,
+    figures: oneOf(values.figures, 'figures', ['off', 'refs', 'ocr', 'describe'] as const),
     no_cache: values['no-cache'] === true ? true : undefined,
     destination: str(values.destination),
     callback_url: str(values['callback-url']),
@@ -346,6 +353,29 @@ const COMMANDS: Record<string, Command> = {
       // Pages that gave no text have no document: the summary still names them.
       const unlisted = poor.filter((page) => !pages.has(page));
       if (unlisted.length) out(`poor pages with no text: ${unlisted.join(', ')}`);
+    },
+  },
+  figures: {
+    args: ['ID'],
+    options: { out: { type: 'string' } },
+    usage: 'docproc figures ID [--out DIR]',
+    async run(client, [id = ''], values) {
+      const result = await client.getResult(id);
+      const figures = result.figures ?? [];
+      if (!result.figures) throw new UsageError(`task ${id} was not submitted with --figures: it has no figures`);
+      const dir = str(values.out);
+      if (dir) await mkdir(dir, { recursive: true });
+      for (const figure of figures) {
+        let saved = '';
+        if (dir && !figure.url) {
+          const { mediaType, bytes } = await client.getFigure(id, figure.id);
+          saved = join(dir, `${figure.id}.${FIGURE_EXTENSIONS[mediaType] ?? 'bin'}`);
+          await writeFile(saved, bytes);
+        }
+        const where = figure.page !== undefined ? `page ${figure.page}` : (figure.section ?? '');
+        out([figure.id, where, figure.url ?? figure.media_type ?? '', figure.caption ?? '', saved].join('\t'));
+      }
+      if (!figures.length) err('no figures: the document holds no picture kept as a figure');
     },
   },
   wait: {

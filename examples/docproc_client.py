@@ -321,6 +321,33 @@ class DocprocClient:
                 pages.setdefault(metadata["page"], metadata["quality"])
         return {"summary": result.get("quality"), "pages": pages}
 
+    def get_figure(self, task_id, figure_id):
+        """One figure of a task submitted with figures="refs" (an id of result["figures"]): (media_type, bytes).
+
+        The service answers a short-lived presigned link, read without the API key.
+        """
+        link = self._request("GET", f"/tasks/{_segment(task_id)}/figures/{_segment(figure_id)}")
+
+        def attempt():
+            request = urllib.request.Request(link["url"], method="GET", headers={"user-agent": USER_AGENT})
+            try:
+                with self._open(request, self.request_timeout) as response:
+                    return response.read()
+            except urllib.error.HTTPError as error:
+                raised = DocprocError(
+                    "FIGURE_FETCH_FAILED",
+                    status=error.code,
+                    retryable=_retryable_status(error.code),
+                    message=f"The storage answered {error.code} for figure {figure_id}.",
+                )
+                if raised.retryable:
+                    raise _Retry(raised, _retry_after(error.headers)) from None
+                raise raised from None
+            except NETWORK_ERRORS as error:
+                raise self._network_error(error, True) from None
+
+        return link.get("media_type", "application/octet-stream"), self._with_retries(attempt)
+
     def list_tasks(self, status=None, limit=None, next_token=None):
         """The pages of this API key's tasks, newest first, as the TypeScript SDK yields them (a generator).
 

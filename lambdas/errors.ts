@@ -10,6 +10,7 @@ export const ERROR_CATALOGUE = {
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   TASK_NOT_FOUND: { status: 404, retryable: false },
   DELIVERY_NOT_FOUND: { status: 404, retryable: false },
+  FIGURE_NOT_FOUND: { status: 404, retryable: false },
   TASK_NOT_CANCELLABLE: { status: 409, retryable: false },
   TASK_NOT_RETRYABLE: { status: 409, retryable: false },
   BATCH_NOT_FOUND: { status: 404, retryable: false },

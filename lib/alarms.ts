@@ -142,8 +142,8 @@ export const THROTTLE_GROUPS: Array<{ id: string; label: string; functions: Func
   },
   {
     id: 'BatchApiThrottles',
-    label: 'batch API',
-    functions: ['createBatch', 'getBatch', 'listBatchTasks', 'cancelBatch', 'retryBatch'],
+    label: 'batch and figure API',
+    functions: ['createBatch', 'getBatch', 'listBatchTasks', 'cancelBatch', 'retryBatch', 'getFigure'],
   },
   {
     id: 'BackgroundThrottles',

@@ -243,6 +243,10 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       table: ['get'],
       bucket: { read: [PREFIX.results] },
     }),
+    getFigure: api('api/get-figure.ts', 'GET figure: a presigned link to one stored figure', {
+      table: ['get'],
+      bucket: { read: [PREFIX.results] },
+    }),
     listTasks: api('api/list-tasks.ts', 'GET tasks, newest first', { table: ['query'] }),
     cancelTask: api('api/cancel-task.ts', 'POST cancel', { table: ['get', 'update'], announces: true }),
     // It changes a status, so it announces: a retry sends what the task's outbox still holds (an event a dead

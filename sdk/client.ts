@@ -19,6 +19,7 @@ import {
   type Batch,
   type CallbackOptions,
   type Delivery,
+  type FigureLink,
   type FullTaskResult,
   type ProcessingOptions,
   type SubmittedTask,
@@ -189,6 +190,7 @@ export const OPTION_FIELDS = [
   'ocr_languages',
   'quality',
   'include_boxes',
+  'figures',
   'no_cache',
   'destination',
   'callback_url',
@@ -655,6 +657,37 @@ export class DocprocClient {
       signal: options.signal,
     });
     return body;
+  }
+
+  /** A short-lived link to one figure of a succeeded task (`figures` on): `result.figures[].id`. */
+  async getFigureLink(taskId: string, figureId: string, options: RequestOptions = {}): Promise<FigureLink> {
+    const { body } = await this.json<FigureLink>(isObject, {
+      method: 'GET',
+      url: `${this.taskUrl(taskId)}/figures/${encodeURIComponent(figureId)}`,
+      what: `GET tasks/${taskId}/figures/${figureId}`,
+      retry: 'idempotent',
+      signal: options.signal,
+    });
+    return body;
+  }
+
+  /** One figure's bytes and media type, read from its link (sent without the API key: the link is signed). */
+  async getFigure(
+    taskId: string,
+    figureId: string,
+    options: RequestOptions = {},
+  ): Promise<{ mediaType: string; bytes: Uint8Array }> {
+    const link = await this.getFigureLink(taskId, figureId, options);
+    const response = await this.fetchImpl(link.url, {
+      method: 'GET',
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (!response.ok) {
+      throw new DocprocError('FIGURE_FETCH_FAILED', `GET figure ${figureId} answered ${response.status}.`, {
+        retryable: response.status >= 500,
+      });
+    }
+    return { mediaType: link.media_type, bytes: new Uint8Array(await response.arrayBuffer()) };
   }
 
   /** The task's webhook deliveries, each with its attempts. */

@@ -43,6 +43,8 @@ export interface ProcessingOptions {
   quality?: QualityMode;
   /** Where each PDF or image document and chunk stands on its page: `metadata.boxes` (docs/structure.md, "Citations"). */
   include_boxes?: boolean;
+  /** Pictures kept, placed and captioned: `off` (default), `refs`, `ocr`, `describe` (docs/results.md, "Figures"). */
+  figures?: FigureMode;
   /** Parse again even when the result cache holds this document. */
   no_cache?: boolean;
   /** Also write the document and its metadata sidecar to a knowledge-base destination, `kb:<name>` (docs/knowledge-bases.md). */
@@ -89,6 +91,36 @@ export interface PageBox {
 }
 
 export type QualityMode = 'fast' | 'auto' | 'best';
+export type FigureMode = 'off' | 'refs' | 'ocr' | 'describe';
+
+/** One figure of a result (`result.figures`): fetch its bytes with `DocprocClient.getFigure`. */
+export interface Figure {
+  id: string;
+  page?: number;
+  pages?: number[];
+  section?: string;
+  bbox?: { x0: number; y0: number; x1: number; y1: number };
+  width?: number;
+  height?: number;
+  media_type?: 'image/png' | 'image/jpeg' | 'image/webp';
+  bytes?: number;
+  sha256?: string;
+  /** A picture the document only links to: never fetched, not stored. */
+  url?: string;
+  caption?: string;
+  caption_source?: 'label' | 'figcaption' | 'alt_text' | 'title';
+  text?: string;
+}
+
+/** `GET tasks/{id}/figures/{figure_id}`: a short-lived link to the stored picture. */
+export interface FigureLink {
+  task_id: string;
+  figure_id: string;
+  media_type: string;
+  bytes: number;
+  url: string;
+  expires_at: string;
+}
 export type Grade = 'good' | 'fair' | 'poor';
 export type Rung = 'text_layer' | 'ocr' | 'ocr_hires';
 
@@ -137,7 +169,9 @@ export interface TaskResult {
   document_count: number;
   documents?: ResultDocument[];
   warnings?: ResultWarning[];
-  stats?: { bytes: number; pages?: number; characters: number };
+  stats?: { bytes: number; pages?: number; characters: number; figures?: number };
+  /** With `figures` on: the pictures kept, in the order they stand. */
+  figures?: Figure[];
   /** PDF and images: how well the pages were read. */
   quality?: QualitySummary;
   result_url?: string;

@@ -144,6 +144,7 @@ export type RouteHandler =
   | 'process'
   | 'uploadUrl'
   | 'getTask'
+  | 'getFigure'
   | 'listTasks'
   | 'cancelTask'
   | 'retryTask'
@@ -163,6 +164,7 @@ export const ROUTES: ReadonlyArray<{ method: 'GET' | 'POST'; path: string; handl
   { method: 'POST', path: `${API_BASE_PATH}/upload-url`, handler: 'uploadUrl' },
   { method: 'GET', path: `${API_BASE_PATH}/tasks`, handler: 'listTasks' },
   { method: 'GET', path: `${API_BASE_PATH}/tasks/{task_id}`, handler: 'getTask' },
+  { method: 'GET', path: `${API_BASE_PATH}/tasks/{task_id}/figures/{figure_id}`, handler: 'getFigure' },
   { method: 'POST', path: `${API_BASE_PATH}/tasks/{task_id}/cancel`, handler: 'cancelTask' },
   { method: 'POST', path: `${API_BASE_PATH}/tasks/{task_id}/retry`, handler: 'retryTask' },
   { method: 'GET', path: `${API_BASE_PATH}/tasks/{task_id}/deliveries`, handler: 'listDeliveries' },

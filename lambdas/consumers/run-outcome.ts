@@ -1,5 +1,6 @@
 import { PREFIX } from '../../shared/definitions.js';
 import { DEFAULT_LIMITS } from '../documents/limits.js';
+import type { FigureImage } from '../documents/figures/figures.js';
 import { completeTask } from '../core/lifecycle.js';
 import { deliverToKnowledgeBase, withdrawDelivery } from '../knowledge-base/deliver.js';
 import { ingestIfBatchEnded } from '../knowledge-base/ingestion.js';
@@ -18,6 +19,31 @@ export const workerLimits = (deps: WorkerDeps) => ({
 
 /** Where a run's result is stored. */
 export const resultKey = (taskId: string, runId: string): string => `${PREFIX.results}${taskId}/${runId}.json`;
+
+/**
+ * Where a task's figure is stored (option `figures`): under the task, not the
+ * run, since a figure's id is its digest: a retry writes the same object, and
+ * the figure route needs no run id. Removed with the results (the bucket's lifecycle).
+ */
+export const figureKey = (taskId: string, figureId: string): string => `${PREFIX.results}${taskId}/figures/${figureId}`;
+
+/** Most figures written at once. */
+const FIGURE_WRITES = 8;
+
+/** The result's figures written beside it, before the result itself: a task seen finished finds every one. */
+export const storeFigures = async (
+  deps: WorkerDeps,
+  taskId: string,
+  figures: readonly FigureImage[] | undefined,
+): Promise<void> => {
+  const queue = [...(figures ?? [])];
+  const writer = async () => {
+    for (let image = queue.shift(); image; image = queue.shift()) {
+      await deps.blobs.put(deps.config.BUCKET_NAME, figureKey(taskId, image.id), image.bytes, image.media_type);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FIGURE_WRITES, queue.length) }, writer));
+};
 
 /**
  * SUCCESS with the stored result, if the run still holds the task; else the
@@ -85,8 +111,13 @@ export const afterBatchChildEnded = async (deps: WorkerDeps, task: Task): Promis
 };
 
 /** Best effort: a result the cache could not record is still the task's result. */
-export const rememberResult = async (deps: WorkerDeps, cacheKey: string, result: ResultPointer): Promise<void> => {
-  const entry = cacheEntryFor(result, deps.clock.now(), deps.config.RESULT_CACHE_TTL_SECONDS);
+export const rememberResult = async (
+  deps: WorkerDeps,
+  cacheKey: string,
+  result: ResultPointer,
+  figureKeys: readonly string[] = [],
+): Promise<void> => {
+  const entry = cacheEntryFor(result, deps.clock.now(), deps.config.RESULT_CACHE_TTL_SECONDS, figureKeys);
   await deps.resultCache
     ?.put(cacheKey, entry)
     .catch((error: unknown) => logger.warn('Result cache entry not recorded', { error: error as Error }));

@@ -9,7 +9,16 @@ import { DEFAULT_LIMITS } from '../documents/limits.js';
 import type { DocumentInput } from '../documents/process-document.js';
 import { percentFor } from '../documents/progress.js';
 import { logger } from '../observability.js';
-import { afterBatchChildEnded, finishRun, rememberResult, resultKey, sourceOf, workerLimits } from './run-outcome.js';
+import {
+  afterBatchChildEnded,
+  finishRun,
+  rememberResult,
+  resultKey,
+  sourceOf,
+  storeFigures,
+  workerLimits,
+  figureKey,
+} from './run-outcome.js';
 import type { WorkerDeps } from './worker-deps.js';
 
 /**
@@ -180,6 +189,7 @@ const assemble = async (
   }
   await deps.store.updateProgress(task.task_id, runId, percentFor('storing', 0), 'storing');
   const key = resultKey(task.task_id, runId);
+  await storeFigures(deps, task.task_id, serialized.figures);
   await deps.blobs.put(config.BUCKET_NAME, key, serialized.json, 'application/json');
   const result = {
     bucket: config.BUCKET_NAME,
@@ -187,7 +197,10 @@ const assemble = async (
     json_bytes: serialized.json.byteLength,
     headline: serialized.headline,
   };
-  if (fanOut.cache_key) await rememberResult(deps, fanOut.cache_key, result);
+  if (fanOut.cache_key) {
+    const figureKeys = (serialized.figures ?? []).map((image) => figureKey(task.task_id, image.id));
+    await rememberResult(deps, fanOut.cache_key, result, figureKeys);
+  }
   await finishRun(deps, task, runId, result, { json: serialized.json });
   // The parts and a URL's copy are not needed once the result is stored (the bucket's lifecycle takes what is missed).
   const leftovers = [...keys, ...(task.input.kind === 'url' ? [stagedInputKey(task.task_id, runId)] : [])];

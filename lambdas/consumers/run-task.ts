@@ -2,7 +2,16 @@ import { AppError, RunStopped } from '../errors.js';
 import { claimTask, failTask, uploadSizeProblem } from '../core/lifecycle.js';
 import { FanOutRequired } from '../documents/fan-out.js';
 import { fanOutRun } from './run-part.js';
-import { afterBatchChildEnded, finishRun, rememberResult, resultKey, sourceOf, workerLimits } from './run-outcome.js';
+import {
+  afterBatchChildEnded,
+  figureKey,
+  finishRun,
+  rememberResult,
+  resultKey,
+  sourceOf,
+  storeFigures,
+  workerLimits,
+} from './run-outcome.js';
 import type { DocumentInput } from '../documents/process-document.js';
 import { RunProgress } from '../core/run-progress.js';
 import { resultCacheKey, reuseCachedResult } from '../core/result-cache.js';
@@ -50,7 +59,8 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
     const key = resultKey(task.task_id, runId);
     // Before the bytes go to the sandbox, which may take them.
     const cacheKey = resultCacheKeyOf(deps, task, input);
-    const cached = cacheKey && !task.options.no_cache ? await cachedResult(deps, cacheKey, key) : undefined;
+    const cached =
+      cacheKey && !task.options.no_cache ? await cachedResult(deps, cacheKey, key, task.task_id) : undefined;
     let result: ResultPointer;
     let stored: Uint8Array | undefined;
     if (cached) {
@@ -77,14 +87,18 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
         await fanOutRun({ ...deps, parts: parts as PartQueue }, task, runId, processed.plan, { input, cacheKey });
         return 'done';
       }
-      const { headline, json } = processed;
+      const { headline, json, figures } = processed;
       progress.report('storing');
       await progress.flush();
+      await storeFigures(deps, task.task_id, figures);
       await deps.blobs.put(config.BUCKET_NAME, key, json, 'application/json');
       stored = json;
       result = { bucket: config.BUCKET_NAME, key, json_bytes: json.byteLength, headline };
       // Before SUCCESS, so that a request made once this task is seen finished finds the entry.
-      if (cacheKey) await rememberResult(deps, cacheKey, result);
+      if (cacheKey) {
+        const figureKeys = (figures ?? []).map((image) => figureKey(task.task_id, image.id));
+        await rememberResult(deps, cacheKey, result, figureKeys);
+      }
     }
     await finishRun(deps, task, runId, result, { cached: Boolean(cached), json: stored });
     return 'done';
@@ -117,12 +131,18 @@ const resultCacheKeyOf = (deps: WorkerDeps, task: Task, input: DocumentInput): s
  * task is then parsed. The cache only ever saves work, so a lookup or a copy
  * that fails is a miss (logged), never the task's failure.
  */
-const cachedResult = async (deps: WorkerDeps, cacheKey: string, key: string): Promise<ResultPointer | undefined> => {
+const cachedResult = async (
+  deps: WorkerDeps,
+  cacheKey: string,
+  key: string,
+  taskId: string,
+): Promise<ResultPointer | undefined> => {
   const { resultCache } = deps;
   if (!resultCache) return undefined;
   const lookup = await reuseCachedResult({ ...deps, cache: resultCache }, cacheKey, {
     bucket: deps.config.BUCKET_NAME,
     key,
+    figureKey: (figureId) => figureKey(taskId, figureId),
   }).catch((error: unknown) => {
     logger.warn('Result cache lookup failed; parsing instead', { error: error as Error });
     return { hit: false as const };

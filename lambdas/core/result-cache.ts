@@ -24,6 +24,8 @@ export interface CacheEntry {
   result: ResultPointer;
   /** The entry counts until then, whether or not DynamoDB's TTL has removed it yet. */
   expires_at: string;
+  /** The stored figures of the result (option `figures`), by key: copied with it. */
+  figure_keys?: string[];
 }
 
 /** Entries by key (the task table, under their own prefix: adapters/dynamo-result-cache.ts). */
@@ -93,18 +95,31 @@ export type CacheLookup = { hit: true; result: ResultPointer } | { hit: false };
 export const reuseCachedResult = async (
   deps: { cache: ResultCache; blobs: Pick<BlobStore, 'copy'>; clock: Clock },
   key: string,
-  target: { bucket: string; key: string },
+  target: { bucket: string; key: string; figureKey?: (figureId: string) => string },
 ): Promise<CacheLookup> => {
   const entry = await deps.cache.get(key);
   if (!entry || !(Date.parse(entry.expires_at) > deps.clock.now().getTime())) return { hit: false };
   // Results are only ever written to the service bucket: an entry naming another is not ours to copy.
   if (entry.result.bucket !== target.bucket) return { hit: false };
+  // Its figures first, so that a task seen finished finds every one; one missing is a miss.
+  for (const from of entry.figure_keys ?? []) {
+    const figureId = from.slice(from.lastIndexOf('/') + 1);
+    if (!target.figureKey || !(await deps.blobs.copy(target.bucket, from, target.figureKey(figureId)))) {
+      return { hit: false };
+    }
+  }
   if (!(await deps.blobs.copy(target.bucket, entry.result.key, target.key))) return { hit: false };
   return { hit: true, result: { ...entry.result, key: target.key } };
 };
 
 /** The entry for a result just stored: it lives `ttlSeconds` from now. */
-export const cacheEntryFor = (result: ResultPointer, now: Date, ttlSeconds: number): CacheEntry => ({
+export const cacheEntryFor = (
+  result: ResultPointer,
+  now: Date,
+  ttlSeconds: number,
+  figureKeys: readonly string[] = [],
+): CacheEntry => ({
   result,
   expires_at: new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
+  ...(figureKeys.length ? { figure_keys: [...figureKeys] } : {}),
 });

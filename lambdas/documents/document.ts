@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js';
 import type { PageQuality, QualitySummary } from './quality/grade.js';
+import type { Figure, FigureImage } from './figures/figures.js';
 
 /**
  * Where text stands on a page (option `include_boxes`): a line's box in
@@ -37,7 +38,9 @@ export interface ResultWarning {
     | 'PAGES_IGNORED'
     | 'ATTACHMENT_SKIPPED'
     | 'OCR_LOW_CONFIDENCE'
-    | 'CONTENT_NOT_READ';
+    | 'CONTENT_NOT_READ'
+    /** Pictures not stored as figures (`figures` on), by reason and count. */
+    | 'FIGURES_LEFT_OUT';
   message: string;
 }
 
@@ -52,20 +55,28 @@ export interface ProcessingResult {
   document_count: number;
   documents: Document[];
   warnings: ResultWarning[];
-  stats: { bytes: number; pages?: number; characters: number };
+  stats: { bytes: number; pages?: number; characters: number; figures?: number };
+  /** The pictures kept (option `figures`), in the order they stand: docs/results.md, "Figures". */
+  figures?: Figure[];
   /** How well the pages were read (PDF and images): pages by grade and by rung, the poor ones. */
   quality?: QualitySummary;
 }
 
-/** A result without its documents. */
-export type ResultHeadline = Omit<ProcessingResult, 'documents'>;
+/** A result without its documents and its figures' list (`stats.figures` counts them): what a task row keeps. */
+export type ResultHeadline = Omit<ProcessingResult, 'documents' | 'figures'>;
 
-export const headlineOf = ({ documents: _documents, ...headline }: ProcessingResult): ResultHeadline => headline;
+export const headlineOf = ({
+  documents: _documents,
+  figures: _figures,
+  ...headline
+}: ProcessingResult): ResultHeadline => headline;
 
-/** A result as the worker stores it: its JSON, and what the task row keeps of it. */
+/** A result as the worker stores it: its JSON, what the task row keeps of it, and its figures' bytes. */
 export interface SerializedResult {
   headline: ResultHeadline;
   json: Uint8Array;
+  /** Stored beside the result before it (absent or empty with `figures` off). */
+  figures?: FigureImage[] | undefined;
 }
 
 const DOCUMENTS_PLACEHOLDER = '"documents":[]';
@@ -79,6 +90,12 @@ const DOCUMENTS_PLACEHOLDER = '"documents":[]';
 export const serializeResult = (result: ProcessingResult, maxBytes: number): SerializedResult => {
   const headline = headlineOf(result);
   const outline = JSON.stringify({ ...result, documents: [] });
+  if (Buffer.byteLength(outline) > maxBytes) {
+    throw new AppError(
+      'DOCUMENT_TOO_LARGE',
+      `The result's outline (warnings, figures) is larger than ${Math.floor(maxBytes / 1024 / 1024)} MB of JSON.`,
+    );
+  }
   const at = outline.indexOf(DOCUMENTS_PLACEHOLDER);
   const parts: string[] = [outline.slice(0, at), '"documents":['];
   let bytes = Buffer.byteLength(outline);

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { AppError } from '../errors.js';
 import { OCR_MODES, formatOcrLanguages, parseOcrLanguages } from './ocr/languages.js';
 import { QUALITY_MODES, type QualityMode } from './quality/grade.js';
+import { FIGURE_MODES, type FigureMode } from './figures/figures.js';
 
 export const OPTION_DEFAULTS = { split: false, chunk_size: 1000, chunk_overlap: 200 } as const;
 export const MAX_CHUNK_SIZE = 100_000;
@@ -133,6 +134,7 @@ export const optionsShape = {
   ocr_languages: ocrLanguages.optional(),
   quality: oneOf(QUALITY_MODES).optional(),
   include_boxes: formBoolean.optional(),
+  figures: oneOf(FIGURE_MODES).optional(),
   no_cache: formBoolean.optional(),
   destination: z
     .string()
@@ -157,6 +159,8 @@ export interface StructureOptions {
   quality?: QualityMode;
   /** Where each page document and chunk stands on its page (`metadata.boxes`); kept only when true. */
   include_boxes?: true;
+  /** Pictures kept, placed and captioned (figures/figures.ts); kept only when not `off`. */
+  figures?: Exclude<FigureMode, 'off'>;
 }
 
 /**
@@ -200,6 +204,7 @@ export const READING_OPTION_NAMES = [
   'ocr_languages',
   'quality',
   'include_boxes',
+  'figures',
 ] as const satisfies readonly (keyof StructureOptions)[];
 
 /** Every option a request may carry, for form-field checks. */
@@ -223,8 +228,9 @@ type RawOptions = {
   chunk_overlap?: number;
   no_cache?: boolean;
   include_boxes?: boolean;
+  figures?: FigureMode;
   destination?: string;
-} & Omit<StructureOptions, 'include_boxes'>;
+} & Omit<StructureOptions, 'include_boxes' | 'figures'>;
 
 /** Apply defaults and the cross-field rules; issues are reported against the field that must change. */
 export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): ProcessingOptions => {
@@ -233,6 +239,8 @@ export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): Proce
     // A flag is kept only when set: `false` and absent are one request (one cache key).
     if (name === 'include_boxes') {
       if (raw.include_boxes) structure.include_boxes = true;
+    } else if (name === 'figures') {
+      if (raw.figures && raw.figures !== 'off') structure.figures = raw.figures;
     } else if (raw[name] !== undefined) Object.assign(structure, { [name]: raw[name] });
   }
   const options: ProcessingOptions = {
@@ -243,6 +251,15 @@ export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): Proce
     ...(raw.no_cache ? { no_cache: true as const } : {}),
     ...(raw.destination ? { destination: raw.destination } : {}),
   };
+  if (options.figures === 'describe') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['figures'],
+      message:
+        'describe needs a vision model, and this deployment configures none: use figures=refs (pictures with their captions) or figures=ocr (and the text inside them)',
+    });
+    return z.NEVER;
+  }
   if (options.chunk_size_unit === 'tokens' && options.chunk_size < MIN_TOKEN_CHUNK_SIZE) {
     ctx.addIssue({
       code: 'custom',

@@ -13,6 +13,18 @@ import { parseOcrLanguages } from './ocr/languages.js';
 import { DEFAULT_OCR, type OcrRequest } from './ocr/recognise.js';
 import { parsePageSelection, type PageSelection, type ProcessingOptions } from './options.js';
 import { monotonicProgress, type ProgressListener } from './progress.js';
+import { figureIdsIn } from './figures/captions.js';
+import {
+  DEFAULT_FIGURE_LIMITS,
+  FigureCollector,
+  addLeftOut,
+  figureWarnings,
+  mergeFigures,
+  noLeftOut,
+  type Figure,
+  type FigureImage,
+  type FiguresLeftOut,
+} from './figures/figures.js';
 
 export interface DocumentInput {
   bytes: Uint8Array;
@@ -81,6 +93,8 @@ export interface ReadPart {
   documents: Document[];
   warnings: ResultWarning[];
   facts?: PageFacts | undefined;
+  /** With `figures` on: the pictures kept, their bytes, and those left out. */
+  figures?: { list: Figure[]; images: FigureImage[]; leftOut: FiguresLeftOut } | undefined;
 }
 
 /** The input as the finished result describes it: its name, size and digest (chunk ids derive from it). */
@@ -123,6 +137,8 @@ const read = async (input: DocumentInput, options: ProcessingOptions, context: P
   report('parsing', 0);
   const format = detectFormat(input.bytes, input.filename, input.contentType);
   const load = await loaderFor(format);
+  const figureMode = options.figures ?? 'off';
+  const figures = figureMode === 'off' ? undefined : new FigureCollector(DEFAULT_FIGURE_LIMITS);
   const loaded = await load({
     bytes: input.bytes,
     filename: input.filename,
@@ -134,6 +150,7 @@ const read = async (input: DocumentInput, options: ProcessingOptions, context: P
     ocr: ocrRequestOf(options),
     includeBoxes: options.include_boxes === true,
     quality: options.quality,
+    figures,
     fanOut: context.fanOut,
     signal: context.signal,
     checkpoint,
@@ -144,11 +161,42 @@ const read = async (input: DocumentInput, options: ProcessingOptions, context: P
     filename: input.filename,
     format,
     pages: loaded.pages,
-    documents: loaded.documents,
+    documents: figures
+      ? withFigureIds(loaded.documents, figures.figures(), options.output_format ?? 'text')
+      : loaded.documents,
     warnings: loaded.warnings ?? [],
     facts: loaded.facts,
+    ...(figures ? { figures: { list: figures.figures(), images: figures.stored(), leftOut: figures.leftOut } } : {}),
   };
   return part;
+};
+
+/**
+ * `metadata.figures` of each document: the figures it stands with. In
+ * Markdown, those its text refers to (`figure:ID`); in text, those its
+ * reader placed in it (a chapter, an attachment), else those of its page or
+ * slide, else every one when the format makes a single document.
+ */
+const withFigureIds = (documents: Document[], figures: readonly Figure[], outputFormat: string): Document[] => {
+  if (!figures.length) return documents;
+  const idsOf = (document: Document): string[] => {
+    const { figures: placed } = document.metadata;
+    if (outputFormat === 'markdown') {
+      const referred = figureIdsIn(document.page_content);
+      if (referred.length || !Array.isArray(placed)) return referred;
+    }
+    if (Array.isArray(placed)) return placed as string[];
+    const page = document.metadata.page ?? document.metadata.slide;
+    if (typeof page === 'number') {
+      return figures.filter((figure) => figure.page === page || figure.pages?.includes(page)).map(({ id }) => id);
+    }
+    return documents.length === 1 ? figures.map(({ id }) => id) : [];
+  };
+  return documents.map((document) => {
+    const ids = idsOf(document);
+    const { figures: _placed, ...metadata } = document.metadata;
+    return ids.length ? { ...document, metadata: { ...metadata, figures: ids } } : { ...document, metadata };
+  });
 };
 
 /**
@@ -229,17 +277,42 @@ const finish = async (
   }
   const characters = read.reduce((sum, doc) => sum + doc.page_content.length, 0);
   const quality = summarise(parts.flatMap((part) => part.facts?.quality ?? []));
-  return {
+  const withFigures = parts.filter((part) => part.figures);
+  const figures = withFigures.length ? mergeFigures(withFigures.map((part) => part.figures?.list ?? [])) : undefined;
+  if (withFigures.length) {
+    warnings.push(
+      ...figureWarnings(
+        withFigures.reduce((sum, part) => addLeftOut(sum, part.figures?.leftOut ?? noLeftOut()), noLeftOut()),
+      ),
+    );
+  }
+  const result: ProcessingResult = {
     status: 'success',
     filename: source.filename,
     format,
     document_count: documents.length,
     documents,
     warnings,
-    stats: { bytes: source.bytes, ...(pages === undefined ? {} : { pages }), characters },
+    stats: {
+      bytes: source.bytes,
+      ...(pages === undefined ? {} : { pages }),
+      characters,
+      ...(figures ? { figures: figures.length } : {}),
+    },
+    ...(figures ? { figures } : {}),
     ...(quality ? { quality } : {}),
   };
+  if (figures) {
+    const images = new Map(withFigures.flatMap((part) => part.figures?.images ?? []).map((image) => [image.id, image]));
+    STORED_FIGURES.set(result, [...images.values()]);
+  }
+  return result;
 };
+
+const STORED_FIGURES = new WeakMap<ProcessingResult, FigureImage[]>();
+
+/** The bytes of a finished result's figures (none with `figures` off), for the worker to store beside it. */
+export const storedFiguresOf = (result: ProcessingResult): FigureImage[] => STORED_FIGURES.get(result) ?? [];
 
 /**
  * The result of a document read in parts (fan-out.ts), in part order: as if

@@ -5,7 +5,7 @@ import { FanOutRequired } from './fan-out.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { defaultThreadCount, prewarmThreads } from './loaders/pdf-pool.js';
-import { finishResult, processDocument, readDocument } from './process-document.js';
+import { finishResult, processDocument, readDocument, storedFiguresOf, type ReadPart } from './process-document.js';
 import type { ProgressUpdate } from './progress.js';
 import type { SandboxJob, SandboxReply, SandboxThreadOptions, StoredPart } from './sandbox.js';
 import { optionsOf } from './threads.js';
@@ -37,6 +37,32 @@ const storedPartOf = (bytes: Uint8Array): StoredPart => {
   return stored as StoredPart;
 };
 
+/** Bytes with a buffer of their own (a view into a larger one cannot be transferred alone). */
+const ownBytes = (bytes: Uint8Array): Uint8Array =>
+  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+
+/** A part as JSON holds it: its figures' bytes as base64. */
+const storablePart = (part: ReadPart): ReadPart =>
+  part.figures
+    ? {
+        ...part,
+        figures: {
+          ...part.figures,
+          images: part.figures.images.map((image) => ({
+            ...image,
+            bytes: Buffer.from(image.bytes).toString('base64') as unknown as Uint8Array,
+          })),
+        },
+      }
+    : part;
+
+/** The figures' bytes of a part read back from its JSON. */
+const readablePart = (part: ReadPart): void => {
+  for (const image of part.figures?.images ?? []) {
+    image.bytes = new Uint8Array(Buffer.from(image.bytes as unknown as string, 'base64'));
+  }
+};
+
 /** Runs in a sandbox thread: one job at a time, each answered with its result or its typed failure. */
 export const serveSandbox = (): void => {
   const port = parentPort;
@@ -56,7 +82,11 @@ export const serveSandbox = (): void => {
     };
     const done = (result: ProcessingResult) => {
       const { headline, json } = serializeResult(result, limits.maxResultBytes);
-      reply({ type: 'done', headline, json }, [json.buffer as ArrayBuffer]);
+      const figures = storedFiguresOf(result).map((image) => ({ ...image, bytes: ownBytes(image.bytes) }));
+      reply({ type: 'done', headline, json, ...(figures.length ? { figures } : {}) }, [
+        json.buffer as ArrayBuffer,
+        ...figures.map((image) => image.bytes.buffer as ArrayBuffer),
+      ]);
     };
     const failed = (error: unknown) => {
       if (error instanceof FanOutRequired) reply({ type: 'fan-out', plan: error.plan });
@@ -72,7 +102,7 @@ export const serveSandbox = (): void => {
         .then((part) => {
           const stored: StoredPart = {
             v: 1,
-            part,
+            part: storablePart(part),
             source: {
               filename: input.filename,
               bytes: input.bytes.length,
@@ -87,6 +117,7 @@ export const serveSandbox = (): void => {
       Promise.resolve()
         .then(() => {
           const parts = job.parts.map((bytes) => storedPartOf(bytes));
+          for (const { part } of parts) readablePart(part);
           const { source } = parts[0] ?? {};
           if (!source) throw new Error('No parts to put together.');
           return finishResult(

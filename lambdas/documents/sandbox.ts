@@ -1,5 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { ResultHeadline, SerializedResult } from './document.js';
+import type { FigureImage } from './figures/figures.js';
 import { FanOutRequired, type FanOutPlan, type FanOutSettings } from './fan-out.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import type { ProcessingLimits } from './limits.js';
@@ -27,7 +28,7 @@ export type SandboxJob = (
 export type SandboxReply =
   | { type: 'ready' }
   | { type: 'progress'; update: ProgressUpdate }
-  | { type: 'done'; headline: ResultHeadline; json: Uint8Array }
+  | { type: 'done'; headline: ResultHeadline; json: Uint8Array; figures?: FigureImage[] | undefined }
   | { type: 'part'; json: Uint8Array }
   | { type: 'fan-out'; plan: FanOutPlan }
   | { type: 'failed'; failure: { code: ErrorCode; message: string; detail?: string | undefined } };
@@ -174,7 +175,7 @@ export class SandboxPool {
       bytes,
       context,
       (reply) => {
-        if (reply.type === 'done') return { headline: reply.headline, json: reply.json };
+        if (reply.type === 'done') return { headline: reply.headline, json: reply.json, figures: reply.figures };
         if (reply.type === 'fan-out') return new FanOutRequired(reply.plan);
         return undefined;
       },
@@ -193,7 +194,7 @@ export class SandboxPool {
   assemble(parts: Uint8Array[], options: ProcessingOptions, context: ProcessContext = {}): Promise<SerializedResult> {
     const copies = parts.map((part) => new Uint8Array(part));
     return this.run<SerializedResult>({ kind: 'assemble', parts: copies, options }, copies, context, (reply) =>
-      reply.type === 'done' ? { headline: reply.headline, json: reply.json } : undefined,
+      reply.type === 'done' ? { headline: reply.headline, json: reply.json, figures: reply.figures } : undefined,
     );
   }
 

@@ -61,7 +61,11 @@ export const loadDocx: Loader = async (input) => {
   const zip = mammothZip(archive, { ...input, checkpoint });
   let notRead: NotRead;
   try {
-    if (input.outputFormat === 'markdown') {
+    const pictures = new Map<string, Uint8Array>();
+    const figures = input.figures
+      ? { collector: input.figures, resolve: (src: string) => pictures.get(src) }
+      : undefined;
+    if (input.outputFormat === 'markdown' || figures) {
       // mammoth's structural reading (styles → headings, lists, tables) as HTML, then the HTML reading's Markdown.
       const styles = archive.has('word/styles.xml')
         ? decodeText(await archive.read('word/styles.xml'), { html: true }).text
@@ -70,10 +74,22 @@ export const loadDocx: Loader = async (input) => {
       const { value: html } = await mammoth.convertToHtml({ file: zip } as never, {
         ignoreEmptyParagraphs: true,
         styleMap,
-        convertImage: mammoth.images.imgElement(() => Promise.resolve({ src: '' })),
+        // With figures on, each picture's bytes under a token the HTML reading resolves (html-figures.ts).
+        convertImage: mammoth.images.imgElement(async (image) => {
+          if (!figures) return { src: '' };
+          const src = `docx-picture:${pictures.size}`;
+          pictures.set(src, new Uint8Array(await image.read()));
+          return { src };
+        }),
       });
       await checkpoint();
-      ({ text } = await htmlToText(html, input.limits, checkpoint, 'markdown'));
+      if (input.outputFormat === 'markdown')
+        ({ text } = await htmlToText(html, input.limits, checkpoint, 'markdown', figures));
+      // Text output stays mammoth's own text; the HTML reading only finds the figures and their captions.
+      else {
+        await htmlToText(html, input.limits, checkpoint, 'text', figures);
+        ({ value: text } = await mammoth.extractRawText({ file: zip } as never));
+      }
     } else {
       ({ value: text } = await mammoth.extractRawText({ file: zip } as never));
     }

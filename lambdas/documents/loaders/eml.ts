@@ -168,13 +168,59 @@ const headerMetadata = (email: Email): Metadata => {
   return metadata;
 };
 
-/** The body once: the plain text when the message has one, else the text of its HTML. */
+/**
+ * The body once: the plain text when the message has one, else the text of
+ * its HTML. With figures on, the HTML is read for its pictures even when the
+ * plain text is the body: an inline picture (`cid:`) is the message's part
+ * with that Content-ID; a remote one is listed, never fetched.
+ */
 const bodyOf = async (email: Email, input: LoadInput): Promise<string> => {
   const plain = email.text === undefined ? undefined : normalizedText(email.text);
-  if (plain) return plain;
+  const figures =
+    input.figures && email.html ? { collector: input.figures, resolve: inlinePictures(email) } : undefined;
+  if (plain) {
+    if (figures && email.html) await htmlToText(email.html, input.limits, input.checkpoint, 'text', figures);
+    return plain;
+  }
   if (!email.html) return '';
-  const { text } = await htmlToText(email.html, input.limits, input.checkpoint, input.outputFormat);
+  const { text } = await htmlToText(email.html, input.limits, input.checkpoint, input.outputFormat, figures);
   return normalizedText(text);
+};
+
+/** `cid:ID` → the bytes of the part with Content-ID `<ID>`. */
+const inlinePictures = (email: Email) => {
+  const byId = new Map<string, Attachment>();
+  for (const attachment of email.attachments) {
+    const id = attachment.contentId?.replace(/^<|>$/g, '').trim();
+    if (id) byId.set(id.toLowerCase(), attachment);
+  }
+  return (src: string): Uint8Array | undefined => {
+    if (!/^cid:/i.test(src)) return undefined;
+    let id = src.slice(4).trim();
+    try {
+      id = decodeURIComponent(id);
+    } catch {
+      // As written.
+    }
+    const part = byId.get(id.toLowerCase());
+    return part ? contentOf(part) : undefined;
+  };
+};
+
+/** Attached pictures (not shown inline) as figures of the attachment's name. */
+const attachedPictures = (email: Email, input: LoadInput, path: string): void => {
+  const collector = input.figures;
+  if (!collector) return;
+  email.attachments.forEach((attachment, index) => {
+    if (
+      attachment.related ||
+      !(NON_DOCUMENT_TYPES.test(attachment.mimeType) || IMAGE_NAMES.test(attachment.filename ?? ''))
+    )
+      return;
+    if (!/^image\//.test(attachment.mimeType) && !IMAGE_NAMES.test(attachment.filename ?? '')) return;
+    const name = nameOf(attachment, index);
+    collector.add({ bytes: contentOf(attachment), section: path ? `${path}/${name}` : name });
+  });
 };
 
 const contentOf = (attachment: Attachment): Uint8Array => {
@@ -212,7 +258,10 @@ const readMessage = async (
   const headers = headerMetadata(email);
   const base = { source: input.source, filename: input.filename, ...(path ? { attachment: path } : {}) };
   const documents: Document[] = [];
+  const mark = input.figures?.mark() ?? 0;
   const body = await bodyOf(email, input);
+  attachedPictures(email, input, path);
+  const placed = input.figures?.placedSince(mark) ?? [];
   if (body.length > budget.characters) {
     throw new AppError(
       'DOCUMENT_TOO_LARGE',
@@ -220,7 +269,12 @@ const readMessage = async (
     );
   }
   budget.characters -= body.length;
-  if (body) documents.push({ page_content: body, metadata: { ...base, ...headers } });
+  if (body) {
+    documents.push({
+      page_content: body,
+      metadata: { ...base, ...headers, ...(placed.length ? { figures: placed } : {}) },
+    });
+  }
 
   const attachments = email.attachments.filter((attachment) => !isNonDocument(attachment));
   for (const [index, attachment] of attachments.entries()) {

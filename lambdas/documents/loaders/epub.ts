@@ -7,6 +7,7 @@ import { htmlToText, parseHtml } from './html.js';
 import { baseMetadata, normalizedText, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
+import type { FigureCollector } from '../figures/figures.js';
 
 /**
  * EPUB (2 and 3): META-INF/container.xml names the package document (OPF);
@@ -223,6 +224,39 @@ const firstHeading = async (xhtml: string, limits: Limits, checkpoint: () => Pro
   return heading ? textOf(heading) : '';
 };
 
+/**
+ * The pictures a chapter shows (`<img src>`, SVG `<image href>`) that the
+ * archive holds, read before the chapter's walk, by the `src` as written.
+ * No more bytes are read than the figures may still hold.
+ */
+const picturesOf = async (
+  archive: ZipArchive,
+  chapter: string,
+  xhtml: string,
+  collector: FigureCollector,
+): Promise<Map<string, Uint8Array>> => {
+  const pictures = new Map<string, Uint8Array>();
+  const folder = chapter.includes('/') ? chapter.slice(0, chapter.lastIndexOf('/') + 1) : '';
+  let budget = collector.limits.maxFigureTotalBytes;
+  for (const match of xhtml.matchAll(/<img\b[^>]*?\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)')/gi)) {
+    const src = (match[1] ?? match[2] ?? '').trim();
+    if (!src || pictures.has(src) || /^[a-z][a-z0-9+.-]*:/i.test(src)) continue;
+    let path: string;
+    try {
+      path = new URL(src, `zip://book/${folder}`).pathname.replace(/^\//, '');
+      path = decodeURIComponent(path);
+    } catch {
+      continue;
+    }
+    if (!archive.has(path)) continue;
+    const bytes = await archive.read(path);
+    budget -= bytes.length;
+    if (budget < 0) break;
+    pictures.set(src, bytes);
+  }
+  return pictures;
+};
+
 export const loadEpub: Loader = async (input) => {
   const archive = await ZipArchive.ofDocument(input, KIND);
   try {
@@ -276,7 +310,20 @@ export const loadEpub: Loader = async (input) => {
         );
       }
       const xhtml = xhtmlForHtmlReading(decodeText(await archive.read(path), { html: true }).text);
-      const { title: htmlTitle, text } = await htmlToText(xhtml, input.limits, input.checkpoint, input.outputFormat);
+      const mark = input.figures?.mark() ?? 0;
+      const pictures = input.figures ? await picturesOf(archive, path, xhtml, input.figures) : undefined;
+      const figures =
+        input.figures && pictures
+          ? { collector: input.figures, resolve: (src: string) => pictures.get(src) }
+          : undefined;
+      const { title: htmlTitle, text } = await htmlToText(
+        xhtml,
+        input.limits,
+        input.checkpoint,
+        input.outputFormat,
+        figures,
+      );
+      const placed = input.figures?.placedSince(mark) ?? [];
       const content = normalizedText(text);
       input.onProgress?.((index + 1) / itemrefs.length);
       // A cover or an image page: no text, no document.
@@ -290,6 +337,7 @@ export const loadEpub: Loader = async (input) => {
           chapter: documents.length + 1,
           title,
           ...(bookTitle ? { book_title: bookTitle } : {}),
+          ...(placed.length ? { figures: placed } : {}),
         },
       });
     }

@@ -1,5 +1,7 @@
-import { isDocument, isTag, isText, type AnyNode, type Element } from 'domhandler';
+import { Element as DomElement, isDocument, isTag, isText, type AnyNode, type Element } from 'domhandler';
 import { CONTENT_CONTAINERS, isBoilerplate } from './html-content.js';
+import { figureMarkdown } from '../figures/captions.js';
+import { figureOfImage, type HtmlFigures } from './html-figures.js';
 import { layOutTable, MAX_COL_SPAN, MAX_ROW_SPAN, spanCount, type SpannedCell } from './table-grid.js';
 
 /**
@@ -112,6 +114,11 @@ class MarkdownBuilder {
   /** Source whitespace is one space; line breaks come from `<br>` only. */
   text(data: string): void {
     this.top.inline += collapse(data);
+  }
+
+  /** A figure's reference where it stands, as Markdown (never escaped as text). */
+  figure(markdown: string): void {
+    this.top.inline += this.top.inline && !/\s$/.test(this.top.inline) ? ` ${markdown}` : markdown;
   }
 
   /** Preformatted text, as it is. */
@@ -337,7 +344,17 @@ const openFor = (out: MarkdownBuilder, element: Element, name: string, inPre: bo
   }
 };
 
-export const domToMarkdown = (root: AnyNode): string => {
+/** Figures placed by a reader that builds its own tree (office-blocks.ts): never an element of a parsed document. */
+const PLACED_FIGURES = new WeakMap<Element, { id: string; caption: string }>();
+
+/** An element that stands for a figure already kept, rendered as its reference. */
+export const figureElement = (id: string, caption: string): Element => {
+  const element = new DomElement('img', {});
+  PLACED_FIGURES.set(element, { id, caption });
+  return element;
+};
+
+export const domToMarkdown = (root: AnyNode, figures?: HtmlFigures): string => {
   const out = new MarkdownBuilder();
   const steps: Step[] = [{ node: root, inContent: false, inPre: false }];
   for (let step = steps.pop(); step; step = steps.pop()) {
@@ -367,6 +384,13 @@ export const domToMarkdown = (root: AnyNode): string => {
       }
       if (name === 'hr') {
         out.rule();
+        continue;
+      }
+      if (name === 'img') {
+        const known = PLACED_FIGURES.get(node);
+        const placed = known ? undefined : figureOfImage(node, figures);
+        if (known) out.figure(figureMarkdown(known.id, known.caption));
+        else if (placed) out.figure(figureMarkdown(placed.figure.id, placed.caption));
         continue;
       }
       const opened = openFor(out, node, name, inPre);

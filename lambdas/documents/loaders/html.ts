@@ -15,6 +15,7 @@ import { charsetOf, decodeText } from '../encoding.js';
 import type { OutputFormat } from '../options.js';
 import { CONTENT_CONTAINERS, isBoilerplate } from './html-content.js';
 import { domToMarkdown } from './html-markdown.js';
+import { dataUriBytes, figureOfImage, type HtmlFigures } from './html-figures.js';
 import { baseMetadata, type Loader } from './types.js';
 import { checkTextSize } from './text.js';
 
@@ -127,7 +128,7 @@ type Step = { node: AnyNode; inPre: boolean; inContent: boolean } | { close: num
  * Reads the tree in document order with an explicit stack: a recursive walk
  * overflows the call stack on deeply nested markup (about 10,000 levels).
  */
-const walk = (root: AnyNode, out: TextBuilder): void => {
+const walk = (root: AnyNode, out: TextBuilder, figures?: HtmlFigures): void => {
   const steps: Step[] = [{ node: root, inPre: false, inContent: false }];
   for (let step = steps.pop(); step; step = steps.pop()) {
     if ('close' in step) {
@@ -150,6 +151,16 @@ const walk = (root: AnyNode, out: TextBuilder): void => {
       if (isBoilerplate(node, inContent)) continue;
       if (name === 'br') {
         out.block(1);
+        continue;
+      }
+      if (name === 'img') {
+        // Text output keeps a figure's caption: an attribute's on a line of its own (a figcaption is read as text).
+        const placed = figureOfImage(node, figures);
+        if (placed && placed.caption && !placed.shown) {
+          out.block(1);
+          out.inline(placed.caption);
+          out.block(1);
+        }
         continue;
       }
       const newlines = PARAGRAPHS.has(name) ? 2 : LINES.has(name) ? 1 : 0;
@@ -282,11 +293,12 @@ export const htmlToText = async (
   limits?: HtmlLimits,
   checkpoint?: () => Promise<void>,
   outputFormat: OutputFormat = 'text',
+  figures?: HtmlFigures,
 ): Promise<{ title: string; text: string }> => {
   const root = await parseHtml(html, limits, checkpoint);
-  if (outputFormat === 'markdown') return { title: titleOf(root), text: domToMarkdown(root).trim() };
+  if (outputFormat === 'markdown') return { title: titleOf(root), text: domToMarkdown(root, figures).trim() };
   const out = new TextBuilder();
-  walk(root, out);
+  walk(root, out, figures);
   return { title: titleOf(root), text: out.toString().trim() };
 };
 
@@ -295,7 +307,8 @@ export const loadHtml: Loader = async (input) => {
   checkTextSize(input.bytes, input.limits, 'HTML');
   const { text: html } = decodeText(input.bytes, { html: true, declaredCharset: charsetOf(input.contentType) });
   await input.checkpoint();
-  const { title, text } = await htmlToText(html, input.limits, input.checkpoint, input.outputFormat);
+  const figures = input.figures ? { collector: input.figures, resolve: dataUriBytes, base: input.source } : undefined;
+  const { title, text } = await htmlToText(html, input.limits, input.checkpoint, input.outputFormat, figures);
   input.onProgress?.(1);
   if (!text) return { documents: [] };
   return { documents: [{ page_content: text, metadata: { ...baseMetadata(input), title } }] };

@@ -14,6 +14,9 @@ import { layOutTable, MAX_COL_SPAN, MAX_ROW_SPAN, spanCount, type SpannedCell } 
 import { singleDocument, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
+import type { FigureCollector } from '../figures/figures.js';
+import { isCaptionLine } from '../figures/captions.js';
+import { imageHeaderOf } from '../ocr/image-header.js';
 
 /**
  * ODT (OpenDocument text): one document, like DOCX, read from content.xml's
@@ -145,7 +148,36 @@ class OdtReader {
     private readonly listStyles: ListStyles | undefined,
     /** The characters repeated table cells and rows make, counted before they are joined. */
     private readonly output: OutputBudget,
+    /** With figures on: the pictures the body shows, read beforehand by their `xlink:href`. */
+    private readonly pictures?: { collector: FigureCollector; bytes: Map<string, Uint8Array> },
   ) {}
+
+  /** A frame's picture (`draw:image`) as a figure block, captioned by the frame's description or title. */
+  private figure(frame: Element, caption: string): Block | undefined {
+    const { pictures } = this;
+    if (!pictures) return undefined;
+    // A frame may hold a picture and its replacements (a PDF, an SVG): the first kept format wins.
+    const images = childrenNamed(frame, 'image');
+    if (!images.length) return undefined;
+    const bytes = images
+      .map((image) => pictures.bytes.get(attribute(image, 'href') ?? ''))
+      .find((candidate) => candidate && imageHeaderOf(candidate));
+    if (!bytes) {
+      pictures.collector.countUnsupported();
+      return undefined;
+    }
+    const described = [...childrenNamed(frame, 'desc'), ...childrenNamed(frame, 'title')]
+      .map((element) => textOf(element).replace(/\s+/g, ' ').trim())
+      .find(Boolean);
+    const [text, source] = caption
+      ? [caption, 'label' as const]
+      : described
+        ? [described, 'alt_text' as const]
+        : ['', undefined];
+    const figure = pictures.collector.add({ bytes, ...(text ? { caption: text, captionSource: source } : {}) });
+    if (!figure) return undefined;
+    return { type: 'figure', id: figure.id, caption: figure.caption ?? '', captionShown: source !== 'alt_text' };
+  }
 
   /** The blocks of a container's children (`office:text`, a section, a list item, a cell, a text box…). */
   blocks(children: readonly AnyNode[], listStyle = ''): Block[] {
@@ -277,10 +309,14 @@ class OdtReader {
           break;
         case 'frame':
         case 'text-box':
-        case 'g':
+        case 'g': {
           // Text boxes hold paragraphs of their own: they follow the paragraph they are anchored in.
-          after.push(...this.blocks(node.children));
+          const inner = this.blocks(node.children);
+          const figure = localName(node) === 'frame' ? this.figure(node, this.captionNear(element, inner)) : undefined;
+          if (figure) after.push(figure);
+          after.push(...inner);
           break;
+        }
         case 'a':
           out.beginLink(attribute(node, 'href') ?? '');
           pending.push('end-link', ...[...node.children].reverse());
@@ -293,6 +329,13 @@ class OdtReader {
     const block = make(out.inlines);
     if (blocksToText([block], '')) blocks.push(block);
     blocks.push(...after);
+  }
+
+  /** A labelled caption ("Illustration 1: …") in the frame's own text, or its paragraph's. */
+  private captionNear(paragraph: Element, inner: readonly Block[]): string {
+    if (!this.pictures) return '';
+    const candidates = [...inner.map((block) => blocksToText([block], ' ')), textOf(paragraph)];
+    return candidates.map((text) => text.replace(/\s+/g, ' ').trim()).find((text) => isCaptionLine(text)) ?? '';
   }
 
   /** Keeps a footnote's or endnote's text for the end, `[label]` first; returns the label. */
@@ -326,6 +369,22 @@ const listStylesOf = async (archive: ZipArchive, content: XmlDocument, body: Ele
   return styles;
 };
 
+/** The pictures the body's frames show (`draw:image xlink:href`) that the package holds, within the figures' byte budget. */
+const picturesOf = async (archive: ZipArchive, body: Element, collector: FigureCollector) => {
+  const pictures = new Map<string, Uint8Array>();
+  let budget = collector.limits.maxFigureTotalBytes;
+  for (const image of descendants(body, 'image')) {
+    const href = attribute(image, 'href') ?? '';
+    const path = href.replace(/^\.\//, '');
+    if (!href || pictures.has(href) || /^[a-z][a-z0-9+.-]*:/i.test(href) || !archive.has(path)) continue;
+    const bytes = await archive.read(path);
+    budget -= bytes.length;
+    if (budget < 0) break;
+    pictures.set(href, bytes);
+  }
+  return pictures;
+};
+
 export const loadOdt: Loader = async (given) => {
   const { checkpoint, typed } = readerErrors(given, 'ODT');
   const input: LoadInput = { ...given, checkpoint };
@@ -343,6 +402,7 @@ export const loadOdt: Loader = async (given) => {
     const reader = new OdtReader(
       markdown ? await listStylesOf(archive, content, body, input) : undefined,
       new OutputBudget(input.limits, 'ODT'),
+      input.figures ? { collector: input.figures, bytes: await picturesOf(archive, body, input.figures) } : undefined,
     );
     await input.checkpoint();
     const blocks = [...reader.blocks(body.children), ...reader.footnotes];

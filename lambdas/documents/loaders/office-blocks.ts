@@ -1,6 +1,6 @@
 import { Document as DomDocument, Element, Text, hasChildren, isText, type AnyNode, type ChildNode } from 'domhandler';
 import { AppError } from '../../errors.js';
-import { domToMarkdown } from './html-markdown.js';
+import { domToMarkdown, figureElement } from './html-markdown.js';
 import type { LoadInput } from './types.js';
 
 /**
@@ -19,7 +19,9 @@ export type Block =
   | { type: 'paragraph'; inlines: Inline[] }
   | { type: 'list'; ordered: boolean; items: Block[][] }
   /** Each row's cells, as one line of text each. */
-  | { type: 'table'; rows: string[][] };
+  | { type: 'table'; rows: string[][] }
+  /** A figure where it stands (option `figures`); text output keeps a caption the page does not show itself. */
+  | { type: 'figure'; id: string; caption: string; captionShown: boolean };
 
 /** All the text under an XML element, in order (without recursion: nesting is only capped by the parser). */
 export const textOf = (element: Element): string => {
@@ -71,6 +73,9 @@ export const blocksToText = (blocks: readonly Block[], separator: string, inline
           .filter(Boolean)
           .map((item, index) => (inline ? `${block.ordered ? `${index + 1}.` : '-'} ${item}` : item))
           .join(separator);
+        break;
+      case 'figure':
+        text = block.captionShown ? '' : block.caption;
         break;
       case 'table':
         text = inline
@@ -131,6 +136,9 @@ const blockNodes = (blocks: readonly Block[]): ChildNode[] => {
           next.into.push(element(block.ordered ? 'ol' : 'ul', items));
           break;
         }
+        case 'figure':
+          next.into.push(element('p', [figureElement(block.id, block.caption)]));
+          break;
         case 'table':
           next.into.push(
             element(

@@ -1,3 +1,4 @@
+import type { PdfPicture, PictureBounds } from '../pdf/pictures.js';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { AppError } from '../../errors.js';
@@ -36,6 +37,8 @@ export type PageRead = (
   layer: TextLayer;
   /** Set when the page was recognised: its mean confidence (0–1). */
   ocr?: { confidence: number };
+  /** With figures asked for: the pictures the page draws. */
+  pictures?: PdfPicture[];
   /** How well the reading it keeps read (quality/grade.ts): set once the page is graded. */
   quality?: PageQuality;
 };
@@ -49,6 +52,7 @@ export type ThreadRequest =
       maxMemoryBytes: number;
       outputFormat: OutputFormat;
       includeBoxes: boolean;
+      pictures?: PictureBounds | undefined;
       range: PageRange;
     }
   | { type: 'close'; doc: number };
@@ -60,6 +64,8 @@ export interface ThreadDocument {
   outputFormat: OutputFormat;
   /** Pages say where their lines stand (`metadata.boxes`). */
   includeBoxes: boolean;
+  /** With figures asked for: pictures within these bounds are handed over with their bytes (pdf/pictures.ts). */
+  pictures?: PictureBounds | undefined;
 }
 /** Messages a PDF thread answers with. */
 export type ThreadReply =
@@ -126,7 +132,7 @@ class PdfThread {
 
   read(
     doc: number,
-    { bytes, maxMemoryBytes, outputFormat, includeBoxes }: ThreadDocument,
+    { bytes, maxMemoryBytes, outputFormat, includeBoxes, pictures }: ThreadDocument,
     range: PageRange,
   ): Promise<PageRead[]> {
     if (this.dead) return Promise.reject(new Error('PDF thread is gone'));
@@ -151,6 +157,7 @@ class PdfThread {
         maxMemoryBytes,
         outputFormat,
         includeBoxes,
+        ...(pictures ? { pictures } : {}),
         ...(this.openDoc === doc ? {} : { bytes }),
       };
       this.openDoc = doc;

@@ -1,3 +1,6 @@
+import type { PdfPicture, PictureBounds } from '../pdf/pictures.js';
+import type { FigureCollector } from '../figures/figures.js';
+import { figureMarkdown, isCaptionLine } from '../figures/captions.js';
 import { parentPort } from 'node:worker_threads';
 import type { Document, PageBox } from '../document.js';
 import { AppError } from '../../errors.js';
@@ -48,14 +51,21 @@ const readRange = (
   { first, last }: PageRange,
   outputFormat: OutputFormat,
   includeBoxes: boolean,
+  pictureBounds?: PictureBounds,
 ): PageRead[] => {
   const pages: PageRead[] = [];
   for (let num = first; num <= last; num++) {
     const markdown = outputFormat === 'markdown';
-    const page = readPageText(doc, num - 1, { runs: markdown, boxes: includeBoxes });
+    const page = readPageText(doc, num - 1, { runs: markdown, boxes: includeBoxes, pictures: pictureBounds });
     const { runs, rules, text, stats, drawn, images, lineYs, lineSizes, height, textHeight, toShown } = page;
     const layer = { ...stats, drawn, images };
-    const place = { height: round1(height), textHeight: round1(textHeight) };
+    const place = {
+      height: round1(height),
+      textHeight: round1(textHeight),
+      ...(page.pictures?.length
+        ? { pictures: page.pictures.map((picture) => ({ ...picture, shown: shownBox(toShown, picture.box) })) }
+        : {}),
+    };
     if (markdown) {
       const lines = linesOfPage(runs, findTables(runs, rules));
       for (const line of lines) {
@@ -114,7 +124,9 @@ export const servePdfThread = (): void => {
       return;
     }
     open.document
-      .then((document) => readRange(document, request.range, request.outputFormat, request.includeBoxes))
+      .then((document) =>
+        readRange(document, request.range, request.outputFormat, request.includeBoxes, request.pictures),
+      )
       .then(
         (pages) => port.postMessage({ pages }),
         (error: unknown) => {
@@ -259,13 +271,80 @@ const takeFurniture = (pages: PageRead[]): string[][] => {
   });
 };
 
+/** A picture's box as shown, with its place in page space. */
+type PlacedPicture = PdfPicture & { shown?: [number, number, number, number] };
+
+/**
+ * The page's pictures handed to the figure collector, top to bottom, each
+ * with its caption: a line that opens with a figure label ("Figure 3:")
+ * just below the picture, else just above it. In Markdown, the figure's
+ * reference stands before its caption's line (or the first line below it).
+ */
+const placeFigures = (
+  page: PageRead,
+  rendered: RenderedPage,
+  figures: FigureCollector,
+  markdown: boolean,
+): RenderedPage => {
+  const lines = placedLinesOf(page).filter((line) => Number.isFinite(line.y) && line.text.trim());
+  const pictures = [...((page.pictures ?? []) as PlacedPicture[])].sort((a, b) => b.box[3] - a.box[3]);
+  let text = rendered.text;
+  for (const picture of pictures) {
+    const [, bottom, , top] = picture.box;
+    const reach = (line: PlacedLine) => 3 * Math.max(line.size, 8) + 12;
+    const below = lines.filter((line) => line.y < bottom && bottom - line.y <= reach(line)).sort((a, b) => b.y - a.y);
+    const above = lines.filter((line) => line.y > top && line.y - top <= reach(line)).sort((a, b) => a.y - b.y);
+    const caption = [...below, ...above].find((line) => isCaptionLine(line.text));
+    const [x0 = 0, y0 = 0, x1 = 0, y1 = 0] = picture.shown ?? [];
+    const figure = figures.add({
+      bytes: picture.bytes ?? (() => undefined),
+      width: picture.width,
+      height: picture.height,
+      page: page.num,
+      ...(picture.shown ? { bbox: { x0, y0, x1, y1 } } : {}),
+      ...(caption ? { caption: caption.text, captionSource: 'label' as const } : {}),
+    });
+    if (!figure || !markdown) continue;
+    const anchor = caption ?? lines.filter((line) => line.y < bottom).sort((a, b) => b.y - a.y)[0];
+    const reference = figureMarkdown(figure.id, figure.caption);
+    const at = anchor ? lineStartOf(text, anchor.text) : -1;
+    text = at >= 0 ? `${text.slice(0, at)}${reference}\n\n${text.slice(at)}` : `${text.trimEnd()}\n\n${reference}`;
+  }
+  // Spans (boxes) keep their characters' ranges only where nothing was inserted: with figures, Markdown boxes are per block as placed.
+  return text === rendered.text ? rendered : { ...rendered, text, spans: shiftedSpans(rendered, text) };
+};
+
+/** Where the Markdown line holding `line`'s first words begins, or -1. */
+const lineStartOf = (text: string, line: string): number => {
+  const words = line.trim().split(/\s+/).slice(0, 6).join(' ');
+  if (!words) return -1;
+  const found = text.indexOf(words);
+  if (found < 0) return -1;
+  return text.lastIndexOf('\n', found) + 1;
+};
+
+/** The spans moved past the references inserted before them (each span's text is found again, in order). */
+const shiftedSpans = (rendered: RenderedPage, text: string): RenderedPage['spans'] => {
+  let from = 0;
+  return rendered.spans.flatMap((span) => {
+    const piece = rendered.text.slice(span.start, span.end);
+    const at = text.indexOf(piece, from);
+    if (at < 0) return [];
+    from = at + piece.length;
+    return [{ ...span, start: at, end: at + piece.length }];
+  });
+};
+
 /** One document per page with content. */
 const documentsOf = (pages: PageRead[], total: number, input: LoadInput): Document[] => {
   const furniture = takeFurniture(pages);
   const contents = contentsOf(pages, input.outputFormat);
   const documents: Document[] = [];
   pages.forEach((page, index) => {
-    const rendered = contents[index] ?? { text: '', spans: [] };
+    let rendered = contents[index] ?? { text: '', spans: [] };
+    if (input.figures && page.pictures?.length && !page.ocr) {
+      rendered = placeFigures(page, rendered, input.figures, input.outputFormat === 'markdown');
+    }
     const content = rendered.text.trim();
     if (content) {
       const lead = rendered.text.length - rendered.text.trimStart().length;
@@ -424,16 +503,20 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     checkPageLimit(reading, total, input);
     const leased = leaseThreads(threadsFor(reading, blocks.length, input), input.limits.pdfThreadHeapMb);
     lease = leased;
+    const pictureBounds = input.figures
+      ? { minSide: input.figures.limits.minFigureSide, maxPixels: input.figures.limits.maxFigurePixels }
+      : undefined;
     const threadDocument: ThreadDocument = {
       bytes: input.bytes,
       maxMemoryBytes: input.limits.maxPdfMemoryBytes,
       outputFormat: input.outputFormat,
       includeBoxes: input.includeBoxes === true,
+      ...(pictureBounds ? { pictures: pictureBounds } : {}),
     };
     // A thread that dies (out of memory) fails the document: its pages never move to a thread with more room.
     const readers: ReadBlock[] = leased.threads.length
       ? leased.threads.map((thread) => (range: PageRange) => thread.read(leased.doc, threadDocument, range))
-      : [async (range) => readRange(opened, range, input.outputFormat, input.includeBoxes === true)];
+      : [async (range) => readRange(opened, range, input.outputFormat, input.includeBoxes === true, pictureBounds)];
     const ocr = input.ocr ?? DEFAULT_OCR;
     const textShare = ocr.mode === 'off' ? 1 : TEXT_PROGRESS_SHARE;
     const pages = await readBlocks(readers, blocks, {

@@ -167,10 +167,18 @@ const tableBlock = (table: Element, relationships: Map<string, Relationship>): B
   ),
 });
 
+/** A picture on a slide, by its relationship until its part is read (option `figures`). */
+interface SlidePicture {
+  picture: string;
+  alt: string;
+  /** `[x, y, width, height]` in points of the slide, for a picture outside any group. */
+  box?: [number, number, number, number] | undefined;
+}
+
 interface SlideText {
   title: string;
-  /** Each shape's blocks, in the order the slide lists the shapes; a chart by its relationship until it is read. */
-  shapes: Array<Block[] | { chart: string }>;
+  /** Each shape's blocks, in the order the slide lists the shapes; a chart or a picture by its relationship until it is read. */
+  shapes: Array<Block[] | { chart: string } | SlidePicture>;
   /** Pictures, embedded objects and diagrams on the slide, which carry no text here. */
   notRead: Required<NotRead>;
 }
@@ -181,16 +189,20 @@ interface SlideText {
  * caps allow). Charts are read from their parts afterwards (see
  * `withCharts`); pictures, connectors and SmartArt carry no text here.
  */
-const readShapes = (tree: Element, relationships: Map<string, Relationship>): SlideText => {
+const readShapes = (tree: Element, relationships: Map<string, Relationship>, withPictures: boolean): SlideText => {
   const titles: string[] = [];
   const shapes: SlideText['shapes'] = [];
   const notRead = { pictures: 0, objects: 0, diagrams: 0 };
   const pending = childElements(tree).reverse();
+  const grouped = new Set<Element>();
   for (let shape = pending.pop(); shape; shape = pending.pop()) {
     switch (localName(shape)) {
-      case 'grpSp':
-        pending.push(...childElements(shape).reverse());
+      case 'grpSp': {
+        const members = childElements(shape);
+        for (const member of members) grouped.add(member);
+        pending.push(...members.reverse());
         break;
+      }
       case 'AlternateContent':
         pending.push(...alternativeContent(shape).reverse());
         break;
@@ -211,9 +223,22 @@ const readShapes = (tree: Element, relationships: Map<string, Relationship>): Sl
         if (blocks.length) shapes.push(blocks);
         break;
       }
-      case 'pic':
-        notRead.pictures++;
+      case 'pic': {
+        const blip = descendants(shape, 'blip')[0];
+        const id = blip && attributeOfNamespace(blip, 'embed');
+        if (!withPictures || !id) {
+          notRead.pictures++;
+          break;
+        }
+        const properties = descendants(shape, 'cNvPr')[0];
+        const alt = (properties && (attribute(properties, 'descr') || attribute(properties, 'title'))) ?? '';
+        shapes.push({
+          picture: id,
+          alt: alt.replace(/\s+/g, ' ').trim(),
+          box: grouped.has(shape) ? undefined : boxOf(shape),
+        });
         break;
+      }
       case 'graphicFrame':
         if (descendants(shape, 'oleObj').length) notRead.objects++;
         if (descendants(shape, 'relIds').length) notRead.diagrams++;
@@ -226,6 +251,20 @@ const readShapes = (tree: Element, relationships: Map<string, Relationship>): Sl
     }
   }
   return { title: titles.join(' '), shapes, notRead };
+};
+
+const EMU_PER_POINT = 12_700;
+
+/** A shape's place on the slide (`a:xfrm`), in points. */
+const boxOf = (shape: Element): SlidePicture['box'] => {
+  const transform = descendants(shape, 'xfrm')[0];
+  const offset = transform && childrenNamed(transform, 'off')[0];
+  const extent = transform && childrenNamed(transform, 'ext')[0];
+  if (!offset || !extent) return undefined;
+  const values = [attribute(offset, 'x'), attribute(offset, 'y'), attribute(extent, 'cx'), attribute(extent, 'cy')].map(
+    (value) => Number(value) / EMU_PER_POINT,
+  );
+  return values.every(Number.isFinite) ? (values as [number, number, number, number]) : undefined;
 };
 
 /** The speaker notes: the notes page's body placeholder (not its slide image, number or header). */
@@ -254,12 +293,17 @@ const withCharts = async (
   slide: SlideText,
   relationships: Map<string, Relationship>,
   archive: ZipArchive,
-  input: LoadInput,
+  input: LoadInput & { slide?: number },
 ): Promise<Block[][]> => {
   const shapes: Block[][] = [];
   for (const shape of slide.shapes) {
     if (Array.isArray(shape)) {
       shapes.push(shape);
+      continue;
+    }
+    if ('picture' in shape) {
+      const figure = await slideFigure(shape, slide.title, relationships, archive, input);
+      if (figure) shapes.push([figure]);
       continue;
     }
     const relationship = relationships.get(shape.chart);
@@ -268,6 +312,41 @@ const withCharts = async (
     if (chart) shapes.push(chartBlocks(chart));
   }
   return shapes;
+};
+
+/**
+ * A slide's picture as a figure: its part's bytes, its alt text as the
+ * caption (else the slide's title), its box on the slide. A picture whose
+ * part is missing or external is counted as one not stored.
+ */
+const slideFigure = async (
+  shape: SlidePicture,
+  title: string,
+  relationships: Map<string, Relationship>,
+  archive: ZipArchive,
+  input: LoadInput & { slide?: number },
+): Promise<Block | undefined> => {
+  const collector = input.figures;
+  if (!collector) return undefined;
+  const relationship = relationships.get(shape.picture);
+  if (!relationship || relationship.external || !archive.has(relationship.target)) {
+    collector.countUnsupported();
+    return undefined;
+  }
+  const bytes = await archive.read(relationship.target);
+  const [x = 0, y = 0, width = 0, height = 0] = shape.box ?? [];
+  const figure = collector.add({
+    bytes,
+    ...(input.slide !== undefined ? { page: input.slide } : {}),
+    ...(shape.box ? { bbox: { x0: x, y0: y, x1: x + width, y1: y + height } } : {}),
+    ...(shape.alt
+      ? { caption: shape.alt, captionSource: 'alt_text' as const }
+      : title
+        ? { caption: title, captionSource: 'title' as const }
+        : {}),
+  });
+  if (!figure) return undefined;
+  return { type: 'figure', id: figure.id, caption: figure.caption ?? '', captionShown: !shape.alt };
 };
 
 /** A comment's author and text; a reply in a thread says so. */
@@ -375,12 +454,12 @@ export const loadPptx: Loader = async (given) => {
       const relationships = await relationshipsOf(archive, part, input, 'PPTX');
       const tree = descendants(root, 'spTree')[0];
       const slide = tree
-        ? readShapes(tree, relationships)
+        ? readShapes(tree, relationships, input.figures !== undefined)
         : { title: '', shapes: [], notRead: { pictures: 0, objects: 0, diagrams: 0 } };
       notReadTotal.pictures += slide.notRead.pictures;
       notReadTotal.objects += slide.notRead.objects;
       notReadTotal.diagrams += slide.notRead.diagrams;
-      const shapes = await withCharts(slide, relationships, archive, input);
+      const shapes = await withCharts(slide, relationships, archive, { ...input, slide: index + 1 });
       const notes = await notesOf(archive, relationships, input);
       const comments = await commentsOf(
         archive,

@@ -4,6 +4,7 @@ import type { OcrRequest } from '../ocr/recognise.js';
 import type { FanOutSettings } from '../fan-out.js';
 import type { PageQuality, QualityMode } from '../quality/grade.js';
 import type { OutputFormat, PageSelection } from '../options.js';
+import type { FigureCollector } from '../figures/figures.js';
 
 export interface LoadInput {
   bytes: Uint8Array;
@@ -20,6 +21,12 @@ export interface LoadInput {
   quality?: QualityMode | undefined;
   /** PDF and image pages say where each line stands (`metadata.boxes`); others ignore it. */
   includeBoxes?: boolean | undefined;
+  /**
+   * Present with option `figures` on: the reader hands it every picture it
+   * finds, in reading order, and places a reference where each one stands
+   * (Markdown `![caption](figure:ID)`; `metadata.figures` lists a document's).
+   */
+  figures?: FigureCollector | undefined;
   /** Paged formats read only these pages (1-based, sorted, merged); others ignore it. */
   pages?: PageSelection | undefined;
   /**

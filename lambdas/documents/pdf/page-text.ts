@@ -1,3 +1,4 @@
+import { readPictures, type PdfPicture, type PictureBounds } from './pictures.js';
 import type { TextRun } from '../loaders/pdf-structure.js';
 import type { PdfiumDocument } from './pdfium.js';
 import { readRules, type Rule } from './rules.js';
@@ -99,6 +100,8 @@ export interface PageText {
   drawn: number;
   /** Of those, images (pictures: their text is read only when the page is recognised). */
   images: number;
+  /** With figures asked for: the images' places and bytes (pictures.ts). */
+  pictures?: PdfPicture[];
   /** The page's ruling lines (with runs only): where its tables are. */
   rules: Rule[];
 }
@@ -229,7 +232,11 @@ const LAM = 0x0644;
 export const readPageText = (
   document: PdfiumDocument,
   index: number,
-  { runs: withRuns, boxes: withBoxes = false }: { runs: boolean; boxes?: boolean },
+  {
+    runs: withRuns,
+    boxes: withBoxes = false,
+    pictures: pictureBounds,
+  }: { runs: boolean; boxes?: boolean; pictures?: PictureBounds | undefined },
 ): PageText =>
   document.withPage(index, (page) => {
     const { engine } = document;
@@ -239,12 +246,18 @@ export const readPageText = (
     const textHeight = api.FPDFPage_GetRotation(page) % 2 === 1 ? width : height;
     let drawn = 0;
     let images = 0;
+    const imageObjects: number[] = [];
     const objects = api.FPDFPage_CountObjects(page);
     for (let object = 0; object < objects; object++) {
-      const type = api.FPDFPageObj_GetType(api.FPDFPage_GetObject(page, object));
+      const handle = api.FPDFPage_GetObject(page, object);
+      const type = api.FPDFPageObj_GetType(handle);
       if (type !== FPDF_PAGEOBJ_TEXT) drawn++;
-      if (type === FPDF_PAGEOBJ_IMAGE) images++;
+      if (type === FPDF_PAGEOBJ_IMAGE) {
+        images++;
+        if (pictureBounds) imageObjects.push(handle);
+      }
     }
+    const pictures = pictureBounds ? { pictures: readPictures(engine, imageObjects, pictureBounds) } : {};
     const textPage = api.FPDFText_LoadPage(page);
     if (!textPage)
       return {
@@ -261,6 +274,7 @@ export const readPageText = (
         drawn,
         images,
         rules: [],
+        ...pictures,
       };
     // Scratch: origin (x, y), box (left, right, bottom, top), and the character's matrix (a, b, c, d, e, f) as floats.
     const scratch = api.malloc(72);
@@ -478,6 +492,7 @@ export const readPageText = (
         drawn,
         images,
         rules,
+        ...pictures,
       };
     } finally {
       api.free(scratch);

@@ -81,6 +81,15 @@ export interface PdfiumExports {
   FPDFFont_GetWeight(font: number): number;
   FPDFFont_GetFlags(font: number): number;
   FPDFFont_GetBaseFontName(font: number, buffer: number, length: number): number;
+  FPDFImageObj_GetImagePixelSize(image: number, width: number, height: number): number;
+  FPDFImageObj_GetImageFilterCount(image: number): number;
+  FPDFImageObj_GetImageFilter(image: number, index: number, buffer: number, length: number): number;
+  FPDFImageObj_GetImageDataRaw(image: number, buffer: number, length: number): number;
+  FPDFImageObj_GetBitmap(image: number): number;
+  FPDFBitmap_GetFormat(bitmap: number): number;
+  FPDFBitmap_GetWidth(bitmap: number): number;
+  FPDFBitmap_GetHeight(bitmap: number): number;
+  EPDF_PNG_EncodeRGBA(rgba: number, width: number, height: number, stride: number, level: number, out: number): number;
   FPDFBitmap_Create(width: number, height: number, alpha: number): number;
   FPDFBitmap_FillRect(bitmap: number, left: number, top: number, width: number, height: number, color: number): number;
   FPDFBitmap_GetBuffer(bitmap: number): number;

@@ -1,0 +1,149 @@
+import { isTag, isText, hasChildren, type AnyNode, type Element } from 'domhandler';
+import type { CaptionSource, Figure, FigureCollector } from '../figures/figures.js';
+import { isCaptionLine } from '../figures/captions.js';
+
+/**
+ * Pictures of an HTML tree as figures (HTML, and through their HTML, DOCX,
+ * EPUB and e-mail): each `<img>` whose bytes the document itself holds (a
+ * `data:` URI, a part of the uploaded archive, an e-mail's `cid:` part; a
+ * remote `src` is never fetched), captioned by its `<figure>`'s
+ * `<figcaption>`, else its alt text, else its title.
+ */
+export interface HtmlFigures {
+  collector: FigureCollector;
+  /** The bytes an `src` names inside the document, or undefined (a remote or missing picture). */
+  resolve: (src: string) => Uint8Array | undefined;
+  /** The section the pictures stand in (an EPUB chapter, an attachment). */
+  section?: string | undefined;
+  /** The page's own address (a URL source), that relative `src`s resolve against. */
+  base?: string | undefined;
+}
+
+/**
+ * The address of a picture the document links to: an absolute web address,
+ * or a relative one (resolved against the page's address when it has one,
+ * else as written). Not `data:` the document failed to hold, nor `cid:`,
+ * `javascript:` or a file path.
+ */
+const linkedAddress = (src: string, base: string | undefined): string | undefined => {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(src) && !/^https?:/i.test(src)) return undefined;
+  if (base && /^https?:/i.test(base)) {
+    try {
+      return new URL(src, base).href;
+    } catch {
+      return undefined;
+    }
+  }
+  return src.startsWith('//') ? `https:${src}` : src;
+};
+
+/** How a walker places a figure: its id and caption, and whether the caption is text the page already shows. */
+export interface FigureRef {
+  figure: Figure;
+  caption: string;
+  /** The caption is a `<figcaption>` (read with the text anyway), not an attribute. */
+  shown: boolean;
+}
+
+const DATA_URI = /^data:([a-z]+\/[a-z0-9.+-]+)?((?:;[a-z0-9-]+=[^;,]*)*)(;base64)?,/i;
+
+/** The bytes of a `data:` URI, or undefined. */
+export const dataUriBytes = (src: string): Uint8Array | undefined => {
+  const match = DATA_URI.exec(src);
+  if (!match) return undefined;
+  const payload = src.slice(match[0].length);
+  if (match[3]) return new Uint8Array(Buffer.from(payload.replace(/\s+/g, ''), 'base64'));
+  try {
+    return new TextEncoder().encode(decodeURIComponent(payload));
+  } catch {
+    return undefined;
+  }
+};
+
+const textOf = (element: Element): string => {
+  const parts: string[] = [];
+  const pending: AnyNode[] = [element];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    if (isText(node)) parts.push(node.data);
+    else if (hasChildren(node))
+      for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as AnyNode);
+  }
+  return parts.join('').replace(/\s+/g, ' ').trim();
+};
+
+/** The `<figcaption>` of the nearest `<figure>` around the picture (a few levels up at most). */
+const figcaptionOf = (image: Element): string => {
+  let node: AnyNode | null = image.parent;
+  for (let depth = 0; node && depth < 6; depth++, node = node.parent) {
+    if (isTag(node) && node.name.toLowerCase() === 'figure') {
+      const caption = node.children.find((child) => isTag(child) && child.name.toLowerCase() === 'figcaption');
+      return caption && isTag(caption) ? textOf(caption) : '';
+    }
+  }
+  return '';
+};
+
+const BLOCK_PARENTS = new Set(['p', 'div', 'span', 'a', 'center', 'picture']);
+
+/**
+ * A labelled line next to the picture ("Figure 3: …", Word's Caption
+ * paragraph): the element after the picture's paragraph, else the one before.
+ */
+const labelOf = (image: Element): string => {
+  let holder: Element = image;
+  while (holder.parent && isTag(holder.parent) && BLOCK_PARENTS.has(holder.parent.name.toLowerCase())) {
+    if (textOf(holder.parent).length > 0) break;
+    holder = holder.parent;
+  }
+  for (const step of [(node: AnyNode) => node.nextSibling, (node: AnyNode) => node.previousSibling]) {
+    let node = step(holder);
+    while (node && isText(node) && !node.data.trim()) node = step(node);
+    if (node && isTag(node)) {
+      const text = textOf(node);
+      if (text && text.length <= 500 && isCaptionLine(text)) return text;
+    }
+  }
+  return '';
+};
+
+/** A `width`/`height` attribute in pixels, when it is one. */
+const pixelsOf = (value: string | undefined): number | undefined =>
+  value && /^\s*\d+(?:px)?\s*$/.test(value) ? Number.parseInt(value, 10) : undefined;
+
+/** The figure an `<img>` is, once kept by the collector; undefined for a remote, missing or left-out picture. */
+export const figureOfImage = (image: Element, figures: HtmlFigures | undefined): FigureRef | undefined => {
+  if (!figures) return undefined;
+  const src = (image.attribs.src ?? '').trim();
+  if (!src) return undefined;
+  const bytes = figures.resolve(src);
+  const remote = bytes ? undefined : linkedAddress(src, figures.base);
+  if (!bytes && !remote) return undefined;
+  const figcaption = figcaptionOf(image);
+  const label = figcaption ? '' : labelOf(image);
+  const alt = (image.attribs.alt ?? '').replace(/\s+/g, ' ').trim();
+  const title = (image.attribs.title ?? '').replace(/\s+/g, ' ').trim();
+  const [caption, source]: [string, CaptionSource | undefined] = figcaption
+    ? [figcaption, 'figcaption']
+    : label
+      ? [label, 'label']
+      : alt
+        ? [alt, 'alt_text']
+        : title
+          ? [title, 'title']
+          : ['', undefined];
+  const where = {
+    ...(figures.section ? { section: figures.section } : {}),
+    ...(caption ? { caption, captionSource: source } : {}),
+  };
+  const figure = bytes
+    ? figures.collector.add({ bytes, ...where })
+    : figures.collector.addReference({
+        url: remote as string,
+        width: pixelsOf(image.attribs.width),
+        height: pixelsOf(image.attribs.height),
+        ...where,
+      });
+  return figure
+    ? { figure, caption: figure.caption ?? '', shown: source === 'figcaption' || source === 'label' }
+    : undefined;
+};

@@ -4,7 +4,7 @@
  * pipeline (sandboxed and not, with the bus events of each run), webhooks
  * under a burst, hostile documents, the result cache (a large PDF, miss vs hit),
  * a batch of a 10,000-object prefix, the formats of issue 15 (PPTX, ODT, EPUB, XLSX, e-mail), and the
- * reading quality on the public reference set (quality.ts), OCR against the tesseract CLI, and a
+ * reading quality on the public reference set (quality.ts), figures on it (figures.ts), OCR against the tesseract CLI, and a
  * long scan read through page fan-out (fan-out.ts, `fanout [PAGES]`).
  * Prints tables and writes bench/results/latest.json.
  */
@@ -15,6 +15,7 @@ import { benchBatches } from './batches.js';
 import { benchBombs } from './bombs.js';
 import { benchBundles } from './bundles.js';
 import { benchFanOut } from './fan-out.js';
+import { benchFigures } from './figures.js';
 import { benchFormats } from './formats.js';
 import { benchLadder } from './ladder.js';
 import { benchLoaders } from './loaders.js';
@@ -38,6 +39,7 @@ const sections: Record<string, () => Promise<unknown>> = {
   batches: benchBatches,
   formats: benchFormats,
   quality: () => benchQuality(),
+  figures: benchFigures,
   ocr: benchOcr,
   ladder: benchLadder,
   fanout: benchFanOut,

@@ -33,7 +33,13 @@ export class DynamoResultCache implements ResultCache {
       new GetCommand({ TableName: this.tableName, Key: entryKey(key), ConsistentRead: true }),
     );
     if (!Item || !isPointer(Item.cached_result) || typeof Item.cache_expires_at !== 'string') return undefined;
-    return { result: Item.cached_result, expires_at: Item.cache_expires_at };
+    const figures = Item.cached_figure_keys;
+    const figureKeys = Array.isArray(figures) && figures.every((key) => typeof key === 'string') ? figures : undefined;
+    return {
+      result: Item.cached_result,
+      expires_at: Item.cache_expires_at,
+      ...(figureKeys?.length ? { figure_keys: figureKeys as string[] } : {}),
+    };
   }
 
   /**
@@ -42,20 +48,24 @@ export class DynamoResultCache implements ResultCache {
    * for the same key replaces the entry.
    */
   async put(key: string, entry: CacheEntry): Promise<void> {
+    // A newer entry without figures drops the older one's list.
+    const figures = entry.figure_keys?.length ? entry.figure_keys : undefined;
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: entryKey(key),
-        UpdateExpression: 'SET #result = :result, #expires = :expires, #ttl = :ttl',
+        UpdateExpression: `SET #result = :result, #expires = :expires, #ttl = :ttl${figures ? ', #figures = :figures' : ' REMOVE #figures'}`,
         ExpressionAttributeNames: {
           '#result': 'cached_result',
           '#expires': 'cache_expires_at',
           '#ttl': TABLE.ttlAttribute,
+          '#figures': 'cached_figure_keys',
         },
         ExpressionAttributeValues: {
           ':result': entry.result,
           ':expires': entry.expires_at,
           ':ttl': Math.ceil(Date.parse(entry.expires_at) / 1000),
+          ...(figures ? { ':figures': figures } : {}),
         },
       }),
     );

@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 // First import: sandbox threads re-enter this bundle and must be routed to their loop.
 import '../documents/thread-main.js';
 import { PREVIEW_LIMITS } from '../../shared/definitions.js';
@@ -32,6 +33,14 @@ export const makePreviewHandler = (deps: () => PreviewFunctionDeps) =>
     const deadline = Date.now() + PREVIEW_LIMITS.timeBudgetMs;
     const { config } = deps();
     const { request, options } = await readPreviewRequest(deps(), event);
+    if (options.figures) {
+      // Figures are stored beside a task's result; a preview stores nothing, so its figures could never be fetched.
+      throw new AppError(
+        'VALIDATION_ERROR',
+        'figures: a preview stores nothing, so it keeps no figures; submit the document as a task (POST /documents/async/upload) to get them.',
+        { details: [{ field: 'figures', message: 'not available in a preview' }] },
+      );
+    }
     const result = await previewDocument(deps(), request, options, {
       deadline,
       maxResultBytes: config.RESULT_INLINE_LIMIT_BYTES,

@@ -1,3 +1,5 @@
+import type { Figure } from './figures/figures.js';
+import { figureIdsIn } from './figures/captions.js';
 import { createHash } from 'node:crypto';
 import type { Document, PageBox } from './document.js';
 import type { ProcessingLimits } from './limits.js';
@@ -16,6 +18,8 @@ export interface ChunkingContext {
   checkpoint: () => Promise<void>;
   /** SHA-256 of the source bytes, for `chunk_id`. */
   sourceDigest: () => string;
+  /** The result's figures (option `figures`): their captions tell which text chunk refers to which. */
+  figures?: readonly Figure[] | undefined;
 }
 
 /** An ATX heading line of Markdown: where it starts and ends (its newline included), level and text. */
@@ -132,6 +136,30 @@ const boxesOfChunk = (parent: Document, start: number, length: number): { boxes?
   };
 };
 
+/**
+ * The figures a chunk contains or refers to, of those its parent lists: in
+ * Markdown, those whose reference (`figure:ID`) it holds; in text, those
+ * whose caption it holds, and an uncaptioned one on every chunk of its parent.
+ */
+const figuresOfChunk = (
+  parent: Document,
+  text: string,
+  captions: ReadonlyMap<string, string>,
+): { figures?: string[] } => {
+  const listed = parent.metadata.figures;
+  if (!Array.isArray(listed) || !listed.length) return {};
+  const referred = new Set(figureIdsIn(parent.page_content));
+  const ids = (listed as string[]).filter((id) => {
+    if (referred.has(id)) return text.includes(`(figure:${id})`);
+    const caption = captions.get(id);
+    return caption ? text.includes(caption) : true;
+  });
+  return ids.length ? { figures: ids } : {};
+};
+
+/** Metadata a chunk does not take from its parent as it is. */
+const withoutPerChunk = ({ figures: _figures, ...metadata }: Document['metadata']) => metadata;
+
 export const chunkDocuments = async (
   documents: Document[],
   options: ProcessingOptions,
@@ -148,16 +176,20 @@ export const chunkDocuments = async (
       : {}),
   });
   const chunks: Document[] = [];
+  const captions = new Map(
+    (context.figures ?? []).flatMap((figure) => (figure.caption ? [[figure.id, figure.caption]] : [])),
+  );
   if (!structured) {
     for (const parent of documents) {
       splitter.split(parent.page_content).forEach((chunk, index) => {
         chunks.push({
           page_content: chunk.text,
           metadata: {
-            ...parent.metadata,
+            ...withoutPerChunk(parent.metadata),
             chunk_index: index,
             start_index: chunk.start,
             ...boxesOfChunk(parent, chunk.start, chunk.text.length),
+            ...figuresOfChunk(parent, chunk.text, captions),
           },
         });
       });
@@ -192,13 +224,14 @@ export const chunkDocuments = async (
       chunks.push({
         page_content: chunk.text,
         metadata: {
-          ...parent.metadata,
+          ...withoutPerChunk(parent.metadata),
           chunk_index: index,
           start_index: chunk.start,
           end_index: end,
           headings: path,
           chunk_id: chunkIdOf(digest, key, parentIndex, chunk.start, end),
           ...boxesOfChunk(parent, chunk.start, chunk.text.length),
+          ...figuresOfChunk(parent, chunk.text, captions),
         },
       });
     });

@@ -14,6 +14,7 @@ import { DEFAULT_OCR, type OcrRequest } from './ocr/recognise.js';
 import { parsePageSelection, type PageSelection, type ProcessingOptions } from './options.js';
 import { monotonicProgress, type ProgressListener } from './progress.js';
 import { figureIdsIn } from './figures/captions.js';
+import { MAX_RECOGNISED_FIGURES, recogniseFigures } from './figures/figure-text.js';
 import {
   DEFAULT_FIGURE_LIMITS,
   FigureCollector,
@@ -157,6 +158,8 @@ const read = async (input: DocumentInput, options: ProcessingOptions, context: P
     onProgress: (fraction) => report('parsing', fraction),
   });
   await checkpoint();
+  const unrecognised =
+    figures && figureMode === 'ocr' ? await recogniseFigures(figures, ocrRequestOf(options).languages, checkpoint) : 0;
   const part: ReadPart = {
     filename: input.filename,
     format,
@@ -164,7 +167,17 @@ const read = async (input: DocumentInput, options: ProcessingOptions, context: P
     documents: figures
       ? withFigureIds(loaded.documents, figures.figures(), options.output_format ?? 'text')
       : loaded.documents,
-    warnings: loaded.warnings ?? [],
+    warnings: [
+      ...(loaded.warnings ?? []),
+      ...(unrecognised
+        ? [
+            {
+              code: 'FIGURES_LEFT_OUT' as const,
+              message: `${unrecognised} figures past the first ${MAX_RECOGNISED_FIGURES} were not recognised (figures=ocr): they have no text.`,
+            },
+          ]
+        : []),
+    ],
     facts: loaded.facts,
     ...(figures ? { figures: { list: figures.figures(), images: figures.stored(), leftOut: figures.leftOut } } : {}),
   };
@@ -182,8 +195,9 @@ const withFigureIds = (documents: Document[], figures: readonly Figure[], output
   const idsOf = (document: Document): string[] => {
     const { figures: placed } = document.metadata;
     if (outputFormat === 'markdown') {
-      const referred = figureIdsIn(document.page_content);
-      if (referred.length || !Array.isArray(placed)) return referred;
+      return [
+        ...new Set([...figureIdsIn(document.page_content), ...(Array.isArray(placed) ? (placed as string[]) : [])]),
+      ];
     }
     if (Array.isArray(placed)) return placed as string[];
     const page = document.metadata.page ?? document.metadata.slide;
@@ -244,10 +258,12 @@ const finish = async (
   const { format } = first;
   const pages = first.pages;
   const read = parts.flatMap((part) => part.documents);
+  const withFigures = parts.filter((part) => part.figures);
+  const figures = withFigures.length ? mergeFigures(withFigures.map((part) => part.figures?.list ?? [])) : undefined;
   let documents = read;
   if (options.split) {
     report('splitting', 0);
-    documents = await chunkDocuments(documents, options, { limits, checkpoint, sourceDigest: source.sha256 });
+    documents = await chunkDocuments(documents, options, { limits, checkpoint, sourceDigest: source.sha256, figures });
     report('splitting', 1);
   }
   if (documents.length > limits.maxDocuments) {
@@ -277,8 +293,6 @@ const finish = async (
   }
   const characters = read.reduce((sum, doc) => sum + doc.page_content.length, 0);
   const quality = summarise(parts.flatMap((part) => part.facts?.quality ?? []));
-  const withFigures = parts.filter((part) => part.figures);
-  const figures = withFigures.length ? mergeFigures(withFigures.map((part) => part.figures?.list ?? [])) : undefined;
   if (withFigures.length) {
     warnings.push(
       ...figureWarnings(

@@ -55,7 +55,7 @@ describe('synthesized stack', () => {
     const functions = resourcesOf('AWS::Lambda::Function').filter(
       ([id]) => !id.startsWith('BucketNotificationsHandler'),
     );
-    expect(functions.length).toBe(23);
+    expect(functions.length).toBe(24);
     for (const [, fn] of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -82,6 +82,14 @@ describe('synthesized stack', () => {
   it('grants each API function only what its route touches', () => {
     const [getTask] = functionByDescription('GET task status');
     expect(actionsOf(getTask)).toEqual([
+      'dynamodb:GetItem',
+      's3:GetObject',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    // A figure's link: the task row, and a head and presigned GET of the stored picture.
+    const [getFigure] = functionByDescription('GET figure');
+    expect(actionsOf(getFigure)).toEqual([
       'dynamodb:GetItem',
       's3:GetObject',
       'xray:PutTelemetryRecords',
@@ -140,7 +148,7 @@ describe('synthesized stack', () => {
         !id.startsWith('BucketNotificationsHandler') &&
         !parsing.some((text) => String(fn.Properties.Description).startsWith(text)),
     );
-    expect(others.length).toBe(19);
+    expect(others.length).toBe(20);
     for (const [id, fn] of others) {
       const bundle = readFileSync(
         join(cdkOut, `asset.${String(fn.Properties.Code.S3Key).replace(/\.zip$/, '')}`, 'index.mjs'),
@@ -286,7 +294,7 @@ describe('synthesized stack', () => {
 
   it('requires the API key on every method and throttles through a usage plan', () => {
     const methods = resourcesOf('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(15);
+    expect(methods).toHaveLength(16);
     for (const [, method] of methods) expect(method.Properties.ApiKeyRequired).toBe(true);
     template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
     template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,6 +124,28 @@ describe.skipIf(isRemote())('docproc CLI', () => {
       })),
     );
     expect(chunks[1].metadata.chunk_index).toBe(1);
+  });
+
+  it('figures ID --out DIR saves each figure of a task submitted with --figures refs, one line each on stdout', async () => {
+    const id = await submitted(corpus('docx/contains-pictures.docx'), '--figures', 'refs');
+    const figures = (await taskOf(id)).result.figures as Array<{ id: string; sha256: string; media_type: string }>;
+    expect(figures.length).toBeGreaterThan(0);
+    const dir = join(scratch, 'figures');
+    const run = await docproc('figures', id, '--out', dir);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(figures.length);
+    for (const [index, figure] of figures.entries()) {
+      const file = join(dir, `${figure.id}.png`);
+      expect(lines[index]?.split('\t')[0]).toBe(figure.id);
+      expect(lines[index]).toContain(file);
+      expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(figure.sha256);
+    }
+    // A task without figures says so, as a usage error.
+    const plain = await submitted(corpus('text/fake-text.txt'));
+    const none = await docproc('figures', plain);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('not submitted with --figures');
   });
 
   it('result --format text --out FILE writes the page contents separated by blank lines', async () => {

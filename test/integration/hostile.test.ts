@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_TYPES_PART, commentStorm, deepHtml, docxBomb, pdfBomb, zipOf } from '../../fuzz/hostile.js';
 import { pngOf, tiffOf } from '../../fuzz/scans.js';
 import { readCorpus } from '../support/corpus.js';
+import { lyingPngOf, pngOf as testPng } from '../support/images.js';
 import { isRemote, startTarget, type Target } from '../support/target.js';
 
 /**
@@ -152,6 +153,26 @@ describe.skipIf(isRemote())('hostile documents end typed, and a small task besid
       expect(expected, `${name}: ${outcome} ${task.error?.message ?? ''}`).toContain(outcome);
     }
     expect(await alive()).toBe(200);
+  });
+
+  it('a figure flood and a figure bomb end within their budget: counted, never decoded, the document read', async () => {
+    const dataUri = (bytes: Uint8Array) => `data:image/png;base64,${Buffer.from(bytes).toString('base64')}`;
+    // 10,000 icons, 600 different pictures (past the 500 a document keeps), and one whose header claims 10 G pixels.
+    const icon = `<img src="${dataUri(testPng(8, 8, [1, 2, 3]))}">`;
+    const pictures = Array.from(
+      { length: 600 },
+      (_, index) => `<img src="${dataUri(testPng(32, 32, [index % 256, Math.floor(index / 256), 7]))}">`,
+    );
+    const bomb = `<img src="${dataUri(lyingPngOf(100_000, 100_000))}">`;
+    const page = `<p>Flooded page.</p>${icon.repeat(10_000)}${pictures.join('')}${bomb}`;
+    const id = await upload('flood.html', Buffer.from(page), { figures: 'refs' });
+    const task = await waitFor(id);
+    expect(task.status, task.error?.message).toBe('SUCCESS');
+    expect(task.result.stats.figures).toBe(500);
+    const warning = task.result.warnings.find((each: { code: string }) => each.code === 'FIGURES_LEFT_OUT');
+    expect(warning?.message).toContain('10000 pictures smaller than 24 pixels');
+    expect(warning?.message).toContain('100 pictures past 500 figures');
+    expect(warning?.message).toContain('1 picture over 40 megapixels');
   });
 
   it('stops a cancelled document at once: the worker is free for the next one', async () => {

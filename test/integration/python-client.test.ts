@@ -108,6 +108,27 @@ out({"submitted": submitted, "task": task, "seen": seen, "result": result, "repo
     }
   });
 
+  it('get_figure: the bytes of each figure of a task submitted with figures="refs"', async () => {
+    const outcome = await py(
+      `
+import hashlib
+submitted = client.submit_file(args[0], figures="refs")
+task = client.wait_for_task(submitted["task_id"], timeout=60)
+result = client.get_result(task)
+fetched = []
+for figure in result["figures"]:
+    media_type, data = client.get_figure(task["task_id"], figure["id"])
+    fetched.append({"id": figure["id"], "media_type": media_type, "sha256": hashlib.sha256(data).hexdigest()})
+out({"figures": result["figures"], "fetched": fetched})
+`,
+      corpusPath('docx/contains-pictures.docx'),
+    );
+    expect(outcome.figures.length).toBeGreaterThan(0);
+    expect(outcome.fetched).toEqual(
+      outcome.figures.map((figure: any) => ({ id: figure.id, media_type: figure.media_type, sha256: figure.sha256 })),
+    );
+  });
+
   it('submits a file whose name is not UTF-8 (os.fsdecode surrogates), its undecodable bytes replaced', async () => {
     const outcome = await py(
       `

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -174,6 +175,22 @@ describe.skipIf(isRemote())('SDK against the embedded stack', () => {
     const result = await client.getResult(task);
     expect(result.documents[0]?.page_content).toMatch(/^May 5, 2023/);
     expect(result.documents[0]?.metadata).toMatchObject({ filename: 'fake-memo.pdf', chunk_index: 0 });
+  });
+
+  it('figures: submitFile with figures=refs, each figure fetched by getFigure, its bytes as its sha256 says', async () => {
+    const submitted = await client.submitFile(corpusPath('docx/contains-pictures.docx'), { figures: 'refs' });
+    const task = await client.waitForTask(submitted.task_id);
+    const result = await client.getResult(task);
+    expect(result.stats?.figures).toBeGreaterThan(0);
+    expect(result.figures).toHaveLength(result.stats?.figures ?? -1);
+    for (const figure of result.figures ?? []) {
+      const { mediaType, bytes } = await client.getFigure(task.task_id, figure.id);
+      expect(mediaType).toBe(figure.media_type);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(figure.sha256);
+    }
+    await expect(client.getFigure(task.task_id, 'fig-0000000000000000')).rejects.toMatchObject({
+      code: 'FIGURE_NOT_FOUND',
+    });
   });
 
   it('getResult reads result_url when the result is too large to inline', async () => {

@@ -26,9 +26,19 @@ export interface Rule {
   y1: number;
 }
 
+/** A picture drawn at (x, y) (its bottom left), `width` × `height` points: a JPEG as is, or RGB pixels. */
+export interface PlacedImage {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  image: { jpeg: Buffer; pixels: [number, number] } | { rgb: Buffer; pixels: [number, number] };
+}
+
 export interface PageSpec {
   texts: PlacedText[];
   rules?: Rule[];
+  images?: PlacedImage[];
 }
 
 const escapePdf = (text: string) => text.replace(/\\/g, '\\\\').replace(/\(/g, '\\(').replace(/\)/g, '\\)');
@@ -37,6 +47,9 @@ const contentOf = (page: PageSpec): Buffer =>
   Buffer.from(
     [
       ...(page.rules ?? []).map((rule) => `0.5 w ${rule.x0} ${rule.y0} m ${rule.x1} ${rule.y1} l S`),
+      ...(page.images ?? []).map(
+        (image, index) => `q ${image.width} 0 0 ${image.height} ${image.x} ${image.y} cm /Im${index} Do Q`,
+      ),
       ...page.texts.map(
         (text) =>
           `BT /${text.mono ? 'F3' : text.bold ? 'F2' : 'F1'} ${text.size ?? 10} Tf 1 0 0 1 ${text.x} ${text.y} Tm (${escapePdf(text.text)}) Tj ET`,
@@ -54,11 +67,15 @@ export const laidOutPdf = (pages: readonly PageSpec[]): Buffer => {
   objects.push(Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>'));
   objects.push(Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>'));
   objects.push(Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>'));
+  // Images after every page's two objects, in page order.
+  let nextImageId = 6 + pages.length * 2;
+  const imageIds = pages.map((page) => (page.images ?? []).map(() => nextImageId++));
   pages.forEach((page, index) => {
     const streamId = (pageIds[index] as number) + 1;
+    const xObjects = (imageIds[index] ?? []).map((id, at) => `/Im${at} ${id} 0 R`).join(' ');
     objects.push(
       Buffer.from(
-        `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents ${streamId} 0 R /Resources << /Font << /F1 3 0 R /F2 4 0 R /F3 5 0 R >> >> >>`,
+        `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents ${streamId} 0 R /Resources << /Font << /F1 3 0 R /F2 4 0 R /F3 5 0 R >>${xObjects ? ` /XObject << ${xObjects} >>` : ''} >> >>`,
       ),
     );
     const deflated = deflateSync(contentOf(page));
@@ -70,6 +87,22 @@ export const laidOutPdf = (pages: readonly PageSpec[]): Buffer => {
       ]),
     );
   });
+  for (const page of pages) {
+    for (const { image } of page.images ?? []) {
+      const [width, height] = image.pixels;
+      const data = 'jpeg' in image ? image.jpeg : deflateSync(image.rgb);
+      const filter = 'jpeg' in image ? '/DCTDecode' : '/FlateDecode';
+      objects.push(
+        Buffer.concat([
+          Buffer.from(
+            `<< /Type /XObject /Subtype /Image /Width ${width} /Height ${height} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter ${filter} /Length ${data.length} >>\nstream\n`,
+          ),
+          data,
+          Buffer.from('\nendstream'),
+        ]),
+      );
+    }
+  }
   return pdfOf(objects);
 };
 

@@ -6,7 +6,7 @@
  * figures' captions.
  */
 const CAPTION_LABEL =
-  /^(?:fig(?:ure)?s?|chart|diagram|graph|illustration|image|photo(?:graph)?|picture|plate|exhibit|map|abbildung|abb|figura|gráfico|grafico|imagen|bild|рис(?:унок)?|схема)\.?\s*(?:[0-9]+(?:[.\-–][0-9]+)*|[ivxlc]+\b|[a-z]\b)/iu;
+  /^(?:fig(?:ure)?s?|chart|diagram|graph|illustration|image|photo(?:graph)?|picture|plate|exhibit|map|abbildung|abb|figura|gráfico|grafico|imagen|bild|рис(?:унок)?|схема)(?:\.?\s*[0-9]+(?:[.\-–][0-9]+)*[a-z]?|\.?\s+(?:[ivxlc]+|[a-z]))(?=$|[\s.:\-–—)])/iu;
 const CJK_CAPTION_LABEL = /^(?:图|圖|그림|図)\s*[0-9０-９]+/u;
 
 /** True when `line` opens with a figure label and its number. */

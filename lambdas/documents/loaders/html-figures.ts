@@ -41,8 +41,10 @@ const linkedAddress = (src: string, base: string | undefined): string | undefine
 export interface FigureRef {
   figure: Figure;
   caption: string;
-  /** The caption is a `<figcaption>` (read with the text anyway), not an attribute. */
+  /** The caption is a `<figcaption>` or a labelled paragraph (read with the text anyway), not an attribute. */
   shown: boolean;
+  /** The picture is a block of its own (no text beside it in its paragraph): text output gives its caption a line. */
+  alone: boolean;
 }
 
 const DATA_URI = /^data:([a-z]+\/[a-z0-9.+-]+)?((?:;[a-z0-9-]+=[^;,]*)*)(;base64)?,/i;
@@ -106,6 +108,16 @@ const labelOf = (image: Element): string => {
   return '';
 };
 
+/** No text beside the picture in the paragraph (or link, span…) that holds it. */
+const standsAlone = (image: Element): boolean => {
+  let holder: Element = image;
+  while (holder.parent && isTag(holder.parent) && BLOCK_PARENTS.has(holder.parent.name.toLowerCase())) {
+    if (textOf(holder.parent).length > 0) return false;
+    holder = holder.parent;
+  }
+  return true;
+};
+
 /** A `width`/`height` attribute in pixels, when it is one. */
 const pixelsOf = (value: string | undefined): number | undefined =>
   value && /^\s*\d+(?:px)?\s*$/.test(value) ? Number.parseInt(value, 10) : undefined;
@@ -144,6 +156,11 @@ export const figureOfImage = (image: Element, figures: HtmlFigures | undefined):
         ...where,
       });
   return figure
-    ? { figure, caption: figure.caption ?? '', shown: source === 'figcaption' || source === 'label' }
+    ? {
+        figure,
+        caption: figure.caption ?? '',
+        shown: source === 'figcaption' || source === 'label',
+        alone: standsAlone(image),
+      }
     : undefined;
 };

@@ -154,9 +154,10 @@ const walk = (root: AnyNode, out: TextBuilder, figures?: HtmlFigures): void => {
         continue;
       }
       if (name === 'img') {
-        // Text output keeps a figure's caption: an attribute's on a line of its own (a figcaption is read as text).
+        // Text output keeps a picture's caption: an attribute's on a line of its own, for a picture that stands
+        // alone (a figcaption is read as text; an inline picture's caption is in result.figures only).
         const placed = figureOfImage(node, figures);
-        if (placed && placed.caption && !placed.shown) {
+        if (placed && placed.caption && !placed.shown && placed.alone) {
           out.block(1);
           out.inline(placed.caption);
           out.block(1);

@@ -14,7 +14,7 @@ import { layOutTable, MAX_COL_SPAN, MAX_ROW_SPAN, spanCount, type SpannedCell } 
 import { singleDocument, type LoadInput, type Loader } from './types.js';
 import { attribute, childrenNamed, descendants, localName, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
-import type { FigureCollector } from '../figures/figures.js';
+import { captionText, type Figure, type FigureCollector } from '../figures/figures.js';
 import { isCaptionLine } from '../figures/captions.js';
 import { imageHeaderOf } from '../ocr/image-header.js';
 
@@ -142,6 +142,8 @@ class InlineBuilder {
 class OdtReader {
   readonly footnotes: Block[] = [];
   private notes = 0;
+  /** The figures placed, by id: a caption found after one is set on it. */
+  private readonly placed = new Map<string, Figure>();
 
   constructor(
     /** Whether a list level is numbered; `undefined` when only text is asked for (it shows no numbers). */
@@ -176,6 +178,7 @@ class OdtReader {
         : ['', undefined];
     const figure = pictures.collector.add({ bytes, ...(text ? { caption: text, captionSource: source } : {}) });
     if (!figure) return undefined;
+    this.placed.set(figure.id, figure);
     return { type: 'figure', id: figure.id, caption: figure.caption ?? '', captionShown: source !== 'alt_text' };
   }
 
@@ -212,7 +215,23 @@ class OdtReader {
           blocks.push(...this.blocks(child.children, listStyle));
       }
     }
+    this.captionFromNext(blocks);
     return blocks;
+  }
+
+  /** A figure without a caption takes the labelled paragraph right after it ("Figure 1: …", a caption style's). */
+  private captionFromNext(blocks: Block[]): void {
+    blocks.forEach((block, index) => {
+      const next = blocks[index + 1];
+      if (block.type !== 'figure' || block.caption || next?.type !== 'paragraph') return;
+      const text = blocksToText([next], ' ').replace(/\s+/g, ' ').trim();
+      const figure = this.placed.get(block.id);
+      if (!figure || figure.caption || !isCaptionLine(text)) return;
+      figure.caption = captionText(text);
+      figure.caption_source = 'label';
+      block.caption = figure.caption;
+      block.captionShown = true;
+    });
   }
 
   private list(list: Element, inherited: string, level: number): Block {

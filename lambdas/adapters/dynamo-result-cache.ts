@@ -33,12 +33,13 @@ export class DynamoResultCache implements ResultCache {
       new GetCommand({ TableName: this.tableName, Key: entryKey(key), ConsistentRead: true }),
     );
     if (!Item || !isPointer(Item.cached_result) || typeof Item.cache_expires_at !== 'string') return undefined;
-    const figures = Item.cached_figure_keys;
-    const figureKeys = Array.isArray(figures) && figures.every((key) => typeof key === 'string') ? figures : undefined;
+    const figures: unknown = Item.cached_figure_keys;
+    const figureKeys =
+      Array.isArray(figures) && figures.every((key): key is string => typeof key === 'string') ? figures : undefined;
     return {
       result: Item.cached_result,
       expires_at: Item.cache_expires_at,
-      ...(figureKeys?.length ? { figure_keys: figureKeys as string[] } : {}),
+      ...(figureKeys?.length ? { figure_keys: figureKeys } : {}),
     };
   }
 

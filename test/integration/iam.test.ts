@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CopyObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pngOf } from '../support/images.js';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoTaskStore } from '../../lambdas/adapters/dynamo-task-store.js';
 import { OPTION_DEFAULTS } from '../../lambdas/documents/options.js';
@@ -193,6 +194,17 @@ describe.skipIf(isRemote())('IAM on the embedded stack', () => {
     const [delivery] = ((await log.json()) as { deliveries: Array<{ delivery_id: string }> }).deliveries;
     expect((await api.post(`/tasks/${hooked}/deliveries/${delivery!.delivery_id}/redeliver`)).status).toBe(202);
     await receiver.until(() => receiver.forTask(hooked).length === 3);
+
+    // Figures: the worker stores them beside the result; the figure route reads the task and heads the picture,
+    // and its presigned link is fetched (made with that function's credentials).
+    const pictured = `<p>A figure.</p><img src="data:image/png;base64,${pngOf(64, 48).toString('base64')}" alt="A chart">`;
+    const withFigures = (await accepted(await uploadText('figure.html', pictured, {}, { figures: 'refs' }))).task_id;
+    const figured = await api.waitFor(withFigures, undefined, 60_000);
+    expect(figured.status, JSON.stringify(figured)).toBe('SUCCESS');
+    const [figure] = figured.result.figures as Array<{ id: string }>;
+    const link = await api.get(`/tasks/${withFigures}/figures/${figure!.id}`);
+    expect(link.status).toBe(200);
+    expect((await fetch(((await link.json()) as { url: string }).url)).status).toBe(200);
 
     // A large result is read through a URL getTask presigns.
     const largeResult = await api.get(`/tasks/${large}`);

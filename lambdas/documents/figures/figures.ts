@@ -73,6 +73,8 @@ export interface FigureLimits {
   maxFigurePixels: number;
   /** Pictures smaller than this on their shorter side (icons, bullets, rules) are counted, not stored. */
   minFigureSide: number;
+  /** The same, in points, for a picture drawn on a page (PDF): a large image shown as an icon is an icon. */
+  minFigurePoints: number;
 }
 
 export const DEFAULT_FIGURE_LIMITS: FigureLimits = {
@@ -81,6 +83,7 @@ export const DEFAULT_FIGURE_LIMITS: FigureLimits = {
   maxFigureTotalBytes: 50 * 1024 * 1024,
   maxFigurePixels: 40_000_000,
   minFigureSide: 24,
+  minFigurePoints: 12,
 };
 
 /** A picture a reader found, before it is checked and stored. */
@@ -222,6 +225,11 @@ export class FigureCollector {
     return figure;
   }
 
+  /** Counts a picture drawn too small on its page to be a figure (an icon, a bullet), whatever its pixels. */
+  countSmall(): void {
+    this.leftOut.small++;
+  }
+
   /** Counts a picture a reader saw but could not hand over (an EMF, a damaged part). */
   countUnsupported(count = 1): void {
     this.leftOut.unsupported += count;
@@ -315,7 +323,7 @@ export const figureWarnings = (
 ): Array<{ code: 'FIGURES_LEFT_OUT'; message: string }> => {
   const parts = [
     leftOut.small
-      ? `${plural(leftOut.small, 'picture', 'pictures')} smaller than ${limits.minFigureSide} pixels (icons, bullets, rules)`
+      ? `${plural(leftOut.small, 'picture', 'pictures')} smaller than ${limits.minFigureSide} pixels or ${limits.minFigurePoints} points (icons, bullets, rules)`
       : '',
     leftOut.unsupported
       ? `${plural(leftOut.unsupported, 'picture', 'pictures')} in a format figures are not stored in (figures are PNG, JPEG or WebP)`

@@ -296,6 +296,10 @@ const placeFigures = (
     const above = lines.filter((line) => line.y > top && line.y - top <= reach(line)).sort((a, b) => a.y - b.y);
     const caption = [...below, ...above].find((line) => isCaptionLine(line.text));
     const [x0 = 0, y0 = 0, x1 = 0, y1 = 0] = picture.shown ?? [];
+    if (Math.min(picture.box[2] - picture.box[0], top - bottom) < figures.limits.minFigurePoints) {
+      figures.countSmall();
+      continue;
+    }
     const figure = figures.add({
       bytes: picture.bytes ?? (() => undefined),
       width: picture.width,
@@ -504,7 +508,11 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     const leased = leaseThreads(threadsFor(reading, blocks.length, input), input.limits.pdfThreadHeapMb);
     lease = leased;
     const pictureBounds = input.figures
-      ? { minSide: input.figures.limits.minFigureSide, maxPixels: input.figures.limits.maxFigurePixels }
+      ? {
+          minSide: input.figures.limits.minFigureSide,
+          maxPixels: input.figures.limits.maxFigurePixels,
+          minPoints: input.figures.limits.minFigurePoints,
+        }
       : undefined;
     const threadDocument: ThreadDocument = {
       bytes: input.bytes,

@@ -1,4 +1,4 @@
-import { readPictures, type PdfPicture, type PictureBounds } from './pictures.js';
+import { groupPictures, imageObjectsOf, readPictures, type PdfPicture, type PictureBounds } from './pictures.js';
 import type { TextRun } from '../loaders/pdf-structure.js';
 import type { PdfiumDocument } from './pdfium.js';
 import { readRules, type Rule } from './rules.js';
@@ -246,18 +246,22 @@ export const readPageText = (
     const textHeight = api.FPDFPage_GetRotation(page) % 2 === 1 ? width : height;
     let drawn = 0;
     let images = 0;
-    const imageObjects: number[] = [];
     const objects = api.FPDFPage_CountObjects(page);
     for (let object = 0; object < objects; object++) {
-      const handle = api.FPDFPage_GetObject(page, object);
-      const type = api.FPDFPageObj_GetType(handle);
+      const type = api.FPDFPageObj_GetType(api.FPDFPage_GetObject(page, object));
       if (type !== FPDF_PAGEOBJ_TEXT) drawn++;
-      if (type === FPDF_PAGEOBJ_IMAGE) {
-        images++;
-        if (pictureBounds) imageObjects.push(handle);
-      }
+      if (type === FPDF_PAGEOBJ_IMAGE) images++;
     }
-    const pictures = pictureBounds ? { pictures: readPictures(engine, imageObjects, pictureBounds) } : {};
+    const pictures = pictureBounds
+      ? {
+          pictures: groupPictures(
+            engine,
+            page,
+            readPictures(engine, imageObjectsOf(engine, page), pictureBounds),
+            pictureBounds,
+          ),
+        }
+      : {};
     const textPage = api.FPDFText_LoadPage(page);
     if (!textPage)
       return {

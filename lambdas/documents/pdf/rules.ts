@@ -1,4 +1,5 @@
 import type { PdfiumExports } from './pdfium.js';
+import { apply, multiply, type Matrix } from './matrix.js';
 
 /**
  * A page's ruling lines: the horizontal and vertical strokes and thin
@@ -30,22 +31,6 @@ const MAX_SEGMENTS = 200_000;
 const MAX_FORM_DEPTH = 4;
 /** A filled path of more segments than a rectangle's is a drawing. */
 const MAX_FILLED_SEGMENTS = 6;
-
-type Matrix = [number, number, number, number, number, number];
-
-const multiply = (m: Matrix, n: Matrix): Matrix => [
-  m[0] * n[0] + m[1] * n[2],
-  m[0] * n[1] + m[1] * n[3],
-  m[2] * n[0] + m[3] * n[2],
-  m[2] * n[1] + m[3] * n[3],
-  m[4] * n[0] + m[5] * n[2] + n[4],
-  m[4] * n[1] + m[5] * n[3] + n[5],
-];
-
-const apply = (m: Matrix, x: number, y: number): [number, number] => [
-  m[0] * x + m[2] * y + m[4],
-  m[1] * x + m[3] * y + m[5],
-];
 
 /** Reads the rules of a loaded page; `scratch` is 32 bytes of engine memory the caller owns. */
 export const readRules = (api: PdfiumExports, page: number, scratch: number): Rule[] => {

@@ -33,6 +33,8 @@ export interface PlacedImage {
   width: number;
   height: number;
   image: { jpeg: Buffer; pixels: [number, number] } | { rgb: Buffer; pixels: [number, number] };
+  /** Drawn through a form XObject (a unit square holding the image), as some PDF writers wrap pictures. */
+  inForm?: boolean;
 }
 
 export interface PageSpec {
@@ -69,7 +71,14 @@ export const laidOutPdf = (pages: readonly PageSpec[]): Buffer => {
   objects.push(Buffer.from('<< /Type /Font /Subtype /Type1 /BaseFont /Courier /Encoding /WinAnsiEncoding >>'));
   // Images after every page's two objects, in page order.
   let nextImageId = 6 + pages.length * 2;
-  const imageIds = pages.map((page) => (page.images ?? []).map(() => nextImageId++));
+  // A picture in a form takes two objects: the form, then its image.
+  const imageIds = pages.map((page) =>
+    (page.images ?? []).map((image) => {
+      const id = nextImageId;
+      nextImageId += image.inForm ? 2 : 1;
+      return id;
+    }),
+  );
   pages.forEach((page, index) => {
     const streamId = (pageIds[index] as number) + 1;
     const xObjects = (imageIds[index] ?? []).map((id, at) => `/Im${at} ${id} 0 R`).join(' ');
@@ -88,7 +97,20 @@ export const laidOutPdf = (pages: readonly PageSpec[]): Buffer => {
     );
   });
   for (const page of pages) {
-    for (const { image } of page.images ?? []) {
+    for (const { image, inForm } of page.images ?? []) {
+      if (inForm) {
+        const content = Buffer.from('q 1 0 0 1 0 0 cm /Inner Do Q');
+        const imageId = objects.length + 2;
+        objects.push(
+          Buffer.concat([
+            Buffer.from(
+              `<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] /Resources << /XObject << /Inner ${imageId} 0 R >> >> /Length ${content.length} >>\nstream\n`,
+            ),
+            content,
+            Buffer.from('\nendstream'),
+          ]),
+        );
+      }
       const [width, height] = image.pixels;
       const data = 'jpeg' in image ? image.jpeg : deflateSync(image.rgb);
       const filter = 'jpeg' in image ? '/DCTDecode' : '/FlateDecode';

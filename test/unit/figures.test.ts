@@ -237,6 +237,42 @@ describe('PDF figures', () => {
     expect(result.documents.map((document) => document.metadata.figures)).toEqual([[logo?.id, chart?.id], [logo?.id]]);
   });
 
+  it('reads a picture inside a form XObject where the form puts it', async () => {
+    const inForm = laidOutPdf([
+      {
+        texts: paragraph(['A page whose picture is wrapped in a form.'], 720),
+        images: [
+          { x: 150, y: 300, width: 120, height: 90, image: { jpeg: JPEG_64X48, pixels: [64, 48] }, inForm: true },
+        ],
+      },
+    ]);
+    const result = await run(inForm, 'form.pdf', { figures: 'refs' });
+    expect(result.figures).toHaveLength(1);
+    expect(result.figures?.[0]?.sha256).toBe(sha(JPEG_64X48));
+    const { x0 = 0, y0 = 0, x1 = 0, y1 = 0 } = result.figures?.[0]?.bbox ?? {};
+    expect([x0, y0, x1, y1].map(Math.round)).toEqual([150, 792 - 390, 270, 792 - 300]);
+  });
+
+  it('makes one figure of pictures that touch, drawn from their region of the page', async () => {
+    const half = (rgb: [number, number, number]) => Buffer.alloc(50 * 40 * 3, Buffer.from(rgb));
+    const tiled = laidOutPdf([
+      {
+        texts: [...paragraph(['A diagram in two tiles.'], 720), { text: 'Figure 2: Two tiles', x: 100, y: 380 }],
+        images: [
+          { x: 100, y: 400, width: 100, height: 80, image: { rgb: half([255, 0, 0]), pixels: [50, 40] } },
+          { x: 200, y: 400, width: 100, height: 80, image: { rgb: half([0, 0, 255]), pixels: [50, 40] } },
+        ],
+      },
+    ]);
+    const result = await run(tiled, 'tiles.pdf', { figures: 'refs' });
+    expect(result.figures).toHaveLength(1);
+    const [figure] = result.figures ?? [];
+    // 200 × 80 points at 144 dpi.
+    expect(figure).toMatchObject({ media_type: 'image/png', width: 400, height: 160, caption: 'Figure 2: Two tiles' });
+    const { x0 = 0, y0 = 0, x1 = 0, y1 = 0 } = figure?.bbox ?? {};
+    expect([x0, y0, x1, y1].map(Math.round)).toEqual([100, 792 - 480, 300, 792 - 400]);
+  });
+
   it('places a figure in Markdown before its caption, and leaves the text output as it was', async () => {
     const markdown = await run(pdf, 'survey.pdf', { figures: 'refs', output_format: 'markdown' });
     const chart = markdown.figures?.find((figure) => figure.media_type === 'image/jpeg');

@@ -36,7 +36,7 @@ export interface WorkbookSpec {
   /** Parts to leave out of the archive. */
   omit?: string[];
   /** More parts (a sheet's `.rels`, drawings, charts, comments), by path. */
-  parts?: Record<string, string>;
+  parts?: Record<string, string | Uint8Array>;
   /** More workbook relationships: `[type's last segment, target]`. */
   workbookParts?: Array<[string, string]>;
 }

@@ -10,6 +10,7 @@ import { imageHeaderOf } from '../../lambdas/documents/ocr/image-header.js';
 import { OPTION_DEFAULTS, parseOptions, type ProcessingOptions } from '../../lambdas/documents/options.js';
 import { processDocument, storedFiguresOf } from '../../lambdas/documents/process-document.js';
 import { grayPngOf, JPEG_64X48, lyingPngOf, pngOf } from '../support/images.js';
+import { cell, relsXml, row, xlsxOf } from '../support/xlsx.js';
 import { DEFAULT_LIMITS } from '../../lambdas/documents/limits.js';
 import { PdfiumDocument } from '../../lambdas/documents/pdf/pdfium.js';
 import { renderPageGray } from '../../lambdas/documents/pdf/render.js';
@@ -273,6 +274,28 @@ describe('PDF figures', () => {
     expect([x0, y0, x1, y1].map(Math.round)).toEqual([100, 792 - 480, 300, 792 - 400]);
   });
 
+  it('a logo at one place on every page is listed once with its pages, and placed only where it first stands', async () => {
+    const logo = {
+      x: 500,
+      y: 740,
+      width: 60,
+      height: 30,
+      image: { rgb: Buffer.alloc(60 * 30 * 3, 0x55), pixels: [60, 30] as [number, number] },
+    };
+    const letterhead = laidOutPdf(
+      [1, 2, 3].map((page) => ({ texts: paragraph([`Page ${page} of the letter.`], 700), images: [logo] })),
+    );
+    const result = await run(letterhead, 'letter.pdf', { figures: 'refs', output_format: 'markdown' });
+    expect(result.figures).toHaveLength(1);
+    const [figure] = result.figures ?? [];
+    expect(figure).toMatchObject({ page: 1, pages: [1, 2, 3] });
+    expect(result.documents.map((document) => document.page_content.includes(`figure:${figure?.id}`))).toEqual([
+      true,
+      false,
+      false,
+    ]);
+  });
+
   it('places a figure in Markdown before its caption, and leaves the text output as it was', async () => {
     const markdown = await run(pdf, 'survey.pdf', { figures: 'refs', output_format: 'markdown' });
     const chart = markdown.figures?.find((figure) => figure.media_type === 'image/jpeg');
@@ -343,6 +366,34 @@ describe('figures of office files, books and mail', () => {
     // Without figures the picture is counted as not read, as before.
     const off = await run(made.pptx as Buffer, 'report.pptx');
     expect(off.figures).toBeUndefined();
+    expect(off.warnings.map((warning) => warning.code)).toContain('CONTENT_NOT_READ');
+  });
+
+  it("xlsx: a sheet picture with its sheet and alt text, after the sheet's table in Markdown", async () => {
+    const drawing = `<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><xdr:oneCellAnchor><xdr:from><xdr:col>3</xdr:col><xdr:row>1</xdr:row></xdr:from><xdr:pic><xdr:nvPicPr><xdr:cNvPr id="2" name="Picture 1" descr="Sales trend chart"/></xdr:nvPicPr><xdr:blipFill><a:blip r:embed="rIdImage"/></xdr:blipFill></xdr:pic></xdr:oneCellAnchor></xdr:wsDr>`;
+    const bytes = await xlsxOf({
+      sheets: [
+        { name: 'Intro', rows: row(1, cell('A1', 'nothing here', { t: 'str' })) },
+        { name: 'Sales', rows: row(1, cell('A1', 'month', { t: 'str' }), cell('B1', 'total', { t: 'str' })) },
+      ],
+      parts: {
+        'xl/worksheets/_rels/sheet2.xml.rels': relsXml([['rId1', 'drawing', '../drawings/drawing1.xml']]),
+        'xl/drawings/drawing1.xml': drawing,
+        'xl/drawings/_rels/drawing1.xml.rels': relsXml([['rIdImage', 'image', '../media/image1.png']]),
+        'xl/media/image1.png': chart,
+      },
+    });
+    const result = await run(bytes, 'sales.xlsx', { figures: 'refs', output_format: 'markdown' });
+    const [figure] = result.figures ?? [];
+    expect(result.figures).toHaveLength(1);
+    expect(figure).toMatchObject({ page: 2, section: 'Sales', caption: 'Sales trend chart', sha256: sha(chart) });
+    const sales = result.documents.find((document) => document.metadata.sheet === 'Sales');
+    expect(sales?.page_content).toMatch(
+      new RegExp(`\\| month \\| total \\|[\\s\\S]*!\\[Sales trend chart\\]\\(figure:${figure?.id}\\)$`),
+    );
+    expect(sales?.metadata.figures).toEqual([figure?.id]);
+    expect(result.documents.find((document) => document.metadata.sheet === 'Intro')?.metadata.figures).toBeUndefined();
+    const off = await run(bytes, 'sales.xlsx');
     expect(off.warnings.map((warning) => warning.code)).toContain('CONTENT_NOT_READ');
   });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PdfPicture, PictureBounds } from '../pdf/pictures.js';
 import type { FigureCollector } from '../figures/figures.js';
 import { figureMarkdown, isCaptionLine } from '../figures/captions.js';
@@ -285,6 +286,7 @@ const placeFigures = (
   rendered: RenderedPage,
   figures: FigureCollector,
   markdown: boolean,
+  running: ReadonlySet<PdfPicture>,
 ): RenderedPage => {
   const lines = placedLinesOf(page).filter((line) => Number.isFinite(line.y) && line.text.trim());
   const pictures = [...((page.pictures ?? []) as PlacedPicture[])].sort((a, b) => b.box[3] - a.box[3]);
@@ -308,7 +310,8 @@ const placeFigures = (
       ...(picture.shown ? { bbox: { x0, y0, x1, y1 } } : {}),
       ...(caption ? { caption: caption.text, captionSource: 'label' as const } : {}),
     });
-    if (!figure || !markdown) continue;
+    // A running picture (a logo on every page) is placed where it first stands, and listed with all its pages.
+    if (!figure || !markdown || running.has(picture)) continue;
     const anchor = caption ?? lines.filter((line) => line.y < bottom).sort((a, b) => b.y - a.y)[0];
     const reference = figureMarkdown(figure.id, figure.caption);
     const at = anchor ? lineStartOf(text, anchor.text) : -1;
@@ -316,6 +319,33 @@ const placeFigures = (
   }
   // Spans (boxes) keep their characters' ranges only where nothing was inserted: with figures, Markdown boxes are per block as placed.
   return text === rendered.text ? rendered : { ...rendered, text, spans: shiftedSpans(rendered, text) };
+};
+
+/** Pages a picture must repeat on, at one place, to be page furniture (a letterhead's logo). */
+const RUNNING_PAGES = 3;
+const SAME_PLACE = 2;
+
+/**
+ * The pictures that repeat as page furniture: the same bytes at the same
+ * place (within 2 points) on at least three pages; each but its first
+ * appearance is returned.
+ */
+const runningPictures = (pages: readonly PageRead[]): Set<PdfPicture> => {
+  const seen = new Map<string, PdfPicture[]>();
+  for (const page of pages) {
+    for (const picture of page.pictures ?? []) {
+      if (!picture.bytes) continue;
+      const digest = createHash('sha256').update(picture.bytes).digest('hex');
+      const place = picture.box.map((value) => Math.round(value / SAME_PLACE)).join(',');
+      const key = `${digest}@${place}`;
+      seen.set(key, [...(seen.get(key) ?? []), picture]);
+    }
+  }
+  const running = new Set<PdfPicture>();
+  for (const repeats of seen.values()) {
+    if (repeats.length >= RUNNING_PAGES) for (const picture of repeats.slice(1)) running.add(picture);
+  }
+  return running;
 };
 
 /** Where the Markdown line holding `line`'s first words begins, or -1. */
@@ -344,10 +374,11 @@ const documentsOf = (pages: PageRead[], total: number, input: LoadInput): Docume
   const furniture = takeFurniture(pages);
   const contents = contentsOf(pages, input.outputFormat);
   const documents: Document[] = [];
+  const running = input.figures ? runningPictures(pages) : new Set<PdfPicture>();
   pages.forEach((page, index) => {
     let rendered = contents[index] ?? { text: '', spans: [] };
     if (input.figures && page.pictures?.length && !page.ocr) {
-      rendered = placeFigures(page, rendered, input.figures, input.outputFormat === 'markdown');
+      rendered = placeFigures(page, rendered, input.figures, input.outputFormat === 'markdown', running);
     }
     const content = rendered.text.trim();
     if (content) {

@@ -11,6 +11,7 @@ import { kindOf, relationshipsOf, targetsOf } from './ooxml.js';
 import { islandsOf, rangeOf, type SheetRow } from './sheet-islands.js';
 import { attribute, childrenNamed, descendants, readXmlPart } from './xml.js';
 import { ZipArchive } from './zip.js';
+import { figureMarkdown } from '../figures/captions.js';
 
 /**
  * XLSX: one document per sheet, in workbook order, read from the workbook's
@@ -676,22 +677,62 @@ const writeGrid = (rows: ReadonlyArray<{ index: number; cells: string[] }>, mark
 // ---------------------------------------------------------------------------
 // What a sheet holds besides its cells: charts and comments
 
-/** A sheet's charts, in the order its drawings list them, and the pictures its drawings hold (not read). */
+/** A picture of a sheet kept as a figure (option `figures`): its id and alt text, placed after the sheet's tables. */
+interface SheetFigure {
+  id: string;
+  caption: string;
+  /** The caption is the picture's alt text, which the sheet's cells do not show. */
+  alt: boolean;
+}
+
+/**
+ * A sheet's charts, in the order its drawings list them, and its pictures:
+ * with figures on, each one's part handed to the collector (alt text as its
+ * caption, the sheet as its place); else counted as not read.
+ */
 const readDrawings = async (
   archive: ZipArchive,
   part: string,
   input: LoadInput,
-): Promise<{ charts: Chart[]; pictures: number }> => {
+  sheet: { name: string; index: number },
+): Promise<{ charts: Chart[]; pictures: number; figures: SheetFigure[] }> => {
   const charts: Chart[] = [];
+  const figures: SheetFigure[] = [];
   let pictures = 0;
   for (const drawing of targetsOf(await relationshipsOf(archive, part, input, KIND), 'drawing', archive)) {
-    pictures += descendants(await readXml(archive, drawing, input), 'pic').length;
-    for (const chartPart of targetsOf(await relationshipsOf(archive, drawing, input, KIND), 'chart', archive)) {
+    const root = await readXml(archive, drawing, input);
+    const drawingRelationships = await relationshipsOf(archive, drawing, input, KIND);
+    for (const picture of descendants(root, 'pic')) {
+      const collector = input.figures;
+      const blip = descendants(picture, 'blip')[0];
+      const embed = blip && Object.entries(blip.attribs).find(([name]) => name.endsWith(':embed'))?.[1];
+      const target = embed ? drawingRelationships.get(embed) : undefined;
+      if (!collector) {
+        pictures++;
+        continue;
+      }
+      if (!target || target.external || !archive.has(target.target)) {
+        collector.countUnsupported();
+        continue;
+      }
+      const properties = descendants(picture, 'cNvPr')[0];
+      const alt = ((properties && (attribute(properties, 'descr') || attribute(properties, 'title'))) ?? '')
+        .replace(/\s+/g, ' ')
+        .trim();
+      const figure = collector.add({
+        bytes: await archive.read(target.target),
+        page: sheet.index + 1,
+        section: sheet.name,
+        ...(alt ? { caption: alt, captionSource: 'alt_text' as const } : {}),
+      });
+      if (figure) figures.push({ id: figure.id, caption: figure.caption ?? '', alt: Boolean(alt) });
+    }
+    for (const chartPart of targetsOf(drawingRelationships, 'chart', archive)) {
       const chart = await readChart(archive, chartPart, input, KIND);
       if (chart) charts.push(chart);
     }
   }
-  return { charts, pictures };
+  return { charts, pictures, figures };
 };
 
 interface CellComment {
@@ -791,6 +832,7 @@ interface SheetContent {
   islands: Row[][];
   charts: Chart[];
   comments: CellComment[];
+  figures: SheetFigure[];
 }
 
 /**
@@ -802,6 +844,10 @@ const writeSheet = (sheet: SheetContent, input: LoadInput, budget: CellBudget, n
   const markdown = input.outputFormat === 'markdown';
   const parts: string[] = markdown ? [`## ${markdownCell(name)}`] : [];
   for (const island of sheet.islands) parts.push(writeIsland(island, markdown, budget, name));
+  for (const figure of sheet.figures) {
+    if (markdown) parts.push(figureMarkdown(figure.id, figure.caption));
+    else if (figure.alt && figure.caption) parts.push(figure.caption);
+  }
   for (const chart of sheet.charts) {
     const [label, table] = chartBlocks(chart);
     if (label?.type === 'paragraph') parts.push(inlineText(label.inlines));
@@ -843,14 +889,18 @@ export const loadXlsx: Loader = async (input) => {
           ? await readSheetRows(archive, sheet.part, input, context, budget)
           : { rows: [], merges: [] };
       const merges = cells.merges.map(rangeOf).filter((range) => range !== undefined);
-      const drawings = present ? await readDrawings(archive, sheet.part, input) : { charts: [], pictures: 0 };
+      const drawings = present
+        ? await readDrawings(archive, sheet.part, input, sheet)
+        : { charts: [], pictures: 0, figures: [] };
       pictures += drawings.pictures;
       const content: SheetContent = {
         islands: withoutBlanks(islandsOf(normalise(cells.rows), merges)),
         charts: drawings.charts,
         comments: present ? await readComments(archive, sheet.part, persons, input) : [],
+        figures: drawings.figures,
       };
-      if (content.islands.length || content.charts.length || content.comments.length) {
+      const placed = [...new Set(content.figures.map((figure) => figure.id))];
+      if (content.islands.length || content.charts.length || content.comments.length || content.figures.length) {
         const text = writeSheet(content, input, budget, sheet.name);
         documents.push({
           page_content: text,
@@ -860,6 +910,7 @@ export const loadXlsx: Loader = async (input) => {
             sheet_index: sheet.index,
             ...(sheet.hidden ? { hidden: true } : {}),
             ...(sheet.chartsOnly ? { chart_sheet: true } : {}),
+            ...(placed.length ? { figures: placed } : {}),
           },
         });
       }

@@ -274,7 +274,7 @@ describe('PDF figures', () => {
     expect([x0, y0, x1, y1].map(Math.round)).toEqual([100, 792 - 480, 300, 792 - 400]);
   });
 
-  it('a logo at one place on every page is listed once with its pages, and placed only where it first stands', async () => {
+  it('a picture on three pages or more (a logo) is listed once with its pages, and placed only where it first stands', async () => {
     const logo = {
       x: 500,
       y: 740,

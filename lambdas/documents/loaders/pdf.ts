@@ -321,29 +321,29 @@ const placeFigures = (
   return text === rendered.text ? rendered : { ...rendered, text, spans: shiftedSpans(rendered, text) };
 };
 
-/** Pages a picture must repeat on, at one place, to be page furniture (a letterhead's logo). */
+/** Pages a picture must repeat on to be page furniture (a letterhead's logo, a banner, a separator). */
 const RUNNING_PAGES = 3;
-const SAME_PLACE = 2;
 
 /**
- * The pictures that repeat as page furniture: the same bytes at the same
- * place (within 2 points) on at least three pages; each but its first
- * appearance is returned.
+ * The pictures that repeat as page furniture: the same bytes on at least
+ * three pages, wherever they stand (a logo, a banner or a rule drawn as an
+ * image); each but its first appearance is returned.
  */
 const runningPictures = (pages: readonly PageRead[]): Set<PdfPicture> => {
-  const seen = new Map<string, PdfPicture[]>();
+  const seen = new Map<string, { pages: Set<number>; pictures: PdfPicture[] }>();
   for (const page of pages) {
     for (const picture of page.pictures ?? []) {
       if (!picture.bytes) continue;
       const digest = createHash('sha256').update(picture.bytes).digest('hex');
-      const place = picture.box.map((value) => Math.round(value / SAME_PLACE)).join(',');
-      const key = `${digest}@${place}`;
-      seen.set(key, [...(seen.get(key) ?? []), picture]);
+      const entry = seen.get(digest) ?? { pages: new Set<number>(), pictures: [] };
+      entry.pages.add(page.num);
+      entry.pictures.push(picture);
+      seen.set(digest, entry);
     }
   }
   const running = new Set<PdfPicture>();
-  for (const repeats of seen.values()) {
-    if (repeats.length >= RUNNING_PAGES) for (const picture of repeats.slice(1)) running.add(picture);
+  for (const entry of seen.values()) {
+    if (entry.pages.size >= RUNNING_PAGES) for (const picture of entry.pictures.slice(1)) running.add(picture);
   }
   return running;
 };

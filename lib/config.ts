@@ -129,6 +129,16 @@ export const deploymentConfigSchema = z
       .preprocess((value) => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value), kbDestinationsSchema)
       .default({}),
     /**
+     * The Bedrock model that describes figures (option `figures=describe`, docs/figures.md): a model id or an
+     * inference profile id that takes images through the Converse API. Unset: `describe` is refused with a 400.
+     */
+    figureModelId: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.:_-]{2,199}$/i, 'a Bedrock model id or inference profile id')
+      .optional(),
+    /** Figures described per task at most (`figures=describe`); the rest keep no description, and a warning says so. */
+    figureDescriptionsPerTask: z.coerce.number().int().min(1).max(500).default(20),
+    /**
      * The post-chunking transformation of a KB data source (our chunks instead of the KB's): deployed when set.
      * `intermediateBucket`: the bucket the KB hands batch files in (made by the stack when absent);
      * `dataSource`: also create the S3 data source of knowledge base `knowledgeBaseId` over destination

@@ -100,6 +100,8 @@ export interface FunctionAccess {
   deliversToKnowledgeBases?: boolean;
   /** Reads and writes the KB's intermediate bucket (the transformation's batch files): KB_INTERMEDIATE_BUCKET. */
   kbIntermediateBucket?: boolean;
+  /** Describes figures with this Bedrock model or inference profile (`figureModelId`): bedrock:InvokeModel on it. */
+  describesFiguresWith?: string;
 }
 
 export interface FunctionSpec {
@@ -212,6 +214,7 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
       // A document with many pages to recognise goes to the page workers in parts.
       ...(config.ocrFanOutMinPages > 0 ? { sendsTo: ['pages'] as const } : {}),
       ...knowledgeBaseAccess(config),
+      ...(config.figureModelId ? { describesFiguresWith: config.figureModelId } : {}),
     },
     environment: workerEnvironment(config, queueClass),
     environmentSchema: workerEnvironmentSchema,
@@ -328,6 +331,8 @@ export const functionCatalogue = (config: DeploymentConfig): FunctionCatalogue =
         announces: true,
         decryptsSources: true,
         ...knowledgeBaseAccess(config),
+        // The part that ends a document puts it together, and describes its figures.
+        ...(config.figureModelId ? { describesFiguresWith: config.figureModelId } : {}),
       },
       environment: pageWorkerEnvironment(config),
       environmentSchema: workerEnvironmentSchema,
@@ -526,11 +531,33 @@ export const accessStatements = (access: FunctionAccess, resources: FunctionReso
     statements.push({ actions: ['secretsmanager:GetSecretValue'], resources: [resources.webhookSecretArn] });
   }
   if (access.deliversToKnowledgeBases) statements.push(...knowledgeBaseStatements(resources));
+  if (access.describesFiguresWith) statements.push(modelStatement(resources, access.describesFiguresWith));
   if (access.kbIntermediateBucket && resources.kbIntermediateBucket) {
     const { arn } = resources.kbIntermediateBucket;
     statements.push({ actions: ['s3:GetObject', 's3:PutObject'], resources: [`${arn}/*`] });
   }
   return statements;
+};
+
+/** Inference profiles are named by a geography before the model id (`us.`, `eu.`, `apac.`, `global.`…). */
+const INFERENCE_PROFILE = /^(?:us|eu|apac|us-gov|global|ca|jp|au)\.(.+)$/;
+
+/**
+ * Converse with the figure model: the foundation model's ARN; for an
+ * inference profile, the profile and the model in every region it routes to.
+ */
+const modelStatement = (resources: FunctionResources, modelId: string): PolicyStatementSpec => {
+  const profile = INFERENCE_PROFILE.exec(modelId);
+  const bedrock = `arn:${resources.partition}:bedrock`;
+  return {
+    actions: ['bedrock:InvokeModel'],
+    resources: profile
+      ? [
+          `${bedrock}:${resources.region}:${resources.account}:inference-profile/${modelId}`,
+          `${bedrock}:*::foundation-model/${profile[1] as string}`,
+        ]
+      : [`${bedrock}:${resources.region}::foundation-model/${modelId}`],
+  };
 };
 
 /** A destination's writes, and the syncs of the knowledge bases destinations name. */

@@ -30,6 +30,7 @@ export const apiEnvironment = (config: DeploymentConfig) =>
     TASK_RETENTION_DAYS: config.taskRetentionDays,
     CORS_ORIGINS: config.corsOrigins.join(','),
     KB_DESTINATIONS: formatKbDestinations(config.kbDestinations),
+    FIGURE_MODEL_ID: config.figureModelId ?? '',
   }) satisfies EnvironmentOf<typeof apiEnvironmentSchema>;
 
 /** The delivery-log routes: everything else they touch comes from their access. */
@@ -61,6 +62,8 @@ export const workerEnvironment = (config: DeploymentConfig, queueClass: 'standar
     OCR_FAN_OUT_MIN_PAGES: config.ocrFanOutMinPages,
     OCR_PAGES_PER_PART: config.ocrPagesPerPart,
     KB_DESTINATIONS: formatKbDestinations(config.kbDestinations),
+    FIGURE_MODEL_ID: config.figureModelId ?? '',
+    FIGURE_DESCRIPTIONS_PER_TASK: config.figureDescriptionsPerTask,
   }) satisfies EnvironmentOf<typeof workerEnvironmentSchema>;
 
 /** The page worker reads parts of standard size: the standard worker's settings, in its own memory. */

@@ -110,6 +110,8 @@ export interface Figure {
   caption?: string;
   caption_source?: 'label' | 'figcaption' | 'alt_text' | 'title';
   text?: string;
+  /** `figures=describe`: a vision model's short description. */
+  description?: string;
 }
 
 /** `GET tasks/{id}/figures/{figure_id}`: a short-lived link to the stored picture. */

@@ -68,6 +68,8 @@ export const apiEnvironmentSchema = z.object({
   BATCH_QUEUE_URL: z.string().default(''),
   /** The knowledge-base destinations (shared/knowledge-base.ts) a submission's `destination` may name. */
   KB_DESTINATIONS: kbDestinationsVariable,
+  /** The Bedrock model that describes figures (`figureModelId`); empty: `figures=describe` is refused. */
+  FIGURE_MODEL_ID: z.string().default(''),
 });
 
 /**
@@ -110,6 +112,9 @@ export const workerEnvironmentSchema = z.object({
   OCR_PAGES_PER_PART: int.min(1).default(8),
   /** Where a succeeded task's document also goes (option `destination`), and which knowledge bases to sync. */
   KB_DESTINATIONS: kbDestinationsVariable,
+  /** The Bedrock model that describes figures (`figures=describe`), and how many per task at most. */
+  FIGURE_MODEL_ID: z.string().default(''),
+  FIGURE_DESCRIPTIONS_PER_TASK: int.min(1).default(20),
   ...announcing,
 });
 

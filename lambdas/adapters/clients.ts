@@ -30,7 +30,9 @@ let clients: AwsClients | undefined;
  * the function's IAM policy as AWS would. Never set on Lambda.
  */
 export interface LocalRuntimeHooks {
-  docprocAwsClientsCreated?: (clients: Partial<AwsClients> & { bedrockAgent?: unknown }) => void;
+  docprocAwsClientsCreated?: (
+    clients: Partial<AwsClients> & { bedrockAgent?: unknown; bedrockRuntime?: unknown },
+  ) => void;
 }
 
 /**

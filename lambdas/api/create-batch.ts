@@ -1,3 +1,4 @@
+import { checkFigureMode } from '../figure-descriptions/policy.js';
 import * as z from 'zod';
 import { BATCH } from '../../shared/definitions.js';
 import type { ListedSource } from '../core/batch.js';
@@ -87,6 +88,7 @@ export const makeCreateBatchHandler = (deps: () => BatchApiDeps) =>
     const callback = callbackOf(body.callback, deps().config.ALLOW_PRIVATE_URLS);
     const owner = callerOf(event);
     checkDestination(body.options.destination, owner, deps().config.KB_DESTINATIONS);
+    checkFigureMode(body.options, deps().config.FIGURE_MODEL_ID || undefined);
     const common = { owner, options: body.options, callback, idempotencyKey: idempotencyKeyOf(event) };
     const submission = body.sources
       ? { ...common, kind: 'list' as const, sources: await checkSources(deps(), body.sources) }

@@ -37,6 +37,7 @@ export const submissionPolicy = (config: ApiConfig): SubmissionPolicy => ({
   bucket: config.BUCKET_NAME,
   presignedUrlTtlSeconds: config.PRESIGNED_URL_TTL_SECONDS,
   destinations: config.KB_DESTINATIONS,
+  figureModelId: config.FIGURE_MODEL_ID || undefined,
 });
 
 export const SUBMITTED_MESSAGE = 'Document processing task submitted';

@@ -1,6 +1,8 @@
 import { PREFIX } from '../../shared/definitions.js';
 import { DEFAULT_LIMITS } from '../documents/limits.js';
 import type { FigureImage } from '../documents/figures/figures.js';
+import type { SerializedResult } from '../documents/document.js';
+import { describeFigures } from '../figure-descriptions/describe.js';
 import { completeTask } from '../core/lifecycle.js';
 import { deliverToKnowledgeBase, withdrawDelivery } from '../knowledge-base/deliver.js';
 import { ingestIfBatchEnded } from '../knowledge-base/ingestion.js';
@@ -26,6 +28,20 @@ export const resultKey = (taskId: string, runId: string): string => `${PREFIX.re
  * the figure route needs no run id. Removed with the results (the bucket's lifecycle).
  */
 export const figureKey = (taskId: string, figureId: string): string => `${PREFIX.results}${taskId}/figures/${figureId}`;
+
+/** `figures=describe`: the read result's figures described by the deployment's model (figure-descriptions/). */
+export const withDescriptions = (
+  deps: WorkerDeps,
+  task: Task,
+  serialized: SerializedResult,
+): Promise<SerializedResult> =>
+  task.options.figures === 'describe'
+    ? describeFigures(deps.vision, serialized, {
+        maxFigures: deps.config.FIGURE_DESCRIPTIONS_PER_TASK,
+        onError: (figureId, error) =>
+          logger.warn('Figure not described', { figure_id: figureId, error: error as Error }),
+      })
+    : Promise.resolve(serialized);
 
 /** Most figures written at once. */
 const FIGURE_WRITES = 8;

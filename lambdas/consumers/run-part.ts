@@ -16,6 +16,7 @@ import {
   resultKey,
   sourceOf,
   storeFigures,
+  withDescriptions,
   workerLimits,
   figureKey,
 } from './run-outcome.js';
@@ -179,7 +180,11 @@ const assemble = async (
   );
   let serialized;
   try {
-    serialized = await deps.assembleParts(parts, task.options, { deadline, limits: workerLimits(deps) });
+    serialized = await withDescriptions(
+      deps,
+      task,
+      await deps.assembleParts(parts, task.options, { deadline, limits: workerLimits(deps) }),
+    );
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
     const failed = await failTask(deps, task, error, { guard: { runId }, stage: 'splitting' });

@@ -10,6 +10,7 @@ import {
   resultKey,
   sourceOf,
   storeFigures,
+  withDescriptions,
   workerLimits,
 } from './run-outcome.js';
 import type { DocumentInput } from '../documents/process-document.js';
@@ -87,7 +88,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
         await fanOutRun({ ...deps, parts: parts as PartQueue }, task, runId, processed.plan, { input, cacheKey });
         return 'done';
       }
-      const { headline, json, figures } = processed;
+      const { headline, json, figures } = await withDescriptions(deps, task, processed);
       progress.report('storing');
       await progress.flush();
       await storeFigures(deps, task.task_id, figures);

@@ -1,3 +1,5 @@
+import { BedrockVisionModel } from '../adapters/bedrock-vision.js';
+import type { VisionModel } from '../figure-descriptions/describe.js';
 import { randomUUID } from 'node:crypto';
 import {
   batchStore,
@@ -59,6 +61,8 @@ export interface WorkerDeps {
   /** Where a batch that ended starts its knowledge base's sync: only with destinations that name one. */
   ingestion?: KnowledgeBaseIngestion | undefined;
   batches?: BatchStore | undefined;
+  /** Describes figures (`figures=describe`), where the deployment configures a model (FIGURE_MODEL_ID). */
+  vision?: VisionModel | undefined;
 }
 
 export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
@@ -85,6 +89,7 @@ export const buildWorkerDeps = (env: NodeJS.ProcessEnv): WorkerDeps => {
     sandbox,
     resultCache: resultCache(config.TABLE_NAME),
     progressIntervalMs: 1000,
+    ...(config.FIGURE_MODEL_ID ? { vision: new BedrockVisionModel(config.FIGURE_MODEL_ID) } : {}),
     ...(Object.values(config.KB_DESTINATIONS).some((destination) => destination.knowledgeBaseId)
       ? { ingestion: knowledgeBaseIngestion(), batches: batchStore(config.TABLE_NAME) }
       : {}),

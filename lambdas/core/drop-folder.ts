@@ -1,3 +1,4 @@
+import { checkFigureMode } from '../figure-descriptions/policy.js';
 import { createHash } from 'node:crypto';
 import { PREFIX } from '../../shared/definitions.js';
 import { AppError } from '../errors.js';
@@ -172,6 +173,7 @@ export const dropFolderArrived = async (
     try {
       options = optionsFromMetadata(head.metadata);
       checkDestination(options.destination, settings.owner, settings.policy.destinations ?? {});
+      checkFigureMode(options, settings.policy.figureModelId);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       rejection = error;

@@ -1,3 +1,4 @@
+import { checkFigureMode } from '../figure-descriptions/policy.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { PREFIX } from '../../shared/definitions.js';
 import { AppError, toTaskError } from '../errors.js';
@@ -39,6 +40,8 @@ export interface SubmissionPolicy {
   presignedUrlTtlSeconds: number;
   /** The knowledge-base destinations a task's `destination` may name (none: every one is refused). */
   destinations?: KbDestinations | undefined;
+  /** The model that describes figures (`figures=describe`); none: the option is refused. */
+  figureModelId?: string | undefined;
 }
 
 /** What a caller asks to have processed. */
@@ -213,8 +216,10 @@ export const submit = async (
   submission: Submission,
 ): Promise<SubmitOutcome> => {
   // A destination the caller may not name is the request's fault: a 400 before anything is written.
-  if (!submission.rejection)
+  if (!submission.rejection) {
     checkDestination(submission.options.destination, submission.owner, policy.destinations ?? {});
+    checkFigureMode(submission.options, policy.figureModelId);
+  }
   const taskId = deps.newId();
   const now = deps.clock.now();
   const drafted = draftOf(taskId, submission, policy, now);

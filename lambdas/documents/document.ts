@@ -40,7 +40,9 @@ export interface ResultWarning {
     | 'OCR_LOW_CONFIDENCE'
     | 'CONTENT_NOT_READ'
     /** Pictures not stored as figures (`figures` on), by reason and count. */
-    | 'FIGURES_LEFT_OUT';
+    | 'FIGURES_LEFT_OUT'
+    /** Figures without a description (`figures=describe`): past the per-task bound, or the model failed. */
+    | 'FIGURES_NOT_DESCRIBED';
   message: string;
 }
 

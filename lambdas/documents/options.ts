@@ -251,15 +251,6 @@ export const withOptionDefaults = (raw: RawOptions, ctx: z.RefinementCtx): Proce
     ...(raw.no_cache ? { no_cache: true as const } : {}),
     ...(raw.destination ? { destination: raw.destination } : {}),
   };
-  if (options.figures === 'describe') {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['figures'],
-      message:
-        'describe needs a vision model, and this deployment configures none: use figures=refs (pictures with their captions) or figures=ocr (and the text inside them)',
-    });
-    return z.NEVER;
-  }
   if (options.chunk_size_unit === 'tokens' && options.chunk_size < MIN_TOKEN_CHUNK_SIZE) {
     ctx.addIssue({
       code: 'custom',

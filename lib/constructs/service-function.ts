@@ -120,13 +120,15 @@ export class ServiceFunction extends NodejsFunction {
     this.setEnvironment(accessEnvironment(access, resources));
     for (const statement of accessStatements(access, resources)) {
       this.addToRolePolicy(new PolicyStatement(statement));
-      for (const resource of statement.resources.filter((arn) => arn.endsWith('*'))) {
-        // cdk-nag flags every wildcard; each one here is a key prefix or a table's indexes, on purpose.
+      for (const resource of statement.resources.filter((arn) => arn.includes('*'))) {
+        // cdk-nag flags every wildcard; each one here is a key prefix, a table's indexes or a model's regions, on purpose.
         Validations.of(this).acknowledge({
           id: `AwsSolutions-IAM5[Resource::${nagResource(Stack.of(this).resolve(resource))}]`,
           reason: resource.includes('/index/')
             ? "Queries the table's listing indexes."
-            : 'Objects under a key prefix, keyed by task id or named by the caller: unknown until run time.',
+            : resource.includes(':foundation-model/')
+              ? 'The figure model through its inference profile, which routes each call to the model in one of its regions.'
+              : 'Objects under a key prefix, keyed by task id or named by the caller: unknown until run time.',
         });
       }
     }

@@ -30,7 +30,7 @@ let counter = 0;
 const id = () => `30000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
 const config = { ...testWorkerConfig(), RESULT_CACHE_TTL_SECONDS: 3600 };
 
-const workerDeps = (): WorkerDeps => ({
+const workerDeps = (overrides: Partial<WorkerDeps> = {}): WorkerDeps => ({
   config,
   store,
   blobs,
@@ -45,6 +45,7 @@ const workerDeps = (): WorkerDeps => ({
   readPart: readPartInSandbox,
   assembleParts: assembleInSandbox,
   progressIntervalMs: 0,
+  ...overrides,
 });
 
 const sqsEvent = (taskId: string): SQSEvent => ({
@@ -86,8 +87,8 @@ const pageTask = async (options: ProcessingOptions = FIGURES, owner = 'key-a') =
   return task;
 };
 
-const run = async (task: Task): Promise<Task> => {
-  const response = await makeWorkerHandler(workerDeps)(sqsEvent(task.task_id), lambdaContext(60_000));
+const run = async (task: Task, overrides: Partial<WorkerDeps> = {}): Promise<Task> => {
+  const response = await makeWorkerHandler(() => workerDeps(overrides))(sqsEvent(task.task_id), lambdaContext(60_000));
   expect(response).toEqual({ batchItemFailures: [] });
   return (await store.get(task.task_id)) as Task;
 };
@@ -162,6 +163,25 @@ describe('figures in the worker', () => {
     const second = await run(await pageTask());
     expect(second.cached).toBeUndefined();
     expect(blobs.objects.has(`${config.BUCKET_NAME}/results/${second.task_id}/figures/${figure.id}`)).toBe(true);
+  });
+});
+
+describe('figures=describe in the worker', () => {
+  it("stores each figure's description in the result, and what the model used in its stats", async () => {
+    const vision = {
+      modelId: 'test-model',
+      describe: async () => ({ text: 'A blue striped chart.', inputTokens: 90, outputTokens: 7 }),
+    };
+    const done = await run(await pageTask({ ...FIGURES, figures: 'describe' }), { vision });
+    expect(done.status).toBe('SUCCESS');
+    const result = resultOf(done);
+    expect(result.figures[0]).toMatchObject({ caption: 'Figure 1: Costs', description: 'A blue striped chart.' });
+    const used = { model: 'test-model', described: 1, input_tokens: 90, output_tokens: 7 };
+    expect(result.stats.figure_descriptions).toEqual(used);
+    expect(done.result?.headline.stats).toMatchObject({ figure_descriptions: used });
+    expect(blobs.objects.has(`${config.BUCKET_NAME}/results/${done.task_id}/figures/${result.figures[0].id}`)).toBe(
+      true,
+    );
   });
 });
 

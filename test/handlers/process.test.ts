@@ -218,3 +218,29 @@ describe('POST /documents/async/process', () => {
     expect(bodyOf(response).error.code).toBe(code);
   });
 });
+
+describe('figures=describe on the submission routes', () => {
+  it('is a 400 naming figureModelId where no figure model is configured, and nothing is written', async () => {
+    const response = await post(JSON.stringify({ source: 'https://example.com/report.pdf', figures: 'describe' }));
+    expect(response.statusCode).toBe(400);
+    expect(bodyOf(response).error).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ field: 'figures' }] });
+    expect(bodyOf(response).error.message).toContain('figureModelId');
+    expect(aws.ddbMock.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('is taken where the deployment configures a model', async () => {
+    const configured = makeProcessHandler(() =>
+      apiTestDeps(aws, { FIGURE_MODEL_ID: 'anthropic.claude-3-haiku-20240307-v1:0' }),
+    );
+    const response = await configured(
+      apiEvent({
+        path: '/documents/async/process',
+        body: JSON.stringify({ source: 'https://example.com/report.pdf', figures: 'describe' }),
+        headers: { 'content-type': 'application/json' },
+      }),
+      lambdaContext(),
+    );
+    expect(response.statusCode).toBe(202);
+    expect(row().options).toMatchObject({ figures: 'describe' });
+  });
+});

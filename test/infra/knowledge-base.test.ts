@@ -23,6 +23,8 @@ const CONFIG = {
     },
   },
   kbTransformation: { dataSource: { knowledgeBaseId: KB, destination: 'legal' } },
+  // Bedrock for figures too, in the same stack (one synthesis for both).
+  figureModelId: 'us.anthropic.claude-3-haiku-20240307-v1:0',
 };
 
 type Resource = { Type: string; Properties: Record<string, any> };
@@ -64,11 +66,32 @@ describe('knowledge bases in the CDK stack', () => {
     expect(actions(worker)).toEqual(
       expect.arrayContaining(['bedrock:StartIngestionJob', 'kms:GenerateDataKey', 'dynamodb:BatchGetItem']),
     );
-    expect(actions(worker).filter((action) => action.startsWith('bedrock:'))).toEqual(['bedrock:StartIngestionJob']);
+    // Of Bedrock, the syncs (and the figure model's Converse, see below).
+    expect(actions(worker).filter((action) => action.startsWith('bedrock:'))).toEqual([
+      'bedrock:InvokeModel',
+      'bedrock:StartIngestionJob',
+    ]);
     // Only the runs that end tasks: the API routes read the destinations, they never write them.
     const [upload] = fnByDescription('POST upload');
     expect(JSON.stringify(statementsOf(upload))).not.toContain('acme-kb-legal');
     expect(resources[upload]?.Properties.Environment.Variables.KB_DESTINATIONS).toContain('"legal"');
+  });
+
+  it('lets the workers converse with the figure model (its inference profile and the model behind it), and tells the API', () => {
+    for (const description of [
+      'Processes documents from the standard queue',
+      'Processes documents from the large queue',
+    ]) {
+      const [worker, fn] = fnByDescription(description);
+      const invoke = statementsOf(worker).filter(({ Action }) => [Action].flat().includes('bedrock:InvokeModel'));
+      const arns = JSON.stringify(invoke.map(({ Resource }) => Resource));
+      expect(arns).toContain(':inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0');
+      expect(arns).toContain(':bedrock:*::foundation-model/anthropic.claude-3-haiku-20240307-v1:0');
+      expect(fn.Properties.Environment.Variables.FIGURE_MODEL_ID).toBe('us.anthropic.claude-3-haiku-20240307-v1:0');
+    }
+    const [upload, fn] = fnByDescription('POST upload');
+    expect(actions(upload).filter((action) => action === 'bedrock:InvokeModel')).toEqual([]);
+    expect(fn.Properties.Environment.Variables.FIGURE_MODEL_ID).toBe('us.anthropic.claude-3-haiku-20240307-v1:0');
   });
 
   it("grants the transformation the task row, the results and the KB's intermediate bucket, nothing else", () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FigureCollector, DEFAULT_FIGURE_LIMITS, figureWarnings } from '../../lambdas/documents/figures/figures.js';
 import { isCaptionLine } from '../../lambdas/documents/figures/captions.js';
+import { checkFigureMode } from '../../lambdas/figure-descriptions/policy.js';
 import { imageHeaderOf } from '../../lambdas/documents/ocr/image-header.js';
 import { OPTION_DEFAULTS, parseOptions, type ProcessingOptions } from '../../lambdas/documents/options.js';
 import { processDocument, storedFiguresOf } from '../../lambdas/documents/process-document.js';
@@ -88,13 +89,18 @@ describe('the figure collector', () => {
 });
 
 describe('option figures', () => {
-  it('is off unless asked for, refuses describe where no vision model is configured, and keeps refs and ocr', () => {
+  it('is off unless asked for; describe is refused where no figure model is configured', () => {
     expect(parseOptions({}).figures).toBeUndefined();
     expect(parseOptions({ figures: 'off' }).figures).toBeUndefined();
     expect(parseOptions({ figures: 'refs' }).figures).toBe('refs');
     expect(parseOptions({ figures: 'ocr' }).figures).toBe('ocr');
-    expect(() => parseOptions({ figures: 'describe' })).toThrow(/describe needs a vision model/);
+    expect(parseOptions({ figures: 'describe' }).figures).toBe('describe');
     expect(() => parseOptions({ figures: 'all' })).toThrow(/figures/);
+    expect(() => checkFigureMode({ figures: 'describe' }, undefined)).toThrow(
+      /describe needs a vision model.*figureModelId/,
+    );
+    expect(() => checkFigureMode({ figures: 'describe' }, 'anthropic.claude-3-haiku-20240307-v1:0')).not.toThrow();
+    expect(() => checkFigureMode({ figures: 'refs' }, undefined)).not.toThrow();
   });
 });
 

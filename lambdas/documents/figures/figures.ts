@@ -53,6 +53,8 @@ export interface Figure {
   caption_source?: CaptionSource;
   /** The text recognised inside it (`figures=ocr`). */
   text?: string;
+  /** A vision model's short description of it (`figures=describe`). */
+  description?: string;
 }
 
 /** A figure's stored bytes, handed from the reader to the worker that stores them. */

@@ -244,6 +244,30 @@ describe('PDF figures', () => {
     expect(result.documents.map((document) => document.metadata.figures)).toEqual([[logo?.id, chart?.id], [logo?.id]]);
   });
 
+  it('counts a PDF image too large to decode in the engine, and reads the document', async () => {
+    // 5000 × 4000 pixels of one grey: 20 M pixels, past the 16 M a PDF image is decoded with; deflate keeps it small.
+    const large = laidOutPdf([
+      {
+        texts: paragraph(['A page with a very large picture.'], 720),
+        images: [
+          {
+            x: 72,
+            y: 300,
+            width: 400,
+            height: 320,
+            image: { rgb: Buffer.alloc(5000 * 4000 * 3, 0x77), pixels: [5000, 4000] },
+          },
+        ],
+      },
+    ]);
+    const result = await run(large, 'large.pdf', { figures: 'refs' });
+    expect(result.figures).toEqual([]);
+    expect(result.documents[0]?.page_content).toContain('A page with a very large picture.');
+    expect(result.warnings.find((warning) => warning.code === 'FIGURES_LEFT_OUT')?.message).toContain(
+      '1 picture over 40 megapixels',
+    );
+  });
+
   it('reads a picture inside a form XObject where the form puts it', async () => {
     const inForm = laidOutPdf([
       {

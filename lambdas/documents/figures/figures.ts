@@ -227,6 +227,11 @@ export class FigureCollector {
     return figure;
   }
 
+  /** Counts a picture too large to decode where it is read (a PDF's engine memory), whatever the limits allow. */
+  countTooLarge(): void {
+    this.leftOut.tooLarge++;
+  }
+
   /** Counts a picture drawn too small on its page to be a figure (an icon, a bullet), whatever its pixels. */
   countSmall(): void {
     this.leftOut.small++;
@@ -331,7 +336,7 @@ export const figureWarnings = (
       ? `${plural(leftOut.unsupported, 'picture', 'pictures')} in a format figures are not stored in (figures are PNG, JPEG or WebP)`
       : '',
     leftOut.tooLarge
-      ? `${plural(leftOut.tooLarge, 'picture', 'pictures')} over ${Math.round(limits.maxFigurePixels / 1_000_000)} megapixels or ${Math.round(limits.maxFigureBytes / 1024 / 1024)} MB`
+      ? `${plural(leftOut.tooLarge, 'picture', 'pictures')} over ${Math.round(limits.maxFigurePixels / 1_000_000)} megapixels or ${Math.round(limits.maxFigureBytes / 1024 / 1024)} MB (16 megapixels for a PDF image that is not a JPEG)`
       : '',
     leftOut.overLimit
       ? `${plural(leftOut.overLimit, 'picture', 'pictures')} past ${limits.maxFigures} figures or ${Math.round(limits.maxFigureTotalBytes / 1024 / 1024)} MB of figures`

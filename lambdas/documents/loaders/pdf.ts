@@ -272,6 +272,9 @@ const takeFurniture = (pages: PageRead[]): string[][] => {
   });
 };
 
+/** Most pixels a PDF picture is decoded with (16 M: 64 MB of RGBA and as much of bitmap); a larger one is counted. */
+const MAX_DECODED_PICTURE_PIXELS = 16_000_000;
+
 /** A picture's box as shown, with its place in page space. */
 type PlacedPicture = PdfPicture & { shown?: [number, number, number, number] };
 
@@ -300,6 +303,10 @@ const placeFigures = (
     const [x0 = 0, y0 = 0, x1 = 0, y1 = 0] = picture.shown ?? [];
     if (Math.min(picture.box[2] - picture.box[0], top - bottom) < figures.limits.minFigurePoints) {
       figures.countSmall();
+      continue;
+    }
+    if (!picture.bytes && picture.width * picture.height > MAX_DECODED_PICTURE_PIXELS) {
+      figures.countTooLarge();
       continue;
     }
     const figure = figures.add({
@@ -541,7 +548,9 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     const pictureBounds = input.figures
       ? {
           minSide: input.figures.limits.minFigureSide,
-          maxPixels: input.figures.limits.maxFigurePixels,
+          // Decoded inside the engine's capped memory (its pixels and their RGBA copy): a bound of its own, so that
+          // one large picture never costs the document its reading.
+          maxPixels: Math.min(input.figures.limits.maxFigurePixels, MAX_DECODED_PICTURE_PIXELS),
           minPoints: input.figures.limits.minFigurePoints,
         }
       : undefined;

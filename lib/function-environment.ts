@@ -93,6 +93,7 @@ export const uploadEventsEnvironment = (config: DeploymentConfig) =>
     DROP_FOLDER_OWNER: dropFolderOwner(config),
     LARGE_INPUT_THRESHOLD_BYTES: bytes(config.largeInputThresholdMb),
     TASK_RETENTION_DAYS: config.taskRetentionDays,
+    FIGURE_MODEL_ID: config.figureModelId ?? '',
   }) satisfies EnvironmentOf<typeof uploadEventsEnvironmentSchema>;
 
 export const janitorEnvironment = (config: DeploymentConfig) =>

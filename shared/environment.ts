@@ -140,6 +140,8 @@ export const uploadEventsEnvironmentSchema = z.object({
   DROP_FOLDER_OWNER: z.string().min(1),
   LARGE_INPUT_THRESHOLD_BYTES: int,
   TASK_RETENTION_DAYS: int,
+  /** The Bedrock model that describes figures (`figureModelId`): a drop-folder file may ask for figures=describe. */
+  FIGURE_MODEL_ID: z.string().default(''),
 });
 
 /**

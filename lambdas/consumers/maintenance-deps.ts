@@ -76,6 +76,7 @@ export const buildUploadEventsDeps = (env: NodeJS.ProcessEnv): UploadEventsDeps 
                 largeInputThresholdBytes: config.LARGE_INPUT_THRESHOLD_BYTES,
                 // A drop-folder task is never a presigned upload.
                 presignedUrlTtlSeconds: 0,
+                figureModelId: config.FIGURE_MODEL_ID || undefined,
               },
             },
           },

@@ -29,15 +29,21 @@ export const resultKey = (taskId: string, runId: string): string => `${PREFIX.re
  */
 export const figureKey = (taskId: string, figureId: string): string => `${PREFIX.results}${taskId}/figures/${figureId}`;
 
+/** Time kept after the last description starts, for the call itself and the result's storing. */
+const DESCRIBE_MARGIN_MS = 20_000;
+
 /** `figures=describe`: the read result's figures described by the deployment's model (figure-descriptions/). */
 export const withDescriptions = (
   deps: WorkerDeps,
   task: Task,
   serialized: SerializedResult,
+  deadline: number,
 ): Promise<SerializedResult> =>
   task.options.figures === 'describe'
     ? describeFigures(deps.vision, serialized, {
         maxFigures: deps.config.FIGURE_DESCRIPTIONS_PER_TASK,
+        // Calls start only while there is time left to store the result.
+        deadline: deadline - DESCRIBE_MARGIN_MS,
         onError: (figureId, error) =>
           logger.warn('Figure not described', { figure_id: figureId, error: error as Error }),
       })

@@ -184,6 +184,7 @@ const assemble = async (
       deps,
       task,
       await deps.assembleParts(parts, task.options, { deadline, limits: workerLimits(deps) }),
+      deadline,
     );
   } catch (error) {
     if (!(error instanceof AppError)) throw error;

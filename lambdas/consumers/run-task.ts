@@ -88,7 +88,7 @@ export const runTask = async (deps: WorkerDeps, message: TaskMessage, deadline: 
         await fanOutRun({ ...deps, parts: parts as PartQueue }, task, runId, processed.plan, { input, cacheKey });
         return 'done';
       }
-      const { headline, json, figures } = await withDescriptions(deps, task, processed);
+      const { headline, json, figures } = await withDescriptions(deps, task, processed, deadline);
       progress.report('storing');
       await progress.flush();
       await storeFigures(deps, task.task_id, figures);

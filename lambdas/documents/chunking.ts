@@ -151,8 +151,9 @@ const figuresOfChunk = (
   const referred = new Set(figureIdsIn(parent.page_content));
   const ids = (listed as string[]).filter((id) => {
     if (referred.has(id)) return text.includes(`(figure:${id})`);
+    // A caption the document's text does not hold (an alt text left out of the text) cannot place it: every chunk.
     const caption = captions.get(id);
-    return caption ? text.includes(caption) : true;
+    return caption && parent.page_content.includes(caption) ? text.includes(caption) : true;
   });
   return ids.length ? { figures: ids } : {};
 };

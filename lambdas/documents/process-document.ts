@@ -20,6 +20,7 @@ import {
   FigureCollector,
   addLeftOut,
   figureWarnings,
+  boundedFigures,
   mergeFigures,
   noLeftOut,
   type Figure,
@@ -158,8 +159,11 @@ const read = async (input: DocumentInput, options: ProcessingOptions, context: P
     onProgress: (fraction) => report('parsing', fraction),
   });
   await checkpoint();
-  const unrecognised =
-    figures && figureMode === 'ocr' ? await recogniseFigures(figures, ocrRequestOf(options).languages, checkpoint) : 0;
+  const recognised =
+    figures && figureMode === 'ocr'
+      ? await recogniseFigures(figures, ocrRequestOf(options).languages, checkpoint)
+      : { unread: 0, failed: 0 };
+
   const part: ReadPart = {
     filename: input.filename,
     format,
@@ -169,11 +173,19 @@ const read = async (input: DocumentInput, options: ProcessingOptions, context: P
       : loaded.documents,
     warnings: [
       ...(loaded.warnings ?? []),
-      ...(unrecognised
+      ...(recognised.unread
         ? [
             {
               code: 'FIGURES_LEFT_OUT' as const,
-              message: `${unrecognised} figures past the first ${MAX_RECOGNISED_FIGURES} were not recognised (figures=ocr): they have no text.`,
+              message: `${recognised.unread} figures past the first ${MAX_RECOGNISED_FIGURES} were not recognised (figures=ocr): they have no text.`,
+            },
+          ]
+        : []),
+      ...(recognised.failed
+        ? [
+            {
+              code: 'FIGURES_LEFT_OUT' as const,
+              message: `${recognised.failed} figures could not be decoded for recognition (figures=ocr): they have no text.`,
             },
           ]
         : []),
@@ -259,7 +271,11 @@ const finish = async (
   const pages = first.pages;
   const read = parts.flatMap((part) => part.documents);
   const withFigures = parts.filter((part) => part.figures);
-  const figures = withFigures.length ? mergeFigures(withFigures.map((part) => part.figures?.list ?? [])) : undefined;
+  // Parts read apart (fan-out) each kept within the limits: the whole is held to them again.
+  const merged = withFigures.length
+    ? boundedFigures(mergeFigures(withFigures.map((part) => part.figures?.list ?? [])), DEFAULT_FIGURE_LIMITS)
+    : undefined;
+  const figures = merged?.kept;
   let documents = read;
   if (options.split) {
     report('splitting', 0);
@@ -294,11 +310,11 @@ const finish = async (
   const characters = read.reduce((sum, doc) => sum + doc.page_content.length, 0);
   const quality = summarise(parts.flatMap((part) => part.facts?.quality ?? []));
   if (withFigures.length) {
-    warnings.push(
-      ...figureWarnings(
-        withFigures.reduce((sum, part) => addLeftOut(sum, part.figures?.leftOut ?? noLeftOut()), noLeftOut()),
-      ),
+    const leftOut = withFigures.reduce(
+      (sum, part) => addLeftOut(sum, part.figures?.leftOut ?? noLeftOut()),
+      noLeftOut(),
     );
+    warnings.push(...figureWarnings({ ...leftOut, overLimit: leftOut.overLimit + (merged?.dropped ?? 0) }));
   }
   const result: ProcessingResult = {
     status: 'success',
@@ -317,7 +333,13 @@ const finish = async (
     ...(quality ? { quality } : {}),
   };
   if (figures) {
-    const images = new Map(withFigures.flatMap((part) => part.figures?.images ?? []).map((image) => [image.id, image]));
+    const kept = new Set(figures.map(({ id }) => id));
+    const images = new Map(
+      withFigures
+        .flatMap((part) => part.figures?.images ?? [])
+        .filter((image) => kept.has(image.id))
+        .map((image) => [image.id, image]),
+    );
     STORED_FIGURES.set(result, [...images.values()]);
   }
   return result;

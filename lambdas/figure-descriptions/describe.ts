@@ -24,6 +24,10 @@ export interface FigureDescription {
 
 export interface DescribeSettings {
   maxFigures: number;
+  /** Epoch ms after which no call starts (the run's soft time limit): the figures left keep no description. */
+  deadline?: number | undefined;
+  /** The clock the deadline is read on. */
+  now?: () => number;
   /** Calls in flight at once. */
   concurrency?: number;
   onError?: (figureId: string, error: unknown) => void;
@@ -66,9 +70,15 @@ export const describeFigures = async (
   const chosen = figures.slice(0, settings.maxFigures);
   const stats: DescriptionStats = { model: model.modelId, described: 0, input_tokens: 0, output_tokens: 0 };
   let failed = 0;
+  let late = 0;
+  const now = settings.now ?? Date.now;
   const queue = [...chosen];
   const work = async () => {
     for (let figure = queue.shift(); figure; figure = queue.shift()) {
+      if (settings.deadline !== undefined && now() > settings.deadline) {
+        late++;
+        continue;
+      }
       try {
         const described = await model.describe(images.get(figure.id) as FigureImage, { caption: figure.caption });
         stats.input_tokens += described.inputTokens;
@@ -90,6 +100,12 @@ export const describeFigures = async (
     warnings.push({
       code: 'FIGURES_NOT_DESCRIBED',
       message: `${skipped} figures past the first ${settings.maxFigures} were not described (figureDescriptionsPerTask).`,
+    });
+  }
+  if (late) {
+    warnings.push({
+      code: 'FIGURES_NOT_DESCRIBED',
+      message: `${late} figures were not described: the task's time ran out first.`,
     });
   }
   if (failed) {

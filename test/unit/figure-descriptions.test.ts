@@ -79,6 +79,29 @@ describe('figure descriptions', () => {
     ]);
   });
 
+  it('starts no call past the deadline: the figures left keep no description, and a warning says so', async () => {
+    let calls = 0;
+    let clock = 1_000;
+    const model: VisionModel = {
+      modelId: 'test-model',
+      describe: async () => {
+        calls++;
+        clock += 10_000;
+        return { text: 'A chart.', inputTokens: 1, outputTokens: 1 };
+      },
+    };
+    const described = await describeFigures(model, await serialized(), {
+      maxFigures: 20,
+      concurrency: 1,
+      deadline: 5_000,
+      now: () => clock,
+    });
+    expect(calls).toBe(1);
+    expect(parsed(described.json).warnings.map((warning: { message: string }) => warning.message)).toEqual([
+      "2 figures were not described: the task's time ran out first.",
+    ]);
+  });
+
   it('says so when the deployment no longer configures a model', async () => {
     const described = await describeFigures(undefined, await serialized(), { maxFigures: 20 });
     expect(parsed(described.json).warnings[0].message).toMatch(/3 figures were not described.*figureModelId/);

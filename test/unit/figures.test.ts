@@ -4,7 +4,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FigureCollector, DEFAULT_FIGURE_LIMITS, figureWarnings } from '../../lambdas/documents/figures/figures.js';
+import {
+  boundedFigures,
+  FigureCollector,
+  DEFAULT_FIGURE_LIMITS,
+  figureWarnings,
+} from '../../lambdas/documents/figures/figures.js';
 import { isCaptionLine } from '../../lambdas/documents/figures/captions.js';
 import { checkFigureMode } from '../../lambdas/figure-descriptions/policy.js';
 import { imageHeaderOf } from '../../lambdas/documents/ocr/image-header.js';
@@ -54,6 +59,16 @@ describe('the figure collector', () => {
     expect(warning?.message).toMatch(
       /1 picture smaller than 24 pixels.*1 picture in a format.*1 picture over 40 megapixels.*1 picture past 2 figures/,
     );
+  });
+
+  it('holds the figures of parts read apart to the limits of the whole', () => {
+    const figure = (index: number) => ({ id: `fig-${String(index).padStart(16, '0')}`, bytes: 10 });
+    const { kept, dropped } = boundedFigures(
+      Array.from({ length: 7 }, (_, index) => figure(index)),
+      { ...DEFAULT_FIGURE_LIMITS, maxFigures: 5, maxFigureTotalBytes: 40 },
+    );
+    expect(kept.map(({ id }) => id)).toEqual([figure(0).id, figure(1).id, figure(2).id, figure(3).id]);
+    expect(dropped).toBe(3);
   });
 
   it('refuses a picture on its declared size before making its bytes', () => {
@@ -163,6 +178,29 @@ describe('HTML figures', () => {
     ]);
   });
 
+  it('lists a picture whose src only a browser would run as script nowhere', async () => {
+    const page = Buffer.from(
+      '<p>Text.</p><img src="java&#9;script:alert(1)" alt="x"><img src=" JAVASCRIPT:alert(2)" alt="y">',
+    );
+    const result = await run(page, 'script.html', { figures: 'refs' });
+    expect(result.figures).toEqual([]);
+  });
+
+  it('text chunks list a figure whose caption the text does not hold on every chunk of its document', async () => {
+    const inline = Buffer.from(
+      `<p>${'Words before the picture. '.repeat(10)}<img src="${dataUri(photo)}" alt="The stand"> ${'Words after it. '.repeat(10)}</p>`,
+    );
+    const result = await run(inline, 'inline.html', {
+      figures: 'refs',
+      split: true,
+      chunk_size: 100,
+      chunk_overlap: 0,
+    });
+    const [figure] = result.figures ?? [];
+    expect(result.documents.length).toBeGreaterThan(2);
+    for (const chunk of result.documents) expect(chunk.metadata.figures).toEqual([figure?.id]);
+  });
+
   it('keeps in text output the caption an attribute gives (a figcaption is text already)', async () => {
     const off = await run(html, 'q3.html');
     const on = await run(html, 'q3.html', { figures: 'refs' });
@@ -263,6 +301,26 @@ describe('PDF figures', () => {
     const result = await run(large, 'large.pdf', { figures: 'refs' });
     expect(result.figures).toEqual([]);
     expect(result.documents[0]?.page_content).toContain('A page with a very large picture.');
+    expect(result.warnings.find((warning) => warning.code === 'FIGURES_LEFT_OUT')?.message).toContain(
+      '1 picture over 40 megapixels',
+    );
+  });
+
+  it('never draws a picture refused for its size as part of a group: only pictures kept are grouped', async () => {
+    // A picture that declares 50,000 × 50,000 pixels (and holds a few bytes) touching an ordinary one.
+    const tiny = Buffer.alloc(16);
+    const touching = laidOutPdf([
+      {
+        texts: paragraph(['A bomb beside a chart.'], 720),
+        images: [
+          { x: 100, y: 400, width: 100, height: 80, image: { rgb: tiny, pixels: [50_000, 50_000] } },
+          { x: 200, y: 400, width: 100, height: 80, image: { rgb: Buffer.alloc(50 * 40 * 3, 0x44), pixels: [50, 40] } },
+        ],
+      },
+    ]);
+    const result = await run(touching, 'bomb.pdf', { figures: 'refs' });
+    expect(result.figures).toHaveLength(1);
+    expect(result.figures?.[0]).toMatchObject({ width: 50, height: 40 });
     expect(result.warnings.find((warning) => warning.code === 'FIGURES_LEFT_OUT')?.message).toContain(
       '1 picture over 40 megapixels',
     );
@@ -476,12 +534,19 @@ describe('figures of office files, books and mail', () => {
     const document = await PdfiumDocument.open(page, DEFAULT_LIMITS.maxPdfMemoryBytes);
     const gray = renderPageGray(document, 0, 100, DEFAULT_LIMITS.maxOcrPixels);
     document.close();
+    // First a picture whose header is good and whose body is not: the engine aborts on it, and must read the next.
+    const damaged = Buffer.concat([lyingPngOf(200, 200).subarray(0, 33), Buffer.from('not a PNG body at all')]);
     const html = Buffer.from(
-      `<p>Intro</p><p><img src="${dataUri(grayPngOf(gray.width, gray.height, gray.pixels))}" alt="A chart"></p>`,
+      `<p>Intro</p><p><img src="${dataUri(damaged)}" alt="Damaged"></p><p><img src="${dataUri(grayPngOf(gray.width, gray.height, gray.pixels))}" alt="A chart"></p>`,
     );
     const result = await run(html, 'chart.html', { figures: 'ocr' });
-    expect(result.figures?.[0]?.text).toMatch(/TOTAL SALES 2026/);
+    const [broken, chart] = result.figures ?? [];
+    expect(broken?.text).toBeUndefined();
+    expect(chart?.text).toMatch(/TOTAL SALES 2026/);
+    expect(result.warnings.map((warning) => warning.message)).toContain(
+      '1 figures could not be decoded for recognition (figures=ocr): they have no text.',
+    );
     const refs = await run(html, 'chart.html', { figures: 'refs' });
-    expect(refs.figures?.[0]?.text).toBeUndefined();
+    expect(refs.figures?.[1]?.text).toBeUndefined();
   }, 60_000);
 });

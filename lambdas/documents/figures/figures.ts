@@ -100,6 +100,8 @@ export interface FigureCandidate {
   bbox?: FigureBox;
   caption?: string;
   captionSource?: CaptionSource;
+  /** Where the reader found it (a zip part's path): the same place again is the same figure, not read twice. */
+  key?: string;
 }
 
 /** Why pictures were not stored, by count: nothing a document holds is dropped in silence. */
@@ -138,12 +140,43 @@ export class FigureCollector {
   private totalBytes = 0;
   /** Every figure placed, in order, repeats included: what `placedSince` reads. */
   private readonly placements: string[] = [];
+  /** Candidates by their reader's key: a part used again is the figure it made (or was refused) the first time. */
+  private readonly byKey = new Map<string, Figure | undefined>();
+  /** The same buffer again (a zip part a reader hands over each time it is used): known without hashing it again. */
+  private readonly byBuffer = new WeakMap<Uint8Array, Figure>();
   readonly leftOut: FiguresLeftOut = { small: 0, unsupported: 0, tooLarge: 0, overLimit: 0 };
 
   constructor(readonly limits: FigureLimits = DEFAULT_FIGURE_LIMITS) {}
 
   /** The figure the candidate is (a new one, or the same picture seen before), or undefined when it is left out (and counted). */
   add(candidate: FigureCandidate): Figure | undefined {
+    if (candidate.key === undefined) return this.read(candidate);
+    if (this.byKey.has(candidate.key)) {
+      const known = this.byKey.get(candidate.key);
+      return known ? this.again(known, candidate) : undefined;
+    }
+    const figure = this.read(candidate);
+    this.byKey.set(candidate.key, figure);
+    return figure;
+  }
+
+  /** A figure met again: placed once more, with the page it now stands on (and a caption, if it had none). */
+  private again(seen: Figure, candidate: Omit<FigureCandidate, 'bytes'>): Figure {
+    this.placements.push(seen.id);
+    if (candidate.page !== undefined && seen.page !== undefined) {
+      const pages = seen.pages ?? [seen.page];
+      if (!pages.includes(candidate.page)) seen.pages = [...pages, candidate.page];
+    }
+    if (!seen.caption && candidate.caption) this.caption(seen, candidate);
+    return seen;
+  }
+
+  /** Whether no more figures can be kept: a reader may then count pictures without reading them. */
+  get full(): boolean {
+    return this.byId.size >= this.limits.maxFigures || this.totalBytes >= this.limits.maxFigureTotalBytes;
+  }
+
+  private read(candidate: FigureCandidate): Figure | undefined {
     const { limits } = this;
     if (candidate.width !== undefined && candidate.height !== undefined) {
       const problem = this.sizeProblem(candidate.width, candidate.height);
@@ -151,6 +184,8 @@ export class FigureCollector {
     }
     const bytes = typeof candidate.bytes === 'function' ? candidate.bytes() : candidate.bytes;
     if (!bytes) return this.count('unsupported');
+    const known = this.byBuffer.get(bytes);
+    if (known) return this.again(known, candidate);
     const header = imageHeaderOf(bytes);
     if (!header || header.format === 'tiff') return this.count('unsupported');
     const problem = this.sizeProblem(header.width, header.height);
@@ -159,15 +194,7 @@ export class FigureCollector {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const id = figureIdOf(sha256);
     const seen = this.byId.get(id);
-    if (seen) {
-      this.placements.push(id);
-      if (candidate.page !== undefined && seen.page !== undefined) {
-        const pages = seen.pages ?? [seen.page];
-        if (!pages.includes(candidate.page)) seen.pages = [...pages, candidate.page];
-      }
-      if (!seen.caption && candidate.caption) this.caption(seen, candidate);
-      return seen;
-    }
+    if (seen) return this.again(seen, candidate);
     if (this.byId.size >= limits.maxFigures || this.totalBytes + bytes.length > limits.maxFigureTotalBytes) {
       return this.count('overLimit');
     }
@@ -187,6 +214,7 @@ export class FigureCollector {
     this.caption(figure, candidate);
     this.byId.set(id, figure);
     this.images.set(id, { id, media_type, bytes });
+    this.byBuffer.set(bytes, figure);
     this.placements.push(id);
     return figure;
   }
@@ -225,6 +253,11 @@ export class FigureCollector {
     this.byId.set(id, figure);
     this.placements.push(id);
     return figure;
+  }
+
+  /** Counts a picture past a reader's own bound (the PDF's decodes per range of pages). */
+  countOverLimit(): void {
+    this.leftOut.overLimit++;
   }
 
   /** Counts a picture too large to decode where it is read (a PDF's engine memory), whatever the limits allow. */
@@ -310,6 +343,21 @@ export const mergeFigures = (lists: ReadonlyArray<readonly Figure[]>): Figure[] 
     }
   }
   return [...byId.values()];
+};
+
+/** The figures within the count and bytes the limits allow, in order, and how many were past them. */
+export const boundedFigures = (
+  figures: readonly Figure[],
+  limits: FigureLimits,
+): { kept: Figure[]; dropped: number } => {
+  const kept: Figure[] = [];
+  let bytes = 0;
+  for (const figure of figures) {
+    if (kept.length >= limits.maxFigures || bytes + (figure.bytes ?? 0) > limits.maxFigureTotalBytes) continue;
+    bytes += figure.bytes ?? 0;
+    kept.push(figure);
+  }
+  return { kept, dropped: figures.length - kept.length };
 };
 
 export const noLeftOut = (): FiguresLeftOut => ({ small: 0, unsupported: 0, tooLarge: 0, overLimit: 0 });

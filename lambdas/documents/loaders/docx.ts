@@ -77,8 +77,14 @@ export const loadDocx: Loader = async (input) => {
         // With figures on, each picture's bytes under a token the HTML reading resolves (html-figures.ts).
         convertImage: mammoth.images.imgElement(async (image) => {
           if (!figures) return { src: '' };
+          // Once the figures are full, the rest are counted without being read (a picture used 20,000 times).
+          if (figures.collector.full) {
+            figures.collector.countOverLimit();
+            return { src: '' };
+          }
           const src = `docx-picture:${pictures.size}`;
-          pictures.set(src, new Uint8Array(await image.read()));
+          const bytes = await image.read();
+          pictures.set(src, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
           return { src };
         }),
       });

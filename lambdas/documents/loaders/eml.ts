@@ -179,7 +179,13 @@ const bodyOf = async (email: Email, input: LoadInput): Promise<string> => {
   const figures =
     input.figures && email.html ? { collector: input.figures, resolve: inlinePictures(email) } : undefined;
   if (plain) {
-    if (figures && email.html) await htmlToText(email.html, input.limits, input.checkpoint, 'text', figures);
+    // Only for its pictures: HTML the plain-text body stands for may be past the HTML caps; it is then not searched.
+    if (figures && email.html) {
+      await htmlToText(email.html, input.limits, input.checkpoint, 'text', figures).catch((error: unknown) => {
+        if (!(error instanceof AppError) || error.code !== 'DOCUMENT_PARSE_ERROR') throw error;
+        figures.collector.countUnsupported();
+      });
+    }
     return plain;
   }
   if (!email.html) return '';

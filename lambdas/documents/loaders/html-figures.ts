@@ -17,7 +17,12 @@ export interface HtmlFigures {
   section?: string | undefined;
   /** The page's own address (a URL source), that relative `src`s resolve against. */
   base?: string | undefined;
+  /** Per document: whether an element holds text (each element's text is read once), and the pictures looked at. */
+  seen?: { hasText: WeakMap<AnyNode, boolean>; images: number } | undefined;
 }
+
+/** Pictures looked at per document, past the figures kept: the rest are counted without a caption's search. */
+const IMAGES_LOOKED_AT = 40;
 
 /**
  * The address of a picture the document links to: an absolute web address,
@@ -26,15 +31,17 @@ export interface HtmlFigures {
  * `javascript:` or a file path.
  */
 const linkedAddress = (src: string, base: string | undefined): string | undefined => {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(src) && !/^https?:/i.test(src)) return undefined;
-  if (base && /^https?:/i.test(base)) {
-    try {
-      return new URL(src, base).href;
-    } catch {
-      return undefined;
-    }
+  // Judged as a browser would read it (tabs and newlines dropped, `java\tscript:` is `javascript:`): web addresses only.
+  let resolved: URL;
+  try {
+    resolved = new URL(src, base && /^https?:/i.test(base) ? base : 'https://relative.invalid/');
+  } catch {
+    return undefined;
   }
-  return src.startsWith('//') ? `https:${src}` : src;
+  if (resolved.protocol !== 'https:' && resolved.protocol !== 'http:') return undefined;
+  if (base && /^https?:/i.test(base)) return resolved.href;
+  if (resolved.host !== 'relative.invalid') return resolved.href;
+  return src.replace(/[\t\n\r]/g, '');
 };
 
 /** How a walker places a figure: its id and caption, and whether the caption is text the page already shows. */
@@ -60,6 +67,16 @@ export const dataUriBytes = (src: string): Uint8Array | undefined => {
   } catch {
     return undefined;
   }
+};
+
+/** Whether the element holds any text, read once per element (a picture's ancestors are shared by its siblings). */
+const hasText = (element: Element, figures: HtmlFigures | undefined): boolean => {
+  const memo = figures?.seen?.hasText;
+  const known = memo?.get(element);
+  if (known !== undefined) return known;
+  const found = textOf(element).length > 0;
+  memo?.set(element, found);
+  return found;
 };
 
 const textOf = (element: Element): string => {
@@ -91,10 +108,10 @@ const BLOCK_PARENTS = new Set(['p', 'div', 'span', 'a', 'center', 'picture']);
  * A labelled line next to the picture ("Figure 3: …", Word's Caption
  * paragraph): the element after the picture's paragraph, else the one before.
  */
-const labelOf = (image: Element): string => {
+const labelOf = (image: Element, figures: HtmlFigures | undefined): string => {
   let holder: Element = image;
-  while (holder.parent && isTag(holder.parent) && BLOCK_PARENTS.has(holder.parent.name.toLowerCase())) {
-    if (textOf(holder.parent).length > 0) break;
+  for (let depth = 0; depth < 6 && holder.parent && isTag(holder.parent); depth++) {
+    if (!BLOCK_PARENTS.has(holder.parent.name.toLowerCase()) || hasText(holder.parent, figures)) break;
     holder = holder.parent;
   }
   for (const step of [(node: AnyNode) => node.nextSibling, (node: AnyNode) => node.previousSibling]) {
@@ -109,10 +126,11 @@ const labelOf = (image: Element): string => {
 };
 
 /** No text beside the picture in the paragraph (or link, span…) that holds it. */
-const standsAlone = (image: Element): boolean => {
+const standsAlone = (image: Element, figures: HtmlFigures | undefined): boolean => {
   let holder: Element = image;
-  while (holder.parent && isTag(holder.parent) && BLOCK_PARENTS.has(holder.parent.name.toLowerCase())) {
-    if (textOf(holder.parent).length > 0) return false;
+  for (let depth = 0; depth < 6 && holder.parent && isTag(holder.parent); depth++) {
+    if (!BLOCK_PARENTS.has(holder.parent.name.toLowerCase())) return true;
+    if (hasText(holder.parent, figures)) return false;
     holder = holder.parent;
   }
   return true;
@@ -127,11 +145,17 @@ export const figureOfImage = (image: Element, figures: HtmlFigures | undefined):
   if (!figures) return undefined;
   const src = (image.attribs.src ?? '').trim();
   if (!src) return undefined;
+  // A flood of pictures: past a few times the figures a document keeps, each is counted, not examined.
+  figures.seen ??= { hasText: new WeakMap(), images: 0 };
+  if (++figures.seen.images > figures.collector.limits.maxFigures * IMAGES_LOOKED_AT) {
+    figures.collector.countOverLimit();
+    return undefined;
+  }
   const bytes = figures.resolve(src);
   const remote = bytes ? undefined : linkedAddress(src, figures.base);
   if (!bytes && !remote) return undefined;
   const figcaption = figcaptionOf(image);
-  const label = figcaption ? '' : labelOf(image);
+  const label = figcaption ? '' : labelOf(image, figures);
   const alt = (image.attribs.alt ?? '').replace(/\s+/g, ' ').trim();
   const title = (image.attribs.title ?? '').replace(/\s+/g, ' ').trim();
   const [caption, source]: [string, CaptionSource | undefined] = figcaption
@@ -160,7 +184,7 @@ export const figureOfImage = (image: Element, figures: HtmlFigures | undefined):
         figure,
         caption: figure.caption ?? '',
         shown: source === 'figcaption' || source === 'label',
-        alone: standsAlone(image),
+        alone: standsAlone(image, figures),
       }
     : undefined;
 };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PdfPicture, PictureBounds } from '../pdf/pictures.js';
+import { pictureBudget, type PdfPicture, type PictureBounds } from '../pdf/pictures.js';
 import type { FigureCollector } from '../figures/figures.js';
 import { figureMarkdown, isCaptionLine } from '../figures/captions.js';
 import { parentPort } from 'node:worker_threads';
@@ -55,9 +55,15 @@ const readRange = (
   pictureBounds?: PictureBounds,
 ): PageRead[] => {
   const pages: PageRead[] = [];
+  // A range's pages share one decode budget, and decode each distinct picture once.
+  const budget = pictureBudget();
   for (let num = first; num <= last; num++) {
     const markdown = outputFormat === 'markdown';
-    const page = readPageText(doc, num - 1, { runs: markdown, boxes: includeBoxes, pictures: pictureBounds });
+    const page = readPageText(doc, num - 1, {
+      runs: markdown,
+      boxes: includeBoxes,
+      pictures: pictureBounds ? { bounds: pictureBounds, budget } : undefined,
+    });
     const { runs, rules, text, stats, drawn, images, lineYs, lineSizes, height, textHeight, toShown } = page;
     const layer = { ...stats, drawn, images };
     const place = {
@@ -301,6 +307,10 @@ const placeFigures = (
     const above = lines.filter((line) => line.y > top && line.y - top <= reach(line)).sort((a, b) => a.y - b.y);
     const caption = [...below, ...above].find((line) => isCaptionLine(line.text));
     const [x0 = 0, y0 = 0, x1 = 0, y1 = 0] = picture.shown ?? [];
+    if (!picture.bytes && picture.overBudget) {
+      figures.countOverLimit();
+      continue;
+    }
     if (Math.min(picture.box[2] - picture.box[0], top - bottom) < figures.limits.minFigurePoints) {
       figures.countSmall();
       continue;
@@ -548,9 +558,11 @@ export const loadPdf: Loader = async (input): Promise<Loaded> => {
     const pictureBounds = input.figures
       ? {
           minSide: input.figures.limits.minFigureSide,
+          maxPixels: input.figures.limits.maxFigurePixels,
           // Decoded inside the engine's capped memory (its pixels and their RGBA copy): a bound of its own, so that
           // one large picture never costs the document its reading.
-          maxPixels: Math.min(input.figures.limits.maxFigurePixels, MAX_DECODED_PICTURE_PIXELS),
+          maxDecodedPixels: MAX_DECODED_PICTURE_PIXELS,
+          maxBytes: input.figures.limits.maxFigureBytes,
           minPoints: input.figures.limits.minFigurePoints,
         }
       : undefined;

@@ -333,10 +333,11 @@ const slideFigure = async (
     collector.countUnsupported();
     return undefined;
   }
-  const bytes = await archive.read(relationship.target);
   const [x = 0, y = 0, width = 0, height = 0] = shape.box ?? [];
   const figure = collector.add({
-    bytes,
+    key: relationship.target,
+    // Read only the first time the part is used: the collector knows it after.
+    bytes: await archive.read(relationship.target),
     ...(input.slide !== undefined ? { page: input.slide } : {}),
     ...(shape.box ? { bbox: { x0: x, y0: y, x1: x + width, y1: y + height } } : {}),
     ...(shape.alt

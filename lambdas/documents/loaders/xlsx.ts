@@ -720,6 +720,7 @@ const readDrawings = async (
         .replace(/\s+/g, ' ')
         .trim();
       const figure = collector.add({
+        key: target.target,
         bytes: await archive.read(target.target),
         page: sheet.index + 1,
         section: sheet.name,

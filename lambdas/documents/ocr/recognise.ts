@@ -1,3 +1,4 @@
+import { AppError } from '../../errors.js';
 import type { ResultWarning } from '../document.js';
 import type { PdfLine } from '../loaders/pdf-structure.js';
 import { DEFAULT_OCR_LANGUAGES, type OcrLanguage, type OcrMode } from './languages.js';
@@ -43,8 +44,16 @@ export const needsOcr = (mode: OcrMode, layer: TextLayer): boolean => {
   return unusableLayer && layer.drawn > 0;
 };
 
-export const recognise = async (languages: readonly OcrLanguage[], image: OcrImage): Promise<OcrPage> =>
-  (await OcrEngine.for(languages)).recognize(image);
+export const recognise = async (languages: readonly OcrLanguage[], image: OcrImage): Promise<OcrPage> => {
+  const engine = await OcrEngine.for(languages);
+  try {
+    return engine.recognize(image);
+  } catch (error) {
+    // An abort inside the engine (a picture its decoder chokes on) leaves its module unusable: the next read makes a new one.
+    if (!(error instanceof AppError)) OcrEngine.discard();
+    throw error;
+  }
+};
 
 /**
  * The recognised page as lines for the Markdown renderer, in points: words

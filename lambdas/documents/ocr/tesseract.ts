@@ -153,6 +153,12 @@ export class OcrEngine {
     private readonly orienter: TessApi | undefined,
   ) {}
 
+  /** Forgets every engine and their module: after an abort inside it, the module is unusable; the next read loads anew. */
+  static discard(): void {
+    OcrEngine.engines.clear();
+    core = undefined;
+  }
+
   static for(languages: readonly OcrLanguage[]): Promise<OcrEngine> {
     const key = languages.join('+');
     let engine = OcrEngine.engines.get(key);

@@ -1,4 +1,12 @@
-import { groupPictures, imageObjectsOf, readPictures, type PdfPicture, type PictureBounds } from './pictures.js';
+import { type Affine } from './matrix.js';
+import {
+  groupPictures,
+  imageObjectsOf,
+  readPictures,
+  type PdfPicture,
+  type PictureBounds,
+  type PictureBudget,
+} from './pictures.js';
 import type { TextRun } from '../loaders/pdf-structure.js';
 import type { PdfiumDocument } from './pdfium.js';
 import { readRules, type Rule } from './rules.js';
@@ -20,23 +28,7 @@ export interface TextLayerStats {
   unusable: number;
 }
 
-/** `[a, b, c, d, e, f]`: (x, y) → (a·x + c·y + e, b·x + d·y + f). */
-export type Affine = [number, number, number, number, number, number];
-
-/** A box `[left, bottom, right, top]` in text-layer coordinates as shown: `[x0, y0, x1, y1]`, top left first. */
-export const shownBox = (m: Affine, box: readonly number[]): [number, number, number, number] => {
-  const [left = 0, bottom = 0, right = 0, top = 0] = box;
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (const [x, y] of [
-    [left, bottom],
-    [right, top],
-  ] as const) {
-    xs.push(m[0] * x + m[2] * y + m[4]);
-    ys.push(m[1] * x + m[3] * y + m[5]);
-  }
-  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
-};
+export { shownBox, type Affine } from './matrix.js';
 
 /** Device units per point when asking PDFium for the transform: enough for a tenth of a point. */
 const DEVICE_SCALE = 100;
@@ -229,14 +221,38 @@ const closeRun = (run: OpenRun): TextRun => {
 const ALEFS = new Set([0x0622, 0x0623, 0x0625, 0x0627]);
 const LAM = 0x0644;
 
+/** The page's pictures (pictures.ts): read, then those that touch grouped, placed as the page is shown. */
+const picturesOf = (
+  engine: PdfiumDocument['engine'],
+  page: number,
+  width: number,
+  height: number,
+  { bounds, budget }: { bounds: PictureBounds; budget: PictureBudget },
+): PdfPicture[] => {
+  const { api } = engine;
+  const read = readPictures(engine, imageObjectsOf(engine, page), bounds, budget);
+  if (read.length < 2) return read;
+  const scratch = api.malloc(32);
+  try {
+    return groupPictures(engine, page, read, bounds, toShownOf(api, page, width, height, scratch));
+  } finally {
+    api.free(scratch);
+  }
+};
+
 export const readPageText = (
   document: PdfiumDocument,
   index: number,
   {
     runs: withRuns,
     boxes: withBoxes = false,
-    pictures: pictureBounds,
-  }: { runs: boolean; boxes?: boolean; pictures?: PictureBounds | undefined },
+    pictures: pictureReading,
+  }: {
+    runs: boolean;
+    boxes?: boolean;
+    /** With figures asked for: the bounds pictures are read within, and what the range's pages share. */
+    pictures?: { bounds: PictureBounds; budget: PictureBudget } | undefined;
+  },
 ): PageText =>
   document.withPage(index, (page) => {
     const { engine } = document;
@@ -252,16 +268,7 @@ export const readPageText = (
       if (type !== FPDF_PAGEOBJ_TEXT) drawn++;
       if (type === FPDF_PAGEOBJ_IMAGE) images++;
     }
-    const pictures = pictureBounds
-      ? {
-          pictures: groupPictures(
-            engine,
-            page,
-            readPictures(engine, imageObjectsOf(engine, page), pictureBounds),
-            pictureBounds,
-          ),
-        }
-      : {};
+    const pictures = pictureReading ? { pictures: picturesOf(engine, page, width, height, pictureReading) } : {};
     const textPage = api.FPDFText_LoadPage(page);
     if (!textPage)
       return {

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { PdfiumInstance } from './pdfium.js';
-import { apply, IDENTITY, multiply, type Matrix } from './matrix.js';
+import { apply, IDENTITY, multiply, shownBox, type Affine, type Matrix } from './matrix.js';
 
 /**
  * The pictures a PDF page draws (option `figures`): each image object's
@@ -16,14 +17,41 @@ export interface PdfPicture {
   width: number;
   height: number;
   bytes?: Uint8Array;
+  /** Kept without bytes because the range's decode budget was spent. */
+  overBudget?: boolean;
 }
 
 export interface PictureBounds {
   minSide: number;
+  /** Most pixels a picture may declare to be kept (a JPEG is kept as stored). */
   maxPixels: number;
+  /** Most pixels a picture that is not a JPEG is decoded with (its pixels and their RGBA copy live in the engine). */
+  maxDecodedPixels: number;
+  /** Largest picture kept, in bytes: a larger stream is not copied out of the engine. */
+  maxBytes: number;
   /** Pictures drawn smaller than this (points) are icons: never grouped with others. */
   minPoints: number;
 }
+
+/**
+ * What the pictures of one range of pages share: each distinct image stream
+ * decoded once (by its raw bytes' digest), and at most `decodes` decoded at
+ * all; the pictures past it, or past `MAX_PICTURES_PER_PAGE` on a page, are
+ * reported without bytes and counted.
+ */
+export interface PictureBudget {
+  decodes: number;
+  seen: Map<string, Uint8Array | undefined>;
+}
+
+/** Distinct pictures decoded per range of pages (a block: 12 pages). */
+export const DECODES_PER_RANGE = 96;
+/** Image objects looked at per page; more are counted, not read. */
+export const MAX_PICTURES_PER_PAGE = 1000;
+/** Pictures a page groups at most (grouping compares each pair). */
+const MAX_GROUPED = 200;
+
+export const pictureBudget = (): PictureBudget => ({ decodes: DECODES_PER_RANGE, seen: new Map() });
 
 const FPDF_PAGEOBJ_IMAGE = 3;
 const FPDF_PAGEOBJ_FORM = 5;
@@ -82,25 +110,31 @@ export const readPictures = (
   engine: PdfiumInstance,
   objects: readonly ImageObject[],
   bounds: PictureBounds,
+  budget: PictureBudget,
 ): PdfPicture[] => {
   const { api } = engine;
   const scratch = api.malloc(64);
   try {
     const pictures: PdfPicture[] = [];
-    for (const { object, toPage } of objects) {
+    for (const { object, toPage } of objects.slice(0, MAX_PICTURES_PER_PAGE)) {
       if (!api.FPDFPageObj_GetBounds(object, scratch, scratch + 4, scratch + 8, scratch + 12)) continue;
       const [left = 0, bottom = 0, right = 0, top = 0] = new Float32Array(api.memory.buffer, scratch, 4);
       const [x0, y0] = apply(toPage, left, bottom);
       const [x1, y1] = apply(toPage, right, top);
       const box: PdfPicture['box'] = [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
-      if (!api.FPDFImageObj_GetImagePixelSize(object, scratch + 16, scratch + 20)) continue;
-      const [width = 0, height = 0] = new Uint32Array(api.memory.buffer, scratch + 16, 2);
+      const sized = api.FPDFImageObj_GetImagePixelSize(object, scratch + 16, scratch + 20);
+      const [width = 0, height = 0] = sized ? new Uint32Array(api.memory.buffer, scratch + 16, 2) : [0, 0];
       const picture: PdfPicture = { box, width, height };
-      if (Math.min(width, height) >= bounds.minSide && width * height <= bounds.maxPixels) {
-        const bytes = jpegOf(engine, object, scratch + 32) ?? pngOf(engine, object, scratch + 32);
-        if (bytes) picture.bytes = bytes;
+      if (sized && Math.min(width, height) >= bounds.minSide && width * height <= bounds.maxPixels) {
+        const bytes = bytesOf(engine, object, scratch + 32, bounds, budget, width * height);
+        if (bytes === 'over budget') picture.overBudget = true;
+        else if (bytes) picture.bytes = bytes;
       }
       pictures.push(picture);
+    }
+    // Past the page's bound: reported, with no place and no bytes, to be counted.
+    for (let more = MAX_PICTURES_PER_PAGE; more < objects.length; more++) {
+      pictures.push({ box: [0, 0, 0, 0], width: 0, height: 0, overBudget: true });
     }
     return pictures;
   } finally {
@@ -108,23 +142,54 @@ export const readPictures = (
   }
 };
 
-/** The stored JPEG, when the image's only filter is DCTDecode. */
-const jpegOf = (engine: PdfiumInstance, object: number, scratch: number): Uint8Array | undefined => {
+/**
+ * A picture's bytes: the same stream (by its raw bytes' digest) as one
+ * already read gives the same bytes without a decode; a JPEG as stored; any
+ * other image decoded, within the range's budget and the decode bound.
+ */
+const bytesOf = (
+  engine: PdfiumInstance,
+  object: number,
+  scratch: number,
+  bounds: PictureBounds,
+  budget: PictureBudget,
+  pixels: number,
+): Uint8Array | undefined | 'over budget' => {
   const { api } = engine;
-  if (api.FPDFImageObj_GetImageFilterCount(object) !== 1) return undefined;
-  const length = api.FPDFImageObj_GetImageFilter(object, 0, scratch, 16);
-  if (length <= 0 || length > 16) return undefined;
-  const name = new TextDecoder().decode(engine.bytes().subarray(scratch, scratch + length - 1));
-  if (name !== 'DCTDecode') return undefined;
   const size = api.FPDFImageObj_GetImageDataRaw(object, 0, 0);
-  if (size <= 0) return undefined;
-  const buffer = api.malloc(size);
+  if (size <= 0 || size > bounds.maxBytes) return undefined;
+  const raw = api.malloc(size);
+  if (!raw) return undefined;
+  let key: string;
   try {
-    api.FPDFImageObj_GetImageDataRaw(object, buffer, size);
-    return engine.bytes().slice(buffer, buffer + size);
+    api.FPDFImageObj_GetImageDataRaw(object, raw, size);
+    key = createHash('sha256')
+      .update(engine.bytes().subarray(raw, raw + size))
+      .digest('hex');
+    if (budget.seen.has(key)) return budget.seen.get(key);
+    if (isJpeg(engine, object, scratch)) {
+      const jpeg = engine.bytes().slice(raw, raw + size);
+      budget.seen.set(key, jpeg);
+      return jpeg;
+    }
   } finally {
-    api.free(buffer);
+    api.free(raw);
   }
+  if (pixels > bounds.maxDecodedPixels) return undefined;
+  if (budget.decodes <= 0) return 'over budget';
+  budget.decodes--;
+  const png = pngOf(engine, object, scratch);
+  budget.seen.set(key, png);
+  return png;
+};
+
+/** Whether the image's only filter is DCTDecode: its raw stream is then a JPEG file. */
+const isJpeg = (engine: PdfiumInstance, object: number, scratch: number): boolean => {
+  const { api } = engine;
+  if (api.FPDFImageObj_GetImageFilterCount(object) !== 1) return false;
+  const length = api.FPDFImageObj_GetImageFilter(object, 0, scratch, 16);
+  if (length <= 0 || length > 16) return false;
+  return new TextDecoder().decode(engine.bytes().subarray(scratch, scratch + length - 1)) === 'DCTDecode';
 };
 
 /** The image decoded by PDFium and encoded as PNG (its colours as RGBA). */
@@ -205,17 +270,25 @@ export const groupPictures = (
   page: number,
   pictures: readonly PdfPicture[],
   bounds: PictureBounds,
+  toShown: Affine,
 ): PdfPicture[] => {
   const { api } = engine;
   if (pictures.length < 2 || api.FPDFPage_GetRotation(page) !== 0) return [...pictures];
   // Icons, and a picture behind most of the page (a background, a scanned page), are never part of a group.
   const pageArea = api.FPDF_GetPageWidthF(page) * api.FPDF_GetPageHeightF(page);
+  // Only pictures kept on their own merit are grouped: one refused for its size is never drawn from the page.
   const groupable = (picture: PdfPicture) => {
     const [left, bottom, right, top] = picture.box;
-    return Math.min(right - left, top - bottom) >= bounds.minPoints && (right - left) * (top - bottom) < 0.8 * pageArea;
+    return (
+      picture.bytes !== undefined &&
+      Math.min(right - left, top - bottom) >= bounds.minPoints &&
+      (right - left) * (top - bottom) < 0.8 * pageArea
+    );
   };
-  const alone = pictures.filter((picture) => !groupable(picture));
-  const grouped = groupsOf(pictures.filter(groupable));
+  const candidates = pictures.filter(groupable);
+  if (candidates.length < 2 || candidates.length > MAX_GROUPED) return [...pictures];
+  const alone = pictures.filter((picture) => !candidates.includes(picture));
+  const grouped = groupsOf(candidates);
   const scratch = api.malloc(16);
   try {
     return [
@@ -228,7 +301,7 @@ export const groupPictures = (
           Math.max(...group.map((picture) => picture.box[2])),
           Math.max(...group.map((picture) => picture.box[3])),
         ];
-        return renderRegion(engine, page, box, bounds, scratch);
+        return renderRegion(engine, page, box, bounds, toShown, scratch);
       }),
     ];
   } finally {
@@ -247,7 +320,11 @@ const groupsOf = (pictures: readonly PdfPicture[]): PdfPicture[][] => {
     }
   }
   const groups = new Map<number, PdfPicture[]>();
-  pictures.forEach((picture, index) => groups.set(root(index), [...(groups.get(root(index)) ?? []), picture]));
+  pictures.forEach((picture, index) => {
+    const group = groups.get(root(index));
+    if (group) group.push(picture);
+    else groups.set(root(index), [picture]);
+  });
   return [...groups.values()];
 };
 
@@ -257,16 +334,19 @@ const renderRegion = (
   page: number,
   box: PdfPicture['box'],
   bounds: PictureBounds,
+  toShown: Affine,
   scratch: number,
 ): PdfPicture => {
   const { api } = engine;
   const pageHeight = api.FPDF_GetPageHeightF(page);
   const pageWidth = api.FPDF_GetPageWidthF(page);
-  const wanted = ((box[2] - box[0]) / 72) * REGION_DPI * (((box[3] - box[1]) / 72) * REGION_DPI);
-  const dpi = wanted > bounds.maxPixels ? REGION_DPI * Math.sqrt(bounds.maxPixels / wanted) : REGION_DPI;
+  // Where the region stands as the page is shown (its crop box's origin and /Rotate applied): what the render draws.
+  const [left, top, right, bottom] = shownBox(toShown, box);
+  const wanted = ((right - left) / 72) * REGION_DPI * (((bottom - top) / 72) * REGION_DPI);
+  const dpi = wanted > bounds.maxDecodedPixels ? REGION_DPI * Math.sqrt(bounds.maxDecodedPixels / wanted) : REGION_DPI;
   const scale = dpi / 72;
-  const width = Math.max(1, Math.round((box[2] - box[0]) * scale));
-  const height = Math.max(1, Math.round((box[3] - box[1]) * scale));
+  const width = Math.max(1, Math.round((right - left) * scale));
+  const height = Math.max(1, Math.round((bottom - top) * scale));
   const region: PdfPicture = { box, width, height };
   const bitmap = api.FPDFBitmap_Create(width, height, 0);
   if (!bitmap) return region;
@@ -276,8 +356,8 @@ const renderRegion = (
     api.FPDF_RenderPageBitmap(
       bitmap,
       page,
-      -Math.round(box[0] * scale),
-      -Math.round((pageHeight - box[3]) * scale),
+      -Math.round(left * scale),
+      -Math.round(top * scale),
       Math.round(pageWidth * scale),
       Math.round(pageHeight * scale),
       0,

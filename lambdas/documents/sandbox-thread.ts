@@ -37,9 +37,13 @@ const storedPartOf = (bytes: Uint8Array): StoredPart => {
   return stored as StoredPart;
 };
 
-/** Bytes with a buffer of their own (a view into a larger one cannot be transferred alone). */
-const ownBytes = (bytes: Uint8Array): Uint8Array =>
-  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+/**
+ * Bytes with a buffer of their own, always a copy: a view into a larger
+ * buffer cannot be transferred alone, and a buffer Node made (a zip part's
+ * inflated bytes, its Buffer pool) may be marked as not transferable at all.
+ * (`new Uint8Array(view)` copies; a Buffer's `slice` would not.)
+ */
+const ownBytes = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes);
 
 /** A part as JSON holds it: its figures' bytes as base64. */
 const storablePart = (part: ReadPart): ReadPart =>

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoResultCache } from '../../lambdas/adapters/dynamo-result-cache.js';
@@ -15,6 +16,7 @@ import { startTestTable, type TestTable } from '../support/dynalite.js';
 import { recordingEvents } from '../support/events.js';
 import { aTask, testWorkerConfig } from '../support/fixtures.js';
 import { pngOf } from '../support/images.js';
+import { readCorpus } from '../support/corpus.js';
 import { MemoryBlobStore } from '../support/memory.js';
 import { assembleInSandbox, processInSandbox, readPartInSandbox } from '../support/sandbox.js';
 
@@ -144,6 +146,37 @@ describe('figures in the worker', () => {
     const stored = blobs.objects.get(`${config.BUCKET_NAME}/results/${done.task_id}/figures/${figure.id}`);
     expect(stored?.contentType).toBe('image/png');
     expect(Buffer.from(stored?.bytes ?? []).equals(chart)).toBe(true);
+  });
+
+  it("hands a zip part's pictures out of the sandbox (a DOCX's, whose buffers Node made)", async () => {
+    const bytes = readCorpus('docx/contains-pictures.docx');
+    const taskId = id();
+    const key = `direct/${taskId}/input`;
+    await blobs.put('bucket', key, bytes, 'application/vnd.openxmlformats-officedocument.wordprocessingml.document');
+    const now = new Date();
+    const task = aTask({
+      task_id: taskId,
+      input: { kind: 's3', bucket: 'bucket', key },
+      source: { type: 'upload', filename: 'contains-pictures.docx', size_bytes: bytes.length },
+      options: FIGURES,
+      owner: 'key-a',
+      created_at: now.toISOString(),
+      updated_at: now.toISOString(),
+      expires_at: new Date(now.getTime() + 86400_000).toISOString(),
+    });
+    await store.create(task);
+    const done = await run(task);
+    expect(done.status, JSON.stringify(done.error)).toBe('SUCCESS');
+    const { figures } = resultOf(done);
+    expect(figures.length).toBeGreaterThan(0);
+    for (const figure of figures) {
+      const stored = blobs.objects.get(`${config.BUCKET_NAME}/results/${done.task_id}/figures/${figure.id}`);
+      expect(
+        createHash('sha256')
+          .update(stored?.bytes ?? new Uint8Array())
+          .digest('hex'),
+      ).toBe(figure.sha256);
+    }
   });
 
   it('a result served from the cache gets its own copy of every figure', async () => {

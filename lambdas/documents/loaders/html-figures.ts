@@ -1,6 +1,7 @@
-import { isTag, isText, hasChildren, type AnyNode, type Element } from 'domhandler';
+import { isTag, isText, type AnyNode, type Element } from 'domhandler';
 import type { CaptionSource, Figure, FigureCollector } from '../figures/figures.js';
 import { isCaptionLine } from '../figures/captions.js';
+import { textOf as rawTextOf } from './dom-text.js';
 
 /**
  * Pictures of an HTML tree as figures (HTML, and through their HTML, DOCX,
@@ -79,16 +80,7 @@ const hasText = (element: Element, figures: HtmlFigures | undefined): boolean =>
   return found;
 };
 
-const textOf = (element: Element): string => {
-  const parts: string[] = [];
-  const pending: AnyNode[] = [element];
-  for (let node = pending.pop(); node; node = pending.pop()) {
-    if (isText(node)) parts.push(node.data);
-    else if (hasChildren(node))
-      for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as AnyNode);
-  }
-  return parts.join('').replace(/\s+/g, ' ').trim();
-};
+const textOf = (element: Element): string => rawTextOf(element).replace(/\s+/g, ' ').trim();
 
 /** The `<figcaption>` of the nearest `<figure>` around the picture (a few levels up at most). */
 const figcaptionOf = (image: Element): string => {

@@ -1,13 +1,4 @@
-import {
-  DomHandler,
-  hasChildren,
-  isDocument,
-  isTag,
-  isText,
-  type AnyNode,
-  type Document,
-  type Element,
-} from 'domhandler';
+import { DomHandler, hasChildren, isDocument, isTag, isText, type AnyNode, type Document } from 'domhandler';
 import { Parser, type Handler } from 'htmlparser2';
 import { AppError } from '../../errors.js';
 import { DEFAULT_LIMITS, type ProcessingLimits } from '../limits.js';
@@ -16,6 +7,7 @@ import type { OutputFormat } from '../options.js';
 import { CONTENT_CONTAINERS, isBoilerplate } from './html-content.js';
 import { domToMarkdown } from './html-markdown.js';
 import { dataUriBytes, figureOfImage, type HtmlFigures } from './html-figures.js';
+import { textOf } from './dom-text.js';
 import { baseMetadata, type Loader } from './types.js';
 import { checkTextSize } from './text.js';
 
@@ -186,22 +178,11 @@ const walk = (root: AnyNode, out: TextBuilder, figures?: HtmlFigures): void => {
 const titleOf = (root: AnyNode): string => {
   const pending: AnyNode[] = [root];
   for (let node = pending.pop(); node; node = pending.pop()) {
-    if (isTag(node) && node.name === 'title') return textContent(node).replace(/\s+/g, ' ').trim();
+    if (isTag(node) && node.name === 'title') return textOf(node).replace(/\s+/g, ' ').trim();
     if (hasChildren(node))
       for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as AnyNode);
   }
   return '';
-};
-
-const textContent = (element: Element): string => {
-  const parts: string[] = [];
-  const pending: AnyNode[] = [element];
-  for (let node = pending.pop(); node; node = pending.pop()) {
-    if (isText(node)) parts.push(node.data);
-    else if (hasChildren(node))
-      for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as AnyNode);
-  }
-  return parts.join('');
 };
 
 export type HtmlLimits = Pick<ProcessingLimits, 'maxHtmlDepth' | 'maxHtmlTags'>;

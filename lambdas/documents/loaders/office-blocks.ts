@@ -1,4 +1,4 @@
-import { Document as DomDocument, Element, Text, hasChildren, isText, type AnyNode, type ChildNode } from 'domhandler';
+import { Document as DomDocument, Element, Text, type ChildNode } from 'domhandler';
 import { AppError } from '../../errors.js';
 import { domToMarkdown, figureElement } from './html-markdown.js';
 import type { LoadInput } from './types.js';
@@ -23,17 +23,7 @@ export type Block =
   /** A figure where it stands (option `figures`); text output keeps a caption the page does not show itself. */
   | { type: 'figure'; id: string; caption: string; captionShown: boolean };
 
-/** All the text under an XML element, in order (without recursion: nesting is only capped by the parser). */
-export const textOf = (element: Element): string => {
-  const parts: string[] = [];
-  const pending: AnyNode[] = [element];
-  for (let node = pending.pop(); node; node = pending.pop()) {
-    if (isText(node)) parts.push(node.data);
-    else if (hasChildren(node))
-      for (let index = node.children.length - 1; index >= 0; index--) pending.push(node.children[index] as AnyNode);
-  }
-  return parts.join('');
-};
+export { textOf } from './dom-text.js';
 
 export const inlineText = (inlines: readonly Inline[]): string =>
   inlines.map((inline) => (typeof inline === 'string' ? inline : inline.text)).join('');
